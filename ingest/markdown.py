@@ -1,0 +1,126 @@
+"""Markdown files: one section per heading, with the full heading path.
+
+The heading parser here is shared with ``html.py``, which turns pages into Markdown
+first. A section's text starts with its heading as a plain line (no ``#``), so the
+words of the heading are searchable, followed by the Markdown body as written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ingest.records import Section
+from ingest.text import Parsed, clean_text, decode_text
+
+logger = logging.getLogger(__name__)
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
+_FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
+_MAX_FRONT_MATTER_LINES = 200
+
+
+def parse_markdown(data: bytes, source: str) -> Parsed:
+    """Parse a Markdown file: front matter stripped (its ``title:`` kept), sections by heading.
+
+    Raises ``InputFileError`` when the bytes are not text (see ``text.decode_text``).
+    The title is the front-matter title, else the first H1, else the first heading.
+    """
+    text = clean_text(decode_text(data, source), collapse_spaces=False)
+    front_title, body = split_front_matter(text)
+    first_title, sections = markdown_sections(body)
+    return Parsed(title=front_title or first_title, sections=sections)
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """(title from YAML front matter or None, text without the front matter)."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return None, text
+    for i in range(1, min(len(lines), _MAX_FRONT_MATTER_LINES)):
+        if lines[i].strip() in ("---", "..."):
+            match = _FRONT_MATTER_TITLE.search("\n".join(lines[1:i]))
+            title = match.group(1).strip("'\"").strip() if match else None
+            return title or None, "\n".join(lines[i + 1 :])
+    return None, text  # no closing line: a thematic break, not front matter
+
+
+def markdown_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
+    """Split Markdown into sections by ATX (``#``) and setext headings.
+
+    Returns (title, sections): the title is the first H1, else the first heading, else
+    None. ``#`` lines inside fenced code blocks are text, not headings. Headings with no
+    body of their own yield no section; they still appear in their children's paths.
+    """
+    stack: list[tuple[int, str]] = []  # (level, heading text) of the open headings
+    sections: list[Section] = []
+    body: list[str] = []
+    headings: list[tuple[int, str]] = []
+    fence: str | None = None
+
+    def flush() -> None:
+        section_text = "\n".join(body).strip("\n")
+        if section_text.strip():
+            path = tuple(h for _, h in stack)
+            lead = f"{path[-1]}\n\n" if path else ""
+            sections.append(Section(text=lead + section_text, heading=path))
+        body.clear()
+
+    def open_heading(level: int, title: str) -> None:
+        flush()
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        headings.append((level, title))
+
+    for line in text.split("\n"):
+        fence_match = _FENCE.match(line)
+        if fence is not None:
+            body.append(line)
+            if fence_match and fence_match.group(1)[0] == fence[0] \
+                    and len(fence_match.group(1)) >= len(fence) \
+                    and not line.strip().lstrip(fence[0]).strip():
+                fence = None
+            continue
+        if fence_match:
+            fence = fence_match.group(1)
+            body.append(line)
+            continue
+        atx = _ATX.match(line)
+        if atx and (atx.group(2) or "").strip():
+            open_heading(len(atx.group(1)), _inline_plain(atx.group(2)))
+            continue
+        if _SETEXT.match(line) and _is_setext_title(body):
+            title = _inline_plain(body.pop())
+            open_heading(1 if line.strip()[0] == "=" else 2, title)
+            continue
+        body.append(line)
+    if fence is not None:
+        logger.debug("unclosed code fence; kept its lines as text")
+    flush()
+    h1 = next((t for level, t in headings if level == 1), None)
+    return h1 or (headings[0][1] if headings else None), tuple(sections)
+
+
+def _is_setext_title(body: list[str]) -> bool:
+    """True when the last body line is a one-line paragraph that a setext rule can title."""
+    if not body or not body[-1].strip():
+        return False
+    previous_blank = len(body) == 1 or not body[-2].strip()
+    last = body[-1]
+    return (
+        previous_blank
+        and not _LIST_ITEM.match(last)
+        and not _FENCE.match(last)
+        and not last.startswith(("    ", "\t"))
+    )
+
+
+def _inline_plain(text: str) -> str:
+    """Heading text without the commonest inline markup (emphasis, code, links)."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__|\*|_|`)(.+?)\1", r"\2", text)
+    return text.strip()

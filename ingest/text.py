@@ -1,0 +1,129 @@
+"""Plain-text files: decoding policy and the text clean-up every format shares.
+
+Encoding policy: UTF-8 (with or without BOM) and BOM-marked UTF-16 are decoded as is.
+Anything else is either binary (NUL bytes or many control bytes: rejected) or legacy
+text. Legacy text is accepted only when ``charset-normalizer`` (a dependency of
+trafilatura) detects its encoding with good confidence: a language it recognises
+(coherence >= 0.5), almost no mess (chaos <= 0.1), and no well-formed UTF-8 multi-byte
+sequences in the bytes (those mean a damaged UTF-8 file, not a legacy one). The chosen
+encoding is logged. Otherwise the file is rejected with the offset of the first bad
+byte, because a silent mis-decoding loses data without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass
+
+from ingest.errors import InputFileError
+from ingest.records import Section
+
+logger = logging.getLogger(__name__)
+
+_BINARY_SAMPLE = 8192
+_MAX_CONTROL_RATIO = 0.05
+_MIN_COHERENCE = 0.5
+_MAX_CHAOS = 0.1
+# Control bytes that never occur in text (tab, LF, VT, FF, CR and ESC are allowed).
+_CONTROL_BYTES = (frozenset(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B}) | {0x7F}
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# Control characters to strip from decoded text; keeps \t, \n and \r (normalised below).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ufffe]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u3000]+")
+_BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a format parser returns; ``loaders.load_document`` wraps it into a Document.
+
+    ``title`` is ``None`` when the file itself names no title.
+    """
+
+    title: str | None
+    sections: tuple[Section, ...]
+
+
+def clean_text(text: str, *, collapse_spaces: bool = True) -> str:
+    """Strip control characters and normalise whitespace, keeping paragraph breaks.
+
+    Line endings become ``\\n``, trailing spaces go, runs of blank lines become one blank
+    line. With ``collapse_spaces`` runs of spaces/tabs inside a line become one space
+    (off for Markdown, whose indentation carries meaning in code blocks).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_CHARS.sub("", text)
+    lines = text.split("\n")
+    if collapse_spaces:
+        lines = [_SPACES.sub(" ", line).strip() for line in lines]
+    else:
+        lines = [line.rstrip() for line in lines]
+    text = "\n".join(lines)
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip("\n")
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Decode a text file's bytes following the module's encoding policy.
+
+    Raises ``InputFileError`` for binary data or text whose encoding cannot be trusted.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(source, f"invalid UTF-16 text ({exc.reason})") from exc
+    if looks_binary(data):
+        raise InputFileError(source, "binary file, not text (contains NUL or control bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        offset = exc.start
+    legacy = _detect_legacy(data)
+    if legacy is None:
+        raise InputFileError(
+            source,
+            f"not valid UTF-8 text (byte 0x{bad:02x} at offset {offset}) and no legacy "
+            "encoding detected with confidence; convert the file to UTF-8",
+        )
+    encoding, text = legacy
+    logger.warning("%s: not UTF-8; decoded as %s (detected)", source, encoding)
+    return text
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when the first 8 KiB hold a NUL byte or more than 5% control bytes."""
+    sample = data[:_BINARY_SAMPLE]
+    if not sample:
+        return False
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte in _CONTROL_BYTES)
+    return controls / len(sample) > _MAX_CONTROL_RATIO
+
+
+def _detect_legacy(data: bytes) -> tuple[str, str] | None:
+    """(encoding, text) when a legacy encoding is detected with good confidence."""
+    if _UTF8_MULTIBYTE.search(data):
+        return None  # mostly UTF-8 with damage: decoding it as anything else garbles it
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.chaos > _MAX_CHAOS or best.coherence < _MIN_COHERENCE:
+        return None
+    return best.encoding, str(best)
+
+
+def parse_text(data: bytes, source: str) -> Parsed:
+    """Parse a ``.txt`` file into one section (heading ``()``), paragraphs kept.
+
+    Raises ``InputFileError`` for binary or undecodable data (see the module docstring).
+    The title is ``None``: a text file names no title of its own.
+    """
+    text = clean_text(decode_text(data, source))
+    return Parsed(title=None, sections=(Section(text=text),) if text else ())

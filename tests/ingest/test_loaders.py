@@ -1,0 +1,407 @@
+"""Loaders on well-formed input: PDF pages and labels, HTML main content, Markdown headings,
+text encodings, and file discovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest import html as html_module
+from ingest.discover import SUPPORTED_SUFFIXES, DiscoverConfig, FileEntry, discover
+from ingest.errors import ConfigError
+from ingest.ids import doc_id_for, file_sha256
+from ingest.loaders import load_document, load_documents
+from ingest.markdown import markdown_sections
+from ingest.pdf import clean_pdf_text
+from ingest.records import Document, Section
+
+
+def load(path: Path) -> Document:
+    entries, skipped = discover([path], DiscoverConfig())
+    assert skipped == []
+    assert len(entries) == 1
+    return load_document(entries[0])
+
+
+# --- PDF ---------------------------------------------------------------------------------
+
+
+def test_pdf_one_section_per_page_with_labels(make_pdf):
+    path = make_pdf(
+        ["Preface text here.", "Contents page.", "Chapter one body.", "Chapter two body."],
+        labels={0: "r", 2: "D"},
+    )
+    doc = load(path)
+    assert [s.page_index for s in doc.sections] == [1, 2, 3, 4]
+    assert [s.page_label for s in doc.sections] == ["i", "ii", "1", "2"]
+    assert [s.text for s in doc.sections] == [
+        "Preface text here.", "Contents page.", "Chapter one body.", "Chapter two body."
+    ]
+    assert all(s.heading == () for s in doc.sections)
+
+
+def test_pdf_without_page_labels_uses_physical_numbers(make_pdf):
+    doc = load(make_pdf(["alpha page", "", "gamma page"]))
+    # The blank middle page yields no section; numbering still counts it.
+    assert [(s.page_index, s.page_label) for s in doc.sections] == [(1, "1"), (3, "3")]
+
+
+def test_pdf_document_fields(make_pdf):
+    path = make_pdf(["Some text."], name="Quarterly Report.pdf", title="Q3 Report")
+    doc = load(path)
+    assert doc.title == "Q3 Report"
+    assert doc.source == "Quarterly Report.pdf"
+    assert doc.doc_id == doc_id_for("Quarterly Report.pdf")
+    assert doc.content_hash == file_sha256(path)
+    assert doc.text == "Some text."
+
+
+def test_pdf_title_that_is_a_file_path_falls_back_to_stem(make_pdf):
+    doc = load(make_pdf(["x"], name="policy.pdf", title="C:\\USERS\\ME\\DESKTOP\\POLICY.DOC"))
+    assert doc.title == "policy"
+
+
+def test_pdf_encrypted_with_empty_user_password_opens(make_pdf):
+    doc = load(make_pdf(["Readable despite encryption."], owner_password="owner-secret"))
+    assert doc.text == "Readable despite encryption."
+
+
+def test_pdf_text_cleanup():
+    raw = "The commit-\ntee met in Anglo-\nSaxon style.\x00\n\n\n\nNext   para  "
+    assert clean_pdf_text(raw) == "The committee met in Anglo-Saxon style.\n\nNext para"
+
+
+def test_us_constitution_labels_differ_from_physical_index(shared_pdf):
+    doc = load(shared_pdf("us-constitution.pdf"))
+    assert len(doc.sections) == 15
+    assert [s.page_index for s in doc.sections] == list(range(1, 16))
+    labels = [s.page_label for s in doc.sections]
+    assert labels[:4] == ["i", "ii", "iii", "iv"]
+    assert labels[14] == "xv"
+    assert all(s.page_label != str(s.page_index) for s in doc.sections)
+    # The printed page header agrees with the label, not with a bare number.
+    assert "Page III" in doc.sections[2].text
+    assert "common Defence" in doc.text  # "com-\nmon" was de-hyphenated
+    # The metadata /Title is a Windows path, so the file stem is used.
+    assert doc.title == "us-constitution"
+
+
+def test_nics_table_page_text_extracted(shared_pdf):
+    doc = load(shared_pdf("nics-background-checks-2015-11.pdf"))
+    assert len(doc.sections) == 1
+    text = doc.sections[0].text
+    assert "Alabama" in text and "18,870" in text and "Wyoming" in text
+
+
+@pytest.mark.slow
+def test_geotopo_front_matter_labels_then_arabic(shared_pdf):
+    doc = load(shared_pdf("GeoTopo-komprimiert.pdf"))
+    by_index = {s.page_index: s.page_label for s in doc.sections}
+    assert max(by_index) == 117
+    assert [by_index[i] for i in (1, 2, 3, 4, 5)] == ["i", "ii", "iii", "1", "2"]
+    assert by_index[117] == "114"
+    assert doc.title == "Geometrie und Topologie"
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Warranty | Acme Support</title>
+<style>body{font-family:sans-serif} .STYLEMARK{}</style>
+<script>window.SCRIPTMARK = {a: 1};</script></head>
+<body><div id="cookie-banner">We use cookies COOKIEMARK. <button>Accept</button></div>
+<header class="site-header"><a class="logo" href="/">Acme</a><nav class="main-nav"><ul>
+<li><a href="/products">Products NAVMARK</a></li><li><a href="/support">Support</a></li>
+</ul></nav></header>
+<div class="container"><aside class="sidebar"><h3>Related SIDEMARK</h3><ul>
+<li><a href="/a">Returns</a></li></ul></aside>
+<div class="content"><h1>Warranty policy</h1>
+<p>Every Acme product comes with a two-year limited warranty covering defects in materials.</p>
+<h2>What is covered</h2>
+<p>The warranty covers manufacturing defects that appear during normal use of the product.</p>
+<h3>Claims</h3>
+<p>To make a claim, contact support with your order number and a photo of the defect.</p>
+<h2>What is not covered</h2>
+<p>Damage from accidents, misuse, or unauthorised repairs is not covered by the warranty.</p>
+</div></div>
+<footer class="site-footer"><p>&copy; 2024 Acme Corp. FOOTERMARK</p></footer>
+<script>track("SCRIPT2MARK")</script></body></html>"""
+
+
+def test_html_main_content_without_boilerplate(tmp_path):
+    path = tmp_path / "warranty.html"
+    path.write_text(PAGE, encoding="utf-8")
+    doc = load(path)
+    for noise in ("STYLEMARK", "SCRIPTMARK", "SCRIPT2MARK", "NAVMARK", "FOOTERMARK",
+                  "COOKIEMARK", "SIDEMARK"):
+        assert noise not in doc.text
+    assert "two-year limited warranty" in doc.text
+    assert [s.heading for s in doc.sections] == [
+        ("Warranty policy",),
+        ("Warranty policy", "What is covered"),
+        ("Warranty policy", "What is covered", "Claims"),
+        ("Warranty policy", "What is not covered"),
+    ]
+    assert doc.sections[2].text.startswith("Claims\n\nTo make a claim")
+    assert doc.title == "Warranty policy"
+
+
+def test_html_headings_restored_without_article_wrapper(tmp_path):
+    # Without <article>/<main>, trafilatura drops the <h1> and renders the <h2> as a plain
+    # paragraph; both must come back as headings.
+    page = (
+        "<html><head><title>Plain page</title></head><body><nav>Home | About | Contact</nav>"
+        f"<h1>Head</h1><p>{'Sentence number one is here. ' * 10}</p>"
+        f"<h2>Sub</h2><p>{'Second paragraph text here. ' * 10}</p>"
+        "<footer>(c) 2024 Foo</footer></body></html>"
+    )
+    path = tmp_path / "plain.htm"
+    path.write_text(page)
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [("Head",), ("Head", "Sub")]
+    assert doc.sections[1].text.startswith("Sub\n\nSecond paragraph text here.")
+    assert "Home | About" not in doc.text and "2024 Foo" not in doc.text
+
+
+def test_html_fallback_when_trafilatura_finds_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(html_module.trafilatura, "extract", lambda *a, **k: None)
+    path = tmp_path / "tiny.html"
+    path.write_text(
+        "<html><head><title>Tiny</title><style>.x{}</style></head><body><nav>NAVMARK</nav>"
+        "<h1>Hello</h1><p>First para.</p><div>Second <b>block</b>.</div>"
+        "<script>SCRIPTMARK</script><footer>FOOTERMARK</footer></body></html>"
+    )
+    doc = load(path)
+    assert "NAVMARK" not in doc.text and "SCRIPTMARK" not in doc.text
+    assert "FOOTERMARK" not in doc.text
+    assert doc.sections[0].heading == ("Hello",)
+    assert doc.sections[0].text == "Hello\n\nFirst para.\n\nSecond block."
+
+
+def test_xhtml_with_xml_declaration_tiny_page(tmp_path):
+    path = tmp_path / "x.xhtml.html"
+    page = ('<?xml version="1.0" encoding="iso-8859-1"?>\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>X</title></head>'
+            "<body><h1>T\u00eate</h1><p>Cr\u00e8me br\u00fbl\u00e9e.</p></body></html>")
+    path.write_bytes(page.encode("latin-1"))
+    doc = load(path)
+    # trafilatura returns "Tete\nCreme brulee." for such a small page; the heading is restored.
+    assert doc.sections == (
+        Section(text="T\u00eate\n\nCr\u00e8me br\u00fbl\u00e9e.", heading=("T\u00eate",)),
+    )
+
+
+def test_html_fragment_without_html_element(tmp_path):
+    path = tmp_path / "fragment.htm"
+    path.write_text("<h2>Part</h2><p>Just a fragment of a page.</p>")
+    doc = load(path)
+    assert "Just a fragment of a page." in doc.text
+
+
+def test_html_declared_legacy_charset(tmp_path):
+    path = tmp_path / "legacy.html"
+    page = ('<html><head><meta charset="windows-1252"><title>Menu</title></head><body>'
+            "<p>Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e is our dessert of the day.</p></body></html>")
+    path.write_bytes(page.encode("cp1252"))
+    assert "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e" in load(path).text
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+MARKDOWN = """---
+title: "Returns Policy"
+owner: support
+---
+Intro before any heading.
+
+# Returns
+
+You can return items within 30 days.
+
+## Refund window
+
+Refunds take 5 days.
+
+```bash
+# not a heading
+echo done
+```
+
+## Exceptions
+Gift cards are final.
+
+Setext heading
+==============
+
+Under setext.
+
+Sub setext
+----------
+
+Under sub.
+"""
+
+
+def test_markdown_heading_paths_code_fences_front_matter(tmp_path):
+    path = tmp_path / "policies" / "returns.md"
+    path.parent.mkdir()
+    path.write_text(MARKDOWN)
+    doc = load(tmp_path)
+    assert doc.source == "policies/returns.md"
+    assert doc.title == "Returns Policy"
+    assert "owner: support" not in doc.text
+    assert [s.heading for s in doc.sections] == [
+        (),
+        ("Returns",),
+        ("Returns", "Refund window"),
+        ("Returns", "Exceptions"),
+        ("Setext heading",),
+        ("Setext heading", "Sub setext"),
+    ]
+    refund = doc.sections[2].text
+    assert refund.startswith("Refund window\n\nRefunds take 5 days.")
+    assert "# not a heading\necho done" in refund
+    assert doc.sections[0].text == "Intro before any heading."
+
+
+def test_markdown_title_from_first_h1_and_inline_markup():
+    title, sections = markdown_sections("## Pre\n\ntext\n\n# The **Main** `Title`\n\nbody\n")
+    assert title == "The Main Title"
+    assert sections[1].heading == ("The Main Title",)
+
+
+def test_markdown_unclosed_fence_keeps_text():
+    _, sections = markdown_sections("# A\n\n```\n# inside\nstill code\n")
+    assert [s.heading for s in sections] == [("A",)]
+    assert "# inside" in sections[0].text
+
+
+def test_markdown_title_falls_back_to_stem(tmp_path):
+    path = tmp_path / "notes.markdown"
+    path.write_text("just some notes without headings\n")
+    assert load(path).title == "notes"
+
+
+# --- Text --------------------------------------------------------------------------------
+
+
+def test_text_paragraphs_and_bom(tmp_path):
+    path = tmp_path / "about.txt"
+    path.write_bytes(b"\xef\xbb\xbfFirst line\r\nsame para\r\n\r\n\r\n\r\nSecond   para\t\r\n")
+    doc = load(path)
+    assert len(doc.sections) == 1 and doc.sections[0].heading == ()
+    assert doc.text == "First line\nsame para\n\nSecond para"
+    assert doc.title == "about"
+
+
+def test_text_utf16_with_bom(tmp_path):
+    path = tmp_path / "windows.txt"
+    path.write_bytes("Gr\u00fc\u00dfe aus K\u00f6ln".encode("utf-16"))
+    assert load(path).text == "Gr\u00fc\u00dfe aus K\u00f6ln"
+
+
+def test_text_legacy_encoding_detected_and_logged(tmp_path, caplog):
+    text = ("Die R\u00fcckgabe ist innerhalb von 30 Tagen m\u00f6glich. Gr\u00f6\u00dfere "
+            "Ger\u00e4te m\u00fcssen abgeholt werden. F\u00fcr R\u00fcckfragen wenden Sie sich "
+            "an den Kundendienst.\n")
+    path = tmp_path / "rueckgabe.txt"
+    path.write_bytes((text * 3).encode("cp1252"))
+    with caplog.at_level(logging.WARNING, logger="ingest.text"):
+        doc = load(path)
+    assert "R\u00fcckgabe" in doc.text and "Gr\u00f6\u00dfere" in doc.text
+    assert any("decoded as" in r.getMessage() for r in caplog.records)
+
+
+# --- discovery ---------------------------------------------------------------------------
+
+
+def test_discover_sorted_relative_sources_hidden_skipped(tmp_path):
+    for rel in ("b.md", "a/z.txt", "a/b/c.html", ".git/config.txt", "a/.hidden.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    entries, skipped = discover([tmp_path], DiscoverConfig())
+    assert [e.source for e in entries] == ["a/b/c.html", "a/z.txt", "b.md"]
+    assert skipped == []
+    assert entries[0].size == 1 and entries[0].path == tmp_path / "a" / "b" / "c.html"
+    entries, _ = discover([tmp_path], DiscoverConfig(include_hidden=True))
+    assert [e.source for e in entries] == [
+        ".git/config.txt", "a/.hidden.md", "a/b/c.html", "a/z.txt", "b.md"
+    ]
+
+
+def test_discover_file_argument_source_is_its_name(tmp_path):
+    path = tmp_path / "deep" / "dir" / "Guide.MD"
+    path.parent.mkdir(parents=True)
+    path.write_text("# Guide\n\ntext")
+    entries, _ = discover([path], DiscoverConfig())
+    assert entries == [FileEntry(path, "Guide.MD", path.stat().st_size, path.stat().st_mtime)]
+
+
+def test_discover_same_file_through_symlinks_indexed_once(tmp_path):
+    real = tmp_path / "z_real"
+    real.mkdir()
+    (real / "doc.md").write_text("# Doc\n\nbody")
+    (tmp_path / "a_link.md").symlink_to(real / "doc.md")
+    (tmp_path / "a_dirlink").symlink_to(real, target_is_directory=True)
+    entries, skipped = discover([tmp_path], DiscoverConfig())
+    # The real path wins even though the links sort first.
+    assert [e.source for e in entries] == ["z_real/doc.md"]
+    reasons = {s.source: s.reason for s in skipped}
+    assert "duplicate of 'z_real/doc.md'" in reasons["a_link.md"]
+    assert "duplicate of 'z_real'" in reasons["a_dirlink"]
+
+
+def test_discover_follows_symlinked_directory_outside_root(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "shared.txt").write_text("shared")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    entries, _ = discover([root], DiscoverConfig())
+    assert [e.source for e in entries] == ["linked/shared.txt"]
+    entries, skipped = discover([root], DiscoverConfig(follow_symlinks=False))
+    assert entries == [] and "not followed" in skipped[0].reason
+
+
+def test_discover_same_source_under_two_roots(tmp_path):
+    for root in ("one", "two"):
+        (tmp_path / root).mkdir()
+        (tmp_path / root / "faq.md").write_text(root)
+    entries, skipped = discover([tmp_path / "one", tmp_path / "two"], DiscoverConfig())
+    assert [e.path for e in entries] == [tmp_path / "one" / "faq.md"]
+    assert skipped[0].source == "faq.md" and "already has this source name" in skipped[0].reason
+
+
+def test_discover_missing_path_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="path does not exist"):
+        discover([tmp_path / "nope"], DiscoverConfig())
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"max_file_bytes": 0}, "max_file_bytes"), ({"max_file_bytes": 2.5}, "max_file_bytes"),
+     ({"follow_symlinks": "yes"}, "follow_symlinks"), ({"include_hidden": 1}, "include_hidden")],
+)
+def test_discover_config_validation(kwargs, field):
+    with pytest.raises(ConfigError, match=f"discover.{field}"):
+        DiscoverConfig(**kwargs)
+
+
+def test_supported_suffixes_all_have_loaders(tmp_path):
+    assert {".pdf", ".html", ".htm", ".md", ".markdown", ".txt"} == SUPPORTED_SUFFIXES
+    for suffix in sorted(SUPPORTED_SUFFIXES - {".pdf"}):
+        (tmp_path / f"f{suffix}").write_text("<p>hello there</p>" if "htm" in suffix else "hi")
+    entries, _ = discover([tmp_path], DiscoverConfig())
+    docs, errors = load_documents(entries)
+    assert errors == [] and len(docs) == len(SUPPORTED_SUFFIXES) - 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_discover_skips_named_pipe_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+    entries, skipped = discover([tmp_path], DiscoverConfig())
+    assert entries == [] and "not a regular file" in skipped[0].reason
