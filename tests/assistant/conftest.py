@@ -1,0 +1,151 @@
+"""Fixtures for the model layer: a tiny Llama + word-level tokenizer built offline, tiny
+LoRA adapters, and (slow) the real bundled SmolLM2 converted into a temporary home."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+TEXT = (  # the tiny tokenizer's whole vocabulary, besides the special tokens
+    "the cat sat on a mat . who sat where ? answer with one word please . "
+    "a dog ran to the park and the bird flew over it while people watched"
+)
+SPECIAL = ["<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tiny_model(directory: Path, seed: int = 0) -> Path:
+    """Save a 2-layer, 64-wide Llama and a word-level tokenizer as a HF directory.
+
+    The end token's output row is zeroed (logit 0, while some of the 30-odd random
+    logits is positive all but surely) so greedy decoding runs to ``max_new_tokens``
+    instead of ending at random after a word or two.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(SPECIAL + sorted(set(TEXT.split())))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
+        additional_special_tokens=SPECIAL[3:],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False, initializer_range=0.2,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight[vocab["<eos>"]] = 0.0
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_lora_adapter(base_dir: Path, out: Path, seed: int = 1) -> Path:
+    """Train-free LoRA adapter on ``base_dir``: random B matrices so outputs change."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"])
+    )
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.5)
+    peft_model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own ASSISTANT_HOME; nothing writes to the real one."""
+    from assistant.settings import get_settings
+
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_other_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-other", seed=7)
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    """The tiny model loaded once, never wrapped in an AdapterSet (tests must not)."""
+    from assistant.models import ModelConfig, load_base
+
+    return load_base(ModelConfig(base=str(tiny_dir), device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_dir, tmp_path_factory) -> Path:
+    return build_lora_adapter(tiny_dir, tmp_path_factory.mktemp("adapters") / "tiny-lora")
+
+
+@pytest.fixture(scope="session")
+def tiny_other_adapter(tiny_other_dir, tmp_path_factory) -> Path:
+    return build_lora_adapter(tiny_other_dir, tmp_path_factory.mktemp("adapters") / "other")
+
+
+@pytest.fixture(scope="session")
+def make_lora_adapter():
+    """``build_lora_adapter(base_dir, out)`` for tests that need one on another base."""
+    return build_lora_adapter
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    """The bundled SmolLM2 converted into a fresh home, then loaded again from the cache.
+
+    The second load runs with the converter replaced by one that fails, so it can only
+    have come from the cache. Returns the second ``LoadedModel`` plus timings.
+    """
+    from assistant import models
+    from assistant.settings import get_settings
+
+    home = tmp_path_factory.mktemp("smollm2-home")
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("the second load must not convert the GGUF again")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_HOME", str(home))
+        get_settings.cache_clear()
+        clock = time.perf_counter()
+        first = models.load_base(models.ModelConfig(device="cpu"))
+        convert_s = time.perf_counter() - clock
+        first_info = SimpleNamespace(converted=first.converted, path=first.path,
+                                     weights_hash=first.weights_hash)
+        del first
+        mp.setattr(models, "_convert", no_conversion)
+        clock = time.perf_counter()
+        loaded = models.load_base(models.ModelConfig(device="cpu"))
+        cached_s = time.perf_counter() - clock
+    get_settings.cache_clear()
+    return SimpleNamespace(home=home, first=first_info, loaded=loaded,
+                           convert_s=convert_s, cached_s=cached_s)
