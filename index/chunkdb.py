@@ -1,0 +1,187 @@
+"""Chunk text and document records in one SQLite file per index version.
+
+``chunks.row`` is the chunk's position in ``vectors.npy`` and in the BM25 index. Each
+document's chunks occupy the contiguous rows ``row_start .. row_start + n_chunks - 1``,
+which is what lets the next version copy a kept document with one ``INSERT ... SELECT``
+and one slice of the vector array.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.records import DocRecord
+from ingest.records import Chunk
+
+logger = logging.getLogger(__name__)
+
+DB_FILE = "chunks.sqlite"
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT NOT NULL, source TEXT PRIMARY KEY, content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime REAL NOT NULL, n_chunks INTEGER NOT NULL,
+    title TEXT NOT NULL, row_start INTEGER NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
+    source TEXT NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    page_index INTEGER, page_label TEXT, heading TEXT NOT NULL, title TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document record plus where its chunks start in the version's row order."""
+
+    record: DocRecord
+    row_start: int
+
+
+def _chunk_from_row(row: Sequence) -> Chunk:
+    return Chunk(
+        chunk_id=row[0], doc_id=row[1], source=row[2], text=row[3], start=row[4], end=row[5],
+        page_index=row[6], page_label=row[7], heading=tuple(json.loads(row[8])), title=row[9],
+    )
+
+
+class ChunkDBWriter:
+    """Builds a new version's database; can copy kept documents from the previous one."""
+
+    def __init__(self, path: Path, previous: Path | None = None) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(str(path), isolation_level=None)
+        # The file is fsynced and published by the writer; SQLite's own durability
+        # machinery would only slow the build down.
+        self.conn.execute("PRAGMA journal_mode=OFF")
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.executescript(_SCHEMA)
+        if previous is not None:
+            self.conn.execute("ATTACH DATABASE ? AS old", (f"file:{previous}?mode=ro",))
+        self.conn.execute("BEGIN")
+
+    def add_chunks(self, row_start: int, chunks: Sequence[Chunk]) -> None:
+        """Insert ``chunks`` at rows ``row_start, row_start + 1, ...``.
+
+        All or nothing: a chunk id that is already in the new version raises ``ValueError``
+        and inserts none of them.
+        """
+        self._atomic(
+            lambda: self.conn.executemany(
+                'INSERT INTO chunks (row, chunk_id, doc_id, source, text, start, "end", '
+                "page_index, page_label, heading, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (row_start + i, c.chunk_id, c.doc_id, c.source, c.text, c.start, c.end,
+                     c.page_index, c.page_label, json.dumps(list(c.heading)), c.title)
+                    for i, c in enumerate(chunks)
+                ),
+            )
+        )
+
+    def copy_chunks(self, old_start: int, n: int, new_start: int) -> None:
+        """Copy rows ``old_start .. old_start + n - 1`` of the previous version, renumbered."""
+        self._atomic(
+            lambda: self.conn.execute(
+                'INSERT INTO chunks (row, chunk_id, doc_id, source, text, start, "end", '
+                "page_index, page_label, heading, title) SELECT row - ? + ?, chunk_id, doc_id, "
+                'source, text, start, "end", page_index, page_label, heading, title '
+                "FROM old.chunks WHERE row >= ? AND row < ?",
+                (old_start, new_start, old_start, old_start + n),
+            )
+        )
+
+    def _atomic(self, action) -> None:
+        self.conn.execute("SAVEPOINT chunks_batch")
+        try:
+            action()
+        except sqlite3.IntegrityError as exc:
+            self.conn.execute("ROLLBACK TO chunks_batch")
+            self.conn.execute("RELEASE chunks_batch")
+            raise ValueError(f"chunk id already in this index version ({exc})") from exc
+        self.conn.execute("RELEASE chunks_batch")
+
+    def add_documents(self, docs: Iterable[StoredDocument]) -> None:
+        self.conn.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (d.record.doc_id, d.record.source, d.record.content_hash, d.record.size,
+                 d.record.mtime, d.record.n_chunks, d.record.title, d.row_start)
+                for d in docs
+            ),
+        )
+
+    def texts(self, batch: int = 10_000) -> Iterable[list[tuple[str, str]]]:
+        """``(title, text)`` of every chunk in row order, in batches (for BM25)."""
+        cursor = self.conn.execute("SELECT title, text FROM chunks ORDER BY row")
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def close(self) -> None:
+        """Commit and close; the file is complete afterwards."""
+        self.conn.execute("COMMIT")
+        if any(row[1] == "old" for row in self.conn.execute("PRAGMA database_list")):
+            self.conn.execute("DETACH DATABASE old")
+        self.conn.close()
+
+    def abort(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error as exc:  # closing a broken build must not hide the first error
+            logger.debug("closing aborted chunk db: %s", exc)
+
+
+class ChunkDB:
+    """Read-only access to one version's chunks; safe to share between threads.
+
+    The file never changes once published, so it is opened ``immutable`` (no locking,
+    no journal) through one connection guarded by a lock. The open connection keeps
+    working even after the version is pruned from disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def documents(self) -> list[StoredDocument]:
+        """Every document, in row order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, source, content_hash, size, mtime, n_chunks, title, row_start "
+                "FROM documents ORDER BY row_start, source"
+            ).fetchall()
+        return [StoredDocument(DocRecord(*r[:7]), r[7]) for r in rows]
+
+    def count_chunks(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        """The chunks at ``rows`` (missing rows are simply absent from the result)."""
+        wanted = sorted({int(r) for r in rows})
+        found: dict[int, Chunk] = {}
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i : i + 500]
+                marks = ",".join("?" * len(part))
+                for row in self._conn.execute(
+                    f'SELECT row, chunk_id, doc_id, source, text, start, "end", page_index, '
+                    f"page_label, heading, title FROM chunks WHERE row IN ({marks})",
+                    part,
+                ):
+                    found[row[0]] = _chunk_from_row(row[1:])
+        return found

@@ -1,0 +1,271 @@
+"""Query the live index version: BM25, dense, or hybrid (RRF), optionally reranked.
+
+A ``Searcher`` serves one index directory. It opens the version ``CURRENT`` names and
+keeps serving it until ``refresh()`` finds a newer one and swaps it in; searches that
+are running at that moment finish on the version they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.hybrid import HybridConfig, rrf
+from index.manifest import Manifest, check_embedder
+from index.records import DocRecord, Passage
+from index.snapshot import Snapshot
+from index.store import IndexStore, dir_size
+from ingest.errors import ConfigError, IndexNotFoundError
+
+if TYPE_CHECKING:
+    from index.rerank import Reranker
+    from ingest.embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+MODES = ("bm25", "dense", "hybrid")
+MAX_K = 1000
+_OPEN_RETRIES = 5
+
+
+class Searcher:
+    """Search the index at ``index_dir``.
+
+    ``embedder`` embeds queries for dense and hybrid search; when None, the embedder
+    recorded in the manifest is loaded on the first search that needs it. ``device``,
+    ``ef_search`` and ``nprobe`` override the manifest's search-time vector settings.
+    Raises ``IndexNotFoundError`` when nothing is published at ``index_dir`` and
+    ``IndexMismatchError`` when ``embedder`` is not the one the index was built with.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        hybrid: HybridConfig | None = None,
+        device: str | None = None,
+        ef_search: int | None = None,
+        nprobe: int | None = None,
+    ) -> None:
+        self.store = IndexStore(Path(index_dir))
+        self.reranker = reranker
+        self.hybrid = hybrid or HybridConfig()
+        overrides = {"device": device, "hnsw_ef_search": ef_search, "ivf_nprobe": nprobe}
+        self._search_config = {k: v for k, v in overrides.items() if v is not None}
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._snapshot = self._open_live()
+        if embedder is not None:
+            check_embedder(self._snapshot.manifest, embedder.info, self.store.root)
+
+    # -- versions ----------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self._snapshot.version
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._snapshot.manifest
+
+    def refresh(self) -> bool:
+        """Switch to the live version if it changed; True if it did. Thread-safe.
+
+        A new version built by another embedder raises ``IndexMismatchError`` and the
+        searcher keeps serving the version it had.
+        """
+        live = self.store.current()
+        if live is None or live == self._snapshot.version:
+            return False
+        snapshot = self._open_live()
+        if self._embedder is not None:
+            check_embedder(snapshot.manifest, self._embedder.info, self.store.root)
+        with self._lock:
+            if snapshot.version == self._snapshot.version:
+                return False
+            old, self._snapshot = self._snapshot, snapshot
+        logger.info("index %s: %s -> %s", self.store.root, old.version, snapshot.version)
+        return True
+
+    def close(self) -> None:
+        self._snapshot.close()
+
+    def info(self) -> dict:
+        """Version, manifest fields, counts, sizes on disk and the versions present."""
+        snap = self._snapshot
+        return {
+            "index": str(self.store.root),
+            "version": snap.version,
+            **{k: v for k, v in snap.manifest.to_json().items() if k != "version"},
+            "size_bytes": dir_size(snap.dir),
+            "total_size_bytes": dir_size(self.store.root),
+            "versions": self.store.versions(),
+        }
+
+    def documents(self) -> list[DocRecord]:
+        """Every document of the served version, in index order."""
+        return [d.record for d in self._snapshot.documents]
+
+    # -- search ------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int = 5, mode: str = "hybrid", sources: Sequence[str] | None = None
+    ) -> list[Passage]:
+        """The ``k`` best passages for ``query``.
+
+        ``mode`` is ``bm25``, ``dense`` or ``hybrid``; ``sources`` keeps only chunks whose
+        source equals or glob-matches one of the patterns. Raises ``ConfigError`` for an
+        empty query, ``k`` outside 1..1000 or an unknown mode.
+        """
+        return self.search_batch([query], k=k, mode=mode, sources=sources)[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 5,
+        mode: str = "hybrid",
+        sources: Sequence[str] | None = None,
+    ) -> list[list[Passage]]:
+        """``search`` for many queries, embedding them in one batch (one list per query).
+
+        Each passage's ``scores`` holds what ranked it: ``bm25``, ``dense`` and, in hybrid
+        mode, ``rrf`` (and ``rerank`` when a reranker reordered it).
+        """
+        _check_k(k)
+        if mode not in MODES:
+            raise ConfigError(f"search mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if isinstance(queries, str):
+            raise ConfigError("search_batch takes a list of queries, not one string")
+        for query in queries:
+            if not isinstance(query, str) or not query.strip():
+                raise ConfigError("query is empty: give some words to search for")
+        if not queries:
+            return []
+        snap = self._snapshot
+        mask = snap.source_mask(_patterns(sources))
+        pool = max(k, self.reranker.candidates) if self.reranker else k
+        dense = None
+        if mode != "bm25":
+            dense = self._dense(snap, self._encode(queries), self._fetch(pool, mode), mask)
+        results = []
+        for i, query in enumerate(queries):
+            details: dict[str, dict[int, float]] = {}
+            if mode != "dense":
+                rows, scores = snap.bm25.search(query, self._fetch(pool, mode), mask)
+                details["bm25"] = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+            if dense is not None:
+                details["dense"] = dense[i]
+            hits = self._rank(details, mode)[:pool]
+            passages = snap.passages(hits, details)
+            if self.reranker is not None and passages:
+                passages = self.reranker.rerank(query, passages)
+            results.append(passages[:k])
+        return results
+
+    def search_vector(
+        self, vector: np.ndarray, k: int = 5, sources: Sequence[str] | None = None
+    ) -> list[Passage]:
+        """Dense search with an already embedded query (float32 (dim,)); no reranking."""
+        return self.search_vectors(np.asarray(vector)[None, :], k=k, sources=sources)[0]
+
+    def search_vectors(
+        self, vectors: np.ndarray, k: int = 5, sources: Sequence[str] | None = None
+    ) -> list[list[Passage]]:
+        """Dense search for a batch of embedded queries (float32 (q, dim))."""
+        _check_k(k)
+        snap = self._snapshot
+        dim = snap.manifest.embedder.dim
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != dim:
+            raise ConfigError(f"query vectors must have shape (q, {dim}), got {vectors.shape}")
+        if not np.isfinite(vectors).all():
+            raise ConfigError("query vectors contain NaN or infinity")
+        dense = self._dense(snap, vectors, k, snap.source_mask(_patterns(sources)))
+        return [
+            snap.passages(self._rank({"dense": by_row}, "dense")[:k], {"dense": by_row})
+            for by_row in dense
+        ]
+
+    # -- internals ---------------------------------------------------------------
+
+    def _fetch(self, pool: int, mode: str) -> int:
+        return max(pool, self.hybrid.candidates) if mode == "hybrid" else pool
+
+    def _rank(self, details: dict[str, dict[int, float]], mode: str) -> list[tuple[int, float]]:
+        """Rows best first with their final score; hybrid adds ``details["rrf"]``."""
+        if mode != "hybrid":
+            (by_row,) = details.values()
+            return sorted(by_row.items(), key=lambda pair: (-pair[1], pair[0]))
+        rankings = {name: list(by_row) for name, by_row in details.items()}  # insertion = rank
+        fused = rrf(rankings, self.hybrid.weights, k=self.hybrid.rrf_k)
+        details["rrf"] = dict(fused)
+        return fused
+
+    def _dense(self, snap: Snapshot, vectors, n: int, mask) -> list[dict[int, float]]:
+        scores, rows = snap.vectors.search(vectors, n, mask)
+        return [
+            {int(r): float(s) for r, s in zip(row, score, strict=True) if r >= 0}
+            for row, score in zip(rows, scores, strict=True)
+        ]
+
+    def _encode(self, queries: Sequence[str]) -> np.ndarray:
+        embedder = self._get_embedder()
+        if hasattr(embedder, "encode"):
+            return np.asarray(embedder.encode(list(queries)), dtype=np.float32)  # (q, dim)
+        return np.stack([np.asarray(embedder.encode_query(q), dtype=np.float32) for q in queries])
+
+    def _get_embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                from ingest.embedding import Embedder, EmbedderConfig
+
+                built = self._snapshot.manifest.embedder
+                model = built.path if built.path and Path(built.path).exists() else (
+                    built.model_id.split("@")[0]
+                )
+                logger.info("loading embedder %s for %s", model, self.store.root)
+                embedder = Embedder(EmbedderConfig(model=model))
+                check_embedder(self._snapshot.manifest, embedder.info, self.store.root)
+                self._embedder = embedder
+            return self._embedder
+
+    def _open_live(self) -> Snapshot:
+        for attempt in range(_OPEN_RETRIES):
+            live = self.store.current()
+            if live is None:
+                raise IndexNotFoundError(
+                    f"no index at {self.store.root}; run `assistant ingest DOCS --index "
+                    f"{self.store.root}` first"
+                )
+            try:
+                return Snapshot(self.store, live, self._search_config)
+            except FileNotFoundError as exc:  # pruned between reading CURRENT and opening?
+                if attempt == _OPEN_RETRIES - 1:
+                    raise IndexNotFoundError(
+                        f"index {self.store.root}: version {live} named by CURRENT cannot be "
+                        f"opened ({exc}); re-ingest to publish a new version"
+                    ) from exc
+                logger.debug("version %s vanished while opening; retrying", live)
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise ConfigError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
+
+
+def _patterns(sources: Sequence[str] | str | None) -> list[str] | None:
+    if sources is None:
+        return None
+    patterns = [sources] if isinstance(sources, str) else list(sources)
+    if not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigError("sources must be non-empty path patterns (exact or glob)")
+    return patterns

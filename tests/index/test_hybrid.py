@@ -1,0 +1,47 @@
+"""Weighted reciprocal-rank fusion, checked against hand-computed scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.hybrid import HybridConfig, rrf
+from ingest.errors import ConfigError
+
+
+def test_rrf_hand_computed():
+    fused = dict(rrf({"bm25": [1, 2, 3], "dense": [3, 1]}, k=60))
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2] == pytest.approx(1 / 62)
+    assert [item for item, _ in rrf({"bm25": [1, 2, 3], "dense": [3, 1]})] == [1, 3, 2]
+
+
+def test_rrf_weights_change_the_order():
+    rankings = {"bm25": [10, 20], "dense": [20, 10]}
+    fused = rrf(rankings, {"bm25": 2.0, "dense": 0.5}, k=1)
+    assert fused[0][0] == 10
+    assert fused[0][1] == pytest.approx(2.0 / 2 + 0.5 / 3)
+    assert fused[1][1] == pytest.approx(2.0 / 3 + 0.5 / 2)
+    assert rrf(rankings, {"bm25": 0.5, "dense": 2.0}, k=1)[0][0] == 20
+
+
+def test_rrf_ties_are_deterministic_and_duplicates_count_once():
+    assert rrf({"a": [5, 4], "b": [4, 5]}) == rrf({"b": [4, 5], "a": [5, 4]})
+    assert [i for i, _ in rrf({"a": [5, 4], "b": [4, 5]})] == [4, 5]
+    assert dict(rrf({"a": [7, 7, 8]}))[7] == pytest.approx(1 / 61)
+    assert rrf({}) == [] and rrf({"a": []}) == []
+
+
+def test_rrf_rejects_weights_for_unknown_retrievers():
+    with pytest.raises(ConfigError, match="dnse"):
+        rrf({"dense": [1]}, {"dnse": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"rrf_k": -1}, "hybrid.rrf_k"), ({"bm25_weight": -0.5}, "hybrid.bm25_weight"),
+     ({"candidates": 0}, "hybrid.candidates"), ({"bm25_weight": 0, "dense_weight": 0}, "both")],
+)
+def test_config_errors_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        HybridConfig(**kwargs)
