@@ -40,7 +40,8 @@ class IngestConfig:
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     chunker: ChunkerConfig = field(default_factory=ChunkerConfig)
     discover: DiscoverConfig = field(default_factory=DiscoverConfig)
-    vectors: VectorIndexConfig = field(default_factory=VectorIndexConfig)
+    # None keeps the live version's vector settings (defaults for a new index).
+    vectors: VectorIndexConfig | None = None
     engine: str = "local"
     lock_timeout: float = 0.0
     ray_address: str | None = None

@@ -1,0 +1,207 @@
+"""The ``assistant`` command line: ingest, search, index info, eval.
+
+Library errors become one-line messages and exit codes: 0 success, 1 failure,
+2 usage error (bad flag, bad value, missing index), 3 ingest finished but skipped
+some files (the rest is indexed and served).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest.errors import AssistantError, ConfigError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from index.vectors import VectorIndexConfig
+    from ingest.chunking import ChunkerConfig
+    from ingest.discover import DiscoverConfig
+    from ingest.embedding import EmbedderConfig
+    from ingest.pipeline import IngestConfig, ingest
+
+    config = IngestConfig(
+        embedder=EmbedderConfig(model=args.embedder, batch_size=args.batch_size),
+        chunker=ChunkerConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens),
+        discover=DiscoverConfig(max_file_bytes=int(args.max_file_mb * 2**20)),
+        vectors=(
+            VectorIndexConfig(kind=args.vector_index or "flat", device=args.device)
+            if args.vector_index or args.device != "auto"
+            else None
+        ),
+        engine=args.engine,
+        lock_timeout=args.wait,
+        ray_address=args.ray_address,
+    )
+    report = ingest([Path(p) for p in args.paths], Path(args.index), config, _progress(args))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(
+            f"index {args.index} -> version {report.version}: "
+            f"{len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
+            f"{len(report.skipped)} skipped; {report.chunks_embedded} chunks embedded, "
+            f"{report.chunks_total} in index"
+        )
+        for label, names in (("added", report.added), ("updated", report.updated),
+                             ("removed", report.removed)):
+            for name in names:
+                print(f"  {label:8} {name}")
+        for skip in report.skipped:
+            print(f"  skipped  {skip.source}: {skip.reason}")
+    return report.exit_code
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.searcher import Searcher
+
+    searcher = Searcher(Path(args.index))
+    sources = args.source or None
+    passages = searcher.search(args.query, k=args.k, mode=args.mode, sources=sources)
+    if args.json:
+        print(json.dumps({"results": [p.to_json() for p in passages]}, indent=2))
+        return EXIT_OK
+    if not passages:
+        print("no results")
+    for rank, p in enumerate(passages, 1):
+        where = p.source
+        if p.page_index is not None:
+            where += f" p.{p.page_index}"
+            if p.page_label and p.page_label != str(p.page_index):
+                where += f" (label {p.page_label})"
+        if p.heading:
+            where += f" \u00a7 {p.heading_path}"
+        text = " ".join(p.text.split())
+        print(f"{rank}. [{p.score:.4f}] {where}\n   {text[:300]}{'...' if len(text) > 300 else ''}")
+    return EXIT_OK
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from index.searcher import Searcher
+
+    info = Searcher(Path(args.index)).info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for key, value in info.items():
+            shown = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+            print(f"{key}: {shown}")
+    return EXIT_OK
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from eval.retrieval import evaluate_beir, format_table
+
+    results = evaluate_beir(
+        Path(args.beir),
+        index_dir=Path(args.index) if args.index else None,
+        modes=tuple(args.modes.split(",")),
+        progress=_progress(args),
+    )
+    print(json.dumps(results, indent=2) if args.json else format_table(results))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Retrieval-augmented assistant over your own documents."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="parse, chunk, embed and index files (incremental)")
+    p.add_argument("paths", nargs="+", help="files or directories to index")
+    p.add_argument("--index", required=True, help="index directory (created if new)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
+    p.add_argument("--embedder", default="all-MiniLM-L6-v2",
+                   help="bundled name, sentence-transformers directory, or hub id")
+    p.add_argument("--batch-size", type=int, default=32, help="embedding batch size")
+    p.add_argument("--chunk-tokens", type=int, default=192, help="chunk size in embedder tokens")
+    p.add_argument("--overlap-tokens", type=int, default=32, help="overlap in embedder tokens")
+    p.add_argument("--max-file-mb", type=float, default=50.0, help="skip files larger than this")
+    p.add_argument("--vector-index", choices=["flat", "hnsw", "ivf"], default=None,
+                   help="vector index kind (default: keep the index's, flat for a new one)")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
+                   help="FAISS device; gpu without a GPU is an error")
+    p.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait if another ingest holds the index (default: fail)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="search an index")
+    p.add_argument("query")
+    p.add_argument("--index", required=True)
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
+    p.add_argument("--source", action="append", help="only these sources (glob); repeatable")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("index", help="inspect an index")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    q = isub.add_parser("info", help="version, embedder, counts, size")
+    q.add_argument("--index", required=True)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_index_info)
+
+    p = sub.add_parser("eval", help="benchmarks and evaluation")
+    esub = p.add_subparsers(dest="eval_command", required=True)
+    q = esub.add_parser("retrieval", help="BEIR retrieval benchmark: nDCG@10, Recall@100")
+    q.add_argument("--beir", required=True, help="BEIR dataset dir (corpus.jsonl, queries, qrels)")
+    q.add_argument("--index", default=None, help="where to keep the benchmark index for reuse")
+    q.add_argument("--modes", default="bm25,dense,hybrid")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_eval_retrieval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not _progress(args):
+        _quiet_libraries()
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigError, IndexNotFoundError) as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AssistantError as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("assistant: interrupted", file=sys.stderr)
+        return 130
+
+
+def _quiet_libraries() -> None:
+    """Silence third-party progress bars when ours are off (non-TTY or --quiet)."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # transformers is a hard dependency; be safe in odd installs
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The ``assistant`` command line: exit codes, summaries and the JSON shapes it promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "refunds.md").write_text(
+        "# Refunds\n\n## Refund window\n\nReturn any product within 30 days for a refund.\n"
+    )
+    (docs / "shipping.txt").write_text("Express shipping costs $19 and takes two days.\n")
+    assert main(["-q", "ingest", str(docs), "--index", str(root / "index")]) == 0
+    return root
+
+
+def test_search_json_has_the_documented_fields(indexed, capsys):
+    code = main(["search", "refund window days", "--index", str(indexed / "index"), "--json",
+                 "-k", "2"])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert len(results) == 2
+    assert set(results[0]) == {"chunk_id", "text", "score", "source", "page_index",
+                               "page_label", "heading"}
+    assert results[0]["source"] == "refunds.md"
+    assert results[0]["heading"] == "Refunds > Refund window"
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_each_mode_finds_the_shipping_text(indexed, capsys, mode):
+    assert main(["search", "express shipping price", "--index", str(indexed / "index"),
+                 "--mode", mode, "-k", "1"]) == 0
+    assert "shipping.txt" in capsys.readouterr().out
+
+
+def test_index_info_reports_embedder_and_counts(indexed, capsys):
+    assert main(["index", "info", "--index", str(indexed / "index"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_docs"] == 2 and info["n_chunks"] >= 2
+    assert "all-MiniLM-L6-v2" in json.dumps(info)
+
+
+def test_ingest_with_a_bad_file_exits_3_and_names_it(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("The warranty lasts 24 months.\n")
+    (docs / "bad.pdf").write_bytes(b"not a pdf at all")
+    code = main(["-q", "ingest", str(docs), "--index", str(tmp_path / "index")])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "1 added" in out and "skipped  bad.pdf:" in out
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["search", "x", "--index", str(tmp_path / "nothing")]) == 2
+    assert "no index" in capsys.readouterr().err.lower()
+    assert main(["ingest", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "x", "--index", str(tmp_path), "--mode", "fuzzy"])
+    assert exc.value.code == 2
+
+
+def test_console_script_runs_as_a_process(indexed):
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "search", "refund", "--index",
+         str(indexed / "index"), "--mode", "bm25", "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["source"] == "refunds.md"
