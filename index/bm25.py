@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.analysis import Analyzer, TermCounts, Vocabulary
+from index.analysis import TOKEN_PATTERN, Analyzer, TermCounts, Vocabulary
 from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -34,9 +34,10 @@ class BM25Config:
     k1: float = 0.9
     b: float = 0.4
     method: str = "lucene"
-    stemmer: str = "english"
+    stemmer: str = "porter"
     stopwords: str = "en"
     include_title: bool = True
+    token_pattern: str = TOKEN_PATTERN
 
     def __post_init__(self) -> None:
         if not isinstance(self.k1, int | float) or not 0.0 <= self.k1 <= 10.0:
@@ -61,13 +62,15 @@ class BM25Config:
         return cls(**data)
 
     def analyzer(self) -> Analyzer:
-        return Analyzer(stemmer=self.stemmer, stopwords=self.stopwords)
+        return Analyzer(
+            stemmer=self.stemmer, stopwords=self.stopwords, token_pattern=self.token_pattern
+        )
 
     def same_analysis(self, other: BM25Config) -> bool:
         """Whether term counts made under ``other`` are valid under this config."""
-        return (self.stemmer, self.stopwords, self.include_title) == (
-            other.stemmer, other.stopwords, other.include_title
-        )
+        mine = (self.stemmer, self.stopwords, self.include_title, self.token_pattern)
+        theirs = (other.stemmer, other.stopwords, other.include_title, other.token_pattern)
+        return mine == theirs
 
     def document_text(self, title: str, text: str) -> str:
         return f"{title}\n{text}" if self.include_title and title else text

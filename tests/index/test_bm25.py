@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import Stemmer
 
-from index.analysis import TermCounts, Vocabulary
+from index.analysis import TOKEN_PATTERN, TermCounts, Vocabulary
 from index.bm25 import BM25Config, BM25Index
 from ingest.errors import ConfigError
 
@@ -34,12 +34,17 @@ def test_analyzer_matches_bm25s_tokenize(stemmer):
     analyzer = BM25Config(stemmer=stemmer).analyzer()
     reference = bm25s.tokenize(
         texts, stopwords="en", stemmer=Stemmer.Stemmer(stemmer) if stemmer != "none" else None,
-        return_ids=False, show_progress=False,
+        return_ids=False, show_progress=False, token_pattern=TOKEN_PATTERN,
     )
     assert [analyzer.terms(t) for t in texts] == reference
     vocab = Vocabulary()
     counts = analyzer.count(texts, vocab)
     assert counts.lengths.tolist() == [len(r) for r in reference]
+
+
+def test_numbers_and_single_characters_stay_whole_as_in_lucene():
+    terms = BM25Config().analyzer().terms("A p-value of 0.05 in 1,000 mice with vitamin D")
+    assert "0.05" in terms and "1,000" in terms and "d" in terms
 
 
 def test_stemming_matches_inflections():
@@ -62,8 +67,8 @@ def test_scores_equal_bm25s_reference():
     config = BM25Config()
     index, vocab, _ = build(TEXTS, config)
     reference = bm25s.BM25(k1=config.k1, b=config.b, method="lucene")
-    tokens = bm25s.tokenize(TEXTS, stopwords="en", stemmer=Stemmer.Stemmer("english"),
-                            show_progress=False)
+    tokens = bm25s.tokenize(TEXTS, stopwords="en", stemmer=Stemmer.Stemmer(config.stemmer),
+                            show_progress=False, token_pattern=TOKEN_PATTERN)
     reference.index(tokens, show_progress=False)
     for query in ("refunds within days", "free shipping orders", "office six"):
         terms = index.analyzer.terms(query)
@@ -76,8 +81,8 @@ def test_other_methods_equal_bm25s(method):
     config = BM25Config(method=method, k1=1.2, b=0.75)
     index, vocab, _ = build(TEXTS, config)
     reference = bm25s.BM25(k1=1.2, b=0.75, method=method)
-    tokens = bm25s.tokenize(TEXTS, stopwords="en", stemmer=Stemmer.Stemmer("english"),
-                            show_progress=False)
+    tokens = bm25s.tokenize(TEXTS, stopwords="en", stemmer=Stemmer.Stemmer(config.stemmer),
+                            show_progress=False, token_pattern=TOKEN_PATTERN)
     reference.index(tokens, show_progress=False)
     terms = index.analyzer.terms("refund shipping")
     mine = index.retriever.get_scores_from_ids([vocab.ids[t] for t in terms])
