@@ -1,0 +1,440 @@
+"""Question in, grounded answer with checked citations out.
+
+Every setup the eval compares implements ``Answerer.answer(question, history, options)``:
+
+- ``RagAnswerer(searcher, generator, verifier, config)``: bound the history, rewrite a
+  follow-up into a standalone query, retrieve, abstain early when nothing relevant came
+  back, fit passages and history into the context window (``finetune.prompting``),
+  generate, check the citations (``assistant.citations``), abstain when the reply is not
+  supported.
+- ``ClosedBookAnswerer(generator, config)``: the model alone (base and fine-tune-only
+  setups); no citations, abstains only when the model says the abstention sentence.
+
+Both also stream (``stream_answer`` yields ``TokenEvent`` pieces, then one ``FinalEvent``
+with the checked answer; no tokens when abstaining before generation). The model comes
+in through the small ``Generator`` protocol; ``LocalGenerator`` runs it in-process with
+``assistant.generation``, and a server can wrap it to batch concurrent requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from assistant import abstain
+from assistant.abstain import AbstainConfig
+from assistant.adapters import AdapterSet
+from assistant.citations import CitationVerifier, Verification
+from assistant.generation import (
+    Generation,
+    GenerationConfig,
+    PromptError,
+    Target,
+    count_tokens,
+    generate_batch,
+    render_chat,
+)
+from assistant.generation import stream as stream_generation
+from assistant.models import AdapterError, LoadedModel
+from assistant.records import Answer, Message
+from assistant.rewrite import bound_history, standalone_query
+from finetune.prompting import (
+    ABSTAIN_TEXT,
+    PromptBudgetError,
+    build_closed_book_messages,
+    build_grounded_messages,
+    fit_to_budget,
+)
+from index.records import Passage
+from index.searcher import MAX_K, MODES
+from ingest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from index.searcher import Searcher
+
+logger = logging.getLogger(__name__)
+
+Messages = Sequence[Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """Per-request choices: ``k`` passages (1..1000) by ``mode`` (bm25/dense/hybrid) from
+    ``sources`` (path patterns, None = all), through ``adapter`` (None = base model), with
+    at most ``max_new_tokens`` (1..8192) of answer. Raises ``ConfigError`` naming the field."""
+
+    k: int = 5
+    mode: str = "hybrid"
+    adapter: str | None = None
+    sources: tuple[str, ...] | None = None
+    max_new_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
+            raise ConfigError(f"k must be an integer in 1..{MAX_K}, got {self.k!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.adapter is not None and (not isinstance(self.adapter, str)
+                                         or not self.adapter.strip()):
+            raise ConfigError(f"adapter must be a non-empty name or None, got {self.adapter!r}")
+        if self.sources is not None:
+            if isinstance(self.sources, str) or not all(
+                    isinstance(s, str) and s for s in self.sources):
+                raise ConfigError("sources must be a list of non-empty path patterns or None")
+            object.__setattr__(self, "sources", tuple(self.sources))
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
+                or not 1 <= self.max_new_tokens <= 8192:
+            raise ConfigError(f"max_new_tokens must be in 1..8192, got {self.max_new_tokens!r}")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How an answerer works, besides per-request options.
+
+    ``max_history_tokens`` bounds the conversation kept (newest turns first); ``rewrite``
+    turns follow-up rewriting on, ``llm_rewrite`` uses the model for it instead of rules;
+    ``min_passages`` is how few passages budgeting may leave; ``temperature`` and
+    ``repetition_penalty`` go to decoding.
+    """
+
+    abstain: AbstainConfig = field(default_factory=AbstainConfig)
+    max_history_tokens: int = 512
+    rewrite: bool = True
+    llm_rewrite: bool = False
+    min_passages: int = 1
+    temperature: float = 0.0
+    repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_history_tokens < 0:
+            raise ConfigError(f"max_history_tokens must be >= 0, got {self.max_history_tokens}")
+        if self.min_passages < 1:
+            raise ConfigError(f"min_passages must be >= 1, got {self.min_passages}")
+        self.generation(1)  # validates temperature and repetition_penalty
+
+    def generation(self, max_new_tokens: int) -> GenerationConfig:
+        return GenerationConfig(max_new_tokens=max_new_tokens, temperature=self.temperature,
+                                repetition_penalty=self.repetition_penalty)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of the answer as the model writes it (markers not yet checked)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalEvent:
+    """The finished, checked answer; always the last event of a stream."""
+
+    answer: Answer
+
+
+StreamEvent = TokenEvent | FinalEvent
+
+
+@dataclass(frozen=True)
+class Trace:
+    """An answer with what led to it: the ``messages`` sent, the model's ``raw`` reply and
+    its ``verification`` (None when no generation ran or for closed-book answers)."""
+
+    answer: Answer
+    messages: tuple[dict, ...] = ()
+    raw: str = ""
+    verification: Verification | None = None
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """Anything that answers a question; every eval setup implements it."""
+
+    def answer(self, question: str, history: Sequence[Message] = (),
+               options: AnswerOptions | None = None) -> Answer: ...
+
+
+class Generator(Protocol):
+    """The model as the answerers see it; ``LocalGenerator`` is the in-process one."""
+
+    model_id: str
+    context_window: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def prompt_tokens(self, messages: Messages) -> int: ...
+
+    def generate(self, messages: Messages, config: GenerationConfig,
+                 adapter: str | None = None) -> Generation: ...
+
+    def generate_many(self, batch: Sequence[Messages], config: GenerationConfig,
+                      adapter: str | None = None) -> list[Generation]: ...
+
+    def stream(self, messages: Messages, config: GenerationConfig,
+               adapter: str | None = None) -> Iterator[str]: ...
+
+
+class LocalGenerator:
+    """``Generator`` over a ``LoadedModel`` or ``AdapterSet`` with ``assistant.generation``.
+
+    ``stream`` returns a ``TextStream`` (iterate for pieces; ``result`` holds the
+    ``Generation`` afterwards; ``close()`` cancels).
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.loaded: LoadedModel = getattr(target, "loaded", target)
+        self.model_id = self.loaded.model_id
+        self.context_window = self.loaded.context_window
+
+    def count_tokens(self, text: str) -> int:
+        return count_tokens(self.loaded.tokenizer, text)
+
+    def prompt_tokens(self, messages: Messages) -> int:
+        return count_tokens(self.loaded.tokenizer, render_chat(self.loaded.tokenizer, messages))
+
+    def generate(self, messages: Messages, config: GenerationConfig,
+                 adapter: str | None = None) -> Generation:
+        return generate_batch(self.target, [messages], config, adapter)[0]
+
+    def generate_many(self, batch: Sequence[Messages], config: GenerationConfig,
+                      adapter: str | None = None) -> list[Generation]:
+        return generate_batch(self.target, list(batch), config, adapter)
+
+    def stream(self, messages: Messages, config: GenerationConfig, adapter: str | None = None):
+        # An unknown adapter on a bare model would only surface inside the stream's thread.
+        if isinstance(self.target, AdapterSet):
+            self.target.check(adapter)
+        elif adapter is not None:
+            raise AdapterError(f"adapter {adapter!r} asked for, but {self.model_id} has no "
+                               "adapters loaded")
+        return stream_generation(self.target, messages, config, adapter)
+
+
+@dataclass
+class _Draft:
+    """A request between preparation and generation."""
+
+    question: str
+    query: str
+    options: AnswerOptions
+    clock: float
+    passages: list[Passage] = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)
+    abstain_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Base:
+    generator: Generator
+    config: AnswerConfig
+
+    def answer(self, question: str, history: Sequence[Message] = (),
+               options: AnswerOptions | None = None) -> Answer:
+        """Answer ``question`` given the conversation so far. Raises ``ConfigError`` for
+        bad options or an empty question, ``PromptError`` when the question alone does not
+        fit the context window, ``AdapterError`` for an unknown adapter."""
+        return self.answer_with_trace(question, history, options).answer
+
+    def answer_with_trace(self, question: str, history: Sequence[Message] = (),
+                          options: AnswerOptions | None = None) -> Trace:
+        """``answer`` plus the prompt, raw reply and citation check (for the eval)."""
+        draft = self._prepare(question, history, options or AnswerOptions())
+        if draft.abstain_reason is not None:
+            return self._abstained(draft)
+        clock = time.perf_counter()
+        generation = self.generator.generate(draft.messages, self._gen_config(draft),
+                                             draft.options.adapter)
+        draft.timings["generate"] = time.perf_counter() - clock
+        return self._finish(draft, generation)
+
+    def answer_many(self, questions: Sequence[str],
+                    options: AnswerOptions | None = None) -> list[Answer]:
+        """Answer independent questions, generating them in one batch (same options)."""
+        options = options or AnswerOptions()
+        drafts = [self._prepare(q, (), options) for q in questions]
+        todo = [d for d in drafts if d.abstain_reason is None]
+        clock = time.perf_counter()
+        generations = self.generator.generate_many(
+            [d.messages for d in todo], self.config.generation(options.max_new_tokens),
+            options.adapter) if todo else []
+        seconds = time.perf_counter() - clock
+        done = {}
+        for draft, generation in zip(todo, generations, strict=True):
+            draft.timings["generate"] = seconds
+            done[id(draft)] = self._finish(draft, generation).answer
+        return [done.get(id(d)) or self._abstained(d).answer for d in drafts]
+
+    def stream_answer(self, question: str, history: Sequence[Message] = (),
+                      options: AnswerOptions | None = None) -> Iterator[StreamEvent]:
+        """Yield ``TokenEvent`` pieces as the model writes, then one ``FinalEvent``.
+
+        Errors (bad options, an oversize question, an unknown adapter) raise here, before
+        the first event. Closing the iterator early cancels generation.
+        """
+        draft = self._prepare(question, history, options or AnswerOptions())
+        if draft.abstain_reason is not None:
+            return iter([FinalEvent(self._abstained(draft).answer)])
+        clock = time.perf_counter()
+        pieces = self.generator.stream(draft.messages, self._gen_config(draft),
+                                       draft.options.adapter)
+        return self._stream(draft, pieces, clock)
+
+    def _stream(self, draft: _Draft, pieces: Iterator[str],
+                clock: float) -> Iterator[StreamEvent]:
+        try:
+            for piece in pieces:
+                yield TokenEvent(piece)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        generation = getattr(pieces, "result", None)
+        if generation is None:
+            raise RuntimeError("the generator's stream ended without a result")
+        draft.timings["generate"] = time.perf_counter() - clock
+        yield FinalEvent(self._finish(draft, generation).answer)
+
+    def _gen_config(self, draft: _Draft) -> GenerationConfig:
+        return self.config.generation(draft.options.max_new_tokens)
+
+    def _answer(self, draft: _Draft, text: str, reason: str | None, **kwargs) -> Answer:
+        draft.timings["total"] = time.perf_counter() - draft.clock
+        return Answer(
+            question=draft.question, answer=ABSTAIN_TEXT if reason else text,
+            abstained=reason is not None, abstain_reason=reason,
+            passages=tuple(draft.passages), model=self.generator.model_id,
+            adapter=draft.options.adapter, query=draft.query, timings=dict(draft.timings),
+            **kwargs,
+        )
+
+    def _abstained(self, draft: _Draft) -> Trace:
+        answer = self._answer(draft, ABSTAIN_TEXT, draft.abstain_reason,
+                              usage={"prompt_tokens": 0, "completion_tokens": 0})
+        return Trace(answer, tuple(draft.messages))
+
+    def _prepare(self, question: str, history: Sequence[Message],
+                 options: AnswerOptions) -> _Draft:
+        raise NotImplementedError
+
+    def _finish(self, draft: _Draft, generation: Generation) -> Trace:
+        raise NotImplementedError
+
+
+class RagAnswerer(_Base):
+    """Retrieve -> budget -> generate -> check citations -> abstain if unsupported."""
+
+    def __init__(self, searcher: Searcher, generator: Generator, verifier: CitationVerifier,
+                 config: AnswerConfig | None = None) -> None:
+        self.searcher, self.generator, self.verifier = searcher, generator, verifier
+        self.config = config or AnswerConfig()
+
+    def _prepare(self, question: str, history: Sequence[Message],
+                 options: AnswerOptions) -> _Draft:
+        clock = time.perf_counter()
+        question = _check_question(question)
+        cfg, gen = self.config, self.generator
+        self._check_fits(question, options)  # a client error: fail before any retrieval
+        turns = bound_history(history, gen.count_tokens, cfg.max_history_tokens)
+        query = question
+        if cfg.rewrite:
+            query = standalone_query(question, turns, cfg.max_history_tokens, gen.count_tokens,
+                                     gen if cfg.llm_rewrite else None, cfg.llm_rewrite)
+        draft = _Draft(question, query, options, clock)
+        draft.timings["rewrite"] = time.perf_counter() - clock
+        step = time.perf_counter()
+        retrieved = self.searcher.search(query, k=options.k, mode=options.mode,
+                                         sources=options.sources)
+        draft.timings["retrieve"] = time.perf_counter() - step
+        draft.passages = retrieved
+        draft.abstain_reason = abstain.before_generation(query, retrieved, cfg.abstain,
+                                                         self.verifier.embedder)
+        if draft.abstain_reason is None:
+            draft.passages, draft.messages = self._fit(question, retrieved, turns, options)
+        return draft
+
+    def _check_fits(self, question: str, options: AnswerOptions) -> None:
+        gen = self.generator
+        try:
+            fit_to_budget(gen.count_tokens, question, [], [], gen.context_window,
+                          options.max_new_tokens)
+        except PromptBudgetError as exc:
+            raise PromptError(str(exc)) from exc
+
+    def _fit(self, question: str, passages: list[Passage], turns: list[Message],
+             options: AnswerOptions) -> tuple[list[Passage], list[dict]]:
+        """Passages and messages that fit; the template's real size is checked after the
+        estimate, and the budget tightened by any excess."""
+        gen, window = self.generator, self.generator.context_window
+        for _ in range(4):
+            try:
+                kept, kept_turns = fit_to_budget(
+                    gen.count_tokens, question, passages, turns, window, options.max_new_tokens,
+                    min_passages=self.config.min_passages)
+            except PromptBudgetError as exc:
+                raise PromptError(str(exc)) from exc
+            messages = build_grounded_messages(question, kept, kept_turns)
+            excess = gen.prompt_tokens(messages) + options.max_new_tokens \
+                - gen.context_window
+            if excess <= 0:
+                return kept, messages
+            window -= excess
+        raise PromptError(f"cannot fit the prompt into {gen.context_window} tokens with "
+                          f"{options.max_new_tokens} reserved for the answer")
+
+    def _finish(self, draft: _Draft, generation: Generation) -> Trace:
+        clock = time.perf_counter()
+        verification = self.verifier.verify(generation.text, draft.passages)
+        draft.timings["verify"] = time.perf_counter() - clock
+        reason = abstain.after_generation(generation.text, verification, self.config.abstain)
+        answer = self._answer(
+            draft, verification.text, reason,
+            citations=() if reason else verification.citations,
+            usage=_usage(generation))
+        return Trace(answer, tuple(draft.messages), generation.text, verification)
+
+
+class ClosedBookAnswerer(_Base):
+    """The model alone: no retrieval, no citations; abstains only when the model does."""
+
+    def __init__(self, generator: Generator, config: AnswerConfig | None = None) -> None:
+        self.generator = generator
+        self.config = config or AnswerConfig()
+
+    def _prepare(self, question: str, history: Sequence[Message],
+                 options: AnswerOptions) -> _Draft:
+        clock = time.perf_counter()
+        question = _check_question(question)
+        gen = self.generator
+        turns = bound_history(history, gen.count_tokens, self.config.max_history_tokens)
+        draft = _Draft(question, question, options, clock)
+        while True:
+            messages = build_closed_book_messages(question, turns)
+            if gen.prompt_tokens(messages) + options.max_new_tokens <= gen.context_window:
+                break
+            if not turns:
+                raise PromptError(
+                    f"the question does not fit {gen.context_window} tokens with "
+                    f"{options.max_new_tokens} reserved for the answer; shorten it")
+            turns = turns[1:]
+        draft.messages = messages
+        return draft
+
+    def _finish(self, draft: _Draft, generation: Generation) -> Trace:
+        text = generation.text.strip()
+        reason = abstain.after_generation(text, None, self.config.abstain)
+        answer = self._answer(draft, text, reason, usage=_usage(generation))
+        return Trace(answer, tuple(draft.messages), generation.text)
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise ConfigError("question is empty: ask something")
+    return question.strip()
+
+
+def _usage(generation: Generation) -> dict[str, int]:
+    return {"prompt_tokens": generation.prompt_tokens,
+            "completion_tokens": generation.completion_tokens}

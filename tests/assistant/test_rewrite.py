@@ -1,0 +1,99 @@
+"""Follow-up questions rewritten into standalone queries; history bounded in tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.generation import Generation
+from assistant.records import Message
+from assistant.rewrite import (
+    bound_history,
+    entities,
+    is_follow_up,
+    standalone_query,
+)
+from ingest.errors import ConfigError
+
+
+def convo(*turns: str) -> list[Message]:
+    roles = ["user", "assistant"]
+    return [Message(roles[i % 2], t) for i, t in enumerate(turns)]
+
+
+def test_a_standalone_question_is_left_alone():
+    history = convo("How long is the warranty on the SweepBot S7?", "Two years [1].")
+    question = "What is the return window for the MopMate M3?"
+    assert standalone_query(question, history) == question
+    assert standalone_query("  How much does it cost? ") == "How much does it cost?"
+
+
+def test_pronoun_follow_up_gets_the_earlier_subject():
+    history = convo("Tell me about the SweepBot X9 Pro.", "It is our flagship robot [1].")
+    query = standalone_query("How much does it cost?", history)
+    assert query.startswith("How much does it cost?")
+    assert "SweepBot X9 Pro" in query
+
+
+def test_what_about_swaps_the_entity_and_keeps_the_topic():
+    history = convo("How long is the warranty on the SweepBot S7?", "Two years [1].")
+    query = standalone_query("What about the X9?", history)
+    assert query.startswith("What about the X9?")
+    assert "warranty" in query
+    assert "S7" not in query
+
+
+def test_the_subject_comes_from_the_latest_turn_that_named_one():
+    history = convo("What error codes does the MopMate M3 show?", "E61 and E62 [1].",
+                    "And what does the first one mean?", "The water tank is empty [1].")
+    query = standalone_query("How do I fix it?", history)
+    assert "MopMate M3" in query
+
+
+def test_history_is_bounded_in_tokens():
+    history = convo("one two three", "four five", "six seven eight nine")
+    kept = bound_history(history, lambda t: len(t.split()), 6)
+    assert [m.content for m in kept] == ["four five", "six seven eight nine"]
+    assert bound_history(history, lambda t: len(t.split()), 0) == []
+    with pytest.raises(ConfigError, match="max_history_tokens"):
+        bound_history(history, len, -1)
+    old = convo("Tell me about the SweepBot X9 Pro.", "It is " + "very " * 600 + "good.")
+    # the only user turn naming the robot falls outside the budget: nothing to add
+    assert standalone_query("How much does it cost?", old, max_history_tokens=100) == \
+        "How much does it cost?"
+
+
+def test_follow_up_detection_and_entities():
+    assert is_follow_up("what about the X9?")
+    assert is_follow_up("And the price?")
+    assert is_follow_up("Is it waterproof?")
+    assert not is_follow_up("How long is the warranty on the SweepBot S7?")
+    assert entities("How do I pair the SweepBot X9 Pro with HomeHub H2?") == [
+        "SweepBot X9 Pro", "HomeHub H2"]
+
+
+class FixedReplyGenerator:
+    """TEST STUB: a generator that always replies with one fixed text (no model)."""
+
+    model_id, context_window = "stub", 1024
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.calls = reply, []
+
+    def generate(self, messages, config, adapter=None):
+        self.calls.append(messages)
+        return Generation(self.reply, 10, 5, "stop", 0.01)
+
+
+def test_llm_rewrite_uses_the_generator_and_falls_back_to_rules():
+    history = convo("Tell me about the SweepBot X9 Pro.", "It is our flagship robot.")
+    good = FixedReplyGenerator("How much does the SweepBot X9 Pro cost?")
+    assert standalone_query("How much does it cost?", history, generator=good, llm=True) == \
+        "How much does the SweepBot X9 Pro cost?"
+    assert "Tell me about the SweepBot X9 Pro." in good.calls[0][-1]["content"]
+    empty = FixedReplyGenerator("")
+    assert "SweepBot X9 Pro" in standalone_query("How much does it cost?", history,
+                                                 generator=empty, llm=True)
+    with pytest.raises(ConfigError, match="generator"):
+        standalone_query("How much does it cost?", history, llm=True)
+    with pytest.raises(ConfigError, match="empty"):
+        standalone_query("  ", history)
