@@ -1,0 +1,557 @@
+"""Train a LoRA adapter with the transformers Trainer: tokenized rows in, adapter out.
+
+``train_adapter`` wraps the given base model in a peft LoRA, trains it on tokenized rows
+(``{"input_ids", "attention_mask", "labels"}``, labels -100 outside the answer), logs
+every Trainer log line to a JSONL file, checkpoints every ``save_steps`` so ``resume``
+continues a crashed run, and writes ``adapter_model.safetensors`` + ``adapter_config.json``
++ ``manifest.json`` into a hidden temporary directory renamed onto ``out_dir`` at the end,
+so a crash never leaves a half-written adapter where the registry would take it.
+
+The model and its ids are passed in (``finetune`` never imports ``assistant``). The same
+call runs unchanged under ``accelerate launch`` or ``torchrun``: the Trainer handles DDP
+and the device of each process; only the main process writes the adapter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from finetune.registry import MANIFEST_NAME
+from ingest.errors import AssistantError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+METRICS_LOG = "metrics.jsonl"
+_BF16 = ("auto", "on", "off")
+_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+class TrainingError(AssistantError):
+    """Training cannot start or finish: no examples, a stale or missing checkpoint, an
+    output directory that already holds an adapter."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """LoRA and optimization settings for one training run; CLI flags mirror the fields.
+
+    ``bf16``: ``auto`` (bf16 autocast where the GPU or CPU supports it), ``on`` or
+    ``off``. ``max_steps`` (when set) overrides ``epochs``. ``checkpoint_dir`` holds the
+    checkpoints and the JSONL log (default ``<out_dir>.run`` beside the adapter); it is
+    removed after a successful run unless ``keep_checkpoints``. Raises ``ConfigError``
+    naming the field and its allowed range.
+    """
+
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lr: float = 2e-4
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 1024
+    bf16: str = "auto"
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    eval_each_epoch: bool = True
+    save_steps: int = 50
+    save_total_limit: int = 2
+    logging_steps: int = 10
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    lr_scheduler: str = "linear"
+    group_by_length: bool = False
+    checkpoint_dir: str | None = None
+    keep_checkpoints: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target_modules, str) or not isinstance(self.target_modules, Iterable):
+            raise ConfigError("target_modules must be a list of module names, e.g. q_proj v_proj")
+        object.__setattr__(self, "target_modules", tuple(self.target_modules))
+        modules = self.target_modules
+        if not modules or not all(isinstance(m, str) and m for m in modules):
+            raise ConfigError("target_modules must name at least one module, e.g. q_proj")
+        for name, low in (("rank", 1), ("alpha", 1), ("epochs", 1), ("batch_size", 1),
+                          ("grad_accum", 1), ("max_length", 8), ("save_steps", 1),
+                          ("save_total_limit", 1), ("logging_steps", 1), ("warmup_steps", 0),
+                          ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
+        if self.max_steps is not None and (
+            isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)
+            or self.max_steps < 1
+        ):
+            raise ConfigError(f"max_steps must be None or an integer >= 1; got {self.max_steps!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1); got {self.dropout!r}")
+        if not 0.0 < self.lr <= 1.0:
+            raise ConfigError(f"lr must be in (0, 1]; got {self.lr!r}")
+        if self.weight_decay < 0.0:
+            raise ConfigError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        if self.bf16 not in _BF16:
+            raise ConfigError(f"bf16 must be one of {', '.join(_BF16)}; got {self.bf16!r}")
+        if self.lr_scheduler not in _SCHEDULERS:
+            raise ConfigError(
+                f"lr_scheduler must be one of {', '.join(_SCHEDULERS)}; got {self.lr_scheduler!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping (CLI args, a JSON file); an unknown key is a ``ConfigError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe copy of every field, as recorded in the adapter manifest."""
+        data = dataclasses.asdict(self)
+        data["target_modules"] = list(self.target_modules)
+        return data
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train_adapter`` produced. On a non-main process of a multi-GPU run
+    ``is_main_process`` is False and nothing was written by this process."""
+
+    adapter_dir: Path
+    manifest: dict[str, Any]
+    global_step: int
+    resumed_from_step: int | None
+    metrics_log: Path
+    is_main_process: bool = True
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def train_adapter(
+    model: Any,
+    tokenizer: Any,
+    train_rows: Sequence[Mapping[str, Any]],
+    val_rows: Sequence[Mapping[str, Any]],
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    base_model_id: str,
+    base_weights_hash: str,
+    data_manifest: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train a LoRA adapter on ``model`` and write it, with its manifest, to ``out_dir``.
+
+    ``train_rows``/``val_rows``: tokenized rows (lists or tensors of ints), or
+    ``finetune.records.Example`` objects, tokenized here with the chat template. ``resume``
+    continues from the last checkpoint of an interrupted run with the same ``out_dir``.
+    ``model`` is returned to its untouched state afterwards (LoRA layers unloaded).
+    Raises ``TrainingError`` before any training for an empty dataset, an existing
+    ``out_dir``, stale checkpoints without ``resume`` or ``resume`` with none;
+    ``ConfigError`` for target modules the model lacks.
+    """
+    import torch
+    from transformers import PrinterCallback, Trainer, set_seed
+
+    from finetune.callbacks import EpochEndLogCallback, JsonlLogCallback
+
+    out_dir = Path(out_dir).expanduser().resolve()
+    max_length = _max_length(model, config.max_length)
+    train, train_info = as_rows(_tokenized(train_rows, tokenizer), max_length, "train")
+    val, val_info = as_rows(_tokenized(val_rows, tokenizer), max_length, "validation")
+    if not train:
+        raise TrainingError(
+            f"no training examples with answer tokens (got {train_info['given']} rows, "
+            f"{train_info['dropped']} without any label); nothing to train on"
+        )
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise TrainingError(f"{out_dir} already holds files; pick another output or remove it")
+    work = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else (
+        out_dir.parent / f"{out_dir.name}.run")
+    checkpoints = work / "checkpoints"
+    last = _last_complete_checkpoint(checkpoints)
+    if resume and last is None:
+        raise TrainingError(
+            f"nothing to resume: no checkpoint in {checkpoints}; run without resume"
+        )
+    if not resume and last is not None:
+        raise TrainingError(
+            f"{checkpoints} holds checkpoints of an earlier run; resume it, or remove {work}"
+        )
+    if hasattr(model, "peft_config"):
+        raise TrainingError("model already carries adapters; pass the bare base model")
+
+    device = next(model.parameters()).device
+    use_bf16 = resolve_bf16(config.bf16, device)
+    grad_flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    was_training = model.training
+    set_seed(config.seed)  # LoRA A matrices are drawn here, before the Trainer seeds again
+    peft_model = _wrap_lora(model, config)
+    try:
+        log_path = work / METRICS_LOG
+        eval_on = bool(val) and config.eval_each_epoch
+        args = _training_args(config, checkpoints, use_bf16, device.type == "cpu", eval_on,
+                              progress)
+        trainer = Trainer(
+            model=peft_model,
+            args=args,
+            data_collator=PaddingCollator(_pad_id(tokenizer), max_length),
+            train_dataset=train,
+            eval_dataset=val if eval_on else None,
+            processing_class=tokenizer,
+            callbacks=[JsonlLogCallback(log_path), EpochEndLogCallback(), *callbacks],
+        )
+        if not progress:  # quiet means quiet: no log dicts printed to stdout either
+            trainer.remove_callback(PrinterCallback)
+        run_device = args.device  # this process's device: cuda:LOCAL_RANK under torchrun
+        if run_device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(run_device)
+        logger.info("training LoRA r=%d on %d examples (%d validation), bf16=%s%s", config.rank,
+                    len(train), len(val), use_bf16, f", resuming from {last}" if last else "")
+        tokens_before = _tokens_before(last)  # read now: old checkpoints get rotated out
+        clock = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=last)
+        train_seconds = time.perf_counter() - clock
+        state = trainer.state
+        evals = [e for e in state.log_history if "eval_loss" in e]
+        if eval_on and (not evals or evals[-1].get("step") != state.global_step):
+            trainer.evaluate()  # max_steps ended mid-epoch: still report a final eval loss
+        tokens = state.num_input_tokens_seen - tokens_before
+        metrics = _metrics(state.log_history, output, tokens, train_seconds, run_device)
+        resumed = int(Path(last).name.split("-")[-1]) if last else None
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "kind": "lora",
+            "base_model_id": base_model_id,
+            "base_weights_hash": base_weights_hash,
+            "data": {**(data_manifest or {}), "train_examples": len(train),
+                     "val_examples": len(val), "train_tokens": train_info["tokens"],
+                     "dropped_examples": train_info["dropped"] + val_info["dropped"],
+                     "truncated_examples": train_info["truncated"] + val_info["truncated"]},
+            "config": config.to_dict(),
+            "metrics": metrics,
+            "global_step": state.global_step,
+            "resumed_from_step": resumed,
+            "world_size": args.world_size,
+            "code_version": code_version(),
+            "libraries": library_versions(),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        is_main = trainer.is_world_process_zero()
+        if is_main:
+            _write_adapter(peft_model, manifest, log_path, out_dir)
+        trainer.accelerator.wait_for_everyone()
+        if is_main and not config.keep_checkpoints:
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        _restore(peft_model, grad_flags, was_training)
+    logger.info("adapter written to %s (step %d, eval loss %s)", out_dir, state.global_step,
+                metrics.get("eval_loss"))
+    return TrainResult(out_dir, manifest, state.global_step, resumed,
+                       out_dir / METRICS_LOG if is_main else log_path, is_main, metrics)
+
+
+def _training_args(config: TrainConfig, checkpoints: Path, bf16: bool, use_cpu: bool,
+                   eval_on: bool, progress: bool) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_steps,
+        lr_scheduler_type=config.lr_scheduler,
+        optim="adamw_torch",
+        bf16=bf16,
+        use_cpu=use_cpu,
+        activation_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        eval_strategy="epoch" if eval_on else "no",
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        include_num_input_tokens_seen="non_padding",
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        remove_unused_columns=False,
+        label_names=["labels"],
+        ddp_find_unused_parameters=False,  # every LoRA parameter takes part in each step
+        disable_tqdm=not progress,
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+
+
+def _last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest ``checkpoint-N`` whose Trainer state was written (the Trainer writes it
+    last), skipping one a crash cut short mid-save."""
+    if not folder.is_dir():
+        return None
+    found = [(int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*")
+             if p.is_dir() and p.name.split("-")[1].isdigit()]
+    for _, path in sorted(found, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            logger.warning("skipping incomplete checkpoint %s", path)
+    return None
+
+
+def _tokens_before(checkpoint: str | None) -> int:
+    """Tokens seen before this run: what the resumed checkpoint's Trainer state says."""
+    if checkpoint is None:
+        return 0
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return int(state.get("num_input_tokens_seen", 0))
+
+
+def _wrap_lora(model: Any, config: TrainConfig) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules), bias="none",
+                      task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as exc:
+        raise ConfigError(f"target_modules {list(config.target_modules)}: {exc}") from exc
+
+
+def _restore(peft_model: Any, grad_flags: dict[str, bool], was_training: bool) -> None:
+    """Unload the LoRA layers so the caller's base model is as it was handed in."""
+    base = peft_model.unload()
+    if getattr(base, "is_activation_checkpointing", False):
+        base.activation_checkpointing_disable()
+    for name, param in base.named_parameters():
+        param.requires_grad_(grad_flags.get(name, param.requires_grad))
+    base.train(was_training)
+
+
+def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path) -> None:
+    """Save into a hidden sibling directory, then rename it onto ``out_dir`` in one step."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # from a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        peft_model.save_pretrained(str(tmp), safe_serialization=True)
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        if log_path.is_file():
+            shutil.copy2(log_path, tmp / METRICS_LOG)
+        if out_dir.exists():
+            out_dir.rmdir()  # checked empty before training
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _metrics(history: list[dict], output: Any, tokens: int, seconds: float, device: Any) -> dict:
+    """Per-epoch train/eval loss from the Trainer's log history, plus speed and memory."""
+    train: dict[int, list[float]] = {}
+    evals: dict[int, float] = {}
+    last_step = 0
+    for entry in history:
+        epoch = max(1, math.ceil(entry.get("epoch", 0) - 1e-9))
+        if "loss" in entry:
+            weight = max(entry["step"] - last_step, 1)
+            last_step = entry["step"]
+            sums = train.setdefault(epoch, [0.0, 0.0])
+            sums[0] += entry["loss"] * weight
+            sums[1] += weight
+        elif "eval_loss" in entry:
+            evals[epoch] = entry["eval_loss"]
+    epochs = [{"epoch": e,
+               "train_loss": round(train[e][0] / train[e][1], 6) if e in train else None,
+               "eval_loss": evals.get(e)} for e in sorted(set(train) | set(evals))]
+    eval_loss = next((e["eval_loss"] for e in reversed(history) if "eval_loss" in e), None)
+    return {
+        "epochs": epochs,
+        "train_loss": output.training_loss,
+        "eval_loss": eval_loss,
+        "train_runtime_s": round(seconds, 3),
+        "tokens_seen": int(tokens),
+        "tokens_per_second": round(tokens / seconds, 2) if seconds > 0 else None,
+        **peak_memory(device),
+    }
+
+
+def _max_length(model: Any, wanted: int) -> int:
+    positions = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    if positions and wanted > positions:
+        logger.warning("max_length %d exceeds the model's %d positions; using %d",
+                       wanted, positions, positions)
+        return int(positions)
+    return wanted
+
+
+def _pad_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ConfigError("tokenizer has neither a pad nor an eos token; set a pad token")
+    return int(pad)
+
+
+def resolve_bf16(setting: str, device: Any) -> bool:
+    """Whether to train under bf16 autocast on ``device`` for ``TrainConfig.bf16``:
+    ``auto`` asks the GPU, or the CPU for avx512_bf16/AMX. ``ConfigError`` for ``on`` on
+    a GPU without bfloat16."""
+    import torch
+
+    if setting == "off":
+        return False
+    if device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        supported = bool((probe and probe()) or (amx and amx()))
+    if setting == "on" and device.type == "cuda" and not supported:
+        raise ConfigError("bf16 is on, but this GPU does not support bfloat16; use off or auto")
+    return True if setting == "on" else supported
+
+
+@dataclass
+class PaddingCollator:
+    """Pad a batch of rows to its longest row (dynamic padding), on the right.
+
+    ``input_ids`` are padded with ``pad_token_id``, ``attention_mask`` with 0 and
+    ``labels`` with -100, so padding never counts in the loss. Rows longer than
+    ``max_length`` are cut (``as_rows`` already did, for rows it produced).
+    """
+
+    pad_token_id: int
+    max_length: int | None = None
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        cut = [{k: list(r[k])[: self.max_length] for k in ("input_ids", "attention_mask",
+                                                            "labels")} for r in rows]
+        width = max(len(r["input_ids"]) for r in cut)
+        if self.pad_to_multiple_of:
+            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        fill = {"input_ids": self.pad_token_id, "attention_mask": 0, "labels": -100}
+        return {key: torch.tensor([r[key] + [value] * (width - len(r[key])) for r in cut],
+                                  dtype=torch.long)  # (batch, seq)
+                for key, value in fill.items()}
+
+
+def as_rows(rows: Iterable[Mapping[str, Any]], max_length: int,
+            split: str) -> tuple[list[dict[str, list[int]]], dict[str, int]]:
+    """Check and normalize tokenized rows into lists of ints, cut to ``max_length``.
+
+    ``attention_mask`` defaults to all ones and ``labels`` to ``input_ids``. Rows left
+    without any supervised token (all labels -100) are dropped and counted. Returns the
+    rows and ``{"given", "dropped", "truncated", "tokens"}``. Raises ``TrainingError``
+    for a row that is not a mapping with ``input_ids`` or has mismatched lengths.
+    """
+    out: list[dict[str, list[int]]] = []
+    info = {"given": 0, "dropped": 0, "truncated": 0, "tokens": 0}
+    for i, row in enumerate(rows):
+        info["given"] += 1
+        if not isinstance(row, Mapping) or "input_ids" not in row:
+            raise TrainingError(f"{split} row {i}: expected a mapping with input_ids, "
+                                f"got {type(row).__name__}")
+        ids = _ints(row["input_ids"])
+        mask = _ints(row["attention_mask"]) if "attention_mask" in row else [1] * len(ids)
+        labels = _ints(row["labels"]) if "labels" in row else list(ids)
+        if not len(ids) == len(mask) == len(labels):
+            raise TrainingError(f"{split} row {i}: input_ids, attention_mask and labels "
+                                f"differ in length ({len(ids)}, {len(mask)}, {len(labels)})")
+        if len(ids) > max_length:
+            info["truncated"] += 1
+            ids, mask, labels = ids[:max_length], mask[:max_length], labels[:max_length]
+        if all(label == -100 for label in labels):
+            info["dropped"] += 1
+            continue
+        info["tokens"] += sum(mask)
+        out.append({"input_ids": ids, "attention_mask": mask, "labels": labels})
+    if info["truncated"]:
+        logger.warning("%s: %d of %d rows were longer than %d tokens and were cut", split,
+                       info["truncated"], info["given"], max_length)
+    if info["dropped"]:
+        logger.warning("%s: %d rows had no answer tokens left and were dropped", split,
+                       info["dropped"])
+    return out, info
+
+
+def _tokenized(rows: Iterable[Any], tokenizer: Any) -> list[Any]:
+    """Rows as given, with ``Example`` objects turned into tokenized rows."""
+    from finetune.dataset import tokenize_example
+    from finetune.records import Example
+
+    return [tokenize_example(r, tokenizer) if isinstance(r, Example) else r for r in rows]
+
+
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+
+
+def code_version() -> str:
+    """``git describe`` of the source tree when it is a git checkout, else the package
+    version, else ``unknown``. Never takes git's index lock."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--tags"], cwd=root, text=True,
+                              capture_output=True, timeout=5,
+                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+        if done.returncode == 0 and done.stdout.strip():
+            return f"git:{done.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return importlib.metadata.version("acme-assistant")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape an adapter: torch, transformers, peft."""
+    out = {}
+    for name in ("torch", "transformers", "peft", "accelerate"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def peak_memory(device: Any) -> dict[str, float]:
+    """Peak memory so far, in MB: the process's max RSS (Linux ``ru_maxrss`` is in KiB),
+    and on a CUDA device the peak allocated GPU memory."""
+    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return out
