@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--modes", default="bm25,dense,hybrid")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_eval_retrieval)
+
+    from assistant import cli_finetune
+
+    cli_finetune.add_parsers(sub)
     return parser
 
 

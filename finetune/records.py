@@ -141,12 +141,14 @@ class BuildReport:
         self.dropped[reason] += n
 
     def merge(self, other: BuildReport) -> BuildReport:
-        """A new report adding ``other``'s counts to this one's (a build report merged
-        with ``prepare``'s gives the whole story; ``kept`` is then the sum, so set it)."""
+        """A new report adding ``other``'s counts to this one's. When ``other`` comes from
+        ``prepare`` (it has a ``data_hash``), what it kept is what survives both stages,
+        so ``kept`` and ``kinds`` are taken from it instead of summed."""
         out = BuildReport(**{k: getattr(self, k) for k in self.__dataclass_fields__})
-        out.kept = self.kept + other.kept
+        final = bool(other.data_hash)
+        out.kept = other.kept if final else self.kept + other.kept
         out.dropped = self.dropped + other.dropped
-        out.kinds = self.kinds + other.kinds
+        out.kinds = other.kinds if final else self.kinds + other.kinds
         out.problems = self.problems + other.problems
         out.pii = self.pii + other.pii
         out.gold_present = self.gold_present + other.gold_present

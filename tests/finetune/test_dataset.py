@@ -243,3 +243,5 @@ def test_build_and_prepare_reports_merge(tokenizer):
     assert data["gold_fraction"] == 0.75 and data["gold_found_by"] == {"sources": 4}
     assert data["train"] == 1 and data["val"] == 1 and data["data_hash"] == prepared.data_hash
     assert data["pii"]["redaction"].startswith("off")
+    # what prepare kept is what survives both stages: not the sum of the two reports
+    assert data["kept"] == prepared.kept == 2 and sum(data["kinds"].values()) == 2

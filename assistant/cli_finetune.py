@@ -1,0 +1,180 @@
+"""``assistant finetune`` and ``assistant adapters``: train LoRA adapters and version them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ingest.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("closed-book", "grounded", "pubmedqa")
+
+
+def _registry_root(args: argparse.Namespace) -> Path:
+    from assistant.settings import get_settings
+
+    return Path(args.registry) if args.registry else get_settings().adapters_dir
+
+
+def build_examples(args: argparse.Namespace):
+    """Examples and a build report for ``--mode``; test-split questions never get in."""
+    from finetune import (
+        PubMedQAConfig,
+        RaftConfig,
+        build_closed_book,
+        build_grounded,
+        build_pubmedqa_examples,
+        load_pubmedqa,
+        read_qa,
+    )
+
+    if args.mode == "pubmedqa":
+        items = load_pubmedqa(Path(args.data), split="train")
+        return build_pubmedqa_examples(items, PubMedQAConfig(seed=args.seed))
+    records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
+    for line, reason in problems:
+        print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    if args.mode == "closed-book":
+        return build_closed_book(records)
+    if not args.index:
+        raise ConfigError("--mode grounded needs --index DIR to retrieve passages from")
+    from index.searcher import Searcher
+
+    searcher = Searcher(Path(args.index))
+    return build_grounded(records, searcher, RaftConfig(k=args.k, p_gold=args.p_gold,
+                                                        seed=args.seed))
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from assistant.models import ModelConfig, load_base
+    from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
+    from finetune.registry import check_name
+
+    check_name(args.name)
+    if args.mode not in MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    config = TrainConfig(
+        rank=args.rank, alpha=args.alpha, dropout=args.dropout,
+        target_modules=tuple(args.target_modules.split(",")), lr=args.lr, epochs=args.epochs,
+        max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        max_length=args.max_length, bf16=args.bf16,
+        gradient_checkpointing=args.gradient_checkpointing, seed=args.seed,
+    )
+    examples, build_report = build_examples(args)
+    loaded = load_base(ModelConfig(base=args.model, device=args.device))
+    redactor = Redactor(enabled=not args.no_redact)
+    train, val, prep_report = prepare(
+        examples, loaded.tokenizer, max_length=min(args.max_length, loaded.context_window),
+        val_fraction=args.val_fraction, seed=args.seed, redactor=redactor,
+        public_documents=args.keep_document_contacts,
+    )
+    report = build_report.merge(prep_report)
+    print(report.to_text(), file=sys.stderr)
+    registry = AdapterRegistry(_registry_root(args))
+    staging = registry.root / ".staging" / args.name / "adapter"
+    result = train_adapter(
+        loaded.model, loaded.tokenizer, train, val, config, staging, resume=args.resume,
+        progress=not args.quiet and sys.stderr.isatty(), base_model_id=loaded.model_id,
+        base_weights_hash=loaded.weights_hash,
+        data_manifest={"mode": args.mode, "source": str(args.data), **report.to_json()},
+    )
+    if not result.is_main_process:
+        return 0
+    version = registry.register(args.name, result.adapter_dir, move=True, promote=args.promote)
+    summary = {"adapter": version.to_json(), "global_step": result.global_step,
+               "metrics": result.metrics}
+    print(json.dumps(summary, indent=2, default=str) if args.json else
+          f"registered {version.name} v{version.version}"
+          f"{' (promoted)' if version.promoted else ''} at {version.path}; "
+          f"eval_loss={result.metrics.get('eval_loss')}")
+    return 0
+
+
+def cmd_adapters(args: argparse.Namespace) -> int:
+    from finetune import AdapterRegistry, render_version, render_versions
+
+    registry = AdapterRegistry(_registry_root(args))
+    action = args.adapters_command
+    if action == "list":
+        print(render_versions(registry.list(args.name), as_json=args.json))
+        return 0
+    if action == "show":
+        version = registry.get(args.name, args.version)
+    elif action == "promote":
+        version = registry.promote(args.name, args.version)
+    elif action == "rollback":
+        version = registry.rollback(args.name)
+    elif action == "canary":
+        if args.fraction == 0:
+            registry.clear_canary(args.name)
+            version = registry.get(args.name)
+        else:
+            version = registry.set_canary(args.name, args.version, args.fraction)
+    else:  # delete
+        version = registry.delete(args.name, args.version, force=args.force)
+    print(render_version(version, as_json=args.json))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``finetune`` and ``adapters`` on the main parser's subcommands."""
+    p = sub.add_parser("finetune", help="train a LoRA adapter and register it")
+    p.add_argument("--data", required=True,
+                   help="Q&A file (JSONL/CSV: question, answer, sources) or PubMedQA dir")
+    p.add_argument("--mode", required=True, choices=MODES)
+    p.add_argument("--name", required=True, help="adapter name in the registry")
+    p.add_argument("--index", help="index to retrieve passages from (grounded mode)")
+    p.add_argument("--split", default="train",
+                   help="use only records of this split (default: train; 'all' for every one)")
+    p.add_argument("--registry", help="registry dir (default: $ASSISTANT_HOME/adapters)")
+    p.add_argument("--model", default="SmolLM2-135M-Instruct", help="base model")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--k", type=int, default=4, help="passages per grounded example")
+    p.add_argument("--p-gold", type=float, default=0.8, help="fraction with the gold passage")
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--dropout", type=float, default=0.05)
+    p.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--max-length", type=int, default=1024)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--promote", action="store_true", help="promote the new version")
+    p.add_argument("--no-redact", action="store_true",
+                   help="train on unredacted text (PII redaction is on by default)")
+    p.add_argument("--keep-document-contacts", action="store_true",
+                   help="do not redact contact details that appear in the indexed documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("adapters", help="list, show, promote, roll back, canary, delete")
+    asub = p.add_subparsers(dest="adapters_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", help="registry dir (default: $ASSISTANT_HOME/adapters)")
+    common.add_argument("--json", action="store_true")
+    q = asub.add_parser("list", parents=[common])
+    q.add_argument("name", nargs="?", default=None)
+    for action in ("show", "promote", "delete", "canary"):
+        q = asub.add_parser(action, parents=[common])
+        q.add_argument("name")
+        q.add_argument("version", type=int, nargs="?" if action == "show" else None)
+        if action == "delete":
+            q.add_argument("--force", action="store_true")
+        if action == "canary":
+            q.add_argument("--fraction", type=float, required=True,
+                           help="share of traffic for this version; 0 stops the canary")
+    q = asub.add_parser("rollback", parents=[common])
+    q.add_argument("name")
+    p.set_defaults(func=cmd_adapters)
