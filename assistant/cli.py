@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_eval_retrieval)
 
-    from assistant import cli_finetune
+    from assistant import cli_finetune, cli_serve
 
+    cli_serve.add_parsers(sub)
     cli_finetune.add_parsers(sub)
     return parser
 

@@ -23,11 +23,33 @@ class Settings(BaseSettings):
     under ``models/`` and installed LoRA adapters under ``adapters/``. Unknown
     ``ASSISTANT_*`` variables are ignored by pydantic-settings' env source, but unknown
     keyword arguments are an error.
+
+    ``server_*`` fields configure ``assistant serve`` (``ASSISTANT_SERVER_PORT`` etc.;
+    ``assistant.server`` documents each one).
     """
 
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
 
     home: Path = Field(default_factory=lambda: Path.home() / ".assistant")
+
+    # -- assistant serve (see assistant.server) --------------------------------------
+    server_index: Path | None = None
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(default=8000, ge=0, le=65535)
+    server_api_keys: list[str] = Field(default_factory=list)
+    server_model: str = "SmolLM2-135M-Instruct"
+    server_device: str = "auto"
+    server_adapters: dict[str, Path] = Field(default_factory=dict)
+    server_registry: Path | None = None
+    server_feedback_db: Path | None = None
+    server_max_request_bytes: int = Field(default=1 << 20, ge=1024)
+    server_max_question_chars: int = Field(default=4000, ge=1)
+    server_max_new_tokens: int = Field(default=256, ge=1, le=8192)
+    server_max_concurrent: int = Field(default=8, ge=1)
+    server_timeout_s: float = Field(default=120.0, gt=0)
+    server_batch_window_ms: float = Field(default=15.0, ge=0, le=1000)
+    server_max_batch: int = Field(default=8, ge=1, le=256)
+    server_refresh_s: float = Field(default=5.0, gt=0)
 
     @property
     def models_dir(self) -> Path:
@@ -38,6 +60,12 @@ class Settings(BaseSettings):
     def adapters_dir(self) -> Path:
         """Installed LoRA adapters: ``home/adapters``."""
         return self.home.expanduser() / "adapters"
+
+    @property
+    def feedback_db(self) -> Path:
+        """The server's answers + feedback SQLite file: ``server_feedback_db`` or
+        ``home/feedback.sqlite3``."""
+        return (self.server_feedback_db or self.home / "feedback.sqlite3").expanduser()
 
 
 @lru_cache(maxsize=1)

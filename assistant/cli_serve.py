@@ -1,0 +1,158 @@
+"""``assistant ask``, ``serve``, ``feedback export`` and ``mcp``: the answering side's CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def load_adapter(adapters, spec: str, registry_dir: str | None) -> str:
+    """Load adapter ``spec`` (a directory, ``name`` = promoted, or ``name@vN``) and return
+    the name it is served under. Raises ``RegistryError``/``AdapterError`` when unknown."""
+    from assistant.settings import get_settings
+    from finetune.registry import AdapterRegistry
+
+    path = Path(spec)
+    if path.is_dir():
+        adapters.add(path.name, path)
+        return path.name
+    name, _, version = spec.partition("@v")
+    registry = AdapterRegistry(Path(registry_dir) if registry_dir else get_settings().adapters_dir)
+    found = registry.get(name, int(version) if version else None)
+    label = f"{found.name}@v{found.version}"
+    adapters.add(label, found.path)
+    return label
+
+
+def build_answerer(args: argparse.Namespace):
+    """A ``RagAnswerer`` over ``--index`` with the base model and, if asked, an adapter."""
+    from assistant.adapters import AdapterSet
+    from assistant.answer import LocalGenerator, RagAnswerer
+    from assistant.citations import CitationVerifier
+    from assistant.models import ModelConfig, load_base
+    from assistant.server.services import open_index
+    from index.searcher import Searcher
+
+    Searcher(Path(args.index))  # fail fast (IndexNotFoundError) before loading a model
+    searcher, embedder = open_index(Path(args.index), None)
+    loaded = load_base(ModelConfig(base=args.model, device=args.device))
+    adapters = AdapterSet(loaded)
+    adapter = load_adapter(adapters, args.adapter, args.registry) if args.adapter else None
+    answerer = RagAnswerer(searcher, LocalGenerator(adapters), CitationVerifier(embedder))
+    return answerer, adapter
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.answer import AnswerOptions
+
+    answerer, adapter = build_answerer(args)
+    options = AnswerOptions(k=args.k, mode=args.mode, adapter=adapter,
+                            sources=tuple(args.source) if args.source else None,
+                            max_new_tokens=args.max_new_tokens)
+    answer = answerer.answer(args.question, options=options)
+    if args.json:
+        print(json.dumps(answer.to_json(), indent=2))
+        return 0
+    print(answer.answer)
+    if answer.abstained:
+        print(f"\n(abstained: {answer.abstain_reason})")
+    for c in answer.citations:
+        where = c.source + (f" p.{c.page_index}" if c.page_index is not None else "")
+        if c.page_label and c.page_label != str(c.page_index):
+            where += f" (label {c.page_label})"
+        if c.heading:
+            where += f" \u00a7 {c.heading}"
+        print(f"[{c.n}] {where}\n    \u201c{c.quote}\u201d")
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items())
+    print(f"\nmodel {answer.model}{' + ' + answer.adapter if answer.adapter else ''}; {timing}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.server.app import serve
+    from assistant.settings import get_settings
+
+    update = {"server_index": Path(args.index), "server_host": args.host,
+              "server_port": args.port, "server_model": args.model,
+              "server_device": args.device}
+    if args.api_key:
+        update["server_api_keys"] = args.api_key
+    if args.registry:
+        update["server_registry"] = Path(args.registry)
+    serve(get_settings().model_copy(update=update))
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from assistant.feedback import export_feedback
+    from assistant.settings import get_settings
+
+    db = Path(args.db) if args.db else get_settings().feedback_db
+    n = export_feedback(db, Path(args.out), min_rating=args.min_rating)
+    print(f"wrote {n} training records to {args.out}")
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.mcp_server import run_mcp
+
+    if args.url:
+        from assistant.client import AssistantClient
+
+        backend = AssistantClient(args.url, api_key=args.api_key)
+    elif args.no_model:
+        from index.searcher import Searcher
+
+        backend = Searcher(Path(args.index))
+    else:
+        backend, _ = build_answerer(args)
+    run_mcp(backend)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``ask``, ``serve``, ``feedback`` and ``mcp`` on the main parser."""
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", default="SmolLM2-135M-Instruct",
+                       help="base model: bundled name, HF directory, .gguf file or hub id")
+    model.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    model.add_argument("--registry", help="adapter registry (default: $ASSISTANT_HOME/adapters)")
+
+    p = sub.add_parser("ask", parents=[model], help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--index", required=True)
+    p.add_argument("--adapter", help="adapter name (promoted version), name@vN, or directory")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
+    p.add_argument("--source", action="append", help="only these sources (glob); repeatable")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--json", action="store_true", help="print the answer record")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", parents=[model], help="HTTP API, chat page, OpenAI endpoint")
+    p.add_argument("--index", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", action="append", help="require this key; repeatable")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="user feedback collected by the server")
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    q = fsub.add_parser("export", help="write feedback as fine-tuning records (JSONL)")
+    q.add_argument("--out", required=True)
+    q.add_argument("--db", help="feedback DB (default: $ASSISTANT_HOME/feedback.sqlite3)")
+    q.add_argument("--min-rating", type=int, default=-1, choices=[-1, 1])
+    q.set_defaults(func=cmd_feedback_export)
+
+    p = sub.add_parser("mcp", parents=[model], help="MCP server (stdio): search and answer tools")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--index", help="serve a local index (and model)")
+    where.add_argument("--url", help="serve a running `assistant serve` over HTTP")
+    p.add_argument("--api-key", help="key for --url")
+    p.add_argument("--adapter", help="adapter for answers (local mode)")
+    p.add_argument("--no-model", action="store_true", help="local mode: search tool only")
+    p.set_defaults(func=cmd_mcp)

@@ -1,0 +1,267 @@
+"""Talk to the assistant from agents and scripts: over HTTP or in-process, same methods.
+
+- ``AssistantClient(base_url, api_key)``: the HTTP API (``/v1/answer``, ``/v1/search``,
+  ``/v1/feedback``, ``/healthz``) with httpx. A 4xx/5xx reply, a refused connection or a
+  timeout raises ``AssistantAPIError`` with the server's error ``type`` and ``message``.
+- ``LocalClient(searcher, answerer)``: the same ``search``/``answer`` over a local
+  ``Searcher`` and ``Answerer``, returning the same JSON records.
+
+Both satisfy ``Backend``, which the LangChain tools (``assistant.langchain_tools``) and the
+MCP server (``assistant.mcp_server``) are built on. ``answer_text(record)`` renders an
+answer record as text with ``[n] source p.N`` citation lines, for tools whose consumer is
+a language model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import httpx
+
+from ingest.errors import AssistantError, ConfigError
+
+if TYPE_CHECKING:
+    from assistant.answer import Answerer
+    from index.searcher import Searcher
+
+logger = logging.getLogger(__name__)
+
+History = Sequence[Any]  # {"role", "content"} mappings or ``assistant.records.Message``s
+
+
+class AssistantAPIError(AssistantError):
+    """The API answered with an error, or could not be reached.
+
+    ``status`` is the HTTP status (None when no reply came: ``type`` is then
+    ``connection_error`` or ``timeout``); ``type``, ``message`` and ``field`` come from
+    the error body ``{"error": {"type", "message", "field"}}``; ``body`` is that body.
+    """
+
+    def __init__(self, status: int | None, type: str, message: str, field: str | None = None,
+                 body: dict | None = None) -> None:
+        where = f" ({field})" if field and field not in message else ""
+        super().__init__(f"{status or 'no reply'} {type}: {message}{where}")
+        self.status, self.type, self.message, self.field = status, type, message, field
+        self.body = body or {}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the agent integrations need: JSON search results and answer records."""
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               sources: Sequence[str] | None = None) -> list[dict]: ...
+
+    def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
+               adapter: str | None = None, sources: Sequence[str] | None = None,
+               max_new_tokens: int | None = None) -> dict: ...
+
+
+class AssistantClient:
+    """A client of the assistant's HTTP API at ``base_url`` (``http://host:8000``).
+
+    ``api_key`` is sent as ``Authorization: Bearer KEY``; ``timeout`` (seconds) bounds
+    each request. ``transport`` replaces httpx's (tests, proxies). Close it, or use it
+    as a context manager, to release its connections.
+    """
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 120.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if api_key is not None and (not api_key or api_key != api_key.strip()):
+            raise ConfigError("api_key must be non-empty and without surrounding spaces")
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                                  transport=transport)
+
+    def __enter__(self) -> AssistantClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"AssistantClient({self.base_url!r})"
+
+    # -- endpoints -------------------------------------------------------------------
+
+    def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
+               adapter: str | None = None, sources: Sequence[str] | None = None,
+               max_new_tokens: int | None = None) -> dict:
+        """``POST /v1/answer``: the answer record (``Answer.to_json()``) for ``question``.
+
+        ``history`` is the conversation so far: ``{"role", "content"}`` mappings or
+        ``Message``s. Raises ``AssistantAPIError`` (422 for a bad field, 404 for an unknown adapter,
+        503 while the server is loading, 504 past its deadline).
+        """
+        body: dict[str, Any] = {"question": question, "k": k, "mode": mode,
+                                "history": [{"role": role, "content": content}
+                                            for role, content in map(_turn, history)]}
+        if adapter is not None:
+            body["adapter"] = adapter
+        if sources:
+            body["sources"] = list(sources)
+        if max_new_tokens is not None:
+            body["max_new_tokens"] = max_new_tokens
+        return self._request("POST", "/v1/answer", json=body)
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               sources: Sequence[str] | None = None) -> list[dict]:
+        """``GET /v1/search``: the ``k`` best passages as JSON (``Passage.to_json()``)."""
+        params: list[tuple[str, str | int]] = [("q", query), ("k", k), ("mode", mode)]
+        params += [("source", s) for s in sources or ()]
+        body = self._request("GET", "/v1/search", params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise AssistantAPIError(200, "invalid_response", "GET /v1/search: no 'results' list")
+        return body["results"]
+
+    def feedback(self, answer_id: str, rating: int, correction: str | None = None,
+                 comment: str | None = None) -> dict:
+        """``POST /v1/feedback``: rate answer ``answer_id`` -1 or +1; the stored record.
+
+        Raises ``AssistantAPIError`` 404 ``answer_not_found`` for an unknown id.
+        """
+        body: dict[str, Any] = {"answer_id": answer_id, "rating": rating}
+        if correction is not None:
+            body["correction"] = correction
+        if comment is not None:
+            body["comment"] = comment
+        return self._request("POST", "/v1/feedback", json=body)
+
+    def health(self) -> dict:
+        """``GET /healthz``: ``{"status": "ok"}`` while the server process is up."""
+        return self._request("GET", "/healthz")
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise AssistantAPIError(None, "timeout",
+                                    f"{method} {self.base_url}{path} timed out") from exc
+        except httpx.TransportError as exc:
+            raise AssistantAPIError(None, "connection_error",
+                                    f"cannot reach {self.base_url}: {exc}") from exc
+        if response.is_error:
+            raise _api_error(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise AssistantAPIError(response.status_code, "invalid_response",
+                                    f"{method} {path} did not return JSON") from exc
+
+
+def _api_error(response: httpx.Response) -> AssistantAPIError:
+    """The ``AssistantAPIError`` for a 4xx/5xx reply, JSON error body or not."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and "message" in error:
+        return AssistantAPIError(response.status_code, str(error.get("type", "http_error")),
+                                 str(error["message"]), error.get("field"), body)
+    text = " ".join(response.text.split())[:300] or response.reason_phrase
+    return AssistantAPIError(response.status_code, "http_error", text)
+
+
+class LocalClient:
+    """``Backend`` over an in-process ``Searcher`` and ``Answerer`` (either may be None).
+
+    Returns the same records as the HTTP API; library errors (``ConfigError`` for a bad
+    ``k`` or mode) propagate. Calling a method whose part is missing raises ``ConfigError``.
+    """
+
+    def __init__(self, searcher: Searcher | None = None, answerer: Answerer | None = None) -> None:
+        if searcher is None and answerer is None:
+            raise ConfigError("LocalClient needs a searcher, an answerer or both")
+        self.searcher, self.answerer = searcher, answerer
+
+    @property
+    def can_answer(self) -> bool:
+        return self.answerer is not None
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               sources: Sequence[str] | None = None) -> list[dict]:
+        """The ``k`` best passages as JSON (``Passage.to_json()``)."""
+        if self.searcher is None:
+            raise ConfigError("no index is open: this LocalClient was built without a searcher")
+        return [p.to_json() for p in self.searcher.search(query, k=k, mode=mode, sources=sources)]
+
+    def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
+               adapter: str | None = None, sources: Sequence[str] | None = None,
+               max_new_tokens: int | None = None) -> dict:
+        """The answer record for ``question`` (``Answer.to_json()``)."""
+        from assistant.answer import AnswerOptions
+        from assistant.records import Message
+
+        if self.answerer is None:
+            raise ConfigError("no model is loaded: this LocalClient was built without an answerer")
+        extra = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
+        options = AnswerOptions(k=k, mode=mode, adapter=adapter,
+                                sources=tuple(sources) if sources else None, **extra)
+        turns = [Message(*_turn(m)) for m in history]  # type: ignore[arg-type]
+        return self.answerer.answer(question, turns, options).to_json()
+
+
+def _turn(message: Any) -> tuple[str, str]:
+    """(role, content) of a chat turn given as a mapping or a ``Message``."""
+    if isinstance(message, Mapping):
+        return str(message["role"]), str(message["content"])
+    return message.role, message.content
+
+
+def as_backend(target: Any) -> Backend:
+    """``target`` as a ``Backend``: clients pass through, a ``Searcher`` or an ``Answerer``
+    (with the ``searcher`` it carries, if any) is wrapped in a ``LocalClient``. Raises
+    ``TypeError`` for anything else."""
+    if isinstance(target, (AssistantClient, LocalClient)):
+        return target
+    if hasattr(target, "search_batch") and hasattr(target, "search"):  # a Searcher
+        return LocalClient(searcher=target)
+    if callable(getattr(target, "answer", None)) and not hasattr(target, "search"):
+        # A RagAnswerer carries its searcher: search through the same index it answers from.
+        return LocalClient(searcher=getattr(target, "searcher", None), answerer=target)
+    if isinstance(target, Backend):
+        return target
+    raise TypeError(f"expected an AssistantClient, LocalClient, Searcher or Answerer, "
+                    f"got {type(target).__name__}")
+
+
+def where(item: Mapping[str, Any]) -> str:
+    """``source p.N (label L) § heading`` for a passage or citation record."""
+    text = str(item.get("source", ""))
+    page, label = item.get("page_index"), item.get("page_label")
+    if page is not None:
+        text += f" p.{page}"
+        if label and str(label) != str(page):
+            text += f" (label {label})"
+    if item.get("heading"):
+        text += f" \u00a7 {item['heading']}"
+    return text
+
+
+def answer_text(record: Mapping[str, Any]) -> str:
+    """An answer record as text: the answer, then one ``[n] source p.N`` line per citation.
+
+    An abstention says so (with its reason) instead of listing sources.
+    """
+    text = str(record.get("answer", "")).strip()
+    if record.get("abstained"):
+        reason = record.get("abstain_reason") or "the documents do not cover the question"
+        return f"{text}\n\n(No answer from the documents: {reason}.)".lstrip()
+    lines, seen = [], set()
+    for citation in sorted(record.get("citations", ()), key=lambda c: c.get("n", 0)):
+        if citation.get("n") in seen:
+            continue
+        seen.add(citation.get("n"))
+        lines.append(f"[{citation.get('n')}] {where(citation)}")
+    return f"{text}\n\nSources:\n" + "\n".join(lines) if lines else text

@@ -1,0 +1,119 @@
+"""The FastAPI app: ``create_app(settings, services=None)`` and ``serve(settings)``.
+
+``create_app`` wires routes, error handlers, API keys, the body-size limit and metrics.
+With ``services`` given (tests, embedding) they are used at once; without, the real ones
+are built from ``settings`` in a background thread when the app starts, so ``/healthz``
+answers at once and ``/readyz`` says 503 until the model and index are loaded. A
+background task calls ``Runtime.refresh`` every ``server_refresh_s`` seconds: it picks
+up a newly published index version (the ``Searcher`` swaps it in atomically; searches in
+flight finish on the old one), opens an index that appeared after start, and loads newly
+promoted adapter versions.
+
+Settings (``assistant.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server_index``,
+``server_host``, ``server_port``, ``server_api_keys``, ``server_model``,
+``server_device``, ``server_adapters`` (name -> path), ``server_registry`` (default
+``home/adapters``), ``server_feedback_db`` (default ``home/feedback.sqlite3``),
+``server_max_request_bytes`` (413 past it), ``server_max_question_chars``,
+``server_max_new_tokens``, ``server_max_concurrent`` (429 past it),
+``server_timeout_s`` (504 past it), ``server_batch_window_ms``, ``server_max_batch``,
+``server_refresh_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from assistant.server import errors
+from assistant.server.auth import ApiKeys
+from assistant.server.limits import BodyLimit
+from assistant.server.metrics import Metrics, MetricsMiddleware
+from assistant.server.routes_answer import router as answer_router
+from assistant.server.routes_misc import STATIC_DIR
+from assistant.server.routes_misc import router as misc_router
+from assistant.server.routes_openai import router as openai_router
+from assistant.server.services import Runtime, Services, build_services
+from assistant.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Answers questions from your own documents, with citations.
+
+Send `Authorization: Bearer KEY` (or `X-API-Key: KEY`) to every `/v1` route when the
+server was started with API keys. Errors are JSON: `{"error": {"type", "message", "field"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. ``services=None``: load the real ones from ``settings`` on startup.
+
+    Raises ``ValueError`` for unusable API keys (empty, or with surrounding spaces).
+    """
+    settings = settings or get_settings()
+    metrics = Metrics()
+    runtime = Runtime(settings, metrics)
+    if services is not None:
+        runtime.install(services)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is None:
+            threading.Thread(target=_load, args=(runtime,), name="assistant-load",
+                             daemon=True).start()
+        upkeep = asyncio.create_task(_upkeep(runtime, settings.server_refresh_s))
+        try:
+            yield
+        finally:
+            upkeep.cancel()
+            runtime.close()
+
+    app = FastAPI(title="Acme assistant", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    app.state.keys = ApiKeys(settings.server_api_keys)
+    app.state.started = time.time()
+    errors.install(app)
+    app.include_router(answer_router)
+    app.include_router(openai_router)
+    app.include_router(misc_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.server_max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    return app
+
+
+def _load(runtime: Runtime) -> None:
+    try:
+        runtime.install(build_services(runtime.settings))
+    except Exception as exc:  # reported by /readyz; the process keeps serving probes
+        logger.exception("cannot load the model")
+        runtime.loading_error = f"{type(exc).__name__}: {exc}"
+
+
+async def _upkeep(runtime: Runtime, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(runtime.refresh)
+        except Exception:  # keep refreshing; one failed round must not stop reloads
+            logger.exception("background refresh failed")
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Run the server with uvicorn until interrupted (``assistant serve``)."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    if settings.server_index is None:
+        logger.warning("no index configured (--index); the server will not be ready")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.server_host, port=settings.server_port,
+                log_level="info", timeout_graceful_shutdown=10)

@@ -1,0 +1,165 @@
+"""Merge concurrent generations into one batched ``generate_many`` call.
+
+``BatchingGenerator`` wraps a ``Generator`` (``generate``, ``generate_many``, ``stream``;
+see ``assistant.answer``). ``generate`` from many request threads lands in one queue; a
+single worker thread takes the oldest request, waits up to ``window_s`` for others with
+the same adapter and decoding settings (at most ``max_batch``), and runs them as one
+``generate_many``. The model is serialized anyway (one lock per base model), so while a
+batch runs the next one fills up: throughput grows with the number of users instead of
+each waiting for all before it. Greedy results equal those of one call per prompt.
+
+Streams are not batched: ``stream`` goes straight to the wrapped generator, one at a
+time under the model lock (a batched stream would need per-row token fan-out).
+
+A request whose deadline (``deadline`` context variable, set by the server) passed
+while it waited is dropped from its batch; if a batch fails, its prompts are retried one
+by one so that a single bad prompt (too long, say) fails only its own request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Monotonic time by which the current request must be answered; None = no deadline.
+deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "assistant_server_deadline", default=None
+)
+
+
+@dataclass(eq=False)
+class _Pending:
+    messages: Any
+    config: Any
+    adapter: str | None
+    future: Future = field(default_factory=Future)
+
+    @property
+    def key(self) -> tuple:
+        return (self.adapter, self.config)
+
+
+class BatchingGenerator:
+    """A ``Generator`` that batches concurrent ``generate`` calls (see module docs).
+
+    ``on_batch(size)`` is told the size of each batch run (metrics, tests). Call
+    ``close()`` to stop the worker thread; pending requests then fail.
+    """
+
+    def __init__(self, inner: Any, window_s: float = 0.015, max_batch: int = 8,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        if window_s < 0 or max_batch < 1:
+            raise ValueError("window_s must be >= 0 and max_batch >= 1")
+        self.inner, self.window_s, self.max_batch = inner, window_s, max_batch
+        self._on_batch = on_batch or (lambda n: None)
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._worker = threading.Thread(target=self._run, name="assistant-batcher", daemon=True)
+        self._worker.start()
+
+    # -- the Generator protocol ----------------------------------------------------
+
+    def generate(self, messages: Any, config: Any, adapter: str | None = None) -> Any:
+        """Queue one prompt and block until its batch has run; returns its Generation.
+
+        Raises what the wrapped generator raised for this prompt, or ``TimeoutError``
+        when the request's deadline passes first.
+        """
+        pending = _Pending(messages, config, adapter)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the batching generator is closed")
+            self._queue.append(pending)
+            self._cond.notify_all()
+        limit = deadline.get()
+        timeout = None if limit is None else max(0.0, limit - time.monotonic())
+        try:
+            return pending.future.result(timeout=timeout)
+        except FutureTimeout:
+            pending.future.cancel()  # still queued: dropped; already running: ignored
+            raise TimeoutError("generation did not finish before the request deadline") from None
+
+    def generate_many(self, batch: Sequence[Any], config: Any,
+                      adapter: str | None = None) -> list[Any]:
+        return self.inner.generate_many(batch, config, adapter)
+
+    def stream(self, messages: Any, config: Any, adapter: str | None = None) -> Iterator[str]:
+        return self.inner.stream(messages, config, adapter)
+
+    def __getattr__(self, name: str) -> Any:  # anything else the wrapped generator offers
+        return getattr(self.inner, name)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._worker.join(timeout=5)
+
+    # -- the worker ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            self._execute(batch)
+
+    def _next_batch(self) -> list[_Pending] | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                for pending in self._queue:
+                    pending.future.set_exception(RuntimeError("server shutting down"))
+                self._queue.clear()
+                return None
+            key = self._queue[0].key
+            until = time.monotonic() + self.window_s
+            while True:
+                same = sum(1 for p in self._queue if p.key == key)
+                left = until - time.monotonic()
+                if same >= self.max_batch or left <= 0 or self._closed:
+                    break
+                self._cond.wait(timeout=left)
+            batch, rest = [], deque()
+            for pending in self._queue:
+                if pending.key == key and len(batch) < self.max_batch:
+                    batch.append(pending)
+                else:
+                    rest.append(pending)
+            self._queue = rest
+        return [p for p in batch if p.future.set_running_or_notify_cancel()]
+
+    def _execute(self, batch: list[_Pending]) -> None:
+        if not batch:
+            return
+        adapter, config = batch[0].adapter, batch[0].config
+        self._on_batch(len(batch))
+        try:
+            results = self.inner.generate_many([p.messages for p in batch], config, adapter)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            logger.info("batch of %d failed (%s); retrying one by one", len(batch), exc)
+            for pending in batch:
+                try:
+                    (result,) = self.inner.generate_many([pending.messages], config, adapter)
+                    pending.future.set_result(result)
+                except Exception as single:
+                    pending.future.set_exception(single)
+            return
+        for pending, result in zip(batch, results, strict=True):
+            pending.future.set_result(result)
+

@@ -1,0 +1,114 @@
+"""Every failure of the API as JSON: ``{"error": {"type", "message", ...}}``.
+
+``ApiError`` is raised by routes for 4xx/5xx answers with a reason; FastAPI's own
+validation errors (422) and malformed JSON (400) are rewritten into the same shape with
+the offending ``field`` (``body.question``); library errors map to statuses in
+``from_library``. The OpenAI-compatible route's errors also carry ``code`` and ``param``,
+which OpenAI clients read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.feedback import UnknownAnswerError
+from assistant.generation import PromptError
+from assistant.models import AdapterError
+from ingest.errors import AssistantError, ConfigError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answer: HTTP ``status``, a machine-readable ``type`` and a message.
+
+    ``field`` names the request field at fault; ``extra`` adds keys to the error object
+    (``known`` adapters, for instance); ``headers`` are sent with it (``Retry-After``).
+    """
+
+    def __init__(self, status: int, type: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.type, self.message, self.field = status, type, message, field
+        self.headers, self.extra = headers or {}, extra
+
+    def body(self) -> dict:
+        error = {"type": self.type, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+            error["param"] = self.field.split(".")[-1]
+        error["code"] = self.type
+        return {"error": {**error, **self.extra}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def not_ready(reason: str) -> ApiError:
+    return ApiError(503, "not_ready", reason, headers={"Retry-After": "5"})
+
+
+def from_library(exc: Exception, field: str | None = None) -> ApiError:
+    """The ``ApiError`` for an exception raised by the answering stack."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, UnknownAnswerError):
+        return ApiError(404, "answer_not_found", str(exc.args[0]), field="body.answer_id")
+    if isinstance(exc, AdapterError):
+        return ApiError(404, "adapter_not_found", str(exc), field=field)
+    if isinstance(exc, PromptError):
+        return ApiError(400, "prompt_too_long", str(exc), field=field)
+    if isinstance(exc, ConfigError):
+        return ApiError(400, "invalid_request", str(exc), field=field)
+    if isinstance(exc, IndexNotFoundError):
+        return not_ready(str(exc))
+    if isinstance(exc, TimeoutError):
+        return ApiError(504, "timeout", "the request took longer than the server allows")
+    if isinstance(exc, AssistantError):
+        return ApiError(500, "internal_error", str(exc))
+    logger.exception("unexpected error", exc_info=exc)
+    return ApiError(500, "internal_error", f"{type(exc).__name__}: unexpected server error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the JSON shape above."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error(exc.errors()).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                413: "request_too_large"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, kind, str(exc.detail),
+                        headers=dict(exc.headers or {})).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return from_library(exc).response()
+
+
+def validation_error(errors: list[dict]) -> ApiError:
+    """The first pydantic error as an ``ApiError``: 400 for malformed JSON, else 422."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    if first.get("type") == "json_invalid":
+        return ApiError(400, "invalid_json",
+                        f"request body is not valid JSON: {first.get('ctx', {}).get('error', '')}"
+                        .rstrip(": "), field="body")
+    loc = [str(part) for part in first.get("loc", ())]
+    field = ".".join(loc) or None
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return ApiError(422, "validation_error", message, field=field,
+                    errors=[{"field": ".".join(str(p) for p in e.get("loc", ())),
+                             "message": e.get("msg")} for e in errors[:20]])

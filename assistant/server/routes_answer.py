@@ -1,0 +1,126 @@
+"""The project's own answering endpoints: ``/v1/answer``, ``/v1/chat`` (SSE), ``/v1/feedback``.
+
+``POST /v1/answer`` returns the answer record (``Answer.to_json()``). ``POST /v1/chat``
+streams Server-Sent Events: ``event: token`` with ``{"text": piece}`` as text is
+generated, then ``event: answer`` with the answer record (its ``answer`` is the final
+text, which the widget shows in place of the streamed pieces), or ``event: error`` with
+``{"error": {...}}``. Errors before the first event are plain JSON with a 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from assistant.records import Message
+from assistant.server.auth import require_key
+from assistant.server.errors import ApiError, from_library
+from assistant.server.schemas import AnswerRequest, ChatRequest, FeedbackRequest, RetrievalOptions
+from assistant.server.services import Runtime
+from assistant.server.streaming import AnswerStream
+
+router = APIRouter(dependencies=[Depends(require_key)], tags=["answers"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def check_question(runtime: Runtime, question: str, field: str) -> str:
+    """The question, or a 422 ``ApiError`` naming ``field`` if blank or too long."""
+    limit = runtime.settings.server_max_question_chars
+    if not question.strip():
+        raise ApiError(422, "validation_error", f"{field}: the question is empty", field=field)
+    if len(question) > limit:
+        raise ApiError(422, "validation_error",
+                       f"{field}: the question is {len(question)} characters; the limit is {limit}",
+                       field=field)
+    return question
+
+
+def options_of(runtime: Runtime, body: RetrievalOptions, adapter: str | None = None,
+               max_new_tokens: int | None = None):
+    """``AnswerOptions`` for a request (``assistant.answer``)."""
+    from assistant.answer import AnswerOptions
+
+    try:
+        return AnswerOptions(
+            k=body.k, mode=body.mode, adapter=adapter,
+            sources=tuple(body.sources) if body.sources else None,
+            max_new_tokens=max_new_tokens or runtime.settings.server_max_new_tokens,
+        )
+    except ValueError as exc:
+        raise from_library(exc) from exc
+
+
+def split_conversation(messages: Sequence[Message], field: str) -> tuple[str, list[Message]]:
+    """(question, history): the last message must be the user's."""
+    if not messages or messages[-1].role != "user":
+        raise ApiError(422, "validation_error", f"{field}: the last message must be the user's",
+                       field=field)
+    return messages[-1].content, list(messages[:-1])
+
+
+@router.post("/v1/answer", summary="Answer a question with citations (the answer record)")
+async def answer(body: AnswerRequest, request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    question = check_question(runtime, body.question, "body.question")
+    history = [Message(m.role, m.content) for m in body.history]
+    options = options_of(runtime, body, body.adapter, body.max_new_tokens)
+    result = await runtime.answer(question, history, options)
+    return JSONResponse(result.to_json())
+
+
+@router.post("/v1/chat", summary="Stream an answer as Server-Sent Events",
+             response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "token* then answer, or error"}})
+async def chat(body: ChatRequest, request: Request) -> StreamingResponse:
+    runtime = runtime_of(request)
+    messages = [Message(m.role, m.content) for m in body.messages]
+    question, history = split_conversation(messages, "body.messages")
+    check_question(runtime, question, "body.messages")
+    options = options_of(runtime, body, body.adapter, body.max_new_tokens)
+    stream = await runtime.stream(question, history, options)
+    return StreamingResponse(_sse(stream, request), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
+
+
+def sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _sse(stream: AnswerStream, request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for event in stream:
+            if isinstance(event, ApiError):
+                yield sse("error", event.body())
+            elif hasattr(event, "answer"):
+                yield sse("answer", event.answer.to_json())
+            else:
+                yield sse("token", {"text": event.text})
+    except asyncio.CancelledError:  # the client went away: stop generating
+        stream.cancel()
+        raise
+
+
+@router.post("/v1/feedback", status_code=201, tags=["feedback"],
+             summary="Rate an answer (-1 or +1), optionally with a corrected answer")
+async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    store = runtime.feedback
+    if store is None:
+        raise ApiError(503, "not_ready", "the feedback store is not open yet")
+    try:
+        saved = await run_in_threadpool(store.add_feedback, body.answer_id, body.rating,
+                                        body.correction, body.comment)
+    except Exception as exc:
+        raise from_library(exc) from exc
+    return JSONResponse(saved.to_json(), status_code=201)

@@ -1,0 +1,83 @@
+"""Search, probes, metrics and the chat page.
+
+- ``GET /v1/search?q=...&k=5&mode=hybrid&source=PATTERN`` (key required):
+  ``{"query", "mode", "k", "index_version", "results": [passage, ...]}``;
+- ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP;
+- ``GET /readyz``: 200 with index version, model and adapters once both index and model
+  are loaded, else 503 with ``reasons``;
+- ``GET /metrics``: Prometheus text;
+- ``GET /``: the support-chat page (``static/index.html``), no external resources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from assistant.server.auth import require_key
+from assistant.server.errors import ApiError, from_library
+from assistant.server.routes_answer import runtime_of
+from assistant.server.schemas import MAX_K, Mode
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+router = APIRouter()
+
+
+@router.get("/v1/search", dependencies=[Depends(require_key)], tags=["search"],
+            summary="Search the index without generating")
+async def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=4000, description="the query")],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+    mode: Mode = "hybrid",
+    source: Annotated[list[str] | None, Query(description="source filter, repeatable")] = None,
+) -> JSONResponse:
+    runtime = runtime_of(request)
+    searcher = runtime.require_searcher()
+    if not q.strip():
+        raise ApiError(422, "validation_error", "query.q: the query is empty", field="query.q")
+    try:
+        passages = await run_in_threadpool(searcher.search, q, k, mode, source or None)
+    except Exception as exc:
+        raise from_library(exc, field="query") from exc
+    return JSONResponse({
+        "query": q, "mode": mode, "k": k, "index_version": searcher.version,
+        "results": [p.to_json() for p in passages],
+    })
+
+
+@router.get("/healthz", tags=["ops"], summary="Liveness: the process serves HTTP")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["ops"], summary="Readiness: index and model loaded")
+async def readyz(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    reasons = runtime.not_ready_reasons() if runtime.answerer is None else []
+    if reasons:
+        return JSONResponse({"ready": False, "reasons": reasons}, status_code=503,
+                            headers={"Retry-After": "5"})
+    searcher = runtime.services.searcher
+    return JSONResponse({
+        "ready": True,
+        "index_version": searcher.version,
+        "model": runtime.model_id,
+        "adapters": runtime.router.known() if runtime.router else [],
+    })
+
+
+@router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/", include_in_schema=False)
+async def index_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html")

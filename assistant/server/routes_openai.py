@@ -1,0 +1,145 @@
+"""OpenAI-compatible chat: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+``model`` is the base model's id (or ``base``) or an adapter name from ``/v1/models``
+(``support``, or a pinned version ``support@v3``). The conversation's last message is
+the question; earlier ones are history (text parts of list contents are joined; tool
+and developer messages are passed as system turns). The answer is grounded in the index
+as everywhere else, and the citations ride in extra top-level fields that OpenAI
+clients keep (``response.model_extra["citations"]``): ``citations``, ``answer_id``
+(for ``/v1/feedback``), ``adapter`` (the version that answered) and ``abstained``.
+
+Streaming sends ``chat.completion.chunk`` objects as ``data:`` lines, the last one with
+``finish_reason`` and the extra fields, then ``data: [DONE]``. Sampling fields
+(``temperature``, ``top_p``, ...) are accepted and ignored: answers are greedy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from assistant.records import Answer, Message
+from assistant.server.auth import require_key
+from assistant.server.errors import ApiError
+from assistant.server.routes_answer import (
+    SSE_HEADERS,
+    check_question,
+    options_of,
+    runtime_of,
+    split_conversation,
+)
+from assistant.server.schemas import ChatCompletionRequest
+from assistant.server.services import Runtime
+from assistant.server.streaming import AnswerStream
+
+router = APIRouter(dependencies=[Depends(require_key)], tags=["openai"])
+
+BASE_ALIAS = "base"
+_ROLES = {"system": "system", "developer": "system", "tool": "system", "function": "system",
+          "user": "user", "assistant": "assistant"}
+
+
+@router.get("/v1/models", summary="The base model and the adapters, as OpenAI models")
+async def models(request: Request) -> dict:
+    runtime = runtime_of(request)
+    created = int(request.app.state.started)
+    data = [{"id": runtime.model_id, "object": "model", "created": created,
+             "owned_by": "acme-assistant", "adapter": None, "canary": None}]
+    if runtime.router is not None:
+        for entry in runtime.router.describe():
+            data.append({"object": "model", "created": created, "owned_by": "acme-assistant",
+                         **entry})
+    return {"object": "list", "data": data}
+
+
+def adapter_for(runtime: Runtime, model: str) -> str | None:
+    """The adapter a ``model`` field asks for (None: the base model)."""
+    return None if model in (runtime.model_id, BASE_ALIAS) else model
+
+
+@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with citations")
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    runtime = runtime_of(request)
+    messages = []
+    for i, m in enumerate(body.messages):
+        role = _ROLES.get(m.role)
+        if role is None:
+            raise ApiError(422, "validation_error", f"body.messages.{i}.role: unknown role "
+                           f"{m.role!r}", field=f"body.messages.{i}.role")
+        messages.append(Message(role, m.text()))
+    question, history = split_conversation(messages, "body.messages")
+    check_question(runtime, question, "body.messages")
+    options = options_of(runtime, body, adapter_for(runtime, body.model),
+                         body.max_completion_tokens or body.max_tokens)
+    if not body.stream:
+        answer = await runtime.answer(question, history, options, field="body.model")
+        return JSONResponse(completion(answer, body.model))
+    stream = await runtime.stream(question, history, options, field="body.model")
+    return StreamingResponse(_chunks(stream, body.model), media_type="text/event-stream",
+                             headers=SSE_HEADERS)
+
+
+def _extras(answer: Answer) -> dict:
+    return {
+        "citations": [c.to_json() for c in answer.citations],
+        "answer_id": answer.id,
+        "adapter": answer.adapter,
+        "abstained": answer.abstained,
+    }
+
+
+def _usage(answer: Answer) -> dict:
+    prompt = int(answer.usage.get("prompt_tokens", 0) or 0)
+    done = int(answer.usage.get("completion_tokens", 0) or 0)
+    return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+
+def completion(answer: Answer, model: str) -> dict:
+    """The ``chat.completion`` object for an answer."""
+    return {
+        "id": f"chatcmpl-{answer.id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": answer.answer}}],
+        "usage": _usage(answer),
+        **_extras(answer),
+    }
+
+
+async def _chunks(stream: AnswerStream, model: str) -> AsyncIterator[bytes]:
+    chunk_id, created = f"chatcmpl-{time.time_ns():x}", int(time.time())
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
+        body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                             "logprobs": None}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+    sent = ""
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async for event in stream:
+            if isinstance(event, ApiError):
+                yield f"data: {json.dumps(event.body())}\n\n".encode()
+                break
+            if hasattr(event, "answer"):
+                final: Answer = event.answer
+                # Abstentions stream no tokens; the final text may also extend the pieces.
+                if final.answer.startswith(sent) and len(final.answer) > len(sent):
+                    yield chunk({"content": final.answer[len(sent):]})
+                yield chunk({}, "stop", usage=_usage(final), **_extras(final))
+            else:
+                sent += event.text
+                yield chunk({"content": event.text})
+        yield b"data: [DONE]\n\n"
+    except asyncio.CancelledError:
+        stream.cancel()
+        raise

@@ -1,0 +1,316 @@
+"""What the server answers with, and the live state around it.
+
+``Services`` is what ``create_app`` can be handed (tests inject a tiny model, a small
+index, a fake registry); ``build_services(settings)`` makes the real ones (base model,
+adapters, searcher, feedback store). ``Runtime`` is the app's live state: it wraps the
+generator in a ``BatchingGenerator``, builds the answerer once both an index and a model
+are there, refreshes the index and the adapter registry in the background, and runs
+answers in worker threads under the concurrency bound and the request deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from assistant.feedback import FeedbackStore
+from assistant.records import Answer, Message
+from assistant.server.batching import BatchingGenerator, deadline
+from assistant.server.errors import ApiError, from_library, not_ready
+from assistant.server.limits import Slots
+from assistant.server.metrics import Metrics
+from assistant.server.routing import AdapterRouter, UnknownAdapterError
+from assistant.server.streaming import AnswerStream, timeout_error
+from assistant.settings import Settings
+from ingest.errors import AssistantError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+AnswererFactory = Callable[[Any, Any], Any]  # (searcher, generator) -> Answerer
+
+
+@dataclass
+class Services:
+    """The parts a server is built from; all optional, missing ones make it not ready.
+
+    ``generator`` implements the ``Generator`` protocol of ``assistant.answer``;
+    ``adapters`` is the ``AdapterSet`` it generates through (None: base model only);
+    ``model_id`` the name ``/v1/models`` lists for the base model. ``searcher`` may be
+    None when no index was published yet: the server then opens ``index_dir`` (with
+    ``embedder``) once one appears. ``make_answerer(searcher, generator)`` builds the
+    ``Answerer`` (default: ``assistant.answer``'s RAG answerer); ``registry`` is a
+    ``finetune.registry.AdapterRegistry`` or None. ``embedder`` (None: the index's own,
+    loaded from its manifest) embeds queries and checks citations.
+    """
+
+    generator: Any = None
+    model_id: str = "base"
+    adapters: Any = None
+    searcher: Any = None
+    index_dir: Path | None = None
+    embedder: Any = None
+    make_answerer: AnswererFactory | None = None
+    feedback: FeedbackStore | None = None
+    registry: Any = None
+    static_adapters: dict[str, Path] | None = None
+
+
+def build_services(settings: Settings) -> Services:
+    """Load the base model, adapters and index named by ``settings`` (blocking, seconds).
+
+    A missing index is not an error (the server reports not ready until it appears);
+    a model that cannot load raises ``AssistantError``.
+    """
+    from assistant.adapters import AdapterSet
+    from assistant.answer import LocalGenerator
+    from assistant.models import ModelConfig, load_base
+
+    loaded = load_base(ModelConfig(base=settings.server_model, device=settings.server_device),
+                       settings)
+    adapters = AdapterSet(loaded)
+    registry_root = settings.server_registry or settings.adapters_dir
+    registry = None
+    if registry_root.is_dir():
+        from finetune.registry import AdapterRegistry
+
+        registry = AdapterRegistry(registry_root)
+    searcher, embedder = open_index(settings.server_index, None)
+    return Services(
+        generator=LocalGenerator(adapters),
+        model_id=loaded.model_id,
+        adapters=adapters,
+        searcher=searcher,
+        index_dir=settings.server_index,
+        embedder=embedder,
+        feedback=FeedbackStore(settings.feedback_db),
+        registry=registry,
+        static_adapters=dict(settings.server_adapters),
+    )
+
+
+def open_index(index_dir: Path | None, embedder: Any) -> tuple[Any, Any]:
+    """``(searcher, embedder)`` for ``index_dir``; ``(None, embedder)`` when nothing is
+    published there yet. Without an ``embedder``, the one the index was built with is
+    loaded (from its manifest) and shared by the searcher and the citation checker."""
+    if index_dir is None:
+        return None, embedder
+    from index.searcher import Searcher
+
+    try:
+        searcher = Searcher(Path(index_dir), embedder=embedder)
+    except IndexNotFoundError as exc:
+        logger.warning("%s; serving not-ready until an index is published", exc)
+        return None, embedder
+    if embedder is None:
+        from ingest.embedding import Embedder, EmbedderConfig
+
+        built = searcher.manifest.embedder
+        model = built.path if built.path and Path(built.path).exists() else \
+            built.model_id.split("@")[0]
+        embedder = Embedder(EmbedderConfig(model=model))
+        searcher = Searcher(Path(index_dir), embedder=embedder)
+    return searcher, embedder
+
+
+def _default_answerer(searcher: Any, generator: Any, embedder: Any) -> Any:
+    from assistant.answer import RagAnswerer
+    from assistant.citations import CitationVerifier
+
+    return RagAnswerer(searcher, generator, CitationVerifier(embedder))
+
+
+class Runtime:
+    """The app's live state (one per app); see the module docs."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings, self.metrics = settings, metrics
+        self.services: Services | None = None
+        self.loading_error: str | None = None
+        self.generator: BatchingGenerator | None = None
+        self.router: AdapterRouter | None = None
+        self.answerer: Any = None
+        self.feedback: FeedbackStore | None = None
+        self.slots = Slots(settings.server_max_concurrent, metrics.in_flight.set)
+        # Threads: one per generation slot, plus room for stores and adapter loads.
+        self.executor = ThreadPoolExecutor(settings.server_max_concurrent + 4,
+                                           thread_name_prefix="assistant-answer")
+        self._lock = threading.Lock()
+
+    # -- setup and background upkeep -----------------------------------------------
+
+    def install(self, services: Services) -> None:
+        """Take ``services`` into use (called once, possibly from a loader thread)."""
+        s = self.settings
+        self.feedback = services.feedback or FeedbackStore(s.feedback_db)
+        if services.generator is not None:
+            self.generator = BatchingGenerator(
+                services.generator, window_s=s.server_batch_window_ms / 1000,
+                max_batch=s.server_max_batch, on_batch=self.metrics.batch_size.observe)
+        self.router = AdapterRouter(services.adapters, services.registry,
+                                    services.static_adapters)
+        self.services = services
+        self.router.sync()
+        self._maybe_build_answerer()
+
+    def _maybe_build_answerer(self) -> None:
+        services = self.services
+        with self._lock:
+            if self.answerer is not None or services is None or self.generator is None:
+                return
+            if services.searcher is None:
+                services.searcher, services.embedder = open_index(services.index_dir,
+                                                                  services.embedder)
+            if services.searcher is None:
+                return
+            if services.make_answerer is not None:
+                self.answerer = services.make_answerer(services.searcher, self.generator)
+            else:
+                self.answerer = _default_answerer(services.searcher, self.generator,
+                                                  services.embedder)
+        self.metrics.set_index_version(services.searcher.version)
+        self.metrics.ready.set(1)
+        logger.info("ready: index %s, model %s", services.searcher.version, services.model_id)
+
+    def refresh(self) -> None:
+        """One round of upkeep: open or refresh the index, sync the adapter registry."""
+        if self.services is None:
+            return
+        if self.answerer is None:
+            self._maybe_build_answerer()
+        searcher = self.services.searcher
+        if searcher is not None:
+            try:
+                if searcher.refresh():
+                    logger.info("now serving index version %s", searcher.version)
+            except AssistantError as exc:  # a bad new version: keep serving the old one
+                logger.error("index refresh failed, still serving %s: %s",
+                             searcher.version, exc)
+            self.metrics.set_index_version(searcher.version)
+        if self.router is not None:
+            try:
+                self.router.sync()
+            except AssistantError as exc:
+                logger.error("adapter registry sync failed: %s", exc)
+
+    def close(self) -> None:
+        if self.generator is not None:
+            self.generator.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- readiness -------------------------------------------------------------------
+
+    def not_ready_reasons(self) -> list[str]:
+        if self.loading_error:
+            return [f"model failed to load: {self.loading_error}"]
+        if self.services is None:
+            return ["model is loading"]
+        reasons = []
+        if self.generator is None:
+            reasons.append("no model loaded")
+        if self.services.searcher is None:
+            where = self.services.index_dir
+            reasons.append(f"no index published at {where}" if where else "no index configured")
+        return reasons
+
+    def require_answerer(self) -> Any:
+        if self.answerer is None:
+            raise not_ready("not ready: " + "; ".join(self.not_ready_reasons() or ["starting"]))
+        return self.answerer
+
+    def require_searcher(self) -> Any:
+        searcher = self.services.searcher if self.services else None
+        if searcher is None:
+            raise not_ready("not ready: " + "; ".join(self.not_ready_reasons() or ["starting"]))
+        return searcher
+
+    @property
+    def model_id(self) -> str:
+        return self.services.model_id if self.services else "base"
+
+    # -- answering -------------------------------------------------------------------
+
+    def _finish(self, answer: Answer, label: str | None) -> Answer:
+        if answer.adapter != label:
+            answer = replace(answer, adapter=label)
+        assert self.feedback is not None
+        self.feedback.save_answer(answer)
+        self.metrics.tokens.inc(int(answer.usage.get("completion_tokens", 0) or 0))
+        return answer
+
+    def _resolve(self, adapter: str | None, field: str) -> str | None:
+        assert self.router is not None
+        try:
+            return self.router.resolve(adapter)
+        except UnknownAdapterError as exc:
+            raise ApiError(404, "adapter_not_found", str(exc), field=field,
+                           known=exc.known) from exc
+
+    async def answer(self, question: str, history: Sequence[Message], options: Any,
+                     field: str = "body.adapter") -> Answer:
+        """Answer in a worker thread under a slot and the deadline; ``ApiError`` on failure."""
+        answerer = self.require_answerer()
+        limit = self.settings.server_timeout_s
+        release = self.slots.take()
+        until = time.monotonic() + limit
+
+        def work() -> Answer:
+            deadline.set(until)
+            try:
+                label = self._resolve(options.adapter, field)
+                result = answerer.answer(question, history, replace(options, adapter=label))
+                return self._finish(result, label)
+            finally:
+                release()
+
+        future = asyncio.get_running_loop().run_in_executor(
+            self.executor, contextvars.copy_context().run, work)
+        future.add_done_callback(_consume)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout=limit)
+        except asyncio.TimeoutError:
+            raise timeout_error(limit) from None
+        except Exception as exc:
+            raise from_library(exc, field=field) from exc
+
+    async def stream(self, question: str, history: Sequence[Message], options: Any,
+                     field: str = "body.adapter") -> AnswerStream:
+        """Start a streamed answer; returns once its first event is there.
+
+        Errors before the first event (not ready, unknown adapter, busy, timeout) raise
+        ``ApiError`` here, so they become proper HTTP statuses; later ones come out of
+        the stream as an error item.
+        """
+        answerer = self.require_answerer()
+        release = self.slots.take()
+        stream = AnswerStream(self.settings.server_timeout_s)
+
+        def events() -> Iterator[Any]:
+            label = self._resolve(options.adapter, field)
+            inner = answerer.stream_answer(question, history, replace(options, adapter=label))
+            try:
+                for event in inner:
+                    if hasattr(event, "answer"):
+                        event = replace(event, answer=self._finish(event.answer, label))
+                    yield event
+            finally:
+                close = getattr(inner, "close", None)
+                if close is not None:
+                    close()  # stops the generation thread when the client went away
+
+        stream.start(self.executor, events, release)
+        await stream.first()
+        return stream
+
+
+def _consume(future: Any) -> None:
+    """Retrieve a finished future's exception so an abandoned one logs no warning."""
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,108 @@
+"""One streamed answer: events made by a worker thread, read by the event loop.
+
+``Runtime.stream`` starts it; the SSE routes (``/v1/chat``, streaming
+``/v1/chat/completions``) iterate it. The deadline covers the whole stream: past it the
+reader gets a 504 ``ApiError`` item and the worker is told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from assistant.server.batching import deadline
+from assistant.server.errors import ApiError, from_library
+
+
+class AnswerStream:
+    """Events of one streamed answer, produced by a worker thread, read asynchronously.
+
+    Iterate with ``async for``: ``TokenEvent``/``FinalEvent`` objects, or one
+    ``ApiError`` if the answer failed or ran past the deadline. ``cancel()`` (called
+    when the client goes away) makes the worker close the event iterator, which stops
+    generation.
+    """
+
+    _END = object()
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._until = time.monotonic() + timeout_s
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._cancel = threading.Event()
+        self._first: Any = None
+
+    def start(self, executor: ThreadPoolExecutor, events: Callable[[], Iterator[Any]],
+              release: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        until = self._until
+
+        def put(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone (server shut down): nobody listens
+                self._cancel.set()
+
+        def work() -> None:
+            deadline.set(until)
+            iterator = None
+            try:
+                iterator = events()
+                for event in iterator:
+                    put(event)
+                    if self._cancel.is_set():
+                        break
+            except Exception as exc:
+                put(from_library(exc))
+            finally:
+                if iterator is not None:
+                    iterator.close()
+                release()
+                put(self._END)
+
+        try:
+            executor.submit(contextvars.copy_context().run, work)
+        except RuntimeError:  # executor shut down
+            release()
+            raise
+
+    async def _get(self) -> Any:
+        left = self._until - time.monotonic()
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout=max(left, 0.0))
+        except asyncio.TimeoutError:
+            self.cancel()
+            return timeout_error(self.timeout_s)
+
+    async def first(self) -> None:
+        item = await self._get()
+        if isinstance(item, ApiError):
+            raise item
+        self._first = item
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    async def __aiter__(self):
+        item, self._first = self._first, None
+        try:
+            while True:
+                if item is None:
+                    item = await self._get()
+                if item is self._END:
+                    return
+                yield item
+                if isinstance(item, ApiError):
+                    return
+                item = None
+        finally:
+            self.cancel()
+
+
+def timeout_error(limit: float) -> ApiError:
+    return ApiError(504, "timeout", f"no answer within the server's limit of {limit:g} s")

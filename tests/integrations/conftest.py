@@ -1,0 +1,156 @@
+"""Fixtures for the agent integrations: a small real index built here, a fixed-answer
+test double for the answerer, and real uvicorn servers on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+CORPUS = {
+    "policies/refunds.md": (
+        "# Refunds\n\nYou can return a product within 30 days of delivery for a full refund. "
+        "Refunds are paid to the original payment method within 5 business days.\n\n"
+        "## Damaged items\n\nA damaged item is replaced free of charge; send a photo to "
+        "support first.\n"
+    ),
+    "support/wifi.md": (
+        "# Wi-Fi setup\n\nHold the pairing button for five seconds until the light blinks "
+        "blue, then open the Acme Home app and choose Add device.\n"
+    ),
+}
+API_KEY = "real-server-key"
+PDF_PAGES = [
+    "SweepBot X9 manual. This manual covers setup and care of the robot vacuum.",
+    "Rinse the dust filter every two weeks. To clean the brush, remove the brush cover.",
+]
+
+
+@pytest.fixture(scope="session")
+def docs(tmp_path_factory) -> Path:
+    from fpdf import FPDF
+
+    root = tmp_path_factory.mktemp("docs")
+    for name, text in CORPUS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in PDF_PAGES:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    (root / "manuals").mkdir()
+    pdf.output(str(root / "manuals" / "sweepbot-x9.pdf"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def index_dir(docs, embedder, tmp_path_factory) -> Path:
+    from ingest.pipeline import ingest
+
+    index_dir = tmp_path_factory.mktemp("index") / "index"
+    ingest([docs], index_dir, progress=False, embedder=embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def searcher(index_dir, embedder):
+    from index.searcher import Searcher
+
+    searcher = Searcher(index_dir, embedder=embedder)
+    yield searcher
+    searcher.close()
+
+
+class FixedAnswerer:
+    """TEST DOUBLE for the plumbing only: an ``Answerer`` that retrieves for real but always
+    returns the same answer text, citing its first passage. It checks nothing about answer
+    quality -- the real ``RagAnswerer`` needs a language model, which these tests avoid."""
+
+    TEXT = "You can return a product within 30 days of delivery [1]."
+
+    def __init__(self, searcher) -> None:
+        self.searcher = searcher
+        self.calls: list[tuple] = []
+
+    def answer(self, question, history=(), options=None):
+        from assistant.answer import AnswerOptions
+        from assistant.records import Answer, Citation
+
+        options = options or AnswerOptions()
+        self.calls.append((question, tuple(history), options))
+        passages = tuple(self.searcher.search(question, k=options.k, mode=options.mode,
+                                              sources=options.sources))
+        first = passages[0]
+        citation = Citation(1, first.chunk_id, first.source, first.page_index, first.page_label,
+                            first.heading_path, first.text[:60], support=0.9)
+        return Answer(question=question, answer=self.TEXT, abstained=False,
+                      citations=(citation,), passages=passages, model="fixed-test-double",
+                      adapter=options.adapter, query=question)
+
+
+@pytest.fixture
+def fixed_answerer(searcher) -> FixedAnswerer:
+    return FixedAnswerer(searcher)
+
+
+class Live:
+    """A uvicorn server running an app in a thread on 127.0.0.1 (port chosen by the OS)."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
+        self.thread.start()
+        until = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > until:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "uvicorn did not shut down"
+
+
+@pytest.fixture
+def live() -> Iterator[Callable[..., Live]]:
+    """``live(app) -> Live``: started servers are stopped after the test."""
+    running: list[Live] = []
+
+    def start(app) -> Live:
+        running.append(Live(app))
+        return running[-1]
+
+    yield start
+    for server in running:
+        if server.thread.is_alive():
+            server.stop()
+
+
+@pytest.fixture
+def real_server(live, tmp_path, searcher, fixed_answerer):
+    """``(client, url)``: the project's real ``create_app`` on loopback, over the real
+    searcher, with the fixed-answer test double as its answerer (the placeholder generator
+    is never called: the double does not generate) and ``API_KEY`` required."""
+    from assistant.client import AssistantClient
+    from assistant.feedback import FeedbackStore
+    from assistant.server import Services, create_app
+    from assistant.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", server_api_keys=[API_KEY],
+                        server_refresh_s=30.0)
+    services = Services(generator=object(), model_id="test-double", searcher=searcher,
+                        make_answerer=lambda searcher, generator: fixed_answerer,
+                        feedback=FeedbackStore(tmp_path / "feedback.sqlite3"))
+    server = live(create_app(settings, services))
+    with AssistantClient(server.url, api_key=API_KEY, timeout=30) as client:
+        yield client, server.url

@@ -1,0 +1,150 @@
+"""Fixtures for the server tests: a small corpus and index built here, a tiny Llama served
+through the real generation code, and real uvicorn servers on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from server_doubles import (
+    build_index,
+    build_tiny_model,
+    write_corpus,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    from assistant.settings import get_settings
+
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def docs(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("docs"))
+
+
+@pytest.fixture(scope="session")
+def index_dir(docs, embedder, tmp_path_factory) -> Path:
+    return build_index(docs, tmp_path_factory.mktemp("index") / "index", embedder)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tiny_dir):
+    """The tiny model in an AdapterSet, shared; tests that add adapters load their own."""
+    from assistant.adapters import AdapterSet
+    from assistant.models import ModelConfig, load_base
+
+    return AdapterSet(load_base(ModelConfig(base=str(tiny_dir), device="cpu")))
+
+
+@pytest.fixture(scope="session")
+def local_generator(tiny_set):
+    from assistant.answer import LocalGenerator
+
+    return LocalGenerator(tiny_set)
+
+
+@pytest.fixture
+def settings(tmp_path, index_dir):
+    """Server settings for tests: fast refresh, short batching window."""
+    from assistant.settings import Settings
+
+    def make(**overrides):
+        values = {"home": tmp_path / "home", "server_index": index_dir,
+                  "server_refresh_s": 0.2, "server_batch_window_ms": 5.0,
+                  "server_max_new_tokens": 8, "server_timeout_s": 30.0, **overrides}
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def make_answerer(embedder):
+    """``(searcher, generator) -> Answerer``: the real RAG answerer and citation checker."""
+    from assistant.answer import RagAnswerer
+
+    def make(searcher, generator):
+        return RagAnswerer(searcher, generator, _verifier(embedder))
+
+    return make
+
+
+def _verifier(embedder):
+    from assistant.citations import CitationVerifier
+
+    return CitationVerifier(embedder)
+
+
+@pytest.fixture
+def services(tmp_path, index_dir, embedder, tiny_set, local_generator, make_answerer):
+    """``services(**overrides)``: Services on the shared index and the tiny model."""
+    from assistant.feedback import FeedbackStore
+    from assistant.server import Services
+    from index.searcher import Searcher
+
+    def make(**overrides) -> Services:
+        where = overrides.pop("index_dir", index_dir)
+        searcher = overrides.pop("searcher", None)
+        if searcher is None and (Path(where) / "CURRENT").exists():
+            searcher = Searcher(where, embedder=embedder)
+        values = dict(
+            generator=local_generator, model_id="tiny", adapters=tiny_set, searcher=searcher,
+            index_dir=where, embedder=embedder, make_answerer=make_answerer,
+            feedback=FeedbackStore(tmp_path / "feedback.sqlite3"),
+        )
+        values.update(overrides)
+        return Services(**values)
+
+    return make
+
+
+class Live:
+    """A uvicorn server running an app in a thread on 127.0.0.1 (port chosen by the OS)."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
+        self.thread.start()
+        until = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > until:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "uvicorn did not shut down"
+
+
+@pytest.fixture
+def live() -> Iterator[Callable[..., Live]]:
+    """``live(app) -> Live``: started servers are stopped after the test."""
+    running: list[Live] = []
+
+    def start(app) -> Live:
+        running.append(Live(app))
+        return running[-1]
+
+    yield start
+    for server in running:
+        if server.thread.is_alive():
+            server.stop()

@@ -1,0 +1,219 @@
+"""Builders and generator wrappers for the server tests (a tiny Llama, a small corpus and
+index, generators that count, slow down or script generation). A plain module, not the
+conftest, so test files can import it by a name no other test folder uses."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+CORPUS = {
+    "policies/refunds.md": (
+        "# Refunds\n\nYou can return a product within 30 days of delivery for a full refund. "
+        "Refunds are paid to the original payment method within 5 business days.\n\n"
+        "## Damaged items\n\nA damaged item is replaced free of charge; send a photo to "
+        "support first.\n"
+    ),
+    "support/wifi.md": (
+        "# Wi-Fi setup\n\nHold the pairing button for five seconds until the light blinks "
+        "blue, then open the Acme Home app and choose Add device.\n"
+    ),
+}
+PDF_PAGES = [
+    "SweepBot X9 manual. This manual covers setup and care of the robot vacuum.",
+    "Rinse the dust filter every two weeks. To clean the brush, remove the brush cover.",
+]
+WORDS = (  # the tiny tokenizer's vocabulary, besides the special tokens
+    "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
+    "park and the bird flew over it while people watched refund days brush filter wifi"
+)
+SPECIAL = ["<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tiny_model(directory: Path, seed: int = 0) -> Path:
+    """A 2-layer, 64-wide Llama with a word-level tokenizer, like the model-layer tests',
+    but with 2048 positions: grounded prompts carry whole passages."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(SPECIAL + sorted(set(WORDS.split())))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
+        additional_special_tokens=SPECIAL[3:],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False, initializer_range=0.2,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight[vocab["<eos>"]] = 0.0  # greedy runs to max_new_tokens
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
+    """An untrained LoRA adapter (random B) with the manifest the registry requires."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
+                                                  target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.5)
+    peft_model.save_pretrained(out)
+    (out / "manifest.json").write_text(json.dumps(
+        {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
+    return out
+
+
+def write_corpus(root: Path) -> Path:
+    from fpdf import FPDF
+
+    for name, text in CORPUS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for text in PDF_PAGES:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    (root / "manuals").mkdir(exist_ok=True)
+    pdf.output(str(root / "manuals" / "sweepbot-x9.pdf"))
+    return root
+
+
+def build_index(docs: Path, index_dir: Path, embedder) -> Path:
+    from ingest.pipeline import ingest
+
+    ingest([docs], index_dir, progress=False, embedder=embedder)
+    return index_dir
+
+
+# -- generators around the real one ----------------------------------------------------
+
+
+class Counting:
+    """Generator protocol around another: records the size of every ``generate_many``
+    and sleeps ``delay`` seconds before each generation (for limits and timeouts)."""
+
+    def __init__(self, inner, delay: float = 0.0) -> None:
+        self.inner, self.delay = inner, delay
+        self.batches: list[int] = []
+        self.calls: list[tuple[str | None, list[str]]] = []  # (adapter, raw texts)
+        self.streams = 0
+
+    def __getattr__(self, name):  # model_id, context_window, count_tokens, ...
+        return getattr(self.inner, name)
+
+    def generate(self, messages, config, adapter=None):
+        return self.generate_many([messages], config, adapter)[0]
+
+    def generate_many(self, batch, config, adapter=None):
+        self.batches.append(len(batch))
+        time.sleep(self.delay)
+        results = self.inner.generate_many(batch, config, adapter)
+        self.calls.append((adapter, [g.text for g in results]))
+        return results
+
+    def stream(self, messages, config, adapter=None):
+        self.streams += 1
+        time.sleep(self.delay)
+        return self.inner.stream(messages, config, adapter)
+
+
+_PASSAGE = re.compile(r"^\[(\d+)\] Source: [^\n]*\n(.+?)(?:\n\n\[\d+\] Source:|\n\nQuestion:)",
+                      re.S | re.M)
+
+
+class Quoting:
+    """A scripted Generator: answers with the first sentence of the passage that best
+    overlaps the question, cited -- what a well-tuned model does -- so the real citation
+    checker has something to verify. Streams it word by word, ``delay`` s apart."""
+
+    model_id = "quoting"
+    context_window = 4096
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def prompt_tokens(self, messages) -> int:
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+    def _reply(self, messages) -> str:
+        user = messages[-1]["content"]
+        question = set(re.findall(r"\w+", user.rsplit("Question:", 1)[-1].lower()))
+        best, best_n, best_score = None, 0, -1
+        for n, text in _PASSAGE.findall(user):
+            score = len(question & set(re.findall(r"\w+", text.lower())))
+            if score > best_score:
+                best, best_n, best_score = text, int(n), score
+        if best is None:
+            return "The documents do not cover this."
+        sentence = re.split(r"(?<=[.!?])\s+", " ".join(best.split()))[0].rstrip(".")
+        return f"{sentence} [{best_n}]."
+
+    def _generation(self, messages):
+        from assistant.generation import Generation
+
+        text = self._reply(messages)
+        return Generation(text, self.prompt_tokens(messages), len(text.split()), "stop", 0.0)
+
+    def generate(self, messages, config, adapter=None):
+        return self._generation(messages)
+
+    def generate_many(self, batch, config, adapter=None):
+        return [self._generation(m) for m in batch]
+
+    def stream(self, messages, config, adapter=None):
+        return _WordStream(self._generation(messages), self.delay)
+
+
+class _WordStream:
+    """Iterator of words with ``result`` once exhausted, like ``TextStream``."""
+
+    def __init__(self, generation, delay: float) -> None:
+        self._generation, self._delay, self.result = generation, delay, None
+        words = generation.text.split(" ")
+        self._pieces = iter([words[0]] + [" " + w for w in words[1:]])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        try:
+            piece = next(self._pieces)
+        except StopIteration:
+            self.result = self._generation
+            raise
+        time.sleep(self._delay)
+        return piece
+
+    def close(self) -> None:
+        pass
+
+
+# -- fixtures ---------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Every kind of bad request gets a 4xx/5xx JSON error with a reason, quickly: never a
+500, never a hang. Also the bounds: 413, 429 with Retry-After, 504."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+from server_doubles import Counting, build_index
+
+from assistant.server import create_app
+
+
+def error_of(response: httpx.Response) -> dict:
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    return response.json()["error"]
+
+
+@pytest.fixture
+def server(live, settings, services):
+    return live(create_app(settings(server_max_question_chars=500,
+                                    server_max_request_bytes=64 * 1024), services()))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/v1/answer", {"question": ""}, 422, "body.question"),
+        ("/v1/answer", {"question": "   \n "}, 422, "body.question"),
+        ("/v1/answer", {"question": "why? " * 200}, 422, "body.question"),
+        ("/v1/answer", {}, 422, "body.question"),
+        ("/v1/answer", {"question": 3}, 422, "body.question"),
+        ("/v1/answer", {"question": "refund?", "k": 0}, 422, "body.k"),
+        ("/v1/answer", {"question": "refund?", "mode": "magic"}, 422, "body.mode"),
+        ("/v1/answer", {"question": "refund?", "colour": "red"}, 422, "body.colour"),
+        ("/v1/answer", {"question": "refund?", "sources": [""]}, 422, "body.sources"),
+        ("/v1/answer", {"question": "q?", "history": [{"role": "bot", "content": "x"}]},
+         422, "body.history.0.role"),
+        ("/v1/chat", {"messages": []}, 422, "body.messages"),
+        ("/v1/chat", {"messages": [{"role": "assistant", "content": "hi"}]}, 422,
+         "body.messages"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, 422,
+         "body.model"),
+        ("/v1/feedback", {"answer_id": "x", "rating": 0}, 422, "body.rating"),
+    ],
+)
+def test_invalid_bodies_name_the_field(server, path, body, status, field):
+    r = httpx.post(server.url + path, json=body, timeout=10)
+    assert r.status_code == status, r.text
+    error = error_of(r)
+    assert error["type"] == "validation_error" and error["field"] == field
+    assert error["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/answer", "/v1/chat", "/v1/chat/completions",
+                                  "/v1/feedback"])
+def test_malformed_json_is_a_400(server, path):
+    r = httpx.post(server.url + path, content=b'{"question": "refund?"',
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and error_of(r)["type"] == "invalid_json"
+
+
+def test_bodies_over_the_limit_get_413(server):
+    big = {"question": "refund?", "history": [{"role": "user", "content": "x" * 70_000}]}
+    r = httpx.post(server.url + "/v1/answer", json=big, timeout=10)
+    assert r.status_code == 413 and error_of(r)["type"] == "request_too_large"
+
+    def chunks():  # no Content-Length: counted while read
+        yield b'{"question": "refund?", "pad": "'
+        for _ in range(20):
+            yield b"y" * 8192
+        yield b'"}'
+
+    r = httpx.post(server.url + "/v1/answer", content=chunks(),
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 413
+
+
+def test_unknown_adapter_and_model_are_404_naming_the_known_ones(server):
+    r = httpx.post(server.url + "/v1/answer", json={"question": "refund?", "adapter": "hr"},
+                   timeout=10)
+    assert r.status_code == 404
+    error = error_of(r)
+    assert error["type"] == "adapter_not_found" and "hr" in error["message"]
+    assert error["known"] == [] and error["field"] == "body.adapter"
+    r = httpx.post(server.url + "/v1/chat/completions", timeout=10,
+                   json={"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 404 and error_of(r)["field"] == "body.model"
+
+
+def test_unknown_routes_and_methods_are_json(server):
+    assert error_of(httpx.get(server.url + "/v2/nothing"))["type"] == "not_found"
+    r = httpx.get(server.url + "/v1/answer")
+    assert r.status_code == 405 and error_of(r)["type"] == "method_not_allowed"
+
+
+def test_missing_index_means_not_ready_then_ready_once_published(
+        live, settings, services, tmp_path, docs, embedder):
+    missing = tmp_path / "later-index"
+    server = live(create_app(settings(server_index=missing), services(index_dir=missing)))
+    ready = httpx.get(server.url + "/readyz", timeout=10)
+    assert ready.status_code == 503 and "no index published" in ready.json()["reasons"][0]
+    for method, path, kwargs in [
+        ("POST", "/v1/answer", {"json": {"question": "refund?"}}),
+        ("POST", "/v1/chat", {"json": {"messages": [{"role": "user", "content": "refund?"}]}}),
+        ("POST", "/v1/chat/completions",
+         {"json": {"model": "tiny", "messages": [{"role": "user", "content": "refund?"}]}}),
+        ("GET", "/v1/search", {"params": {"q": "refund"}}),
+    ]:
+        r = httpx.request(method, server.url + path, timeout=10, **kwargs)
+        assert r.status_code == 503, (path, r.text)
+        assert error_of(r)["type"] == "not_ready" and "no index" in error_of(r)["message"]
+        assert r.headers["retry-after"]
+    assert httpx.get(server.url + "/healthz").status_code == 200
+
+    build_index(docs, missing, embedder)  # the background refresh picks it up
+    until = time.monotonic() + 20
+    while httpx.get(server.url + "/readyz").status_code != 200:
+        assert time.monotonic() < until, "never became ready"
+        time.sleep(0.1)
+    r = httpx.post(server.url + "/v1/answer", json={"question": "refund?"}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
+def test_past_the_concurrency_limit_a_request_gets_429_at_once(
+        live, settings, services, local_generator):
+    slow = Counting(local_generator, delay=1.5)
+    server = live(create_app(settings(server_max_concurrent=1), services(generator=slow)))
+    first: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: first.append(httpx.post(
+        server.url + "/v1/answer", json={"question": "refund?"}, timeout=30)))
+    thread.start()
+    until = time.monotonic() + 10
+    while not slow.batches:  # the first one is generating
+        assert time.monotonic() < until
+        time.sleep(0.01)
+    clock = time.monotonic()
+    r = httpx.post(server.url + "/v1/answer", json={"question": "wifi?"}, timeout=30)
+    assert time.monotonic() - clock < 1.0
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert error_of(r)["type"] == "too_many_requests"
+    r = httpx.post(server.url + "/v1/chat", timeout=30,
+                   json={"messages": [{"role": "user", "content": "wifi?"}]})
+    assert r.status_code == 429
+    thread.join(30)
+    assert first[0].status_code == 200
+    assert httpx.post(server.url + "/v1/answer", json={"question": "wifi?"},
+                      timeout=30).status_code == 200  # the slot was given back
+
+
+def test_a_request_past_the_timeout_gets_504(live, settings, services, local_generator):
+    slow = Counting(local_generator, delay=2.0)
+    server = live(create_app(settings(server_timeout_s=0.5), services(generator=slow)))
+    clock = time.monotonic()
+    r = httpx.post(server.url + "/v1/answer", json={"question": "refund?"}, timeout=30)
+    assert r.status_code == 504 and error_of(r)["type"] == "timeout"
+    r = httpx.post(server.url + "/v1/chat", timeout=30,
+                   json={"messages": [{"role": "user", "content": "refund?"}]})
+    assert r.status_code == 504 and error_of(r)["type"] == "timeout"
+    assert time.monotonic() - clock < 3.0
+
+
+def test_a_failing_generator_is_a_json_500_not_a_crash(live, settings, services):
+    class Broken:
+        def generate_many(self, batch, config, adapter=None):
+            raise RuntimeError("CUDA fell over")
+
+        def stream(self, messages, config, adapter=None):
+            raise RuntimeError("CUDA fell over")
+
+    server = live(create_app(settings(), services(generator=Broken())))
+    r = httpx.post(server.url + "/v1/answer", json={"question": "refund?"}, timeout=30)
+    assert r.status_code == 500 and error_of(r)["type"] == "internal_error"
+    assert "CUDA fell over" not in r.text  # internals stay in the log
+    assert httpx.get(server.url + "/healthz").status_code == 200

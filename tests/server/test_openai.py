@@ -1,0 +1,81 @@
+"""The official ``openai`` client against ``/v1/chat/completions``, streaming and not:
+the answer as content, citations from the extra fields."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from server_doubles import Quoting
+
+from assistant.server import create_app
+
+QUESTION = "How many days do I have to return a product for a refund?"
+
+
+@pytest.fixture
+def server(live, settings, services):
+    return live(create_app(settings(server_api_keys=["k1"]), services(generator=Quoting())))
+
+
+@pytest.fixture
+def client(server):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{server.url}/v1", api_key="k1", max_retries=0, timeout=30)
+
+
+def test_completion_carries_citations_in_extra_fields(client):
+    response = client.chat.completions.create(
+        model="tiny", messages=[{"role": "system", "content": "Be brief."},
+                                {"role": "user", "content": QUESTION}])
+    content = response.choices[0].message.content
+    assert "return a product within 30 days" in content and content.endswith("[1].")
+    assert response.choices[0].finish_reason == "stop"
+    extra = response.model_extra
+    assert extra["answer_id"] and extra["abstained"] is False and extra["adapter"] is None
+    (citation,) = extra["citations"]
+    assert citation["source"] == "policies/refunds.md" and citation["n"] == 1
+    assert "30 days" in citation["quote"]
+    assert response.to_dict()["citations"] == extra["citations"]
+    assert response.usage.completion_tokens > 0
+
+
+def test_streaming_chunks_then_citations_on_the_last_chunk(client):
+    chunks = list(client.chat.completions.create(
+        model="tiny", stream=True, messages=[{"role": "user", "content": QUESTION}]))
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "return a product within 30 days" in text and text.endswith("[1].")
+    assert len([c for c in chunks if c.choices[0].delta.content]) > 3  # streamed, not at once
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert last.model_extra["citations"][0]["source"] == "policies/refunds.md"
+    assert last.model_extra["answer_id"]
+
+
+def test_pdf_citations_carry_the_page(client):
+    response = client.chat.completions.create(
+        model="base", messages=[{"role": "user",
+                                 "content": "How often should I rinse the dust filter brush?"}])
+    (citation,) = response.model_extra["citations"]
+    assert citation["source"] == "manuals/sweepbot-x9.pdf" and citation["page_index"] == 2
+
+
+def test_errors_reach_the_client_as_openai_errors(client, server):
+    import openai
+
+    with pytest.raises(openai.NotFoundError, match="unknown adapter"):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    bad = openai.OpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    assert [m.id for m in client.models.list()] == ["tiny"]
+
+
+def test_the_raw_stream_ends_with_done(server):
+    r = httpx.post(f"{server.url}/v1/chat/completions", timeout=30,
+                   headers={"Authorization": "Bearer k1"},
+                   json={"model": "tiny", "stream": True,
+                         "messages": [{"role": "user", "content": QUESTION}]})
+    lines = [line for line in r.text.splitlines() if line]
+    assert lines[-1] == "data: [DONE]" and all(line.startswith("data: ") for line in lines)
