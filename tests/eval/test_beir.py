@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED_DATA
 
 from eval.beir import BeirDataError, BeirDataset, load_beir, load_qrels
 from eval.retrieval import (
@@ -21,7 +22,7 @@ from index import MODES, Searcher
 from ingest.embedding import EmbedderInfo
 from ingest.errors import ConfigError, IndexMismatchError
 
-SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
+SCIFACT = SHARED_DATA / "scifact"
 
 
 def write_beir(

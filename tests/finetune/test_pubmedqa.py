@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA
 
 from finetune.prompting import ABSTAIN_TEXT
 from finetune.pubmedqa import PubMedQAConfig, build_pubmedqa_examples, load_pubmedqa
 from finetune.records import DatasetError
 from ingest.errors import ConfigError
 
-SHARED = Path("/work/shared/data/pubmedqa")
+SHARED = SHARED_DATA / "pubmedqa"
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA
 
-SHARED_PDFS = Path("/work/shared/data/pdfs")
+SHARED_PDFS = SHARED_DATA / "pdfs"
 
 MakePdf = Callable[..., Path]
 
