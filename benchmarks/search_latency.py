@@ -30,7 +30,8 @@ def synthetic_words(rng: np.random.Generator, vocab: int = 30000) -> list[str]:
     syllables = ["ka", "lo", "mi", "ren", "tu", "sa", "vor", "el", "ix", "pa", "qui", "dun"]
     words = set()
     while len(words) < vocab:
-        words.add("".join(rng.choice(syllables, size=rng.integers(2, 5))))
+        # 2-5 syllables from 12 give ~270k distinct words, so this always terminates
+        words.add("".join(rng.choice(syllables, size=rng.integers(2, 6))))
     return sorted(words)
 
 
@@ -45,8 +46,9 @@ def build(index_dir: Path, n_chunks: int, embedder: Embedder, kind: str, seed: i
             n = min(CHUNKS_PER_DOC, n_chunks - d)
             doc_id = f"doc{d // CHUNKS_PER_DOC:06d}"
             chunks, pos = [], 0
+            picks = rng.choice(len(words), size=(n, 120), p=probs)  # one draw per document
             for i in range(n):
-                text = " ".join(rng.choice(words, size=120, p=probs))
+                text = " ".join(words[picks[i]])
                 chunks.append(Chunk(f"{doc_id}-{i}", doc_id, f"{doc_id}.txt", text, pos,
                                     pos + len(text)))
                 pos += len(text) + 2
