@@ -18,11 +18,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval.beir import BeirDataset, BeirDoc, load_beir
-from eval.metrics import Qrels, Run, mrr, ndcg_at_k, recall_at_k
+from eval.metrics import (
+    Qrels,
+    Run,
+    mrr,
+    ndcg_at_k,
+    paired_permutation_test,
+    per_query,
+    query_ndcg,
+    recall_at_k,
+)
 from index import (
     MODES,
     BM25Config,
@@ -219,17 +229,25 @@ def evaluate_beir(
         build_index(dataset, where, embedder, bm25=bm25, progress=progress)
         searcher = Searcher(where, embedder=embedder, hybrid=hybrid)
         try:
-            results = {}
+            results, per_mode = {}, {}
             for mode in modes:
                 started = time.perf_counter()
                 run = run_queries(searcher, dataset, mode)
                 results[mode] = score_run(dataset.qrels, run)
+                per_mode[mode] = per_query(partial(query_ndcg, k=10), dataset.qrels, run)
                 logger.info(
                     "%s: %d queries in %.1fs: %s", mode, len(run), time.perf_counter() - started,
                     ", ".join(f"{k}={v:.4f}" for k, v in results[mode].items()),
                 )
         finally:
             searcher.close()
+    if "hybrid" in per_mode:
+        # Is hybrid's gain real? Paired sign-flip test on per-query nDCG@10.
+        queries = sorted(per_mode["hybrid"])
+        for other in (m for m in per_mode if m != "hybrid"):
+            results["hybrid"][f"p_vs_{other}"] = paired_permutation_test(
+                [per_mode["hybrid"][q] for q in queries], [per_mode[other][q] for q in queries]
+            )
     return results
 
 
@@ -241,6 +259,10 @@ def format_table(
     lines = [f"{'mode':<8} {'metric':<11} {'ours':>7} {'published':>10} {'diff':>8}"]
     for mode, metrics in results.items():
         for metric, value in metrics.items():
+            if metric.startswith("p_vs_"):
+                verdict = "real" if value < 0.05 else "not significant"
+                lines.append(f"{mode:<8} {metric:<11} {value:>7.4f}  (nDCG@10 gain {verdict})")
+                continue
             ref = published.get(mode, {}).get(metric)
             ref_s, diff_s = ("-", "-") if ref is None else (f"{ref:.3f}", f"{value - ref:+.3f}")
             lines.append(f"{mode:<8} {metric:<11} {value:>7.4f} {ref_s:>10} {diff_s:>8}")
