@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--modes", default="bm25,dense,hybrid")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_eval_retrieval)
+    from eval.cli import add_run_parser
+
+    add_run_parser(esub)
 
     from assistant import cli_finetune, cli_serve
 

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +331,7 @@ def _convert(gguf: Path, models_dir: Path, target: Path, sha: str, stat: os.stat
             "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns,
             "weights_hash": weights_hash(tmp),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "transformers_version": transformers.__version__,
         }
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -67,7 +67,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--vector-index", default="flat", choices=["flat", "hnsw", "ivf"])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch and FAISS threads (default: theirs); 1 is far faster for "
+                             "single queries on a busy 2-core machine")
     args = parser.parse_args()
+    if args.threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
     embedder = Embedder()
     rng = np.random.default_rng(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +85,8 @@ def main() -> None:
         searcher = Searcher(index_dir, embedder=embedder)
         words = synthetic_words(np.random.default_rng(0))[:3000]
         queries = [" ".join(rng.choice(words, size=5)) for _ in range(args.queries)]
-        print(f"chunks: {args.chunks}, vector index: {args.vector_index}, build: {build_s:.1f} s")
+        print(f"chunks: {args.chunks}, vector index: {args.vector_index}, "
+              f"threads: {args.threads or 'default'}, build: {build_s:.1f} s")
         print(f"{'mode':8}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
         for mode in ("bm25", "dense", "hybrid"):
             searcher.search(queries[0], k=args.k, mode=mode)  # warm caches

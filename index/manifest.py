@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from index.bm25 import BM25Config
@@ -137,7 +137,7 @@ class Manifest:
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC, e.g. ``2025-01-31T12:00:00.123456+00:00``."""
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def corpus_hash(pairs: Iterable[tuple[str, str]]) -> str:

@@ -275,7 +275,7 @@ class Runtime:
         future.add_done_callback(_consume)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout=limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise timeout_error(limit) from None
         except Exception as exc:
             raise from_library(exc, field=field) from exc

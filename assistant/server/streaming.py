@@ -75,7 +75,7 @@ class AnswerStream:
         left = self._until - time.monotonic()
         try:
             return await asyncio.wait_for(self._queue.get(), timeout=max(left, 0.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.cancel()
             return timeout_error(self.timeout_s)
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
 
-FIXED_DATE = datetime(2025, 7, 1, 12, 0, 0, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2025, 7, 1, 12, 0, 0, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
 
 Block = tuple

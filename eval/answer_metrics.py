@@ -1,0 +1,310 @@
+"""Per-question metrics of one answer, and their summary per setup with intervals and tests.
+
+Every metric is a number per question (``None`` where it does not apply), so each
+setup's headline figure is a mean with a percentile-bootstrap 95% interval, and two
+setups are compared on the questions both have a value for with a paired sign-flip
+permutation test (``eval.metrics``). Definitions (see ``METRICS`` for the list):
+
+- Retrieval, against the gold sources: a retrieved passage matches a ``SourceRef`` when
+  its source is the file (or ends with ``/file``), or its doc id is, and then, when the
+  ref gives a page, the physical page matches, else when it gives a heading, the heading
+  is one of the passage's heading path. Each gold source counts once (a second passage
+  of it gains nothing): ``recall@k``, ``mrr`` (first match), ``ndcg@10`` (binary gains).
+- Answers (short gold answers): SQuAD ``exact_match`` and ``token_f1`` on the answer
+  without ``[n]`` markers, and ``contains_answer``: the normalised gold is a substring of
+  the normalised answer. Yes/no sets: ``accuracy`` of the first yes/no/maybe word.
+  Unanswerable questions take no part in these.
+- Citations, ALCE-style (Gao et al., 2023), over the claim sentences of answered
+  questions, with the verifier's per-passage support standing in for NLI and "the cited
+  set supports" taken as "some cited passage supports" (support >= min_support):
+  ``citation_recall`` = share of claim sentences whose written citations support them (an
+  uncited sentence scores 0); ``citation_precision`` = share of written citations that
+  support their sentence (out-of-range numbers count as failures). Under the max rule a
+  citation is ALCE-"irrelevant" exactly when it does not support its sentence alone.
+  ``citation_gold`` = share of written in-range citations pointing to a gold source.
+  ``valid_citation`` = 1 when the answer keeps (verifier-kept, model-written) at least one
+  citation that points to a gold source (answered, answerable questions with gold sources).
+- Abstention, on the unanswerable questions (gold answer None): ``abstain_recall`` =
+  abstained there; ``abstain_precision`` = over abstained questions, unanswerable ones.
+- Cost: ``latency_s`` (the answer's total time; p50 and p95 in the summary) and
+  ``completion_tokens``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from eval.metrics import (
+    bootstrap_ci,
+    exact_match,
+    normalize_answer,
+    paired_permutation_test,
+    query_ndcg,
+    query_recall,
+    query_reciprocal_rank,
+    token_f1,
+)
+from finetune.records import SourceRef
+
+logger = logging.getLogger(__name__)
+
+_MARKERS = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+_DECISION = re.compile(r"\b(yes|no|maybe)\b", re.I)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric's key in results, its label in reports, and how to show it."""
+
+    key: str
+    label: str
+    group: str
+    unit: str = "fraction"  # fraction | seconds | tokens
+    paired: bool = True  # compared between setups
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("recall@k", "Recall@k", "retrieval"),
+    MetricSpec("mrr", "MRR", "retrieval"),
+    MetricSpec("ndcg@10", "nDCG@10", "retrieval"),
+    MetricSpec("exact_match", "Exact match", "answer"),
+    MetricSpec("token_f1", "Token F1", "answer"),
+    MetricSpec("contains_answer", "Contains gold answer", "answer"),
+    MetricSpec("accuracy", "Accuracy (yes/no/maybe)", "answer"),
+    MetricSpec("citation_recall", "Citation recall (ALCE)", "citations"),
+    MetricSpec("citation_precision", "Citation precision (ALCE)", "citations"),
+    MetricSpec("citation_gold", "Citations to a gold source", "citations"),
+    MetricSpec("valid_citation", "Valid citation rate", "citations"),
+    MetricSpec("abstain_recall", "Abstention recall", "abstention"),
+    MetricSpec("abstain_precision", "Abstention precision", "abstention", paired=False),
+    MetricSpec("abstained", "Abstained (all questions)", "abstention"),
+    MetricSpec("latency_s", "Latency (s)", "cost", unit="seconds"),
+    MetricSpec("completion_tokens", "Generated tokens", "cost", unit="tokens"),
+)
+METRIC_KEYS = tuple(m.key for m in METRICS)
+
+
+# -- single values ------------------------------------------------------------------------
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without ``[n]`` citation markers."""
+    return " ".join(_MARKERS.sub("", text).split())
+
+
+def contains_answer(prediction: str, gold: str) -> float:
+    """1.0 when the normalised ``gold`` occurs in the normalised ``prediction``."""
+    needle = normalize_answer(gold)
+    return float(bool(needle) and f" {needle} " in f" {normalize_answer(prediction)} ")
+
+
+def parse_decision(text: str) -> str | None:
+    """The first ``yes``/``no``/``maybe`` word of ``text`` (lower case), or None."""
+    match = _DECISION.search(text)
+    return match.group(1).lower() if match else None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(":").strip()
+
+
+def passage_matches(passage, ref: SourceRef) -> bool:
+    """Whether a retrieved/cited ``passage`` (anything with ``source``, ``doc_id``,
+    ``page_index``, ``heading``) is the gold source ``ref``."""
+    source = getattr(passage, "source", "") or ""
+    doc_id = getattr(passage, "doc_id", "") or ""
+    if ref.file not in (source, doc_id) and not source.endswith("/" + ref.file):
+        return False
+    if ref.page is not None:
+        return getattr(passage, "page_index", None) == ref.page
+    if ref.heading:
+        heading = getattr(passage, "heading", ()) or ()
+        if isinstance(heading, str):
+            heading = tuple(h for h in heading.split(" > ") if h)
+        return _norm(ref.heading) in {_norm(h) for h in heading}
+    return True
+
+
+def gold_index(passage, refs: Sequence[SourceRef]) -> int | None:
+    """Index of the first gold source ``passage`` matches, or None."""
+    return next((i for i, ref in enumerate(refs) if passage_matches(passage, ref)), None)
+
+
+def retrieval_scores(passages: Sequence, refs: Sequence[SourceRef], k: int) -> dict[str, float]:
+    """``recall@k``, ``mrr`` and ``ndcg@10`` of a ranking against gold sources (non-empty)."""
+    ranked, seen = [], set()
+    for i, passage in enumerate(passages):
+        g = gold_index(passage, refs)
+        if g is None or g in seen:
+            ranked.append(f"other-{i}")
+        else:
+            seen.add(g)
+            ranked.append(f"gold-{g}")
+    judged = {f"gold-{g}": 1 for g in range(len(refs))}
+    return {
+        "recall@k": query_recall(ranked, judged, k),
+        "mrr": query_reciprocal_rank(ranked, judged, None),
+        "ndcg@10": query_ndcg(ranked, judged, 10),
+    }
+
+
+def citation_scores(sentences: Sequence, passages: Sequence, refs: Sequence[SourceRef],
+                    ) -> dict[str, float | None]:
+    """ALCE-style citation recall/precision of one answer from the verifier's
+    ``SentenceSupport`` list, plus the gold-source shares (None without gold sources)."""
+    claims = [s for s in sentences if s.is_claim]
+    recall = None
+    if claims:
+        hits = sum(
+            1 for s in claims
+            if s.cited and max(s.scores[n - 1] for n in s.cited) >= s.min_support)
+        recall = hits / len(claims)
+    written = [(s, n) for s in claims for n in s.cited]
+    failed = sum(len(s.invalid) for s in claims)
+    total = len(written) + failed
+    precision = None
+    if total:
+        precision = sum(1 for s, n in written if s.scores[n - 1] >= s.min_support) / total
+    gold = kept_gold = None
+    if refs:
+        if written:
+            gold = sum(gold_index(passages[n - 1], refs) is not None
+                       for _, n in written) / len(written)
+        kept = [n for s in claims for n in s.cited if n in s.citations]
+        kept_gold = float(any(gold_index(passages[n - 1], refs) is not None for n in kept))
+    return {"citation_recall": recall, "citation_precision": precision,
+            "citation_gold": gold, "valid_citation": kept_gold}
+
+
+def question_metrics(
+    *,
+    answer_text: str,
+    abstained: bool,
+    gold_answer: str | None,
+    kind: str,
+    refs: Sequence[SourceRef],
+    retrieval: bool,
+    retrieved: Sequence = (),
+    k: int = 5,
+    sentences: Sequence | None = None,
+    passages: Sequence = (),
+    latency_s: float | None = None,
+    completion_tokens: int | None = None,
+) -> dict[str, float | None]:
+    """Every metric of ``METRICS`` for one answer; ``None`` where it does not apply."""
+    out: dict[str, float | None] = dict.fromkeys(METRIC_KEYS)
+    if retrieval and refs:
+        out.update(retrieval_scores(retrieved, refs, k))
+    text = strip_markers(answer_text)
+    if gold_answer is not None:
+        if kind == "yesno":
+            out["accuracy"] = float(not abstained and parse_decision(text) == gold_answer)
+        else:
+            prediction = "" if abstained else text
+            out["exact_match"] = exact_match(prediction, gold_answer)
+            out["token_f1"] = token_f1(prediction, gold_answer)
+            out["contains_answer"] = contains_answer(prediction, gold_answer)
+    if retrieval and not abstained and sentences is not None:
+        scores = citation_scores(sentences, passages, refs if gold_answer is not None else ())
+        out.update(scores)
+    out["abstained"] = float(abstained)
+    if gold_answer is None:
+        out["abstain_recall"] = float(abstained)
+    if abstained:
+        out["abstain_precision"] = float(gold_answer is None)
+    out["latency_s"] = latency_s
+    out["completion_tokens"] = None if completion_tokens is None else float(completion_tokens)
+    return out
+
+
+# -- summaries ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A summary figure with its 95% bootstrap interval over ``n`` questions."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+
+
+def quantile_ci(values: Sequence[float], q: float, n_resamples: int = 1000,
+                seed: int = 0) -> Estimate:
+    """The ``q`` quantile of ``values`` with a percentile-bootstrap 95% interval."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError("values must not be empty")
+    rng = np.random.default_rng(seed)
+    samples = arr[rng.integers(0, arr.size, size=(n_resamples, arr.size))]
+    stats = np.quantile(samples, q, axis=1)
+    low, high = np.quantile(stats, [0.025, 0.975])
+    return Estimate(float(np.quantile(arr, q)), float(low), float(high), int(arr.size))
+
+
+def summarize(per_question: Mapping[str, Mapping[str, float | None]], n_resamples: int = 1000,
+              seed: int = 0) -> dict[str, Estimate]:
+    """One setup's figures from ``{question id: metrics}``: the mean of each metric with
+    its interval (metrics no question has are left out), plus ``latency_p50`` and
+    ``latency_p95``."""
+    out: dict[str, Estimate] = {}
+    for key in METRIC_KEYS:
+        values = [m[key] for m in per_question.values() if m.get(key) is not None]
+        if values:
+            mean, low, high = bootstrap_ci(values, n_resamples, 0.95, seed)
+            out[key] = Estimate(mean, low, high, len(values))
+    latencies = [m["latency_s"] for m in per_question.values() if m.get("latency_s") is not None]
+    if latencies:
+        out["latency_p50"] = quantile_ci(latencies, 0.50, n_resamples, seed)
+        out["latency_p95"] = quantile_ci(latencies, 0.95, n_resamples, seed)
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Setup ``a`` minus setup ``b`` on ``metric`` over ``n`` shared questions."""
+
+    metric: str
+    a: str
+    b: str
+    diff: float
+    p_value: float
+    n: int
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < 0.05
+
+    def to_json(self) -> dict:
+        return {"metric": self.metric, "a": self.a, "b": self.b, "diff": self.diff,
+                "p_value": self.p_value, "n": self.n, "significant": self.significant}
+
+
+def compare_setups(per_setup: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+                   metrics: Iterable[str] | None = None, n_resamples: int = 10_000,
+                   seed: int = 0) -> list[Comparison]:
+    """Paired permutation tests for every pair of setups and every paired metric, on the
+    questions where both setups have a value (at least 2)."""
+    keys = list(metrics) if metrics is not None else [m.key for m in METRICS if m.paired]
+    out = []
+    for a, b in combinations(per_setup, 2):
+        shared = sorted(set(per_setup[a]) & set(per_setup[b]))
+        for key in keys:
+            pairs = [(per_setup[a][q].get(key), per_setup[b][q].get(key)) for q in shared]
+            pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+            if len(pairs) < 2:
+                continue
+            xs, ys = zip(*pairs, strict=True)
+            p = paired_permutation_test(xs, ys, n_resamples, seed)
+            out.append(Comparison(key, a, b, float(np.mean(xs) - np.mean(ys)), p, len(pairs)))
+    return out

@@ -1,0 +1,61 @@
+"""``assistant eval run --config FILE --out DIR [--limit N]``: the harness from the CLI.
+
+``add_run_parser(esub)`` adds the ``run`` sub-command to ``assistant eval``'s
+sub-parsers; ``cmd_eval_run(args)`` runs it and returns the exit code. Library errors
+propagate to ``assistant.cli.main``, which turns them into one-line messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def cmd_eval_run(args: argparse.Namespace) -> int:
+    """Run or resume the eval ``args.config`` describes into ``args.out``; prints where the
+    reports are and the headline figures. Returns 0."""
+    from eval.config import load_config
+    from eval.harness import run_eval
+
+    config = load_config(Path(args.config))
+    progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
+    command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
+    result = run_eval(config, Path(args.out), limit=args.limit, progress=progress,
+                      command=command)
+    for name, reason in result.skipped_setups.items():
+        print(f"skipped setup {name}: {reason}")
+    headline = ("accuracy", "contains_answer", "token_f1", "valid_citation", "abstain_recall",
+                "latency_p50")
+    for name, figures in result.summary.items():
+        shown = ", ".join(f"{k} {figures[k].value:.3f}" for k in headline if k in figures)
+        print(f"{name}: {shown}")
+    print(f"{result.new_results} new answers in {result.seconds:.0f}s; report: "
+          f"{result.report_html} (also {result.report_md.name}, {result.results.name})")
+    return 0
+
+
+def add_run_parser(esub) -> argparse.ArgumentParser:
+    """Add ``run`` to the ``assistant eval`` sub-parsers ``esub``; returns the parser."""
+    p = esub.add_parser("run", help="compare setups (base, RAG, fine-tune, both) on a "
+                                    "question set; writes report.html/.md and results.jsonl")
+    p.add_argument("--config", required=True, help="eval config (TOML)")
+    p.add_argument("--out", required=True, help="output directory (a rerun resumes it)")
+    p.add_argument("--limit", type=_limit, default=None,
+                   help="only the first N questions (default: [run] limit, 0 = all)")
+    p.set_defaults(func=cmd_eval_run)
+    return p
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--limit must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("--limit must be >= 0 (0 = all)")
+    return value

@@ -1,0 +1,330 @@
+"""Run every setup on every question, write results.jsonl, manifest.json and the reports.
+
+``run_eval(config, out_dir)`` answers each question with each setup, one line per
+(setup, question) appended to ``results.jsonl`` as soon as its batch is done, so an
+interrupted run resumes: pairs already there are skipped (a truncated last line is
+dropped and rewritten). Adapters are resolved before any model loads, and nothing heavy
+loads when nothing is left to answer. Then it summarises (means with bootstrap
+intervals, paired tests) and writes ``summary.json``, ``report.md`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm.auto import tqdm
+
+from eval.answer_metrics import (
+    Comparison,
+    Estimate,
+    compare_setups,
+    gold_index,
+    question_metrics,
+    summarize,
+)
+from eval.config import EvalConfig, SetupConfig
+from eval.questions import EvalQuestion, load_questions
+from eval.setups import EvalSetup, Models, build_setups, open_searcher, resolve_adapters
+from ingest.errors import AssistantError
+
+if TYPE_CHECKING:
+    from ingest.embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
+FORMAT_VERSION = 1
+RETRIEVAL_DEPTH = 10  # passages fetched for retrieval metrics (nDCG@10), at least k
+
+
+class EvalError(AssistantError):
+    """The run cannot go on: its output directory belongs to another config, or
+    results.jsonl is corrupt before its last line."""
+
+
+@dataclass
+class RunResult:
+    """What a run wrote and found: paths, per-setup ``summary``, paired ``comparisons``."""
+
+    out_dir: Path
+    new_results: int
+    summary: dict[str, dict[str, Estimate]]
+    comparisons: list[Comparison]
+    skipped_setups: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def report_html(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def report_md(self) -> Path:
+        return self.out_dir / "report.md"
+
+    @property
+    def results(self) -> Path:
+        return self.out_dir / RESULTS
+
+
+def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = None,
+             progress: bool = False, command: str | None = None,
+             embedder: Embedder | None = None) -> RunResult:
+    """Run (or resume) the eval ``config`` describes into ``out_dir``.
+
+    ``limit`` (None: ``[run] limit``; 0: all) keeps the first N questions. ``embedder``
+    overrides ``[corpus] embedder`` (tests pass the one they have). Raises
+    ``EvalConfigError``/``MissingAdapterError`` before any question runs, ``EvalError`` for
+    an out dir of another config, and the library's errors for a model or index that
+    cannot load.
+    """
+    clock = time.perf_counter()
+    started = _now()
+    out_dir = Path(out_dir)
+    all_questions = load_questions(config.questions)
+    limit = config.run.limit if limit is None else limit
+    questions = all_questions[:limit] if limit else all_questions
+    adapters, skipped = resolve_adapters(config)
+    active = [s for s in config.setups if s.name not in skipped]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = _start_manifest(config, out_dir, adapters, skipped)
+    done = load_results(out_dir / RESULTS)
+    todo = {s.name: [q for q in questions if (s.name, q.id) not in done] for s in active}
+    total = sum(len(v) for v in todo.values())
+    logger.info("%d questions x %d setups: %d to answer, %d already in %s", len(questions),
+                len(active), total, len(questions) * len(active) - total, RESULTS)
+    if total:
+        manifest["base_models"] = _answer_all(config, out_dir, active, todo, all_questions,
+                                              adapters, embedder, progress, total)
+    records = load_results(out_dir / RESULTS)
+    wanted = {q.id for q in questions}
+    per_setup = {s.name: {qid: r["metrics"] for (name, qid), r in records.items()
+                          if name == s.name and qid in wanted} for s in active}
+    summary = {name: summarize(m, config.run.bootstrap_resamples, config.run.seed)
+               for name, m in per_setup.items()}
+    comparisons = compare_setups(per_setup, n_resamples=config.run.permutation_resamples,
+                                 seed=config.run.seed)
+    finished = _now()
+    manifest.setdefault("runs", []).append({
+        "started_at": started, "finished_at": finished, "command": command, "limit": limit,
+        "questions": len(questions), "new_results": total})
+    manifest["finished_at"] = finished
+    _write_json(out_dir / MANIFEST, manifest)
+    _write_json(out_dir / SUMMARY, {
+        "setups": {n: {k: e.to_json() for k, e in s.items()} for n, s in summary.items()},
+        "comparisons": [c.to_json() for c in comparisons], "skipped_setups": skipped})
+    from eval.report import ReportData, write_reports
+
+    ordered = [records[(s.name, q.id)] for q in questions for s in active
+               if (s.name, q.id) in records]
+    write_reports(out_dir, ReportData(
+        config=config, setups=active, skipped=skipped, records=ordered, summary=summary,
+        comparisons=comparisons, manifest=manifest, command=command, n_questions=len(questions)))
+    return RunResult(out_dir, total, summary, comparisons, skipped, time.perf_counter() - clock)
+
+
+def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig],
+                todo: dict[str, list[EvalQuestion]], all_questions: Sequence[EvalQuestion],
+                adapters: dict, embedder: Embedder | None, progress: bool,
+                total: int) -> dict:
+    """Build what the pending setups need, answer their questions, append the results."""
+    import torch
+
+    torch.manual_seed(config.run.seed)
+    if embedder is None:
+        from ingest.embedding import Embedder, EmbedderConfig
+
+        embedder = Embedder(EmbedderConfig(model=config.corpus.embedder))
+    pending = [s for s in active if todo[s.name]]
+    searchers: dict = {}
+    index_dir = config.corpus.index or out_dir / "index"
+    for reranker in dict.fromkeys(s.reranker for s in pending if s.retrieval):
+        searchers[reranker] = open_searcher(config, all_questions, embedder, index_dir,
+                                            reranker, progress)
+    models = Models(config.model.device, config.model.dtype)
+    setups = build_setups(config, pending, adapters, models, embedder, searchers)
+    path = out_dir / RESULTS
+    try:
+        with path.open("a", encoding="utf-8") as f, \
+                tqdm(total=total, disable=not progress, desc="eval", unit="answer") as bar:
+            for setup in pending:
+                bar.set_postfix_str(setup.name)
+                items = todo[setup.name]
+                for i in range(0, len(items), config.run.batch_size):
+                    batch = items[i: i + config.run.batch_size]
+                    for record in _run_batch(setups[setup.name], batch):
+                        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                    bar.update(len(batch))
+    finally:
+        for searcher in searchers.values():
+            searcher.close()
+    return {base: {"model_id": loaded.model_id, "weights_hash": loaded.weights_hash,
+                   "device": loaded.device, "dtype": loaded.dtype}
+            for base, (loaded, _, _) in models.loaded.items()}
+
+
+def _run_batch(setup: EvalSetup, batch: Sequence[EvalQuestion]) -> list[dict]:
+    texts = [q.question for q in batch]
+    depth = max(setup.config.k, RETRIEVAL_DEPTH)
+    retrieved = setup.retrieve(texts, depth)
+    try:
+        outcomes = list(setup.answer_batch(texts))
+    except AssistantError:  # one bad question must not sink its batch: retry one by one
+        outcomes = []
+        for text in texts:
+            try:
+                outcomes.append(setup.answer_batch([text])[0])
+            except AssistantError as exc:
+                logger.warning("setup %s: %s", setup.name, exc)
+                outcomes.append(exc)
+    return [make_record(setup.config, q, t, r) for q, t, r in
+            zip(batch, outcomes, retrieved, strict=True)]
+
+
+def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) -> dict:
+    """The results.jsonl line of one (setup, question): gold, answer record, raw output,
+    per-sentence support, retrieved passages and metric values; ``error`` when answering
+    failed (its answer then scores as empty, never as abstained)."""
+    error = str(trace) if isinstance(trace, Exception) else None
+    answer = None if error else trace.answer
+    verification = None if error else trace.verification
+    metrics = question_metrics(
+        answer_text=answer.answer if answer else "", abstained=bool(answer and answer.abstained),
+        gold_answer=question.answer, kind=question.kind, refs=question.sources,
+        retrieval=setup.retrieval, retrieved=retrieved, k=setup.k,
+        sentences=verification.sentences if verification else None,
+        passages=answer.passages if answer else (),
+        latency_s=answer.timings.get("total") if answer else None,
+        completion_tokens=answer.usage.get("completion_tokens") if answer else None)
+    return {
+        "setup": setup.name,
+        "question_id": question.id,
+        "question": question.question,
+        "gold": question.gold_json(),
+        "setup_config": {"retrieval": setup.retrieval, "adapter": setup.adapter,
+                         "k": setup.k, "mode": setup.mode, "base": setup.base},
+        "answer": answer.to_json() if answer else None,
+        "raw": None if error else trace.raw,
+        "verification": verification.to_json() if verification else None,
+        "retrieved": [
+            {"chunk_id": p.chunk_id, "source": p.source, "page_index": p.page_index,
+             "heading": p.heading_path, "score": round(float(p.score), 6),
+             "gold": gold_index(p, question.sources) is not None} for p in retrieved],
+        "metrics": metrics,
+        "error": error,
+    }
+
+
+def load_results(path: Path) -> dict[tuple[str, str], dict]:
+    """``(setup, question id) -> record`` of ``results.jsonl`` (later lines win). A
+    truncated last line (an interrupted write) is dropped and the file rewritten without
+    it; a bad line elsewhere raises ``EvalError``."""
+    if not path.is_file():
+        return {}
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    records: dict[tuple[str, str], dict] = {}
+    kept: list[bytes] = []
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            key = (record["setup"], record["question_id"])
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            if i == last:
+                logger.warning("%s: dropping a truncated last line", path)
+                continue
+            raise EvalError(f"{path} line {i + 1} is corrupt ({exc}); fix or remove it") from exc
+        records[key] = record
+        kept.append(line)
+    if raw and (len(kept) != sum(1 for line in lines if line.strip()) or not raw.endswith(b"\n")):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(line + b"\n" for line in kept))
+        os.replace(tmp, path)
+    return records
+
+
+# -- manifest -------------------------------------------------------------------------------
+
+
+def _start_manifest(config: EvalConfig, out_dir: Path, adapters: dict,
+                    skipped: dict[str, str]) -> dict:
+    path = out_dir / MANIFEST
+    old = json.loads(path.read_text()) if path.is_file() else None
+    if old is not None and old.get("config_hash") != config.hash:
+        raise EvalError(f"{out_dir} holds a run of another config (hash {old.get('config_hash')},"
+                        f" this one {config.hash}); use a fresh --out directory")
+    manifest = old or {"format_version": FORMAT_VERSION, "started_at": _now()}
+    manifest.update({
+        "config_path": str(config.path), "config": config.raw, "config_hash": config.hash,
+        "code_version": code_version(), "machine": machine_info(config.model.device),
+        "base_model": config.model.base,
+        "adapters": {name: a.to_json() if a else None for name, a in adapters.items()},
+        "skipped_setups": skipped,
+    })
+    _write_json(path, manifest)
+    return manifest
+
+
+def code_version() -> dict:
+    """The git commit of this checkout (and whether it has local changes), when known."""
+    root = Path(__file__).resolve().parents[1]
+    out: dict = {}
+    try:
+        from importlib.metadata import version
+
+        out["package"] = version("acme-assistant")
+    except Exception:  # noqa: BLE001 - not installed as a package
+        out["package"] = None
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=root, capture_output=True, text=True, timeout=10).stdout
+        out.update(commit=head, dirty=bool(status.strip()))
+    except (OSError, subprocess.SubprocessError):
+        out.update(commit=None, dirty=None)
+    return out
+
+
+def machine_info(device: str = "auto") -> dict:
+    """Platform, Python, CPU count and the torch device the run uses."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "hostname": platform.node()}
+    try:
+        import torch
+
+        from assistant.models import resolve_device
+
+        info["torch"] = torch.__version__
+        info["torch_device"] = resolve_device(device)
+        if info["torch_device"].startswith("cuda"):
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except (ImportError, AssistantError) as exc:
+        info["torch_device"] = f"unknown ({exc})"
+    return info
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)

@@ -1,0 +1,430 @@
+"""Results in, ``report.md`` and a single-file ``report.html`` out.
+
+Both state the command, machine and date, the setups and their adapters, every metric
+per setup with its 95% interval, which differences between setups are significant
+(paired permutation test, p < 0.05, unadjusted), a PubMedQA comparison with published
+figures when the question set is PubMedQA, and plots. The HTML adds a per-question
+drill-down (passages, answer, citations, per-sentence support); every piece of text from
+questions, documents or the model is HTML-escaped. Plots are PNGs drawn with
+matplotlib's Agg canvas, embedded as base64 in the HTML and written under ``plots/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eval.answer_metrics import METRICS, Comparison, Estimate, MetricSpec
+from eval.config import EvalConfig, SetupConfig
+
+logger = logging.getLogger(__name__)
+
+# RAFT (Zhang et al., 2024), Table 1, PubMedQA accuracy (%), and the PubMedQA paper's
+# majority-class baseline (Jin et al., 2019), as quoted in ../shared/data/README.md.
+RAFT_PUBMEDQA: tuple[tuple[str, str | None, float], ...] = (
+    ("LLaMA2-7B-chat (no retrieval)", "base", 56.5),
+    ("LLaMA2-7B-chat + RAG", "rag", 58.8),
+    ("Domain-specific fine-tune (DSF)", "finetune", 59.7),
+    ("DSF + RAG", "combined", 71.6),
+    ("RAFT (LLaMA2-7B)", "combined", 73.3),
+    ("GPT-3.5 + RAG", None, 71.6),
+    ("Majority class (PubMedQA paper)", None, 55.2),
+)
+_ROLE_NAMES = {"base": "base", "rag": "RAG-only", "finetune": "fine-tune-only",
+               "combined": "combined"}
+_MAX_PASSAGE_CHARS = 800
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows; ``records`` are results.jsonl lines of this run."""
+
+    config: EvalConfig
+    setups: Sequence[SetupConfig]
+    skipped: dict[str, str]
+    records: list[dict]
+    summary: dict[str, dict[str, Estimate]]
+    comparisons: list[Comparison]
+    manifest: dict = field(default_factory=dict)
+    command: str | None = None
+    n_questions: int = 0
+
+    def shown_metrics(self) -> list[MetricSpec]:
+        def present(key: str) -> bool:
+            keys = (key, "latency_p50") if key == "latency_s" else (key,)
+            return any(k in s for s in self.summary.values() for k in keys)
+
+        return [m for m in METRICS if present(m.key)]
+
+
+def write_reports(out_dir: Path, data: ReportData) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    plots = render_plots(data)
+    (out_dir / "plots").mkdir(exist_ok=True)
+    for name, png in plots.items():
+        (out_dir / "plots" / f"{name}.png").write_bytes(png)
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    md.write_text(render_markdown(data, list(plots)), encoding="utf-8")
+    page.write_text(render_html(data, plots), encoding="utf-8")
+    return md, page
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def fmt(est: Estimate | None, unit: str = "fraction") -> str:
+    """``0.512 [0.410, 0.600]`` (seconds and tokens with fewer digits), ``-`` when absent."""
+    if est is None:
+        return "-"
+    digits = 3 if unit == "fraction" else 2 if unit == "seconds" else 1
+    return f"{est.value:.{digits}f} [{est.low:.{digits}f}, {est.high:.{digits}f}]"
+
+
+def _rows(data: ReportData) -> list[tuple[str, str, list[Estimate | None]]]:
+    """(label, unit, estimate per setup) for every shown metric, latency as p50/p95."""
+    rows = []
+    for m in data.shown_metrics():
+        if m.key == "latency_s":
+            for key, label in (("latency_p50", "Latency p50 (s)"),
+                               ("latency_p95", "Latency p95 (s)")):
+                rows.append((label, "seconds", [data.summary[s.name].get(key)
+                                                for s in data.setups]))
+            continue
+        rows.append((m.label, m.unit, [data.summary[s.name].get(m.key) for s in data.setups]))
+    return rows
+
+
+def _n(data: ReportData, key: str) -> str:
+    ns = {e.n for s in data.summary.values() if (e := s.get(key)) is not None}
+    return "/".join(str(n) for n in sorted(ns)) or "0"
+
+
+def _label(key: str) -> str:
+    return next((m.label for m in METRICS if m.key == key), key)
+
+
+def _setup_line(data: ReportData, s: SetupConfig) -> tuple[str, str, str, str]:
+    retrieval = (f"k={s.k}, {s.mode}" + (f", reranker {s.reranker}" if s.reranker else "")
+                 if s.retrieval else "none")
+    adapter = "none"
+    info = (data.manifest.get("adapters") or {}).get(s.name)
+    if info:
+        adapter = (f"{info['registry_name']} v{info['version']}" if info.get("registry_name")
+                   else info["path"])
+    return s.name, _ROLE_NAMES[s.role], retrieval, adapter
+
+
+def _machine(data: ReportData) -> str:
+    m = data.manifest.get("machine", {})
+    gpu = f", {m['gpu']}" if m.get("gpu") else ""
+    return (f"{m.get('platform', '?')}, {m.get('cpu_count', '?')} CPUs, torch device "
+            f"{m.get('torch_device', '?')}{gpu}")
+
+
+def _meta(data: ReportData) -> list[tuple[str, str]]:
+    man, cfg = data.manifest, data.config
+    code = man.get("code_version", {})
+    commit = (code.get("commit") or "unknown")[:12] + (" (modified)" if code.get("dirty") else "")
+    models = man.get("base_models") or {}
+    base = ", ".join(f"{b} (weights {v.get('weights_hash')}, {v.get('device')})"
+                     for b, v in models.items()) or cfg.model.base
+    return [
+        ("Command", data.command or "(library call)"),
+        ("Date", man.get("finished_at", "")),
+        ("Machine", _machine(data)),
+        ("Config", f"{cfg.path} (hash {cfg.hash})"),
+        ("Code", commit),
+        ("Base model", base),
+        ("Questions", f"{data.n_questions} from {cfg.questions.path} "
+                      f"({cfg.questions.format}, split {cfg.questions.split})"),
+        ("Corpus", f"{cfg.corpus.kind}" + (f" ({cfg.corpus.docs})" if cfg.corpus.docs else "")),
+        ("Max new tokens / batch", f"{cfg.run.max_new_tokens} / {cfg.run.batch_size} "
+                                   "(an answer's latency includes its whole batch)"),
+    ]
+
+
+def _significant(data: ReportData) -> list[Comparison]:
+    return [c for c in data.comparisons if c.significant]
+
+
+def _pubmedqa_rows(data: ReportData) -> list[tuple[str, str, str]]:
+    """(row, accuracy %, where it comes from) for ours and the published figures."""
+    rows = []
+    for s in data.setups:
+        est = data.summary[s.name].get("accuracy")
+        value = "-" if est is None else (f"{100 * est.value:.1f} "
+                                         f"[{100 * est.low:.1f}, {100 * est.high:.1f}]")
+        rows.append((f"ours: {s.name} ({_ROLE_NAMES[s.role]})", value,
+                     f"{data.config.model.base}, n={est.n if est else 0}"))
+    for label, _, value in RAFT_PUBMEDQA:
+        source = "PubMedQA paper" if "Majority" in label else "RAFT paper, Table 1"
+        rows.append((label, f"{value:.1f}", source))
+    return rows
+
+
+PUBMEDQA_NOTE = (
+    "Our RAG setups retrieve the top k passages from an index of the CONTEXTS of all 500 "
+    "test questions (corpus kind 'contexts'), so the gold abstract's sections compete with "
+    "other abstracts' sections: the closest match to RAFT's test setting (the question with "
+    "its gold document among distractor documents). Corpus kind 'gold' passes the gold "
+    "contexts alone (an oracle, easier than RAFT's). Accuracy parses the first "
+    "yes/no/maybe word of the answer; an abstention counts as wrong. The paper's models "
+    "are 7B+ parameters; compare the gaps between setups more than the absolute values.")
+
+
+# -- markdown -----------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def render_markdown(data: ReportData, plot_names: Sequence[str] = ()) -> str:
+    """The report as Markdown (no per-question passages; see report.html and results)."""
+    names = [s.name for s in data.setups]
+    out = [f"# Eval report: {_md_cell(data.config.run.name)}", ""]
+    out += _md_table(["", ""], _meta(data))
+    out += ["## Setups", ""]
+    out += _md_table(["setup", "kind", "retrieval", "adapter"],
+                     [_setup_line(data, s) for s in data.setups])
+    for name, reason in data.skipped.items():
+        out.append(f"- **skipped {name}**: {reason}")
+    if data.skipped:
+        out.append("")
+    out += ["## Results (mean [95% bootstrap interval])", ""]
+    out += _md_table(["metric", *names],
+                     [(label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)])
+    out += ["## Differences between setups", "",
+            "Paired sign-flip permutation test on the questions both setups have a value for; "
+            "p < 0.05 marks a real difference (not adjusted for multiple comparisons).", ""]
+    sig = _significant(data)
+    if sig:
+        out += _md_table(["metric", "setups", "difference", "p", "n"],
+                         [(_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+                           f"{c.p_value:.4f}", str(c.n)) for c in sig])
+    else:
+        out += ["No difference between setups is significant at p < 0.05.", ""]
+    out += ["<details><summary>All paired tests</summary>", ""]
+    out += _md_table(["metric", "setups", "difference", "p", "n", "significant"],
+                     [(_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+                       f"{c.p_value:.4f}", str(c.n), "yes" if c.significant else "no")
+                      for c in data.comparisons])
+    out += ["</details>", ""]
+    if data.config.questions.format == "pubmedqa":
+        out += ["## PubMedQA beside published figures (accuracy, %)", ""]
+        out += _md_table(["system", "accuracy", "source"], _pubmedqa_rows(data))
+        out += [PUBMEDQA_NOTE, ""]
+    if plot_names:
+        out += ["## Plots", ""] + [f"![{n}](plots/{n}.png)" for n in plot_names] + [""]
+    out += ["## Per question", ""]
+    out += _md_table(["question", "setup", "answer", "metrics"], [
+        (r["question_id"], r["setup"], _short(r), _metric_text(r["metrics"]))
+        for r in data.records])
+    return "\n".join(out)
+
+
+def _short(record: dict, limit: int = 160) -> str:
+    if record.get("error"):
+        return f"ERROR: {record['error']}"[:limit]
+    text = " ".join((record["answer"] or {}).get("answer", "").split())
+    if record["answer"] and record["answer"]["abstained"]:
+        text = f"(abstained) {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _metric_text(metrics: dict) -> str:
+    keys = ("exact_match", "token_f1", "contains_answer", "accuracy", "recall@k",
+            "citation_recall", "valid_citation", "abstained")
+    return ", ".join(f"{k}={metrics[k]:.2f}" for k in keys if metrics.get(k) is not None)
+
+
+# -- html ---------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.sig{font-weight:bold;color:#0a5}
+details{margin:0.3em 0}summary{cursor:pointer}.setup{border-left:4px solid #89b;margin:0.6em 0;
+padding:0.2em 0.8em}.gold{background:#eaffea}.psg{white-space:pre-wrap;font-size:0.9em}
+.muted{color:#777}img{max-width:100%}
+"""
+
+
+def _e(text) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c if raw else _e(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(data: ReportData, plots: dict[str, bytes]) -> str:
+    """The report as one HTML page, plots inlined, per-question drill-down included."""
+    names = [s.name for s in data.setups]
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report: "
+             f"{_e(data.config.run.name)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>Eval report: {_e(data.config.run.name)}</h1>",
+             _html_table(["", ""], _meta(data)), "<h2>Setups</h2>",
+             _html_table(["setup", "kind", "retrieval", "adapter"],
+                         [_setup_line(data, s) for s in data.setups])]
+    for name, reason in data.skipped.items():
+        parts.append(f"<p><b>Skipped {_e(name)}</b>: {_e(reason)}</p>")
+    parts.append("<h2>Results (mean [95% bootstrap interval])</h2>")
+    parts.append(_html_table(["metric", *names], [
+        (label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)]))
+    parts.append("<h2>Differences between setups</h2><p>Paired sign-flip permutation test on "
+                 "the questions both setups have a value for; <span class='sig'>bold</span> "
+                 "rows have p &lt; 0.05 (not adjusted for multiple comparisons).</p>")
+    rows = []
+    for c in data.comparisons:
+        cells = [_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}", f"{c.p_value:.4f}",
+                 str(c.n)]
+        cls = " class='sig'" if c.significant else ""
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{_e(x)}</td>" for x in cells) + "</tr>")
+    parts.append("<table><tr><th>metric</th><th>setups</th><th>difference</th><th>p</th>"
+                 f"<th>n</th></tr>{''.join(rows)}</table>")
+    if data.config.questions.format == "pubmedqa":
+        parts.append("<h2>PubMedQA beside published figures (accuracy, %)</h2>")
+        parts.append(_html_table(["system", "accuracy", "source"], _pubmedqa_rows(data)))
+        parts.append(f"<p>{_e(PUBMEDQA_NOTE)}</p>")
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        for name, png in plots.items():
+            b64 = base64.b64encode(png).decode("ascii")
+            parts.append(f"<p><img alt='{_e(name)}' src='data:image/png;base64,{b64}'></p>")
+    parts.append("<h2>Per question</h2>")
+    parts.extend(_drilldown(data))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _drilldown(data: ReportData) -> list[str]:
+    by_question: dict[str, list[dict]] = {}
+    for r in data.records:
+        by_question.setdefault(r["question_id"], []).append(r)
+    out = []
+    for qid, records in by_question.items():
+        first = records[0]
+        gold = first["gold"]
+        sources = "; ".join(
+            s["file"] + (f" p.{s['page']}" if s.get("page") else "")
+            + (f" \u00a7 {s['heading']}" if s.get("heading") else "") for s in gold["sources"])
+        out.append(f"<details><summary>{_e(qid)}: {_e(first['question'])}</summary>"
+                   f"<p>Gold answer: <b>{_e(gold['answer'])}</b>"
+                   f"{' (unanswerable)' if gold['answer'] is None else ''}"
+                   f"<br>Gold sources: {_e(sources or '-')}</p>")
+        out.extend(_setup_block(r) for r in records)
+        out.append("</details>")
+    return out
+
+
+def _setup_block(r: dict) -> str:
+    parts = [f"<div class='setup'><h4>{_e(r['setup'])}</h4>"]
+    if r.get("error"):
+        parts.append(f"<p>Error: {_e(r['error'])}</p></div>")
+        return "".join(parts)
+    a = r["answer"]
+    state = f" <span class='muted'>(abstained: {_e(a['abstain_reason'])})</span>" \
+        if a["abstained"] else ""
+    parts.append(f"<p><b>Answer</b>{state}: {_e(a['answer'])}</p>")
+    if r.get("raw") is not None and r["raw"].strip() != a["answer"].strip():
+        parts.append(f"<p class='muted'>Raw model output: {_e(r['raw'])}</p>")
+    parts.append(f"<p class='muted'>{_e(_metric_text(r['metrics']))}; latency "
+                 f"{_e(a['timings'].get('total', '-'))} s</p>")
+    if a["citations"]:
+        parts.append(_html_table(["n", "source", "page", "heading", "quote", "support"], [
+            (c["n"], c["source"], c["page_index"] or "", c["heading"], c["quote"], c["support"])
+            for c in a["citations"]]))
+    v = r.get("verification")
+    if v and v["sentences"]:
+        parts.append("<details><summary>Per-sentence support</summary>" + _html_table(
+            ["#", "sentence", "cited", "kept", "support", "supported", "claim"],
+            [(s["index"], s["text"], s["cited"], s["citations"], s["support"], s["supported"],
+              s["is_claim"]) for s in v["sentences"]]) + "</details>")
+    if a["passages"]:
+        gold = {p["chunk_id"] for p in r.get("retrieved", []) if p.get("gold")}
+        items = []
+        for p in a["passages"]:
+            text = p["text"] if len(p["text"]) <= _MAX_PASSAGE_CHARS \
+                else p["text"][:_MAX_PASSAGE_CHARS] + " ..."
+            cls = " class='gold'" if p["chunk_id"] in gold else ""
+            where = p["source"] + (f" p.{p['page_index']}" if p.get("page_index") else "") \
+                + (f" \u00a7 {p['heading']}" if p.get("heading") else "")
+            items.append(f"<li{cls}><b>[{p['n']}]</b> {_e(where)}"
+                         f"<div class='psg'>{_e(text)}</div></li>")
+        parts.append(f"<details><summary>Passages ({len(items)}; gold in green)</summary>"
+                     f"<ol style='list-style:none'>{''.join(items)}</ol></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# -- plots --------------------------------------------------------------------------------
+
+
+def render_plots(data: ReportData) -> dict[str, bytes]:
+    """PNG bytes by name: ``metrics`` (each fraction metric per setup with its interval)
+    and ``latency`` (p50 and p95 per setup). Drawn on matplotlib's Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = [s.name for s in data.setups]
+    out: dict[str, bytes] = {}
+    shown = [m for m in data.shown_metrics() if m.unit == "fraction"]
+    if shown and names:
+        cols = min(4, len(shown))
+        rows = -(-len(shown) // cols)
+        fig = Figure(figsize=(3.2 * cols, 2.6 * rows), dpi=90)
+        FigureCanvasAgg(fig)
+        for i, m in enumerate(shown):
+            ax = fig.add_subplot(rows, cols, i + 1)
+            _bars(ax, names, [data.summary[n].get(m.key) for n in names])
+            ax.set_title(m.label, fontsize=9)
+            ax.set_ylim(0, 1.05)
+        fig.tight_layout()
+        out["metrics"] = _png(fig)
+    p50 = [data.summary[n].get("latency_p50") for n in names]
+    p95 = [data.summary[n].get("latency_p95") for n in names]
+    if any(p50):
+        fig = Figure(figsize=(max(4.0, 1.4 * len(names) + 2), 3.2), dpi=90)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        _bars(ax, names, p50, offset=-0.2, width=0.4, label="p50")
+        _bars(ax, names, p95, offset=0.2, width=0.4, label="p95")
+        ax.set_ylabel("seconds per answer")
+        ax.set_title("Latency (95% bootstrap intervals)", fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out["latency"] = _png(fig)
+    return out
+
+
+def _bars(ax, names, ests, offset: float = 0.0, width: float = 0.6, label=None) -> None:
+    xs = [i + offset for i in range(len(names))]
+    values = [e.value if e else 0.0 for e in ests]
+    low = [e.value - e.low if e else 0.0 for e in ests]
+    high = [e.high - e.value if e else 0.0 for e in ests]
+    ax.bar(xs, values, width=width, yerr=[low, high], capsize=3, label=label)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, fontsize=8, rotation=20)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()

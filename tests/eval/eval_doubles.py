@@ -1,0 +1,161 @@
+"""Builders for the eval harness tests: a tiny Llama, a tiny LoRA adapter, a small corpus,
+a 4-question qa.jsonl and a config. A plain module (not a conftest), named so no other
+test folder has a module of the same name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WORDS = (  # the tiny tokenizer's vocabulary, besides the special tokens
+    "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
+    "park and the bird flew over it while people watched refund days brush filter wifi yes no"
+)
+SPECIAL = ["<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+CORPUS = {
+    "policies/refunds.md": (
+        "# Refunds\n\n## Refund window\n\nYou can return a product within 30 days of delivery "
+        "for a full refund. Refunds are paid to the original payment method within 5 "
+        "business days.\n\n## Damaged items\n\nA damaged item is replaced free of charge; send "
+        "a photo to support first.\n"
+    ),
+    "support/wifi.md": (
+        "# Wi-Fi setup\n\nHold the pairing button for five seconds until the light blinks "
+        "blue, then open the Acme Home app and choose Add device.\n"
+    ),
+    "support/cleaning.md": (
+        "# Cleaning\n\n## Filter\n\nRinse the dust filter every two weeks with cold water and "
+        "let it dry for 24 hours before putting it back.\n"
+    ),
+}
+QUESTIONS = [
+    {"id": "t1", "question": "How many days do I have to return a product for a refund?",
+     "answer": "30 days", "split": "test",
+     "sources": [{"file": "policies/refunds.md", "page": None, "heading": "Refund window"}]},
+    {"id": "t2", "question": "How long do I hold the pairing button for Wi-Fi setup?",
+     "answer": "five seconds", "split": "test",
+     "sources": [{"file": "support/wifi.md", "page": None, "heading": "Wi-Fi setup"}]},
+    {"id": "t3", "question": "How often should I rinse the dust filter? <script>alert(1)</script>",
+     "answer": "every two weeks", "split": "test",
+     "sources": [{"file": "support/cleaning.md", "page": None, "heading": "Filter"}]},
+    {"id": "t4", "question": "What was the refund policy revenue impact last year?",
+     "answer": None, "split": "test", "sources": []},
+    {"id": "x1", "question": "A training question that must not be asked?",
+     "answer": "no", "split": "train", "sources": []},
+]
+
+
+def build_tiny_model(directory: Path, seed: int = 0) -> Path:
+    """A 2-layer, 64-wide Llama with a word-level tokenizer and 2048 positions."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(SPECIAL + sorted(set(WORDS.split())))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
+        additional_special_tokens=SPECIAL[3:],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False, initializer_range=0.2,
+    )
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.lm_head.weight[vocab["<eos>"]] = 0.0  # greedy runs to max_new_tokens
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
+    """An untrained LoRA adapter (random B) with the manifest the registry requires."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
+                                                  target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.5)
+    peft_model.save_pretrained(out)
+    (out / "manifest.json").write_text(json.dumps(
+        {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
+    return out
+
+
+def write_corpus(root: Path) -> Path:
+    for name, text in CORPUS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def write_questions(path: Path) -> Path:
+    path.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+    return path
+
+
+def write_config(path: Path, *, base: Path, docs: Path, qa: Path, index: Path,
+                 registry: Path, adapter_dir: Path, extra: str = "",
+                 grounded: str = "grounded") -> Path:
+    """A four-setup config over the tiny model; ``extra`` is appended verbatim."""
+    path.write_text(f"""
+[run]
+name = "tiny"
+seed = 0
+batch_size = 2
+max_new_tokens = 6
+bootstrap_resamples = 200
+permutation_resamples = 200
+
+[model]
+base = "{base}"
+device = "cpu"
+
+[corpus]
+kind = "docs"
+docs = "{docs}"
+index = "{index}"
+
+[questions]
+format = "qa"
+path = "{qa}"
+split = "test"
+
+[answer]
+min_retrieval_score = 0.1
+
+[adapters]
+registry = "{registry}"
+
+[setups.base]
+
+[setups.rag]
+retrieval = true
+k = 3
+
+[setups.finetune]
+adapter = "{adapter_dir}"
+
+[setups.combined]
+retrieval = true
+k = 3
+adapter = "{grounded}"
+{extra}
+""")
+    return path

@@ -1,0 +1,175 @@
+"""Each answer, citation, abstention and summary metric on hand-made cases whose right
+value is worked out in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from assistant.citations import SentenceSupport
+from eval.answer_metrics import (
+    Estimate,
+    citation_scores,
+    compare_setups,
+    contains_answer,
+    parse_decision,
+    passage_matches,
+    quantile_ci,
+    question_metrics,
+    retrieval_scores,
+    strip_markers,
+    summarize,
+)
+from finetune.records import SourceRef
+from index.records import Passage
+
+
+def _p(source: str, page: int | None = None, heading: tuple[str, ...] = (), n: int = 0):
+    return Passage(chunk_id=f"{source}#{n}", doc_id=source, source=source, text="t", score=0.0,
+                   page_index=page, heading=heading)
+
+
+def _s(cited, scores, citations=None, invalid=(), claim=True, t=0.5):
+    return SentenceSupport(index=0, text="x", cited=tuple(cited), invalid=tuple(invalid),
+                           citations=tuple(cited if citations is None else citations),
+                           scores=tuple(scores), quotes=("",) * len(scores), is_claim=claim,
+                           min_support=t)
+
+
+def test_contains_answer_normalises_and_respects_word_bounds():
+    assert contains_answer("You have 30 days [1] to return it.", "30 Days") == 1.0
+    assert contains_answer("The fee is $10,000.", "$10,000") == 1.0
+    assert contains_answer("within 130 days", "30 days") == 0.0  # not inside another number
+    assert contains_answer("no idea", "30 days") == 0.0
+
+
+def test_strip_markers_and_parse_decision():
+    assert strip_markers("It is 30 days [1][2, 3]. Yes [4].") == "It is 30 days. Yes."
+    assert parse_decision("Yes. The trial shows [1] no effect") == "yes"
+    assert parse_decision("Maybe; the data are mixed.") == "maybe"
+    assert parse_decision("Noted: no benefit was found") == "no"  # 'Noted' is not 'no'
+    assert parse_decision("The documents do not cover this.") is None
+
+
+def test_passage_matches_file_page_and_heading():
+    assert passage_matches(_p("policies/a.md"), SourceRef("policies/a.md"))
+    assert passage_matches(_p("docs/policies/a.md"), SourceRef("policies/a.md"))
+    assert not passage_matches(_p("policies/b.md"), SourceRef("policies/a.md"))
+    assert passage_matches(_p("m.pdf", page=5), SourceRef("m.pdf", page=5, heading="H"))
+    assert not passage_matches(_p("m.pdf", page=4), SourceRef("m.pdf", page=5))
+    ref = SourceRef("a.md", heading="Refund window")
+    assert passage_matches(_p("a.md", heading=("Refunds", "refund  window")), ref)
+    assert not passage_matches(_p("a.md", heading=("Refunds", "Damaged items")), ref)
+
+
+def test_retrieval_scores_count_each_gold_source_once():
+    refs = [SourceRef("a.md"), SourceRef("b.md")]
+    # ranks: x, a, a (again: no gain), b  -> gold at ranks 2 and 4
+    ranked = [_p("x.md"), _p("a.md", n=1), _p("a.md", n=2), _p("b.md")]
+    scores = retrieval_scores(ranked, refs, k=3)
+    assert scores["recall@k"] == pytest.approx(0.5)  # only a.md in the top 3
+    assert scores["mrr"] == pytest.approx(0.5)
+    idcg = 1 + 1 / math.log2(3)
+    assert scores["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / idcg)
+    assert retrieval_scores([_p("x.md")], refs, k=5) == {"recall@k": 0.0, "mrr": 0.0,
+                                                         "ndcg@10": 0.0}
+
+
+def test_citation_recall_and_precision_alce_style():
+    passages = [_p("gold.md"), _p("other.md")]
+    refs = [SourceRef("gold.md")]
+    sentences = [
+        _s([1], [0.9, 0.1]),        # supported by its citation          -> recall 1
+        _s([1, 2], [0.8, 0.2]),     # supported; citation 2 is irrelevant -> recall 1
+        _s([], [0.9, 0.0]),         # supported but uncited               -> recall 0
+        _s([2], [0.1, 0.3]),        # cited, unsupported                  -> recall 0
+        _s([], [], claim=False),    # not a claim: ignored
+    ]
+    scores = citation_scores(sentences, passages, refs)
+    assert scores["citation_recall"] == pytest.approx(2 / 4)
+    # written citations: 1 (ok), 1 (ok), 2 (irrelevant), 2 (not supporting) -> 2 / 4
+    assert scores["citation_precision"] == pytest.approx(2 / 4)
+    assert scores["citation_gold"] == pytest.approx(2 / 4)  # two of four point to gold.md
+    assert scores["valid_citation"] == 1.0  # a kept citation points to gold.md
+
+
+def test_invalid_and_moved_citations():
+    passages = [_p("gold.md"), _p("other.md")]
+    refs = [SourceRef("gold.md")]
+    # the model cited passage 2 (unsupported); the verifier moved it to 1, plus [9]
+    sentences = [_s([2], [0.9, 0.1], citations=[1], invalid=[9])]
+    scores = citation_scores(sentences, passages, refs)
+    assert scores["citation_recall"] == 0.0
+    assert scores["citation_precision"] == 0.0  # 0 of 2 (the out-of-range one fails too)
+    assert scores["valid_citation"] == 0.0  # the gold citation was moved in, not kept
+    assert citation_scores([_s([1], [0.9, 0.1])], passages, [])["valid_citation"] is None
+
+
+def test_question_metrics_short_answer_and_abstention():
+    m = question_metrics(answer_text="30 days [1].", abstained=False, gold_answer="30 days",
+                         kind="short", refs=[SourceRef("a.md")], retrieval=False,
+                         latency_s=1.5, completion_tokens=4)
+    assert (m["exact_match"], m["contains_answer"], m["token_f1"]) == (1.0, 1.0, 1.0)
+    assert m["abstain_recall"] is None and m["abstain_precision"] is None
+    assert m["recall@k"] is None and m["citation_recall"] is None  # closed book
+    assert (m["latency_s"], m["completion_tokens"], m["abstained"]) == (1.5, 4.0, 0.0)
+    long = question_metrics(answer_text="You can return it within 30 days of delivery.",
+                            abstained=False, gold_answer="30 days", kind="short", refs=[],
+                            retrieval=False)
+    assert long["exact_match"] == 0.0 and long["contains_answer"] == 1.0
+    # 9 tokens (you can return it within 30 days of delivery): P 2/9, R 1 -> F1 4/11
+    assert long["token_f1"] == pytest.approx(4 / 11)
+    # abstaining on an unanswerable question is right; on an answerable one it is not
+    right = question_metrics(answer_text="The documents do not cover this.", abstained=True,
+                             gold_answer=None, kind="short", refs=[], retrieval=True)
+    assert (right["abstain_recall"], right["abstain_precision"]) == (1.0, 1.0)
+    assert right["exact_match"] is None and right["citation_recall"] is None
+    wrong = question_metrics(answer_text="The documents do not cover this.", abstained=True,
+                             gold_answer="30 days", kind="short", refs=[], retrieval=True)
+    assert (wrong["abstain_recall"], wrong["abstain_precision"]) == (None, 0.0)
+    assert wrong["exact_match"] == 0.0 and wrong["contains_answer"] == 0.0
+    missed = question_metrics(answer_text="It is 5 days.", abstained=False, gold_answer=None,
+                              kind="short", refs=[], retrieval=False)
+    assert missed["abstain_recall"] == 0.0 and missed["abstain_precision"] is None
+
+
+def test_question_metrics_yes_no_accuracy():
+    def acc(text, gold, abstained=False):
+        return question_metrics(answer_text=text, abstained=abstained, gold_answer=gold,
+                                kind="yesno", refs=[], retrieval=False)["accuracy"]
+
+    assert acc("Yes. The study found ...", "yes") == 1.0
+    assert acc("No, it does not [2].", "yes") == 0.0
+    assert acc("It is unclear, maybe.", "maybe") == 1.0
+    assert acc("The documents do not cover this.", "no", abstained=True) == 0.0
+    m = question_metrics(answer_text="Yes.", abstained=False, gold_answer="yes", kind="yesno",
+                         refs=[], retrieval=False)
+    assert m["exact_match"] is None
+
+
+def test_summarize_means_intervals_and_latency_quantiles():
+    per_q = {str(i): {"exact_match": float(i < 3), "latency_s": float(i + 1),
+                      "abstain_recall": None} for i in range(10)}
+    s = summarize(per_q, n_resamples=500)
+    em = s["exact_match"]
+    assert em.value == pytest.approx(0.3) and em.n == 10
+    assert 0.0 <= em.low <= 0.3 <= em.high <= 1.0
+    assert "abstain_recall" not in s
+    assert s["latency_p50"].value == pytest.approx(5.5)  # median of 1..10
+    assert s["latency_p95"].value == pytest.approx(9.55)  # linear interpolation
+    constant = quantile_ci([2.0] * 5, 0.5)
+    assert (constant.value, constant.low, constant.high) == (2.0, 2.0, 2.0)
+
+
+def test_compare_setups_finds_real_differences_only():
+    good = {str(i): {"accuracy": 1.0} for i in range(30)}
+    bad = {str(i): {"accuracy": 0.0 if i < 25 else 1.0} for i in range(30)}
+    same = {str(i): {"accuracy": 1.0} for i in range(30)}
+    out = {(c.a, c.b): c for c in compare_setups({"good": good, "bad": bad, "same": same},
+                                                  metrics=["accuracy"], n_resamples=2000)}
+    assert out[("good", "bad")].significant and out[("good", "bad")].diff == pytest.approx(25 / 30)
+    assert out[("good", "same")].p_value == 1.0 and not out[("good", "same")].significant
+    # a metric only one setup has is not compared
+    assert compare_setups({"a": {"1": {"mrr": 1.0}}, "b": {"1": {"mrr": None}}}) == []
+    assert Estimate(1.0, 0.5, 1.0, 3).to_json()["n"] == 3

@@ -1,0 +1,122 @@
+"""Reports from hand-made results: every setup and metric shown with its interval, text
+escaped, plots embedded, the PubMedQA comparison present for PubMedQA runs."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from eval.answer_metrics import Comparison, Estimate, question_metrics
+from eval.config import parse_config
+from eval.report import RAFT_PUBMEDQA, ReportData, render_plots, write_reports
+
+EVIL = "<script>alert('x')</script>"
+
+
+def _config(tmp_path: Path, fmt: str = "qa"):
+    raw = {"run": {"name": f"demo {EVIL}"},
+           "corpus": {"kind": "gold"},
+           "questions": {"format": fmt, "path": "q.jsonl"},
+           "setups": {"base": {}, "rag": {"retrieval": True},
+                      "finetune": {"adapter": "cb"},
+                      "combined": {"retrieval": True, "adapter": "g"}}}
+    return parse_config(raw, tmp_path, tmp_path / "eval.toml")
+
+
+def _record(setup: str, qid: str, answer: str, gold: str | None) -> dict:
+    metrics = question_metrics(answer_text=answer, abstained=False, gold_answer=gold,
+                               kind="short", refs=[], retrieval=False, latency_s=0.5,
+                               completion_tokens=3)
+    return {
+        "setup": setup, "question_id": qid, "question": f"Q {qid} {EVIL}",
+        "gold": {"answer": gold, "kind": "short",
+                 "sources": [{"file": "a.md", "page": None, "heading": "H"}], "evidence": []},
+        "answer": {"answer": answer, "abstained": False, "abstain_reason": None,
+                   "citations": [{"n": 1, "source": "a.md", "page_index": None,
+                                  "heading": "H", "quote": f"quote {EVIL}", "support": 0.9}],
+                   "passages": [{"n": 1, "chunk_id": "a#0", "text": f"passage {EVIL}",
+                                 "source": "a.md", "page_index": None, "heading": "H",
+                                 "score": 1.0}],
+                   "timings": {"total": 0.5}, "usage": {"completion_tokens": 3}},
+        "raw": answer + " [1]",
+        "verification": {"sentences": [{"index": 0, "text": answer, "cited": [1],
+                                        "citations": [1], "support": 0.9, "supported": True,
+                                        "is_claim": True}]},
+        "retrieved": [{"chunk_id": "a#0", "gold": True}],
+        "metrics": metrics, "error": None,
+    }
+
+
+def _data(tmp_path: Path, fmt: str = "qa") -> ReportData:
+    config = _config(tmp_path, fmt)
+    names = [s.name for s in config.setups]
+    summary = {n: {"exact_match": Estimate(0.1 * (i + 1), 0.05 * i, 0.2 * (i + 1), 20),
+                   "accuracy": Estimate(0.5 + 0.05 * i, 0.4, 0.7, 20),
+                   "latency_p50": Estimate(1.0 + i, 0.5, 2.0 + i, 20),
+                   "latency_p95": Estimate(2.0 + i, 1.5, 3.0 + i, 20)}
+               for i, n in enumerate(names)}
+    records = [_record(n, q, f"answer {n} {EVIL}", "gold") for q in ("q1", "q2") for n in names]
+    comparisons = [Comparison("exact_match", "combined", "base", 0.3, 0.001, 20),
+                   Comparison("exact_match", "rag", "base", 0.1, 0.4, 20)]
+    manifest = {"finished_at": "2026-01-01T00:00:00+00:00",
+                "machine": {"platform": "Linux-test", "cpu_count": 2, "torch_device": "cpu"},
+                "code_version": {"commit": "abc123", "dirty": False},
+                "adapters": {"finetune": {"path": "/x/cb", "registry_name": None},
+                             "combined": {"path": "/r/g/v0001", "registry_name": "g",
+                                          "version": 1}}}
+    return ReportData(config=config, setups=list(config.setups), skipped={"other": "gone"},
+                      records=records, summary=summary, comparisons=comparisons,
+                      manifest=manifest, command="assistant eval run --config x --out y",
+                      n_questions=2)
+
+
+def test_html_report_is_one_escaped_file(tmp_path):
+    data = _data(tmp_path)
+    md_path, html_path = write_reports(tmp_path, data)
+    page = html_path.read_text()
+    assert EVIL not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script" not in page.lower()
+    for name in ("base", "rag", "finetune", "combined"):
+        assert f"<h4>{name}</h4>" in page
+    # figures with intervals, the command, the machine and the date
+    assert "0.100 [0.000, 0.200]" in page and "1.00 [0.50, 2.00]" in page
+    assert "assistant eval run --config x --out y" in page
+    assert "Linux-test, 2 CPUs, torch device cpu" in page and "2026-01-01" in page
+    assert "g v1" in page and "Skipped other" in page
+    # significant difference marked, the other not
+    assert re.search(r"<tr class='sig'><td>Exact match</td><td>combined - base", page)
+    assert "<tr><td>Exact match</td><td>rag - base" in page
+    # plots inlined as PNG
+    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert len(images) == 2
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert "PubMedQA" not in page
+
+
+def test_markdown_report(tmp_path):
+    md = write_reports(tmp_path, _data(tmp_path))[0].read_text()
+    assert "| metric | base | rag | finetune | combined |" in md
+    assert "| Exact match | 0.100 [0.000, 0.200] |" in md
+    assert "| Exact match | combined - base | +0.300 | 0.0010 | 20 |" in md
+    assert "![metrics](plots/metrics.png)" in md
+    assert (tmp_path / "plots" / "metrics.png").read_bytes().startswith(b"\x89PNG")
+    assert "**skipped other**: gone" in md
+
+
+def test_pubmedqa_section_beside_published_figures(tmp_path):
+    data = _data(tmp_path, fmt="pubmedqa")
+    md_path, html_path = write_reports(tmp_path, data)
+    md, page = md_path.read_text(), html_path.read_text()
+    for text in (md, page):
+        assert "PubMedQA beside published figures" in text
+        for label, _, value in RAFT_PUBMEDQA:
+            assert f"{value:.1f}" in text and label.split(" (")[0] in text
+        assert "50.0 [40.0, 70.0]" in text  # ours: base accuracy in %
+    assert "55.2" in md and "73.3" in md
+
+
+def test_plots_without_figures(tmp_path):
+    data = _data(tmp_path)
+    data.summary = {s.name: {} for s in data.setups}
+    assert render_plots(data) == {}
