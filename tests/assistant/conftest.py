@@ -8,50 +8,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import tiny_models
 
 TEXT = (  # the tiny tokenizer's whole vocabulary, besides the special tokens
     "the cat sat on a mat . who sat where ? answer with one word please . "
     "a dog ran to the park and the bird flew over it while people watched"
 )
-SPECIAL = ["<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>"]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
 
 
 def build_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """Save a 2-layer, 64-wide Llama and a word-level tokenizer as a HF directory.
-
-    The end token's output row is zeroed (logit 0, while some of the 30-odd random
-    logits is positive all but surely) so greedy decoding runs to ``max_new_tokens``
-    instead of ending at random after a word or two.
-    """
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    vocab = {token: i for i, token in enumerate(SPECIAL + sorted(set(TEXT.split())))}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
-        additional_special_tokens=SPECIAL[3:],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
-        tie_word_embeddings=False, initializer_range=0.2,
-    )
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        model.lm_head.weight[vocab["<eos>"]] = 0.0
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    """The shared tiny Llama over this folder's vocabulary, 256 positions."""
+    return tiny_models.build_tiny_model(directory, TEXT, seed=seed, max_positions=256)
 
 
 def build_lora_adapter(base_dir: Path, out: Path, seed: int = 1) -> Path:

@@ -7,14 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import tiny_models
+
 WORDS = (  # the tiny tokenizer's vocabulary, besides the special tokens
     "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
     "park and the bird flew over it while people watched refund days brush filter wifi yes no"
-)
-SPECIAL = ["<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>"]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 CORPUS = {
     "policies/refunds.md": (
@@ -50,32 +47,8 @@ QUESTIONS = [
 
 
 def build_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide Llama with a word-level tokenizer and 2048 positions."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    vocab = {token: i for i, token in enumerate(SPECIAL + sorted(set(WORDS.split())))}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
-        additional_special_tokens=SPECIAL[3:],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
-        tie_word_embeddings=False, initializer_range=0.2,
-    )
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        model.lm_head.weight[vocab["<eos>"]] = 0.0  # greedy runs to max_new_tokens
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    """The shared tiny Llama with 2048 positions: grounded prompts carry whole passages."""
+    return tiny_models.build_tiny_model(directory, WORDS, seed=seed, max_positions=2048)
 
 
 def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import tiny_models
 
 from finetune import PaddingCollator, TrainConfig, TrainingError, train_adapter
 from ingest.errors import AssistantError, ConfigError
@@ -22,37 +23,14 @@ PAIRS = [  # (prompt, answer): the tiny dataset, repeated
     ("who flew over it ?", "the bird flew over it ."),
     ("who watched ?", "people watched ."),
 ]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
 FAST = dict(rank=4, alpha=8, dropout=0.0, lr=2e-2, batch_size=2, max_length=64, bf16="off",
             logging_steps=1, save_steps=100)
 
 
 def build_tiny(directory: Path, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide Llama and a word-level tokenizer saved as a HF directory."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    vocab = {t: i for i, t in enumerate(SPECIAL + sorted(set(WORDS.split())))}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>",
-                                        pad_token="<pad>", eos_token="<eos>",
-                                        additional_special_tokens=SPECIAL[3:])
-    tokenizer.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
-        tie_word_embeddings=False, initializer_range=0.2,
-    )
-    LlamaForCausalLM(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    """The shared tiny Llama, 128 positions, its end token left trainable."""
+    return tiny_models.build_tiny_model(directory, WORDS, seed=seed, max_positions=128,
+                                        special=SPECIAL, zero_eos=False)
 
 
 def rows_for(tokenizer, pairs=PAIRS, repeat: int = 2) -> list[dict]:

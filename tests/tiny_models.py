@@ -1,0 +1,58 @@
+"""A tiny Llama and word-level tokenizer built offline, shared by the test folders.
+
+A plain module (not a conftest) so any test file can import it by a unique name. Each
+folder passes its own vocabulary and context size; the architecture is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+SPECIAL = ("<pad>", "<unk>", "<eos>", "<|system|>", "<|user|>", "<|assistant|>")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <eos> {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tiny_model(
+    directory: Path,
+    words: str,
+    seed: int = 0,
+    max_positions: int = 256,
+    special: Sequence[str] = SPECIAL,
+    zero_eos: bool = True,
+) -> Path:
+    """Save a 2-layer, 64-wide Llama and a word-level tokenizer over ``words`` as a HF dir.
+
+    With ``zero_eos`` the end token's output row is zeroed (logit 0, while some of the
+    random logits is positive all but surely), so greedy decoding runs to
+    ``max_new_tokens`` instead of ending at random after a word or two.
+    """
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(list(special) + sorted(set(words.split())))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
+        additional_special_tokens=list(special[3:]),
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
+        bos_token_id=None, eos_token_id=vocab["<eos>"], pad_token_id=vocab["<pad>"],
+        tie_word_embeddings=False, initializer_range=0.2,
+    )
+    model = LlamaForCausalLM(config)
+    if zero_eos:
+        with torch.no_grad():
+            model.lm_head.weight[vocab["<eos>"]] = 0.0
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
