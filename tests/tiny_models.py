@@ -56,3 +56,25 @@ def build_tiny_model(
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
+    """An untrained LoRA adapter (random B) with the manifest the registry requires."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
+                                                  target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.5)
+    peft_model.save_pretrained(out)
+    (out / "manifest.json").write_text(json.dumps(
+        {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
+    return out

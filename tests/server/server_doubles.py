@@ -37,27 +37,7 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
     return tiny_models.build_tiny_model(directory, WORDS, seed=seed, max_positions=2048)
 
 
-def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
-    """An untrained LoRA adapter (random B) with the manifest the registry requires."""
-    import json
-
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
-                                                  target_modules=["q_proj", "v_proj"]))
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0.0, 0.5)
-    peft_model.save_pretrained(out)
-    (out / "manifest.json").write_text(json.dumps(
-        {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
-    return out
-
+build_lora_adapter = tiny_models.build_lora_adapter
 
 def write_corpus(root: Path) -> Path:
     from fpdf import FPDF
