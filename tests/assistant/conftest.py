@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import tiny_models
+from isolated_home import isolated_home  # noqa: F401  (autouse: a fresh ASSISTANT_HOME)
 
 TEXT = (  # the tiny tokenizer's whole vocabulary, besides the special tokens
     "the cat sat on a mat . who sat where ? answer with one word please . "
@@ -38,17 +39,6 @@ def build_lora_adapter(base_dir: Path, out: Path, seed: int = 1) -> Path:
                 param.normal_(0.0, 0.5)
     peft_model.save_pretrained(out)
     return out
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    """Every test gets its own ASSISTANT_HOME; nothing writes to the real one."""
-    from assistant.settings import get_settings
-
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

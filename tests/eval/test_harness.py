@@ -15,22 +15,13 @@ from eval_doubles import (
     write_corpus,
     write_questions,
 )
+from isolated_home import isolated_home  # noqa: F401  (autouse: a fresh ASSISTANT_HOME)
 
 from eval.config import EvalConfigError, load_config
 from eval.harness import EvalError, load_results, run_eval
 from eval.setups import MissingAdapterError
 
 SETUPS = ("base", "rag", "finetune", "combined")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    from assistant.settings import get_settings
-
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

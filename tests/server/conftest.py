@@ -6,22 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from isolated_home import isolated_home  # noqa: F401  (autouse: a fresh ASSISTANT_HOME)
 from live_server import Live, live_fixture  # noqa: F401  (registers the live fixture)
 from server_doubles import (
     build_index,
     build_tiny_model,
     write_corpus,
 )
-
-
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path, monkeypatch):
-    from assistant.settings import get_settings
-
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
