@@ -12,7 +12,7 @@ from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-MODES = ("closed-book", "grounded", "pubmedqa")
+MODES = ("closed-book", "grounded", "pubmedqa", "pubmedqa-closed-book")
 
 
 def _registry_root(args: argparse.Namespace) -> Path:
@@ -28,6 +28,7 @@ def build_examples(args: argparse.Namespace):
         RaftConfig,
         build_closed_book,
         build_grounded,
+        build_pubmedqa_closed_book,
         build_pubmedqa_examples,
         load_pubmedqa,
         read_qa,
@@ -36,6 +37,8 @@ def build_examples(args: argparse.Namespace):
     if args.mode == "pubmedqa":
         items = load_pubmedqa(Path(args.data), split="train")
         return build_pubmedqa_examples(items, PubMedQAConfig(seed=args.seed))
+    if args.mode == "pubmedqa-closed-book":
+        return build_pubmedqa_closed_book(load_pubmedqa(Path(args.data), split="train"))
     records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
     for line, reason in problems:
         print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
@@ -53,6 +56,7 @@ def build_examples(args: argparse.Namespace):
 def cmd_finetune(args: argparse.Namespace) -> int:
     from assistant.models import ModelConfig, load_base
     from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
+    from finetune.callbacks import LogLinesCallback
     from finetune.registry import check_name
 
     check_name(args.name)
@@ -77,9 +81,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     print(report.to_text(), file=sys.stderr)
     registry = AdapterRegistry(_registry_root(args))
     staging = registry.root / ".staging" / args.name / "adapter"
+    bar = not args.quiet and sys.stderr.isatty()
+    lines = [] if bar or args.quiet else [LogLinesCallback()]  # logs and CI get plain lines
     result = train_adapter(
         loaded.model, loaded.tokenizer, train, val, config, staging, resume=args.resume,
-        progress=not args.quiet and sys.stderr.isatty(), base_model_id=loaded.model_id,
+        progress=bar, callbacks=lines, base_model_id=loaded.model_id,
         base_weights_hash=loaded.weights_hash,
         data_manifest={"mode": args.mode, "source": str(args.data), **report.to_json()},
     )

@@ -26,6 +26,7 @@ from finetune.prompting import (
 from finetune.pubmedqa import (
     PubMedQAConfig,
     PubMedQAItem,
+    build_pubmedqa_closed_book,
     build_pubmedqa_examples,
     load_pubmedqa,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "build_closed_book_messages",
     "build_grounded",
     "build_grounded_messages",
+    "build_pubmedqa_closed_book",
     "build_pubmedqa_examples",
     "data_hash",
     "drop_overlap",

@@ -1,5 +1,5 @@
-"""Trainer callbacks: the JSONL metrics log, epoch-end logging, step timing, and a
-stop-after-N crash switch.
+"""Trainer callbacks: the JSONL metrics log, plain progress lines, epoch-end logging, step
+timing, and a stop-after-N crash switch.
 
 Imported by ``finetune.train`` only when training starts (it needs ``transformers``).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -88,3 +89,32 @@ class StopAfterStepsCallback(TrainerCallback):
 
 class SimulatedCrash(RuntimeError):
     """Raised by ``StopAfterStepsCallback``."""
+
+
+class LogLinesCallback(TrainerCallback):
+    """One plain line per Trainer log on ``stream`` (stderr by default): step, epoch, loss
+    and time left. The progress report for logs and CI, where a bar would be noise."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream
+        self._start = 0.0
+        self._first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+        self._first_step = state.global_step  # non-zero after --resume
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        done = state.global_step - self._first_step
+        elapsed = time.perf_counter() - self._start
+        parts = [f"step {state.global_step}/{state.max_steps}",
+                 f"epoch {state.epoch or 0:.2f}"]
+        parts += [f"{key} {logs[key]:.4g}" for key in ("loss", "eval_loss", "learning_rate")
+                  if isinstance(logs.get(key), int | float)]
+        if done > 0:
+            per_step = elapsed / done
+            left = max(state.max_steps - state.global_step, 0) * per_step
+            parts.append(f"{per_step:.1f} s/step, {left / 60:.1f} min left")
+        print("train: " + ", ".join(parts), file=self.stream or sys.stderr, flush=True)

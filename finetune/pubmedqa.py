@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from finetune.closed_book import build_closed_book
 from finetune.prompting import ABSTAIN_TEXT, build_grounded_messages, format_target
-from finetune.records import BuildReport, DatasetError, Example
+from finetune.records import BuildReport, DatasetError, Example, QARecord
 from index.records import Passage
 from ingest.errors import ConfigError
 
@@ -145,6 +146,19 @@ def build_pubmedqa_examples(
         report.gold_present += bool(positions)
     report.kept = len(examples)
     return examples, report
+
+
+def build_pubmedqa_closed_book(
+    items: Sequence[PubMedQAItem],
+) -> tuple[list[Example], BuildReport]:
+    """Closed-book examples for the fine-tune-only setup: the question alone, target
+    ``"Yes. <long answer>"`` (the same answer as the grounded target, without citations)."""
+    records = [
+        QARecord(id=f"pubmedqa:{item.id}", question=item.question,
+                 answer=f"{item.decision.capitalize()}. {item.long_answer}", origin="pubmedqa")
+        for item in items
+    ]
+    return build_closed_book(records)
 
 
 def _passage(item: PubMedQAItem, i: int) -> Passage:

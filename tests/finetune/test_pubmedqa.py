@@ -10,7 +10,12 @@ import pytest
 from shared_data import SHARED_DATA
 
 from finetune.prompting import ABSTAIN_TEXT
-from finetune.pubmedqa import PubMedQAConfig, build_pubmedqa_examples, load_pubmedqa
+from finetune.pubmedqa import (
+    PubMedQAConfig,
+    build_pubmedqa_closed_book,
+    build_pubmedqa_examples,
+    load_pubmedqa,
+)
 from finetune.records import DatasetError
 from ingest.errors import ConfigError
 
@@ -100,3 +105,14 @@ def test_bad_files_are_clear_errors(tmp_path):
         load_pubmedqa(tmp_path, "validation")
     with pytest.raises(ConfigError, match="p_gold"):
         PubMedQAConfig(p_gold=2.0)
+
+
+def test_closed_book_examples_carry_the_decision_without_passages(tmp_path):
+    items = load_pubmedqa(make_dir(tmp_path), "train")
+    examples, report = build_pubmedqa_closed_book(items)
+    assert report.kept == len(items) == 4
+    for example, item in zip(examples, items, strict=True):
+        system, user, target = example.messages
+        assert user["content"] == item.question
+        assert "Passages" not in user["content"] and "[1]" not in target["content"]
+        assert target["content"] == f"{item.decision.capitalize()}. {item.long_answer}"
