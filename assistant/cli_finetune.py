@@ -21,6 +21,10 @@ def _registry_root(args: argparse.Namespace) -> Path:
     return Path(args.registry) if args.registry else get_settings().adapters_dir
 
 
+def _or(value, default):
+    return default if value is None else value
+
+
 def build_examples(args: argparse.Namespace):
     """Examples and a build report for ``--mode``; test-split questions never get in."""
     from finetune import (
@@ -36,7 +40,9 @@ def build_examples(args: argparse.Namespace):
 
     if args.mode == "pubmedqa":
         items = load_pubmedqa(Path(args.data), split="train")
-        return build_pubmedqa_examples(items, PubMedQAConfig(seed=args.seed))
+        return build_pubmedqa_examples(
+            items, PubMedQAConfig(distractors=args.distractors, p_gold=_or(args.p_gold, 1.0),
+                                  seed=args.seed))
     if args.mode == "pubmedqa-closed-book":
         return build_pubmedqa_closed_book(load_pubmedqa(Path(args.data), split="train"))
     records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
@@ -49,7 +55,7 @@ def build_examples(args: argparse.Namespace):
     from index.searcher import Searcher
 
     searcher = Searcher(Path(args.index))
-    return build_grounded(records, searcher, RaftConfig(k=args.k, p_gold=args.p_gold,
+    return build_grounded(records, searcher, RaftConfig(k=args.k, p_gold=_or(args.p_gold, 0.8),
                                                         seed=args.seed))
 
 
@@ -141,7 +147,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="SmolLM2-135M-Instruct", help="base model")
     p.add_argument("--device", default="auto")
     p.add_argument("--k", type=int, default=4, help="passages per grounded example")
-    p.add_argument("--p-gold", type=float, default=0.8, help="fraction with the gold passage")
+    p.add_argument("--p-gold", type=float, default=None,
+                   help="fraction of examples with the gold passage (grounded: 0.8, pubmedqa: 1)")
+    p.add_argument("--distractors", type=int, default=3,
+                   help="pubmedqa mode: contexts of other questions added as distractors")
     p.add_argument("--rank", type=int, default=16)
     p.add_argument("--alpha", type=int, default=32)
     p.add_argument("--dropout", type=float, default=0.05)
