@@ -33,11 +33,12 @@ from assistant.generation import (
     GenerationConfig,
     PromptError,
     Target,
+    TextStream,
     count_tokens,
     generate_batch,
     render_chat,
+    stream_batch,
 )
-from assistant.generation import stream as stream_generation
 from assistant.models import AdapterError, LoadedModel
 from assistant.records import Answer, Message
 from assistant.rewrite import bound_history, standalone_query
@@ -204,13 +205,18 @@ class LocalGenerator:
         return generate_batch(self.target, list(batch), config, adapter)
 
     def stream(self, messages: Messages, config: GenerationConfig, adapter: str | None = None):
+        return self.stream_many([messages], config, adapter)[0]
+
+    def stream_many(self, batch: Sequence[Messages], config: GenerationConfig,
+                    adapter: str | None = None) -> list[TextStream]:
+        """One ``TextStream`` per prompt, generated together (``stream_batch``)."""
         # An unknown adapter on a bare model would only surface inside the stream's thread.
         if isinstance(self.target, AdapterSet):
             self.target.check(adapter)
         elif adapter is not None:
             raise AdapterError(f"adapter {adapter!r} asked for, but {self.model_id} has no "
                                "adapters loaded")
-        return stream_generation(self.target, messages, config, adapter)
+        return stream_batch(self.target, list(batch), config, adapter)
 
 
 @dataclass

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     server_max_concurrent: int = Field(default=8, ge=1)
     server_timeout_s: float = Field(default=120.0, gt=0)
     server_batch_window_ms: float = Field(default=15.0, ge=0, le=1000)
-    server_max_batch: int = Field(default=8, ge=1, le=256)
+    server_max_batch: int | None = Field(default=None, ge=1, le=256)  # None: 8 on a GPU, 1 on CPU
     server_refresh_s: float = Field(default=5.0, gt=0)
 
     @property

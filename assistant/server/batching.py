@@ -8,8 +8,10 @@ the same adapter and decoding settings (at most ``max_batch``), and runs them as
 batch runs the next one fills up: throughput grows with the number of users instead of
 each waiting for all before it. Greedy results equal those of one call per prompt.
 
-Streams are not batched: ``stream`` goes straight to the wrapped generator, one at a
-time under the model lock (a batched stream would need per-row token fan-out).
+``stream`` calls are batched the same way, among themselves, through the wrapped
+generator's ``stream_many`` (one ``model.generate`` whose tokens fan out to one stream per
+request): a call returns its stream once its batch has started, and the worker waits for
+that batch's generation to end before it forms the next one.
 
 A request whose deadline (``deadline`` context variable, set by the server) passed
 while it waited is dropped from its batch; if a batch fails, its prompts are retried one
@@ -42,11 +44,12 @@ class _Pending:
     messages: Any
     config: Any
     adapter: str | None
+    stream: bool = False
     future: Future = field(default_factory=Future)
 
     @property
     def key(self) -> tuple:
-        return (self.adapter, self.config)
+        return (self.stream, self.adapter, self.config)
 
 
 class BatchingGenerator:
@@ -76,7 +79,18 @@ class BatchingGenerator:
         Raises what the wrapped generator raised for this prompt, or ``TimeoutError``
         when the request's deadline passes first.
         """
-        pending = _Pending(messages, config, adapter)
+        return self._submit(_Pending(messages, config, adapter))
+
+    def generate_many(self, batch: Sequence[Any], config: Any,
+                      adapter: str | None = None) -> list[Any]:
+        return self.inner.generate_many(batch, config, adapter)
+
+    def stream(self, messages: Any, config: Any, adapter: str | None = None) -> Iterator[str]:
+        """Queue one prompt for a batched stream; returns its stream once the batch has
+        started. Same errors as ``generate``."""
+        return self._submit(_Pending(messages, config, adapter, stream=True))
+
+    def _submit(self, pending: _Pending) -> Any:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the batching generator is closed")
@@ -87,15 +101,9 @@ class BatchingGenerator:
         try:
             return pending.future.result(timeout=timeout)
         except FutureTimeout:
-            pending.future.cancel()  # still queued: dropped; already running: ignored
+            if not pending.future.cancel():  # already running: nobody will read it
+                pending.future.add_done_callback(_close_result)
             raise TimeoutError("generation did not finish before the request deadline") from None
-
-    def generate_many(self, batch: Sequence[Any], config: Any,
-                      adapter: str | None = None) -> list[Any]:
-        return self.inner.generate_many(batch, config, adapter)
-
-    def stream(self, messages: Any, config: Any, adapter: str | None = None) -> Iterator[str]:
-        return self.inner.stream(messages, config, adapter)
 
     def __getattr__(self, name: str) -> Any:  # anything else the wrapped generator offers
         return getattr(self.inner, name)
@@ -121,7 +129,8 @@ class BatchingGenerator:
                 self._cond.wait()
             if self._closed:
                 for pending in self._queue:
-                    pending.future.set_exception(RuntimeError("server shutting down"))
+                    if pending.future.set_running_or_notify_cancel():  # not timed out
+                        pending.future.set_exception(RuntimeError("server shutting down"))
                 self._queue.clear()
                 return None
             key = self._queue[0].key
@@ -145,21 +154,42 @@ class BatchingGenerator:
         if not batch:
             return
         adapter, config = batch[0].adapter, batch[0].config
+        run = self._stream_many if batch[0].stream else self.inner.generate_many
         self._on_batch(len(batch))
         try:
-            results = self.inner.generate_many([p.messages for p in batch], config, adapter)
+            results = run([p.messages for p in batch], config, adapter)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].future.set_exception(exc)
                 return
             logger.info("batch of %d failed (%s); retrying one by one", len(batch), exc)
+            results = []
             for pending in batch:
                 try:
-                    (result,) = self.inner.generate_many([pending.messages], config, adapter)
+                    (result,) = run([pending.messages], config, adapter)
                     pending.future.set_result(result)
+                    results.append(result)
                 except Exception as single:
                     pending.future.set_exception(single)
-            return
-        for pending, result in zip(batch, results, strict=True):
-            pending.future.set_result(result)
+        else:
+            for pending, result in zip(batch, results, strict=True):
+                pending.future.set_result(result)
+        if batch[0].stream:  # the model is busy until these streams are generated
+            for result in results:
+                wait = getattr(result, "wait", None)
+                if wait is not None:
+                    wait()
 
+    def _stream_many(self, batch: list[Any], config: Any, adapter: str | None) -> list[Any]:
+        many = getattr(self.inner, "stream_many", None)
+        if many is not None:
+            return list(many(batch, config, adapter))
+        return [self.inner.stream(messages, config, adapter) for messages in batch]
+
+
+def _close_result(future: Future) -> None:
+    """Close the stream a timed-out request will never read (its row stops)."""
+    if not future.cancelled() and future.exception() is None:
+        close = getattr(future.result(), "close", None)
+        if close is not None:
+            close()

@@ -153,7 +153,8 @@ class Runtime:
         if services.generator is not None:
             self.generator = BatchingGenerator(
                 services.generator, window_s=s.server_batch_window_ms / 1000,
-                max_batch=s.server_max_batch, on_batch=self.metrics.batch_size.observe)
+                max_batch=max_batch(s.server_max_batch, services.generator),
+                on_batch=self.metrics.batch_size.observe)
         self.router = AdapterRouter(services.adapters, services.registry,
                                     services.static_adapters)
         self.services = services
@@ -308,6 +309,16 @@ class Runtime:
         stream.start(self.executor, events, release)
         await stream.first()
         return stream
+
+
+def max_batch(setting: int | None, generator: Any) -> int:
+    """The batch size limit: ``setting``, or when unset 8 on a GPU and 1 on a CPU, where
+    generation is compute-bound and padded batches run slower than one by one (see the
+    README's serving benchmark)."""
+    if setting is not None:
+        return setting
+    device = str(getattr(getattr(generator, "loaded", None), "device", "cpu"))
+    return 1 if device == "cpu" else 8
 
 
 def _consume(future: Any) -> None:

@@ -16,6 +16,7 @@ from assistant.generation import (
     generate_batch,
     render_chat,
     stream,
+    stream_batch,
 )
 from assistant.models import AdapterError, ModelConfig, load_base
 from ingest.errors import ConfigError
@@ -111,11 +112,11 @@ def test_closing_a_stream_cancels_generation(tiny):
 def test_dropping_a_stream_cancels_generation(tiny):
     pieces = stream(tiny, CHAT, GenerationConfig(max_new_tokens=200))
     next(pieces)
-    state = pieces._state
+    state, thread = pieces._state, pieces._group.thread
     del pieces  # a client that goes away: no close(), just no references left
     gc.collect()
-    state.thread.join(timeout=60)
-    assert not state.thread.is_alive()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
     assert state.result.finish_reason == "cancelled"
     assert state.result.completion_tokens < 200
 
@@ -148,6 +149,47 @@ def test_batch_with_stop_strings_counts_each_row(tiny):
         for s, b in zip(single, batch, strict=True)
     ]
     assert batch[0].finish_reason == "stop"
+
+
+def test_stream_batch_gives_each_row_its_own_text(tiny):
+    blocking = generate_batch(tiny, PROMPTS, GREEDY)
+    streams = stream_batch(tiny, PROMPTS, GREEDY)
+    texts = ["".join(s) for s in reversed(streams)][::-1]  # consumed in any order
+    assert texts == [b.text for b in blocking]
+    assert texts == ["".join(stream(tiny, p, GREEDY)) for p in PROMPTS]
+    assert [s.result.completion_tokens for s in streams] == [
+        b.completion_tokens for b in blocking]
+    assert not tiny.lock.locked()
+
+
+def test_closing_one_stream_of_a_batch_leaves_the_others_running(tiny):
+    long = GenerationConfig(max_new_tokens=40)
+    alone = [generate(tiny, p, long).text for p in PROMPTS]
+    first, *others = stream_batch(tiny, PROMPTS, long)
+    next(first)
+    first.close()
+    assert first.result.finish_reason == "cancelled"
+    assert ["".join(s) for s in others] == alone[1:]
+    assert all(s.result.finish_reason == "length" for s in others)
+    assert others[0].wait(timeout=60) and not tiny.lock.locked()
+
+
+def test_a_row_that_ends_stops_its_stream_while_the_batch_goes_on(tiny, monkeypatch):
+    ids = tiny.tokenizer(generate(tiny, PROMPTS[0], GREEDY).text,
+                         add_special_tokens=False)["input_ids"]
+    for end in ids:  # a token row 0 writes early and another row never writes: an end
+        monkeypatch.setattr(tiny.model.generation_config, "eos_token_id", end)
+        expected = generate_batch(tiny, PROMPTS, GREEDY)
+        if expected[0].finish_reason == "stop" and any(
+                e.finish_reason == "length" for e in expected):
+            break
+    else:
+        pytest.fail("no token of row 0's answer ends it alone")
+    streams = stream_batch(tiny, PROMPTS, GREEDY)
+    assert ["".join(s) for s in streams] == [e.text for e in expected]
+    assert [s.result.finish_reason for s in streams] == [e.finish_reason for e in expected]
+    assert [s.result.completion_tokens for s in streams] == [
+        e.completion_tokens for e in expected]
 
 
 def test_prompt_longer_than_the_context_is_refused(tiny):

@@ -4,6 +4,7 @@ conftest, so test files can import it by a name no other test folder uses."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -62,6 +63,15 @@ def build_index(docs: Path, index_dir: Path, embedder) -> Path:
     return index_dir
 
 
+def sse_events(response) -> list[tuple[str, dict]]:
+    """(event, data) pairs of a Server-Sent Events body."""
+    events = []
+    for block in response.text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return events
+
+
 # -- generators around the real one ----------------------------------------------------
 
 
@@ -74,6 +84,7 @@ class Counting:
         self.batches: list[int] = []
         self.calls: list[tuple[str | None, list[str]]] = []  # (adapter, raw texts)
         self.streams = 0
+        self.stream_batches: list[int] = []
 
     def __getattr__(self, name):  # model_id, context_window, count_tokens, ...
         return getattr(self.inner, name)
@@ -92,6 +103,12 @@ class Counting:
         self.streams += 1
         time.sleep(self.delay)
         return self.inner.stream(messages, config, adapter)
+
+    def stream_many(self, batch, config, adapter=None):
+        self.stream_batches.append(len(batch))
+        self.streams += len(batch)
+        time.sleep(self.delay)
+        return self.inner.stream_many(batch, config, adapter)
 
 
 _PASSAGE = re.compile(r"^\[(\d+)\] Source: [^\n]*\n(.+?)(?:\n\n\[\d+\] Source:|\n\nQuestion:)",

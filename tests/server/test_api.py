@@ -9,17 +9,9 @@ import time
 
 import httpx
 import pytest
+from server_doubles import sse_events
 
 from assistant.server import create_app
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:
-    """(event, data) pairs of a Server-Sent Events body."""
-    events = []
-    for block in response.text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        events.append((fields.get("event", "message"), json.loads(fields["data"])))
-    return events
 
 
 def test_answer_returns_the_answer_record_and_stores_it(live, settings, services):

@@ -86,8 +86,11 @@ def test_a_request_past_its_deadline_times_out_and_is_dropped_from_the_queue():
         time.sleep(0.1)  # "slow" is running; the next one waits behind it
 
         def late():
-            deadline.set(time.monotonic() + 0.1)
-            return gen.generate("late", "cfg", None)
+            token = deadline.set(time.monotonic() + 0.1)
+            try:
+                return gen.generate("late", "cfg", None)
+            finally:
+                deadline.reset(token)
 
         clock = time.monotonic()
         with pytest.raises(TimeoutError):
@@ -100,7 +103,65 @@ def test_a_request_past_its_deadline_times_out_and_is_dropped_from_the_queue():
         gen.close()
 
 
-def test_streams_pass_through_unbatched():
+class FakeStream:
+    """A stream of one prompt's upper-cased characters; ``wait`` blocks on ``done``."""
+
+    def __init__(self, prompt: str, done: threading.Event) -> None:
+        self.pieces, self.done = iter(prompt.upper()), done
+
+    def __iter__(self):
+        return self.pieces
+
+    def wait(self) -> None:
+        self.done.wait(10)
+
+
+class StreamRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stream_batches: list[list] = []
+        self.done = threading.Event()
+
+    def stream_many(self, prompts, config, adapter):
+        with self.lock:
+            self.stream_batches.append(list(prompts))
+        return [FakeStream(p, self.done) for p in prompts]
+
+
+def test_concurrent_streams_share_one_batch_and_never_mix_with_generate():
+    inner = StreamRecorder()
+    inner.done.set()
+    gen = BatchingGenerator(inner, window_s=0.2, max_batch=8)
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            streams = [pool.submit(gen.stream, f"s{i}", "cfg", None) for i in range(4)]
+            blocking = [pool.submit(gen.generate, f"g{i}", "cfg", None) for i in range(2)]
+            texts = ["".join(f.result(10)) for f in streams]
+            assert [f.result(10) for f in blocking] == ["G0", "G1"]
+        assert texts == ["S0", "S1", "S2", "S3"]
+        assert [sorted(b) for b in inner.stream_batches] == [["s0", "s1", "s2", "s3"]]
+        assert [sorted(b[0]) for b in inner.batches] == [["g0", "g1"]]
+    finally:
+        gen.close()
+
+
+def test_the_next_batch_waits_until_a_stream_batch_is_generated():
+    inner = StreamRecorder()
+    gen = BatchingGenerator(inner, window_s=0.0, max_batch=4)
+    try:
+        stream = gen.stream("abc", "cfg", None)  # returned at once: its batch started
+        with ThreadPoolExecutor(1) as pool:
+            after = pool.submit(gen.generate, "next", "cfg", None)
+            time.sleep(0.3)
+            assert not after.done() and inner.batches == []  # the model is still busy
+            inner.done.set()
+            assert after.result(5) == "NEXT"
+        assert "".join(stream) == "ABC"
+    finally:
+        gen.close()
+
+
+def test_streams_fall_back_to_one_by_one_without_stream_many():
     inner = Recorder()
     gen = BatchingGenerator(inner)
     try:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from server_doubles import Counting, build_index, build_lora_adapter
+from server_doubles import Counting, build_index, build_lora_adapter, sse_events
 
 from assistant.server import create_app
 
@@ -44,6 +44,51 @@ def test_concurrent_answers_share_one_batched_generation(
         assert got["answer"] == alone.answer
         assert [c["chunk_id"] for c in got["citations"]] == [c.chunk_id for c in alone.citations]
         assert [p["chunk_id"] for p in got["passages"]] == [p.chunk_id for p in alone.passages]
+
+
+def test_concurrent_chat_streams_share_one_batched_generation(
+        live, settings, services, local_generator, make_answerer, embedder, index_dir):
+    from assistant.answer import AnswerOptions
+    from index.searcher import Searcher
+
+    counting = Counting(local_generator)
+    n = len(QUESTIONS)
+    server = live(create_app(settings(server_max_batch=n, server_batch_window_ms=1000,
+                                      server_max_new_tokens=8), services(generator=counting)))
+
+    def chat(question: str) -> tuple[str, dict]:
+        r = httpx.post(f"{server.url}/v1/chat", timeout=60, json={
+            "messages": [{"role": "user", "content": question}], "k": 2})
+        assert r.status_code == 200, r.text
+        events = sse_events(r)
+        streamed = "".join(data["text"] for kind, data in events if kind == "token")
+        return streamed, events[-1][1]
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(chat, QUESTIONS))
+    assert counting.stream_batches == [n] and counting.batches == []
+
+    sequential = make_answerer(Searcher(index_dir, embedder=embedder), local_generator)
+    for question, (streamed, final) in zip(QUESTIONS, results, strict=True):
+        alone = sequential.answer(question, (), AnswerOptions(k=2, max_new_tokens=8))
+        assert final["answer"] == alone.answer
+        assert streamed.strip() and [c["chunk_id"] for c in final["citations"]] == [
+            c.chunk_id for c in alone.citations]
+
+
+def test_cpu_servers_do_not_batch_unless_asked(live, settings, services, local_generator):
+    from assistant.server.services import max_batch
+
+    assert max_batch(None, local_generator) == 1  # the tiny model runs on the CPU
+    assert max_batch(3, local_generator) == 3
+    counting = Counting(local_generator)
+    server = live(create_app(settings(server_max_batch=None, server_batch_window_ms=300,
+                                      server_max_new_tokens=4), services(generator=counting)))
+    with ThreadPoolExecutor(3) as pool:
+        codes = list(pool.map(lambda q: httpx.post(
+            f"{server.url}/v1/answer", json={"question": q, "k": 2}, timeout=60).status_code,
+            QUESTIONS[:3]))
+    assert codes == [200] * 3 and counting.batches == [1, 1, 1]
 
 
 def test_a_new_index_version_is_served_without_restart(
