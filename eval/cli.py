@@ -25,8 +25,10 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
+    quiet = getattr(args, "quiet", False)
+    lines = None if progress or quiet else _progress_line
     result = run_eval(config, Path(args.out), limit=args.limit, progress=progress,
-                      command=command)
+                      command=command, on_batch=lines)
     for name, reason in result.skipped_setups.items():
         print(f"skipped setup {name}: {reason}")
     headline = ("accuracy", "contains_answer", "token_f1", "valid_citation", "abstain_recall",
@@ -37,6 +39,11 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     print(f"{result.new_results} new answers in {result.seconds:.0f}s; report: "
           f"{result.report_html} (also {result.report_md.name}, {result.results.name})")
     return 0
+
+
+def _progress_line(setup: str, done: int, total: int) -> None:
+    """One stderr line per batch when stderr is no terminal (logs, CI)."""
+    print(f"eval: {setup} {done}/{total}", file=sys.stderr, flush=True)
 
 
 def add_run_parser(esub) -> argparse.ArgumentParser:

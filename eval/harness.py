@@ -16,7 +16,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,10 +80,13 @@ class RunResult:
 
 def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = None,
              progress: bool = False, command: str | None = None,
-             embedder: Embedder | None = None) -> RunResult:
+             embedder: Embedder | None = None,
+             on_batch: Callable[[str, int, int], None] | None = None) -> RunResult:
     """Run (or resume) the eval ``config`` describes into ``out_dir``.
 
-    ``limit`` (None: ``[run] limit``; 0: all) keeps the first N questions. ``embedder``
+    ``limit`` (None: ``[run] limit``; 0: all) keeps the first N questions. ``progress``
+    shows a bar; ``on_batch(setup, done, total)`` is told after each batch of answers
+    (plain progress lines for logs). ``embedder``
     overrides ``[corpus] embedder`` (tests pass the one they have). Raises
     ``EvalConfigError``/``MissingAdapterError`` before any question runs, ``EvalError`` for
     an out dir of another config, and the library's errors for a model or index that
@@ -106,7 +109,8 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
                 len(active), total, len(questions) * len(active) - total, RESULTS)
     if total:
         manifest["base_models"] = _answer_all(config, out_dir, active, todo, all_questions,
-                                              adapters, embedder, progress, total)
+                                              adapters, embedder, progress, total,
+                                              on_batch)
     records = load_results(out_dir / RESULTS)
     wanted = {q.id for q in questions}
     per_setup = {s.name: {qid: r["metrics"] for (name, qid), r in records.items()
@@ -137,7 +141,7 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
 def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig],
                 todo: dict[str, list[EvalQuestion]], all_questions: Sequence[EvalQuestion],
                 adapters: dict, embedder: Embedder | None, progress: bool,
-                total: int) -> dict:
+                total: int, on_batch: Callable[[str, int, int], None] | None) -> dict:
     """Build what the pending setups need, answer their questions, append the results."""
     import torch
 
@@ -168,6 +172,8 @@ def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig]
                     f.flush()
                     os.fsync(f.fileno())
                     bar.update(len(batch))
+                    if on_batch is not None:
+                        on_batch(setup.name, min(i + len(batch), len(items)), len(items))
     finally:
         for searcher in searchers.values():
             searcher.close()

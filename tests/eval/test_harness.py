@@ -229,7 +229,9 @@ def test_cli_run(world, tmp_path, embedder, monkeypatch, capsys):
     args = parser.parse_args(["run", "--config", str(config.path), "--out",
                               str(tmp_path / "out"), "--limit", "1"])
     assert args.func(args) == 0
-    assert "report.html" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "report.html" in captured.out
+    assert "eval: base 1/1" in captured.err.splitlines()  # stderr is no terminal here
     assert len(_lines(tmp_path / "out" / "results.jsonl")) == 4
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--config", "x", "--out", "y", "--limit", "-1"])
