@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 METRICS_LOG = "metrics.jsonl"
+DATA_DIR = "data"  # the examples an adapter was trained on, beside its weights
 _BF16 = ("auto", "on", "off")
 _SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -176,6 +177,8 @@ def train_adapter(
 
     out_dir = Path(out_dir).expanduser().resolve()
     max_length = _max_length(model, config.max_length)
+    data_files = {f"{DATA_DIR}/train.jsonl": _example_lines(train_rows),
+                  f"{DATA_DIR}/val.jsonl": _example_lines(val_rows)}
     train, train_info = as_rows(_tokenized(train_rows, tokenizer), max_length, "train")
     val, val_info = as_rows(_tokenized(val_rows, tokenizer), max_length, "validation")
     if not train:
@@ -243,7 +246,9 @@ def train_adapter(
             "kind": "lora",
             "base_model_id": base_model_id,
             "base_weights_hash": base_weights_hash,
-            "data": {**(data_manifest or {}), "train_examples": len(train),
+            "data": {**(data_manifest or {}), "files": sorted(k for k, v in data_files.items()
+                                                              if v is not None),
+                     "train_examples": len(train),
                      "val_examples": len(val), "train_tokens": train_info["tokens"],
                      "dropped_examples": train_info["dropped"] + val_info["dropped"],
                      "truncated_examples": train_info["truncated"] + val_info["truncated"]},
@@ -258,7 +263,7 @@ def train_adapter(
         }
         is_main = trainer.is_world_process_zero()
         if is_main:
-            _write_adapter(peft_model, manifest, log_path, out_dir)
+            _write_adapter(peft_model, manifest, log_path, out_dir, data_files)
         trainer.accelerator.wait_for_everyone()
         if is_main and not config.keep_checkpoints:
             shutil.rmtree(work, ignore_errors=True)
@@ -355,8 +360,11 @@ def _restore(peft_model: Any, grad_flags: dict[str, bool], was_training: bool) -
     base.train(was_training)
 
 
-def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path) -> None:
-    """Save into a hidden sibling directory, then rename it onto ``out_dir`` in one step."""
+def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path,
+                   data_files: Mapping[str, list[str] | None]) -> None:
+    """Save into a hidden sibling directory, then rename it onto ``out_dir`` in one step.
+    ``data_files`` (relative path: JSON lines, None for none) are the examples it was
+    trained and validated on, kept beside the weights."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # from a killed run
         shutil.rmtree(stale, ignore_errors=True)
@@ -366,6 +374,11 @@ def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Pat
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
         if log_path.is_file():
             shutil.copy2(log_path, tmp / METRICS_LOG)
+        for name, lines in data_files.items():
+            if lines is not None:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_text("".join(line + "\n" for line in lines),
+                                        encoding="utf-8")
         if out_dir.exists():
             out_dir.rmdir()  # checked empty before training
         tmp.rename(out_dir)
@@ -503,6 +516,16 @@ def as_rows(rows: Iterable[Mapping[str, Any]], max_length: int,
         logger.warning("%s: %d rows had no answer tokens left and were dropped", split,
                        info["dropped"])
     return out, info
+
+
+def _example_lines(rows: Sequence[Any]) -> list[str] | None:
+    """``Example`` rows as JSON lines (what the adapter was trained on, already redacted);
+    None for pre-tokenized rows, which carry no text worth keeping."""
+    from finetune.records import Example
+
+    if not all(isinstance(r, Example) for r in rows):
+        return None
+    return [json.dumps(r.to_json(), ensure_ascii=False) for r in rows]
 
 
 def _tokenized(rows: Iterable[Any], tokenizer: Any) -> list[Any]:

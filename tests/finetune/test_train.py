@@ -187,6 +187,7 @@ def test_adapter_and_manifest_are_written_with_every_field(trained):
     assert manifest == result.manifest
     assert manifest["base_model_id"] == "tiny" and manifest["base_weights_hash"] == "abc123"
     assert manifest["data"]["data_hash"] == "d" * 16
+    assert manifest["data"]["files"] == []  # pre-tokenized rows: no text to keep
     assert manifest["data"]["train_examples"] == 8 and manifest["data"]["val_examples"] == 4
     assert manifest["config"] == TrainConfig(**FAST, epochs=5).to_dict()
     metrics = manifest["metrics"]
@@ -261,6 +262,12 @@ def test_examples_from_the_data_side_are_tokenized_with_the_chat_template(ft_tin
     data = result.manifest["data"]
     assert data["train_examples"] == 4 and data["val_examples"] == 1
     assert data["train_tokens"] == sum(len(r["input_ids"]) for r in rows)
+    # the examples it was trained on are kept beside the weights, and read back
+    assert data["files"] == ["data/train.jsonl", "data/val.jsonl"]
+    kept = [Example.from_json(json.loads(line)) for line in
+            (result.adapter_dir / "data" / "train.jsonl").read_text().splitlines()]
+    assert kept == examples
+    assert len((result.adapter_dir / "data" / "val.jsonl").read_text().splitlines()) == 1
 
 
 def test_bf16_checkpointing_and_length_grouping_run(ft_tiny, tmp_path, capsys):
