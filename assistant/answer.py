@@ -13,7 +13,8 @@ Every setup the eval compares implements ``Answerer.answer(question, history, op
 Both also stream (``stream_answer`` yields ``TokenEvent`` pieces, then one ``FinalEvent``
 with the checked answer; no tokens when abstaining before generation). The model comes
 in through the small ``Generator`` protocol; ``LocalGenerator`` runs it in-process with
-``assistant.generation``, and a server can wrap it to batch concurrent requests.
+``assistant.generation`` and ``assistant.text_stream``, and a server can wrap it to batch
+concurrent requests.
 """
 
 from __future__ import annotations
@@ -33,15 +34,14 @@ from assistant.generation import (
     GenerationConfig,
     PromptError,
     Target,
-    TextStream,
     count_tokens,
     generate_batch,
     render_chat,
-    stream_batch,
 )
 from assistant.models import AdapterError, LoadedModel
 from assistant.records import Answer, Message
 from assistant.rewrite import bound_history, standalone_query
+from assistant.text_stream import TextStream, stream_batch
 from finetune.prompting import (
     ABSTAIN_TEXT,
     PromptBudgetError,
@@ -178,7 +178,8 @@ class Generator(Protocol):
 
 
 class LocalGenerator:
-    """``Generator`` over a ``LoadedModel`` or ``AdapterSet`` with ``assistant.generation``.
+    """``Generator`` over a ``LoadedModel`` or ``AdapterSet`` with ``assistant.generation``
+    (streams with ``assistant.text_stream``).
 
     ``stream`` returns a ``TextStream`` (iterate for pieces; ``result`` holds the
     ``Generation`` afterwards; ``close()`` cancels).

@@ -1,10 +1,9 @@
 """Generate text with a loaded base model, optionally through a LoRA adapter.
 
-``generate`` blocks and returns a ``Generation``; ``stream`` returns a ``TextStream`` that
-yields text pieces as tokens come out (generation runs in a thread; closing or dropping
-the stream cancels it); ``generate_batch`` and ``stream_batch`` run several prompts
+``generate`` blocks and returns a ``Generation``; ``generate_batch`` runs several prompts
 through one ``model.generate`` call with left padding, for a server batching concurrent
-requests.
+requests. Streaming (``stream``, ``stream_batch``) lives in ``assistant.text_stream``,
+which shares this module's encoding, budget and decoding helpers.
 
 The target is a ``LoadedModel`` or an ``AdapterSet``. Each call holds the model's lock
 from start to last token (see ``assistant.adapters``). A prompt is either a list of chat
@@ -14,8 +13,6 @@ messages (rendered with the tokenizer's chat template) or an already rendered st
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -25,7 +22,6 @@ from typing import Any
 import torch
 import transformers
 from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
 
 from assistant.adapters import AdapterSet
 from assistant.models import AdapterError, LoadedModel
@@ -140,175 +136,6 @@ def generate_batch(target: Target, prompts: Sequence[Prompt],
         _finish(loaded, config, len(row), out[i, width:].tolist(), max_new, False, seconds)
         for i, row in enumerate(rows)
     ]
-
-
-def stream(target: Target, prompt: Prompt, config: GenerationConfig | None = None,
-           adapter: str | None = None) -> TextStream:
-    """Start generating in a background thread; iterate the result for text pieces.
-
-    The pieces concatenate to the text ``generate`` would return. Bad adapters and
-    prompts raise here, before anything starts; errors inside generation are re-raised
-    by the iterator. ``close()`` (or dropping the stream) cancels generation.
-    """
-    return stream_batch(target, [prompt], config, adapter)[0]
-
-
-def stream_batch(target: Target, prompts: Sequence[Prompt],
-                 config: GenerationConfig | None = None,
-                 adapter: str | None = None) -> list[TextStream]:
-    """``stream`` for several prompts sharing one ``model.generate`` call: one
-    ``TextStream`` per prompt, each yielding only its own row's pieces.
-
-    A stream ends as soon as its row writes an end token; closing one stream stops its
-    row only (the others go on), and generation stops once every row is done or closed.
-    Greedy pieces equal those of ``stream`` on each prompt alone. Same errors as
-    ``stream``, raised before anything starts.
-    """
-    config = config or GenerationConfig()
-    loaded = _loaded(target)
-    if isinstance(target, AdapterSet):
-        target.check(adapter)
-    rows = [_encode(loaded, p) for p in prompts]
-    if not rows:
-        return []
-    max_new = _budget(loaded, max(len(r) for r in rows), config)
-    group = _StreamGroup([_StreamState(loaded, row, config, max_new) for row in rows])
-    group.thread = threading.Thread(target=_work, args=(group, target, adapter),
-                                    name="assistant-stream", daemon=True)
-    group.thread.start()
-    return [TextStream(group, i) for i in range(len(rows))]
-
-
-class TextStream:
-    """Iterator of text pieces from a running generation; ``result`` once it is over.
-
-    ``result`` is the ``Generation`` (``finish_reason`` ``cancelled`` if closed early),
-    set when the iterator is exhausted or closed; ``None`` before. ``wait()`` blocks until
-    the generation behind it (its whole batch) has finished.
-    """
-
-    def __init__(self, group: _StreamGroup, row: int) -> None:
-        # The thread and the piece generator share ``_StreamState``, never ``self``:
-        # dropping the stream then frees it at once and ``__del__`` cancels its row.
-        self._group = group
-        self._state = group.states[row]
-        self._pieces = _consume(group, self._state)
-
-    @property
-    def result(self) -> Generation | None:
-        return self._state.result
-
-    def __iter__(self) -> TextStream:
-        return self
-
-    def __next__(self) -> str:
-        return next(self._pieces)
-
-    def close(self) -> None:
-        """Stop this row (if still running); with no row left, wait for the thread."""
-        self._pieces.close()
-        _shutdown(self._group, self._state)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the batch's generation to end; whether it did within ``timeout``."""
-        thread = self._group.thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
-
-    def __del__(self) -> None:
-        self._state.cancel.set()
-
-
-class _StreamState:
-    """One row of a streamed batch: its queue of token ids, cancel flag and result."""
-
-    def __init__(self, loaded: LoadedModel, row: list[int], config: GenerationConfig,
-                 max_new: int) -> None:
-        self.loaded, self.row, self.config, self.max_new = loaded, row, config, max_new
-        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.cancel = threading.Event()
-        self.tokens: list[int] = []
-        self.result: Generation | None = None
-        self.clock = time.perf_counter()
-
-    def finish(self, cancelled: bool) -> Generation:
-        if self.result is None:
-            self.result = _finish(self.loaded, self.config, len(self.row), self.tokens,
-                                  self.max_new, cancelled, time.perf_counter() - self.clock)
-        return self.result
-
-
-class _StreamGroup:
-    """The rows generated together, and the thread generating them."""
-
-    def __init__(self, states: list[_StreamState]) -> None:
-        self.states = states
-        self.thread: threading.Thread | None = None
-
-
-def _work(group: _StreamGroup, target: Target, adapter: str | None) -> None:
-    states = group.states
-    try:
-        loaded = states[0].loaded
-        inputs = _pad_left(loaded, [s.row for s in states])
-        width = inputs["input_ids"].shape[1]
-        kwargs = _generate_kwargs(loaded, states[0].config, states[0].max_new, width)
-        kwargs["stopping_criteria"].append(_Cancel([s.cancel for s in states]))
-        with _activate(target, adapter) as model:
-            model.generate(**inputs, streamer=_QueueStreamer([s.queue for s in states]),
-                           **kwargs)
-        for state in states:
-            state.queue.put(("done", None))
-    except BaseException as exc:  # handed to the consumer threads, which re-raise it
-        for state in states:
-            state.queue.put(("error", exc))
-
-
-def _consume(group: _StreamGroup, state: _StreamState) -> Iterator[str]:
-    tokenizer, stops = state.loaded.tokenizer, state.config.stop
-    eos = set(_eos_ids(state.loaded))
-    emitted = ""
-    try:
-        while True:
-            kind, value = state.queue.get()
-            if kind == "error":
-                raise value
-            if kind == "done":
-                break
-            state.tokens.extend(value)
-            if eos.intersection(value):  # this row is over; the batch may go on
-                break
-            text = _cut(tokenizer.decode(state.tokens, skip_special_tokens=True), stops)[0]
-            safe = text[: len(text) - _held_back(text, stops)]
-            if len(safe) > len(emitted) and safe.startswith(emitted):
-                yield safe[len(emitted):]
-                emitted = safe
-        final = state.finish(cancelled=False).text
-        if not final.startswith(emitted):
-            logger.warning("streamed text diverged from the final decode")
-        if len(final) > len(emitted):
-            yield final[len(emitted):]
-    finally:
-        _shutdown(group, state)
-
-
-def _shutdown(group: _StreamGroup, state: _StreamState) -> None:
-    """Cancel this row and record a ``cancelled`` result if it has none. The last row of
-    the group to shut down joins the thread (so the model is free when ``close`` returns)
-    and collects any tokens still queued."""
-    state.cancel.set()
-    thread = group.thread
-    last = all(s.cancel.is_set() for s in group.states)
-    if last and thread is not None and thread is not threading.current_thread():
-        thread.join()
-    if state.result is None:
-        while not state.queue.empty():
-            kind, value = state.queue.get()
-            if kind == "tokens":
-                state.tokens.extend(value)
-        state.finish(cancelled=True)
 
 
 def _loaded(target: Target) -> LoadedModel:
@@ -433,44 +260,6 @@ def _cut(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     return (text[: min(hits)], True) if hits else (text, False)
 
 
-def _held_back(text: str, stops: tuple[str, ...]) -> int:
-    """How many trailing characters to hold back: an incomplete UTF-8 character, or a
-    suffix that may grow into a stop string."""
-    if text.endswith("\ufffd"):
-        return len(text) - len(text.rstrip("\ufffd"))
-    longest = 0
-    for stop in stops:
-        for n in range(min(len(stop) - 1, len(text)), longest, -1):
-            if text.endswith(stop[:n]):
-                longest = n
-                break
-    return longest
-
-
-class _QueueStreamer(BaseStreamer):
-    """A streamer that hands each row's new token ids to that row's queue (the prompt is
-    skipped).
-
-    Not ``TextIteratorStreamer``: that one takes one row only and decodes in windows
-    reset at each newline, so its pieces need not add up to the blocking decode; here
-    each consumer decodes its whole completion each step and yields the growth.
-    """
-
-    def __init__(self, queues: list[queue.Queue]) -> None:
-        self._queues, self._prompt_seen = queues, False
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        rows = value.reshape(len(self._queues), -1).tolist()
-        for out, ids in zip(self._queues, rows, strict=True):
-            out.put(("tokens", ids))
-
-    def end(self) -> None:
-        pass
-
-
 class _StopText(StoppingCriteria):
     """A row is done once its generated text (after ``start``) holds a stop string."""
 
@@ -481,14 +270,3 @@ class _StopText(StoppingCriteria):
         texts = self._tokenizer.batch_decode(input_ids[:, self._start:], skip_special_tokens=True)
         done = [any(s in t for s in self._stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-class _Cancel(StoppingCriteria):
-    """Ends each row whose ``events`` entry is set (its stream was closed or dropped)."""
-
-    def __init__(self, events: list[threading.Event]) -> None:
-        self._events = events
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        return torch.tensor([e.is_set() for e in self._events], dtype=torch.bool,
-                            device=input_ids.device)

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.train import PaddingCollator, TrainConfig, resolve_bf16, train_adapter
+from finetune.batches import PaddingCollator
+from finetune.train import TrainConfig, resolve_bf16, train_adapter
 
 
 def tiny_model() -> tuple[Any, Any]:

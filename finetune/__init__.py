@@ -5,6 +5,7 @@
 Importing this package loads no model and imports neither torch nor transformers.
 """
 
+from finetune.batches import PaddingCollator
 from finetune.closed_book import build_closed_book
 from finetune.dataset import (
     data_hash,
@@ -41,7 +42,6 @@ from finetune.registry import (
 )
 from finetune.sources import drop_overlap, read_qa
 from finetune.train import (
-    PaddingCollator,
     TrainConfig,
     TrainingError,
     TrainResult,

@@ -3,9 +3,11 @@
 ``train_adapter`` wraps the given base model in a peft LoRA, trains it on tokenized rows
 (``{"input_ids", "attention_mask", "labels"}``, labels -100 outside the answer), logs
 every Trainer log line to a JSONL file, checkpoints every ``save_steps`` so ``resume``
-continues a crashed run, and writes ``adapter_model.safetensors`` + ``adapter_config.json``
-+ ``manifest.json`` into a hidden temporary directory renamed onto ``out_dir`` at the end,
-so a crash never leaves a half-written adapter where the registry would take it.
+continues a crashed run, and has the adapter with its ``manifest.json`` written so a crash
+never leaves a half-written one where the registry would take it. This module holds the
+run's settings (``TrainConfig``), its result and errors, and the Trainer wiring; the rows
+and batches come from ``finetune.batches``, what the run writes and records from
+``finetune.artifacts``.
 
 The model and its ids are passed in (``finetune`` never imports ``assistant``). The same
 call runs unchanged under ``accelerate launch`` or ``torchrun``: the Trainer handles DDP
@@ -15,15 +17,8 @@ and the device of each process; only the main process writes the adapter.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import json
 import logging
-import math
-import os
-import resource
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,13 +26,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finetune.registry import MANIFEST_NAME
+from finetune.artifacts import (
+    METRICS_LOG,
+    _last_complete_checkpoint,
+    _metrics,
+    _tokens_before,
+    _write_adapter,
+    code_version,
+    library_versions,
+)
+from finetune.batches import (
+    PaddingCollator,
+    _example_lines,
+    _max_length,
+    _pad_id,
+    _tokenized,
+    as_rows,
+)
 from ingest.errors import AssistantError, ConfigError
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-METRICS_LOG = "metrics.jsonl"
 DATA_DIR = "data"  # the examples an adapter was trained on, beside its weights
 _BF16 = ("auto", "on", "off")
 _SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -314,30 +324,6 @@ def _training_args(config: TrainConfig, checkpoints: Path, bf16: bool, use_cpu: 
     )
 
 
-def _last_complete_checkpoint(folder: Path) -> str | None:
-    """The newest ``checkpoint-N`` whose Trainer state was written (the Trainer writes it
-    last), skipping one a crash cut short mid-save."""
-    if not folder.is_dir():
-        return None
-    found = [(int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*")
-             if p.is_dir() and p.name.split("-")[1].isdigit()]
-    for _, path in sorted(found, reverse=True):
-        try:
-            json.loads((path / "trainer_state.json").read_text())
-            return str(path)
-        except (OSError, ValueError):
-            logger.warning("skipping incomplete checkpoint %s", path)
-    return None
-
-
-def _tokens_before(checkpoint: str | None) -> int:
-    """Tokens seen before this run: what the resumed checkpoint's Trainer state says."""
-    if checkpoint is None:
-        return 0
-    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
-    return int(state.get("num_input_tokens_seen", 0))
-
-
 def _wrap_lora(model: Any, config: TrainConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
@@ -360,79 +346,6 @@ def _restore(peft_model: Any, grad_flags: dict[str, bool], was_training: bool) -
     base.train(was_training)
 
 
-def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path,
-                   data_files: Mapping[str, list[str] | None]) -> None:
-    """Save into a hidden sibling directory, then rename it onto ``out_dir`` in one step.
-    ``data_files`` (relative path: JSON lines, None for none) are the examples it was
-    trained and validated on, kept beside the weights."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # from a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        peft_model.save_pretrained(str(tmp), safe_serialization=True)
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        if log_path.is_file():
-            shutil.copy2(log_path, tmp / METRICS_LOG)
-        for name, lines in data_files.items():
-            if lines is not None:
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / name).write_text("".join(line + "\n" for line in lines),
-                                        encoding="utf-8")
-        if out_dir.exists():
-            out_dir.rmdir()  # checked empty before training
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _metrics(history: list[dict], output: Any, tokens: int, seconds: float, device: Any) -> dict:
-    """Per-epoch train/eval loss from the Trainer's log history, plus speed and memory."""
-    train: dict[int, list[float]] = {}
-    evals: dict[int, float] = {}
-    last_step = 0
-    for entry in history:
-        epoch = max(1, math.ceil(entry.get("epoch", 0) - 1e-9))
-        if "loss" in entry:
-            weight = max(entry["step"] - last_step, 1)
-            last_step = entry["step"]
-            sums = train.setdefault(epoch, [0.0, 0.0])
-            sums[0] += entry["loss"] * weight
-            sums[1] += weight
-        elif "eval_loss" in entry:
-            evals[epoch] = entry["eval_loss"]
-    epochs = [{"epoch": e,
-               "train_loss": round(train[e][0] / train[e][1], 6) if e in train else None,
-               "eval_loss": evals.get(e)} for e in sorted(set(train) | set(evals))]
-    eval_loss = next((e["eval_loss"] for e in reversed(history) if "eval_loss" in e), None)
-    return {
-        "epochs": epochs,
-        "train_loss": output.training_loss,
-        "eval_loss": eval_loss,
-        "train_runtime_s": round(seconds, 3),
-        "tokens_seen": int(tokens),
-        "tokens_per_second": round(tokens / seconds, 2) if seconds > 0 else None,
-        **peak_memory(device),
-    }
-
-
-def _max_length(model: Any, wanted: int) -> int:
-    positions = getattr(model.config.get_text_config(), "max_position_embeddings", None)
-    if positions and wanted > positions:
-        logger.warning("max_length %d exceeds the model's %d positions; using %d",
-                       wanted, positions, positions)
-        return int(positions)
-    return wanted
-
-
-def _pad_id(tokenizer: Any) -> int:
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        raise ConfigError("tokenizer has neither a pad nor an eos token; set a pad token")
-    return int(pad)
-
-
 def resolve_bf16(setting: str, device: Any) -> bool:
     """Whether to train under bf16 autocast on ``device`` for ``TrainConfig.bf16``:
     ``auto`` asks the GPU, or the CPU for avx512_bf16/AMX. ``ConfigError`` for ``on`` on
@@ -450,131 +363,3 @@ def resolve_bf16(setting: str, device: Any) -> bool:
     if setting == "on" and device.type == "cuda" and not supported:
         raise ConfigError("bf16 is on, but this GPU does not support bfloat16; use off or auto")
     return True if setting == "on" else supported
-
-
-@dataclass
-class PaddingCollator:
-    """Pad a batch of rows to its longest row (dynamic padding), on the right.
-
-    ``input_ids`` are padded with ``pad_token_id``, ``attention_mask`` with 0 and
-    ``labels`` with -100, so padding never counts in the loss. Rows longer than
-    ``max_length`` are cut (``as_rows`` already did, for rows it produced).
-    """
-
-    pad_token_id: int
-    max_length: int | None = None
-    pad_to_multiple_of: int | None = None
-
-    def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        cut = [{k: list(r[k])[: self.max_length] for k in ("input_ids", "attention_mask",
-                                                            "labels")} for r in rows]
-        width = max(len(r["input_ids"]) for r in cut)
-        if self.pad_to_multiple_of:
-            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        fill = {"input_ids": self.pad_token_id, "attention_mask": 0, "labels": -100}
-        return {key: torch.tensor([r[key] + [value] * (width - len(r[key])) for r in cut],
-                                  dtype=torch.long)  # (batch, seq)
-                for key, value in fill.items()}
-
-
-def as_rows(rows: Iterable[Mapping[str, Any]], max_length: int,
-            split: str) -> tuple[list[dict[str, list[int]]], dict[str, int]]:
-    """Check and normalize tokenized rows into lists of ints, cut to ``max_length``.
-
-    ``attention_mask`` defaults to all ones and ``labels`` to ``input_ids``. Rows left
-    without any supervised token (all labels -100) are dropped and counted. Returns the
-    rows and ``{"given", "dropped", "truncated", "tokens"}``. Raises ``TrainingError``
-    for a row that is not a mapping with ``input_ids`` or has mismatched lengths.
-    """
-    out: list[dict[str, list[int]]] = []
-    info = {"given": 0, "dropped": 0, "truncated": 0, "tokens": 0}
-    for i, row in enumerate(rows):
-        info["given"] += 1
-        if not isinstance(row, Mapping) or "input_ids" not in row:
-            raise TrainingError(f"{split} row {i}: expected a mapping with input_ids, "
-                                f"got {type(row).__name__}")
-        ids = _ints(row["input_ids"])
-        mask = _ints(row["attention_mask"]) if "attention_mask" in row else [1] * len(ids)
-        labels = _ints(row["labels"]) if "labels" in row else list(ids)
-        if not len(ids) == len(mask) == len(labels):
-            raise TrainingError(f"{split} row {i}: input_ids, attention_mask and labels "
-                                f"differ in length ({len(ids)}, {len(mask)}, {len(labels)})")
-        if len(ids) > max_length:
-            info["truncated"] += 1
-            ids, mask, labels = ids[:max_length], mask[:max_length], labels[:max_length]
-        if all(label == -100 for label in labels):
-            info["dropped"] += 1
-            continue
-        info["tokens"] += sum(mask)
-        out.append({"input_ids": ids, "attention_mask": mask, "labels": labels})
-    if info["truncated"]:
-        logger.warning("%s: %d of %d rows were longer than %d tokens and were cut", split,
-                       info["truncated"], info["given"], max_length)
-    if info["dropped"]:
-        logger.warning("%s: %d rows had no answer tokens left and were dropped", split,
-                       info["dropped"])
-    return out, info
-
-
-def _example_lines(rows: Sequence[Any]) -> list[str] | None:
-    """``Example`` rows as JSON lines (what the adapter was trained on, already redacted);
-    None for pre-tokenized rows, which carry no text worth keeping."""
-    from finetune.records import Example
-
-    if not all(isinstance(r, Example) for r in rows):
-        return None
-    return [json.dumps(r.to_json(), ensure_ascii=False) for r in rows]
-
-
-def _tokenized(rows: Iterable[Any], tokenizer: Any) -> list[Any]:
-    """Rows as given, with ``Example`` objects turned into tokenized rows."""
-    from finetune.dataset import tokenize_example
-    from finetune.records import Example
-
-    return [tokenize_example(r, tokenizer) if isinstance(r, Example) else r for r in rows]
-
-
-def _ints(values: Any) -> list[int]:
-    return [int(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
-
-
-def code_version() -> str:
-    """``git describe`` of the source tree when it is a git checkout, else the package
-    version, else ``unknown``. Never takes git's index lock."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        done = subprocess.run(["git", "describe", "--always", "--tags"], cwd=root, text=True,
-                              capture_output=True, timeout=5,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-        if done.returncode == 0 and done.stdout.strip():
-            return f"git:{done.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        return importlib.metadata.version("acme-assistant")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape an adapter: torch, transformers, peft."""
-    out = {}
-    for name in ("torch", "transformers", "peft", "accelerate"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
-
-
-def peak_memory(device: Any) -> dict[str, float]:
-    """Peak memory so far, in MB: the process's max RSS (Linux ``ru_maxrss`` is in KiB),
-    and on a CUDA device the peak allocated GPU memory."""
-    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if getattr(device, "type", None) == "cuda":
-        import torch
-
-        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-    return out

@@ -15,10 +15,9 @@ from assistant.generation import (
     generate,
     generate_batch,
     render_chat,
-    stream,
-    stream_batch,
 )
 from assistant.models import AdapterError, ModelConfig, load_base
+from assistant.text_stream import stream, stream_batch
 from ingest.errors import ConfigError
 
 CHAT = [{"role": "user", "content": "who sat on the mat ?"}]
