@@ -55,8 +55,9 @@ def build_examples(args: argparse.Namespace):
     from index.searcher import Searcher
 
     searcher = Searcher(Path(args.index))
-    return build_grounded(records, searcher, RaftConfig(k=args.k, p_gold=_or(args.p_gold, 0.8),
-                                                        seed=args.seed))
+    return build_grounded(records, searcher, RaftConfig(
+        k=args.k, p_gold=_or(args.p_gold, 0.8), seed=args.seed, quote_words=args.quote_words,
+        quote_first=args.quote_first))
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -149,6 +150,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=4, help="passages per grounded example")
     p.add_argument("--p-gold", type=float, default=None,
                    help="fraction of examples with the gold passage (grounded: 0.8, pubmedqa: 1)")
+    p.add_argument("--quote-words", type=int, default=40,
+                   help="grounded mode: longest quote of the gold sentence, in words")
+    p.add_argument("--quote-first", action="store_true",
+                   help="grounded mode: targets quote the evidence before answering")
     p.add_argument("--distractors", type=int, default=3,
                    help="pubmedqa mode: contexts of other questions added as distractors")
     p.add_argument("--rank", type=int, default=16)

@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 _MARKERS = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _DECISION = re.compile(r"\b(yes|no|maybe)\b", re.I)
+# A quotation of 5+ words, closed or cut off at the end, with an optional lead-in.
+_QUOTED = re.compile(r'(?:\bpassage\s*(?:\[\s*\d+\s*\])?\s*says:\s*)?["\u201c]'
+                     r'(?:[^"\u201d\s]+\s+){4,}[^"\u201d]*(?:["\u201d]|$)', re.I)
+_ANSWER_LEAD = re.compile(r"\bso the answer is:\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,16 @@ METRIC_KEYS = tuple(m.key for m in METRICS)
 def strip_markers(text: str) -> str:
     """``text`` without ``[n]`` citation markers."""
     return " ".join(_MARKERS.sub("", text).split())
+
+
+def answer_part(text: str) -> str:
+    """``text`` without quoted evidence: a quotation of five words or more (with its
+    ``Passage [n] says:`` lead-in) and the ``So the answer is:`` that may follow it. A
+    grounded answer quotes the passage holding the gold answer, which must not count as
+    giving the answer; what is left is scored. The whole text if nothing is left."""
+    left = _QUOTED.sub(" ", text)
+    left = _ANSWER_LEAD.sub(" ", left)
+    return " ".join(left.split()) or text
 
 
 def contains_answer(prediction: str, gold: str) -> float:
@@ -182,6 +196,22 @@ def citation_scores(sentences: Sequence, passages: Sequence, refs: Sequence[Sour
             "citation_gold": gold, "valid_citation": kept_gold}
 
 
+def answer_scores(answer_text: str, abstained: bool, gold_answer: str | None,
+                  kind: str) -> dict[str, float]:
+    """The answer-text metrics of one answer: ``accuracy`` for yes/no/maybe questions;
+    ``exact_match``, ``token_f1`` and ``contains_answer`` (of ``answer_part``) otherwise;
+    nothing for unanswerable ones. An abstention scores as an empty answer."""
+    if gold_answer is None:
+        return {}
+    text = strip_markers(answer_text)
+    if kind == "yesno":
+        return {"accuracy": float(not abstained and parse_decision(text) == gold_answer)}
+    prediction = "" if abstained else answer_part(text)
+    return {"exact_match": exact_match(prediction, gold_answer),
+            "token_f1": token_f1(prediction, gold_answer),
+            "contains_answer": contains_answer(prediction, gold_answer)}
+
+
 def question_metrics(
     *,
     answer_text: str,
@@ -201,15 +231,7 @@ def question_metrics(
     out: dict[str, float | None] = dict.fromkeys(METRIC_KEYS)
     if retrieval and refs:
         out.update(retrieval_scores(retrieved, refs, k))
-    text = strip_markers(answer_text)
-    if gold_answer is not None:
-        if kind == "yesno":
-            out["accuracy"] = float(not abstained and parse_decision(text) == gold_answer)
-        else:
-            prediction = "" if abstained else text
-            out["exact_match"] = exact_match(prediction, gold_answer)
-            out["token_f1"] = token_f1(prediction, gold_answer)
-            out["contains_answer"] = contains_answer(prediction, gold_answer)
+    out.update(answer_scores(answer_text, abstained, gold_answer, kind))
     if retrieval and not abstained and sentences is not None:
         scores = citation_scores(sentences, passages, refs if gold_answer is not None else ())
         out.update(scores)

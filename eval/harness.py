@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from eval.answer_metrics import (
     Comparison,
     Estimate,
+    answer_scores,
     compare_setups,
     gold_index,
     question_metrics,
@@ -112,6 +113,8 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
                                               adapters, embedder, progress, total,
                                               on_batch)
     records = load_results(out_dir / RESULTS)
+    for record in records.values():  # stored answers, scored by today's definitions
+        _rescore_answer(record)
     wanted = {q.id for q in questions}
     per_setup = {s.name: {qid: r["metrics"] for (name, qid), r in records.items()
                           if name == s.name and qid in wanted} for s in active}
@@ -232,6 +235,15 @@ def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) ->
         "metrics": metrics,
         "error": error,
     }
+
+
+def _rescore_answer(record: dict) -> None:
+    """Recompute a stored record's answer-text metrics (they need only its answer and
+    gold), so a report always scores every answer the same way."""
+    answer, gold = record.get("answer"), record["gold"]
+    record["metrics"].update(answer_scores(
+        answer["answer"] if answer else "", bool(answer and answer["abstained"]),
+        gold["answer"], gold["kind"]))
 
 
 def load_results(path: Path) -> dict[tuple[str, str], dict]:

@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 class RaftConfig:
     """``k`` passages per example; the gold passage is present in a fraction ``p_gold`` of
     answerable examples; ``depth`` chunks are retrieved to find distractors (and gold by
-    retrieval); ``quote_words`` caps the quoted gold sentence."""
+    retrieval); ``quote_words`` caps the quoted gold sentence; ``quote_first`` puts the
+    quote before the answer (RAFT's chain-of-thought order: find the evidence, then
+    answer from it)."""
 
     k: int = 4
     p_gold: float = 0.8
@@ -42,6 +44,7 @@ class RaftConfig:
     mode: str = "hybrid"
     depth: int = 20
     quote_words: int = 40
+    quote_first: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= 20:
@@ -116,7 +119,7 @@ def build_grounded(
             positions = [passages.index(g) + 1 for g in golds]
             cite = _cited(record.answer, passages, positions)
             target = answer_target(record.answer, cite, passages, record.question,
-                                   config.quote_words)
+                                   config.quote_words, config.quote_first)
         else:
             positions, target = [], ABSTAIN_TEXT
         messages = (*build_grounded_messages(record.question, passages),
@@ -148,9 +151,11 @@ def answer_target(
     passages: Sequence[Passage],
     question: str = "",
     quote_words: int = 40,
+    quote_first: bool = False,
 ) -> str:
     """``"<answer> [n]."`` then, when the answer is found in passage ``n``, the sentence
-    holding it: ``Passage [n] says: "..."``."""
+    holding it: ``Passage [n] says: "..."``. With ``quote_first`` the quote comes first:
+    ``Passage [n] says: "..." So the answer is: <answer> [n].``"""
     text = answer.strip()
     if re.search(r"[.!?]$", text):  # "... 2:00 p.m." keeps its own full stop
         target = text + " " + "".join(f"[{n}]" for n in cite)
@@ -159,6 +164,8 @@ def answer_target(
     for n in cite:
         quote = quote_sentence(passages[n - 1].text, answer, question, quote_words)
         if quote and flat(quote) != flat(answer).rstrip("."):
+            if quote_first:
+                return f'Passage [{n}] says: "{quote}" So the answer is: {target}'
             return f'{target} Passage [{n}] says: "{quote}"'
     return target
 

@@ -10,6 +10,8 @@ import pytest
 from assistant.citations import SentenceSupport
 from eval.answer_metrics import (
     Estimate,
+    answer_part,
+    answer_scores,
     citation_scores,
     compare_setups,
     contains_answer,
@@ -50,6 +52,29 @@ def test_strip_markers_and_parse_decision():
     assert parse_decision("Maybe; the data are mixed.") == "maybe"
     assert parse_decision("Noted: no benefit was found") == "no"  # 'Noted' is not 'no'
     assert parse_decision("The documents do not cover this.") is None
+
+
+def test_answer_part_drops_quoted_evidence_only():
+    quote_after = '30 days. Passage says: "Invoices are available as PDF for 7 years."'
+    assert answer_part(quote_after) == "30 days."
+    quote_first = ('Passage says: "Refunds are accepted within 30 days of delivery." '
+                   "So the answer is: 30 days.")
+    assert answer_part(quote_first) == "30 days."
+    cut_off = '7 years. Passage says: "Invoices are available as PDF for'
+    assert answer_part(cut_off) == "7 years."
+    assert answer_part('The window is "30 days".') == 'The window is "30 days".'  # short
+    only_quote = '"Invoices are available as PDF for 7 years."'
+    assert answer_part(only_quote) == only_quote  # nothing else to score
+
+
+def test_a_quote_holding_the_gold_does_not_make_a_wrong_answer_right():
+    text = '30 days [3]. Passage [3] says: "Invoices are available as PDF for 7 years."'
+    scores = answer_scores(text, False, "7 years", "short")
+    assert scores == {"exact_match": 0.0, "token_f1": 0.0, "contains_answer": 0.0}
+    right = answer_scores("7 years [3]. " + text.split(". ", 1)[1], False, "7 years", "short")
+    assert right["contains_answer"] == 1.0 and right["exact_match"] == 1.0
+    assert answer_scores(text, True, "7 years", "short")["contains_answer"] == 0.0
+    assert answer_scores(text, False, None, "short") == {}
 
 
 def test_passage_matches_file_page_and_heading():

@@ -137,6 +137,26 @@ def test_resume_skips_done_pairs_and_repairs_a_truncated_line(world, tmp_path, e
     assert len(json.loads((out / "manifest.json").read_text())["runs"]) == 4
 
 
+def test_stored_answers_are_rescored_with_todays_metric_definitions(world, tmp_path,
+                                                                      embedder):
+    config, out = _config(world, tmp_path), tmp_path / "out"
+    run_eval(config, out, limit=2, embedder=embedder)
+    lines = _lines(out / "results.jsonl")
+    record = next(r for r in lines if r["setup"] == "base" and r["gold"]["answer"])
+    gold = record["gold"]["answer"]
+    # an answer that quotes the gold but says something else, scored by an older rule
+    record["answer"]["answer"] = f'Nothing [1]. Passage [1] says: "so it was {gold} in the end"'
+    record["answer"]["abstained"] = False
+    record["metrics"]["contains_answer"] = 1.0
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    run_eval(config, out, limit=2, embedder=embedder)
+    summary = json.loads((out / "summary.json").read_text())["setups"]["base"]
+    others = [r["metrics"]["contains_answer"] for r in lines
+              if r["setup"] == "base" and r is not record and r["gold"]["answer"]]
+    assert summary["contains_answer"]["value"] == pytest.approx(
+        sum(others) / (len(others) + 1))  # the edited answer now scores 0
+
+
 def test_corrupt_line_before_the_end_is_an_error(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text('{"setup": "a", "question_id": "1"}\nnot json\n'

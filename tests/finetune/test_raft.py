@@ -179,3 +179,25 @@ def test_acme_train_split_end_to_end(tmp_path, embedder):
             assert example.target == ABSTAIN_TEXT
     assert quoted >= 0.9 * report.gold_present
     searcher.close()
+
+
+def test_quote_first_targets_give_the_evidence_then_the_answer(searcher, records):
+    examples, _ = build_grounded(records, searcher, RaftConfig(k=4, p_gold=1.0, seed=3,
+                                                                quote_first=True))
+    by_id = {r.id: r for r in records}
+    quoted = 0
+    for example in examples:
+        record = by_id[example.meta["record_id"]]
+        if record.answer is None:
+            assert example.target == ABSTAIN_TEXT
+            continue
+        (n,) = example.meta["gold_positions"]
+        match = re.fullmatch(rf'Passage \[{n}\] says: "(.*)" So the answer is: (.*)',
+                             example.target)
+        if match is None:  # the answer is the whole sentence: nothing to quote
+            assert example.target.startswith(record.answer)
+            continue
+        quoted += 1
+        assert flat(record.answer) in flat(match.group(1))
+        assert match.group(2).startswith(record.answer) and f"[{n}]" in match.group(2)
+    assert quoted >= len([r for r in records if r.answer]) // 2
