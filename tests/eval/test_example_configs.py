@@ -1,0 +1,36 @@
+"""The shipped eval configs load, name the four setups, and point at real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from shared_data import SHARED_DATA
+
+from eval.config import load_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("name", ["acme", "pubmedqa"])
+def test_example_config_loads_with_four_setups(name):
+    config = load_config(EXAMPLES / name / "eval.toml")
+    assert [s.name for s in config.setups] == ["base", "rag", "finetune", "combined"]
+    by_name = {s.name: s for s in config.setups}
+    assert not by_name["base"].retrieval and by_name["base"].adapter is None
+    assert by_name["rag"].retrieval and by_name["rag"].adapter is None
+    assert not by_name["finetune"].retrieval and by_name["finetune"].adapter
+    assert by_name["combined"].retrieval and by_name["combined"].adapter
+
+
+def test_acme_config_points_inside_the_checkout():
+    config = load_config(EXAMPLES / "acme" / "eval.toml")
+    assert config.questions.path == EXAMPLES / "acme" / "qa.jsonl"
+    assert config.questions.path.is_file()
+
+
+def test_pubmedqa_config_points_at_the_shared_data_beside_the_checkout():
+    config = load_config(EXAMPLES / "pubmedqa" / "eval.toml")
+    if not (SHARED_DATA / "pubmedqa").is_dir():
+        pytest.skip(f"shared PubMedQA data not available: {SHARED_DATA}")
+    assert config.questions.path.resolve() == (SHARED_DATA / "pubmedqa").resolve()
