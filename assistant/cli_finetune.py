@@ -57,7 +57,7 @@ def build_examples(args: argparse.Namespace):
     searcher = Searcher(Path(args.index))
     return build_grounded(records, searcher, RaftConfig(
         k=args.k, p_gold=_or(args.p_gold, 0.8), seed=args.seed, quote_words=args.quote_words,
-        quote_first=args.quote_first))
+        quote_first=args.quote_first, order=args.order))
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -154,6 +154,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="grounded mode: longest quote of the gold sentence, in words")
     p.add_argument("--quote-first", action="store_true",
                    help="grounded mode: targets quote the evidence before answering")
+    p.add_argument("--order", choices=["retrieval", "shuffle"], default="shuffle",
+                   help="where a grounded example's gold passage sits: at its retrieval rank "
+                        "(as when answering) or at a random position (the RAFT paper)")
     p.add_argument("--distractors", type=int, default=3,
                    help="pubmedqa mode: contexts of other questions added as distractors")
     p.add_argument("--rank", type=int, default=16)

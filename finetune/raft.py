@@ -1,11 +1,17 @@
 """Grounded training examples in the RAFT manner (Zhang et al., 2024).
 
 Each answerable question gets ``k`` passages from our own index: in a fraction
-``p_gold`` of examples its gold passage sits at a random position among distractors
-(the top retrieved chunks that do not contain the answer), and the target gives the
+``p_gold`` of examples its gold passage is shown among distractors (the top retrieved
+chunks that do not contain the answer), and the target gives the
 answer, cites the gold position as ``[n]`` and quotes the gold sentence; in the rest
 only distractors are shown and the target is the abstention. Questions the documents do
 not answer (``answer: null``) always get distractors and the abstention.
+
+Where the gold passage sits: ``order="retrieval"`` keeps the retriever's ranking, as the
+model will see passages when it answers (a gold chunk the retriever ranked in the top
+``k`` keeps its rank; one it ranked lower, or missed, goes to a random position), so the
+model can learn how far to trust the ranking. ``order="shuffle"`` puts the gold at a
+uniformly random position, as the RAFT paper does.
 
 Gold passages are found by the record's ``sources`` (file, PDF page, heading; preferring
 the chunk that contains the answer) and, when a record has none or they match nothing,
@@ -30,13 +36,17 @@ from ingest.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
+ORDERS = ("retrieval", "shuffle")
+
+
 @dataclass(frozen=True)
 class RaftConfig:
     """``k`` passages per example; the gold passage is present in a fraction ``p_gold`` of
     answerable examples; ``depth`` chunks are retrieved to find distractors (and gold by
     retrieval); ``quote_words`` caps the quoted gold sentence; ``quote_first`` puts the
     quote before the answer (RAFT's chain-of-thought order: find the evidence, then
-    answer from it)."""
+    answer from it); ``order`` places the gold passage by the retriever's rank
+    (``retrieval``) or at random (``shuffle``)."""
 
     k: int = 4
     p_gold: float = 0.8
@@ -45,6 +55,7 @@ class RaftConfig:
     depth: int = 20
     quote_words: int = 40
     quote_first: bool = False
+    order: str = "shuffle"
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= 20:
@@ -57,6 +68,8 @@ class RaftConfig:
             raise ConfigError(f"depth must be in k..1000 ({self.k}..1000), got {self.depth}")
         if not 5 <= self.quote_words <= 200:
             raise ConfigError(f"quote_words must be in 5..200, got {self.quote_words}")
+        if self.order not in ORDERS:
+            raise ConfigError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
 
 
 def build_grounded(
@@ -114,8 +127,7 @@ def build_grounded(
             continue
         passages = distractors[:n_distract]
         if show_gold:
-            for gold in golds:
-                passages.insert(rng.randrange(len(passages) + 1), gold)
+            passages = _place_golds(golds, passages, hits, config.k, config.order, rng)
             positions = [passages.index(g) + 1 for g in golds]
             cite = _cited(record.answer, passages, positions)
             target = answer_target(record.answer, cite, passages, record.question,
@@ -143,6 +155,30 @@ def build_grounded(
     report.kept = len(examples)
     logger.info("grounded examples: %d kept, %d dropped", report.kept, sum(report.dropped.values()))
     return examples, report
+
+
+def _place_golds(golds: Sequence[Passage], distractors: list[Passage],
+                 hits: Sequence[Passage], k: int, order: str,
+                 rng: random.Random) -> list[Passage]:
+    """``distractors`` (in rank order) with each gold inserted: at its rank among the
+    shown passages when ``order`` is ``retrieval`` and the retriever ranked it within
+    the top ``k``, else at a random position."""
+    passages = list(distractors)
+    rank = {h.chunk_id: i for i, h in enumerate(hits)}
+    shown = {p.chunk_id for p in distractors}
+    placed, unplaced = [], []
+    for gold in golds:
+        r = rank.get(gold.chunk_id)
+        if order == "retrieval" and r is not None and r < k:
+            # after the shown distractors the retriever ranked above it
+            placed.append((sum(1 for h in hits[:r] if h.chunk_id in shown), r, gold))
+        else:
+            unplaced.append(gold)
+    for offset, (at, _, gold) in enumerate(sorted(placed, key=lambda x: x[:2])):
+        passages.insert(at + offset, gold)
+    for gold in unplaced:
+        passages.insert(rng.randrange(len(passages) + 1), gold)
+    return passages
 
 
 def answer_target(

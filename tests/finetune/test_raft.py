@@ -142,7 +142,8 @@ def test_quote_sentence():
 
 
 @pytest.mark.parametrize("bad", [dict(k=0), dict(k=21), dict(p_gold=1.5), dict(p_gold=-0.1),
-                                 dict(mode="fuzzy"), dict(depth=2), dict(quote_words=1)])
+                                 dict(mode="fuzzy"), dict(depth=2), dict(quote_words=1),
+                                 dict(order="random")])
 def test_config_is_validated(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         RaftConfig(**bad)
@@ -201,3 +202,32 @@ def test_quote_first_targets_give_the_evidence_then_the_answer(searcher, records
         assert flat(record.answer) in flat(match.group(1))
         assert match.group(2).startswith(record.answer) and f"[{n}]" in match.group(2)
     assert quoted >= len([r for r in records if r.answer]) // 2
+
+
+def test_retrieval_order_keeps_the_gold_where_the_retriever_ranked_it(searcher, records):
+    answerable = [r for r in records if r.answer is not None]
+    config = RaftConfig(k=4, p_gold=1.0, order="retrieval")
+    examples, _ = build_grounded(answerable, searcher, config)
+    shuffled, _ = build_grounded(answerable, searcher, RaftConfig(k=4, p_gold=1.0, seed=1))
+    hits = searcher.search_batch([r.question for r in answerable], k=config.depth,
+                                 mode=config.mode)
+    in_top, positions = 0, []
+    for example, ranked in zip(examples, hits, strict=True):
+        (n,) = example.meta["gold_positions"]
+        positions.append(n)
+        shown = example.meta["chunk_ids"]
+        gold = shown[n - 1]
+        ranks = {h.chunk_id: i for i, h in enumerate(ranked)}
+        # the shown distractors keep their retrieval order
+        others = [ranks[c] for c in shown if c != gold]
+        assert others == sorted(others)
+        if ranks.get(gold, config.k) < config.k:
+            in_top += 1
+            # nothing shown above the gold ranks below it, nothing below ranks above
+            assert all(ranks[c] < ranks[gold] for c in shown[: n - 1])
+            assert all(ranks[c] > ranks[gold] for c in shown[n:])
+    assert in_top >= len(examples) // 2  # the small index ranks most golds in its top 4
+    # ranked first far more often than the uniform placement does
+    first = sum(p == 1 for p in positions)
+    shuffled_first = sum(e.meta["gold_positions"] == [1] for e in shuffled)
+    assert first > shuffled_first and first >= len(examples) // 2
