@@ -73,6 +73,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         rank=args.rank, alpha=args.alpha, dropout=args.dropout,
         target_modules=tuple(args.target_modules.split(",")), lr=args.lr, epochs=args.epochs,
         max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        micro_batch_size=args.micro_batch_size,
         max_length=args.max_length, bf16=args.bf16,
         gradient_checkpointing=args.gradient_checkpointing, seed=args.seed,
     )
@@ -168,6 +169,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--micro-batch-size", type=int, default=None,
+                   help="examples per forward pass (a divisor of --batch-size; default 1 on "
+                        "CPU, where padded batches cost memory for no speed, else the batch)")
     p.add_argument("--max-length", type=int, default=1024)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")

@@ -86,6 +86,7 @@ def run_arm(args: argparse.Namespace) -> dict:
         total = args.warmup + args.steps
         rows = synthetic_rows(model.config.vocab_size, total * args.batch_size, args.seq_len)
         config = TrainConfig(rank=args.rank, alpha=2 * args.rank, batch_size=args.batch_size,
+                             micro_batch_size=args.batch_size,  # the bare loop's batches
                              max_length=args.seq_len, max_steps=total, bf16=args.bf16,
                              save_steps=10 * total, eval_each_epoch=False)
         bf16 = resolve_bf16(args.bf16, device)

@@ -63,10 +63,12 @@ class TrainConfig:
     """LoRA and optimization settings for one training run; CLI flags mirror the fields.
 
     ``bf16``: ``auto`` (bf16 autocast where the GPU or CPU supports it), ``on`` or
-    ``off``. ``max_steps`` (when set) overrides ``epochs``. ``checkpoint_dir`` holds the
-    checkpoints and the JSONL log (default ``<out_dir>.run`` beside the adapter); it is
-    removed after a successful run unless ``keep_checkpoints``. Raises ``ConfigError``
-    naming the field and its allowed range.
+    ``off``. An optimizer step sees ``batch_size * grad_accum`` examples, run through the
+    model ``micro_batch_size`` at a time (see ``resolve_micro_batch``). ``max_steps``
+    (when set) overrides ``epochs``. ``checkpoint_dir`` holds the checkpoints and the JSONL
+    log (default ``<out_dir>.run`` beside the adapter); it is removed after a successful
+    run unless ``keep_checkpoints``. Raises ``ConfigError`` naming the field and its
+    allowed range.
     """
 
     rank: int = 16
@@ -78,6 +80,7 @@ class TrainConfig:
     max_steps: int | None = None
     batch_size: int = 4
     grad_accum: int = 1
+    micro_batch_size: int | None = None
     max_length: int = 1024
     bf16: str = "auto"
     gradient_checkpointing: bool = False
@@ -112,6 +115,13 @@ class TrainConfig:
             or self.max_steps < 1
         ):
             raise ConfigError(f"max_steps must be None or an integer >= 1; got {self.max_steps!r}")
+        micro = self.micro_batch_size
+        if micro is not None and (
+            isinstance(micro, bool) or not isinstance(micro, int) or micro < 1
+            or self.batch_size % micro
+        ):
+            raise ConfigError(f"micro_batch_size must be None or a divisor of batch_size "
+                              f"({self.batch_size}); got {micro!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout!r}")
         if not 0.0 < self.lr <= 1.0:
@@ -215,6 +225,7 @@ def train_adapter(
 
     device = next(model.parameters()).device
     use_bf16 = resolve_bf16(config.bf16, device)
+    micro = resolve_micro_batch(config, device)
     grad_flags = {name: p.requires_grad for name, p in model.named_parameters()}
     was_training = model.training
     set_seed(config.seed)  # LoRA A matrices are drawn here, before the Trainer seeds again
@@ -222,8 +233,8 @@ def train_adapter(
     try:
         log_path = work / METRICS_LOG
         eval_on = bool(val) and config.eval_each_epoch
-        args = _training_args(config, checkpoints, use_bf16, device.type == "cpu", eval_on,
-                              progress)
+        args = _training_args(config, micro, checkpoints, use_bf16, device.type == "cpu",
+                              eval_on, progress)
         trainer = Trainer(
             model=peft_model,
             args=args,
@@ -238,8 +249,10 @@ def train_adapter(
         run_device = args.device  # this process's device: cuda:LOCAL_RANK under torchrun
         if run_device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(run_device)
-        logger.info("training LoRA r=%d on %d examples (%d validation), bf16=%s%s", config.rank,
-                    len(train), len(val), use_bf16, f", resuming from {last}" if last else "")
+        logger.info("training LoRA r=%d on %d examples (%d validation), batch %d in micro-batches "
+                    "of %d, bf16=%s%s", config.rank, len(train), len(val),
+                    config.batch_size * config.grad_accum, micro, use_bf16,
+                    f", resuming from {last}" if last else "")
         tokens_before = _tokens_before(last)  # read now: old checkpoints get rotated out
         clock = time.perf_counter()
         output = trainer.train(resume_from_checkpoint=last)
@@ -263,6 +276,7 @@ def train_adapter(
                      "dropped_examples": train_info["dropped"] + val_info["dropped"],
                      "truncated_examples": train_info["truncated"] + val_info["truncated"]},
             "config": config.to_dict(),
+            "micro_batch_size": micro,
             "metrics": metrics,
             "global_step": state.global_step,
             "resumed_from_step": resumed,
@@ -285,15 +299,31 @@ def train_adapter(
                        out_dir / METRICS_LOG if is_main else log_path, is_main, metrics)
 
 
-def _training_args(config: TrainConfig, checkpoints: Path, bf16: bool, use_cpu: bool,
-                   eval_on: bool, progress: bool) -> Any:
+def resolve_micro_batch(config: TrainConfig, device: Any) -> int:
+    """Examples per forward pass: ``config.micro_batch_size`` when set, else 1 on a CPU and
+    the whole ``batch_size`` on a GPU.
+
+    On a CPU a padded batch costs memory for no speed: with a padding mask, attention runs
+    PyTorch's math kernel, which keeps every L x L attention matrix for the backward pass.
+    Measured with SmolLM2-135M, LoRA on all linear layers, fp32, 1,024-token rows on 2
+    CPU cores: a padded batch of 4 took 130 s and peaked at 19.5 GB; the same 4 rows one
+    at a time took 114 s and peaked at 4.4 GB. The gradients are the same: the Trainer
+    averages the loss over the answer tokens of all micro-batches of a step.
+    """
+    if config.micro_batch_size is not None:
+        return config.micro_batch_size
+    return config.batch_size if device.type == "cuda" else 1
+
+
+def _training_args(config: TrainConfig, micro: int, checkpoints: Path, bf16: bool,
+                   use_cpu: bool, eval_on: bool, progress: bool) -> Any:
     from transformers import TrainingArguments
 
     return TrainingArguments(
         output_dir=str(checkpoints),
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
+        per_device_train_batch_size=micro,
+        per_device_eval_batch_size=micro,
+        gradient_accumulation_steps=config.grad_accum * (config.batch_size // micro),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         learning_rate=config.lr,

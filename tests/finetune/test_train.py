@@ -80,6 +80,7 @@ def log_lines(path: Path) -> list[dict]:
     ("rank", 0), ("alpha", -1), ("dropout", 1.0), ("lr", 0.0), ("epochs", 0),
     ("max_steps", 0), ("batch_size", 0), ("bf16", "maybe"), ("target_modules", ()),
     ("target_modules", "q_proj"), ("lr_scheduler", "zigzag"), ("rank", 2.5),
+    ("micro_batch_size", 0), ("micro_batch_size", 3),  # 3 does not divide batch_size 4
 ])
 def test_config_rejects_out_of_range_values_naming_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
@@ -268,6 +269,38 @@ def test_examples_from_the_data_side_are_tokenized_with_the_chat_template(ft_tin
             (result.adapter_dir / "data" / "train.jsonl").read_text().splitlines()]
     assert kept == examples
     assert len((result.adapter_dir / "data" / "val.jsonl").read_text().splitlines()) == 1
+
+
+def test_micro_batches_train_the_same_adapter_as_whole_batches(ft_tiny_dir, tmp_path):
+    """A step over 4 rows of different lengths, run 1 row at a time (the CPU default), 2
+    at a time or all 4 padded together, moves the LoRA weights alike: the loss is averaged
+    over the answer tokens of the whole step either way."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(ft_tiny_dir)
+    rows = rows_for(tokenizer, repeat=1)  # 4 rows, answers of 2 to 6 tokens
+    weights, manifests = {}, {}
+    for micro in (None, 2, 4):
+        model = AutoModelForCausalLM.from_pretrained(ft_tiny_dir)
+        result = run(model, tokenizer, tmp_path / f"micro-{micro}", train=rows, val=[],
+                     batch_size=4, micro_batch_size=micro, max_steps=3, lr=1e-2)
+        weights[micro] = load_file(result.adapter_dir / "adapter_model.safetensors")
+        manifests[micro] = result.manifest
+    assert manifests[None]["micro_batch_size"] == 1  # CPU: one row per forward pass
+    assert manifests[4]["micro_batch_size"] == 4
+    assert manifests[None]["global_step"] == manifests[4]["global_step"] == 3
+    lora_b = [k for k in weights[4] if "lora_B" in k]
+    assert lora_b and all(weights[4][k].abs().max() > 0 for k in lora_b)  # it trained
+    for micro in (None, 2):
+        for key, value in weights[4].items():
+            assert torch_allclose(weights[micro][key], value), (micro, key)
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
 def test_bf16_checkpointing_and_length_grouping_run(ft_tiny, tmp_path, capsys):
