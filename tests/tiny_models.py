@@ -58,6 +58,19 @@ def build_tiny_model(
     return directory
 
 
+GROUNDED_WORDS = (  # a vocabulary for the server and eval tests' support questions
+    "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
+    "park and the bird flew over it while people watched refund days brush filter wifi"
+)
+
+
+def build_grounded_model(directory: Path, seed: int = 0, extra_words: str = "") -> Path:
+    """The tiny Llama over ``GROUNDED_WORDS`` (plus ``extra_words``) with 2048 positions:
+    grounded prompts carry whole passages."""
+    return build_tiny_model(directory, f"{GROUNDED_WORDS} {extra_words}", seed=seed,
+                            max_positions=2048)
+
+
 def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
     """An untrained LoRA adapter (random B) with the manifest the registry requires."""
     import json

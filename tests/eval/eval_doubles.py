@@ -9,10 +9,6 @@ from pathlib import Path
 
 import tiny_models
 
-WORDS = (  # the tiny tokenizer's vocabulary, besides the special tokens
-    "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
-    "park and the bird flew over it while people watched refund days brush filter wifi yes no"
-)
 CORPUS = {
     "policies/refunds.md": (
         "# Refunds\n\n## Refund window\n\nYou can return a product within 30 days of delivery "
@@ -47,11 +43,12 @@ QUESTIONS = [
 
 
 def build_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """The shared tiny Llama with 2048 positions: grounded prompts carry whole passages."""
-    return tiny_models.build_tiny_model(directory, WORDS, seed=seed, max_positions=2048)
+    """The shared grounded tiny Llama, which can also say yes and no."""
+    return tiny_models.build_grounded_model(directory, seed, extra_words="yes no")
 
 
 build_lora_adapter = tiny_models.build_lora_adapter
+
 
 def write_corpus(root: Path) -> Path:
     for name, text in CORPUS.items():

@@ -7,42 +7,14 @@ from pathlib import Path
 
 import pytest
 from live_server import Live, live_fixture  # noqa: F401  (registers the live fixture)
+from small_corpus import write_corpus
 
-CORPUS = {
-    "policies/refunds.md": (
-        "# Refunds\n\nYou can return a product within 30 days of delivery for a full refund. "
-        "Refunds are paid to the original payment method within 5 business days.\n\n"
-        "## Damaged items\n\nA damaged item is replaced free of charge; send a photo to "
-        "support first.\n"
-    ),
-    "support/wifi.md": (
-        "# Wi-Fi setup\n\nHold the pairing button for five seconds until the light blinks "
-        "blue, then open the Acme Home app and choose Add device.\n"
-    ),
-}
 API_KEY = "real-server-key"
-PDF_PAGES = [
-    "SweepBot X9 manual. This manual covers setup and care of the robot vacuum.",
-    "Rinse the dust filter every two weeks. To clean the brush, remove the brush cover.",
-]
 
 
 @pytest.fixture(scope="session")
 def docs(tmp_path_factory) -> Path:
-    from fpdf import FPDF
-
-    root = tmp_path_factory.mktemp("docs")
-    for name, text in CORPUS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    for text in PDF_PAGES:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    (root / "manuals").mkdir()
-    pdf.output(str(root / "manuals" / "sweepbot-x9.pdf"))
-    return root
+    return write_corpus(tmp_path_factory.mktemp("docs"))
 
 
 @pytest.fixture(scope="session")

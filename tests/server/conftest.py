@@ -8,11 +8,8 @@ from pathlib import Path
 import pytest
 from isolated_home import isolated_home  # noqa: F401  (autouse: a fresh ASSISTANT_HOME)
 from live_server import Live, live_fixture  # noqa: F401  (registers the live fixture)
-from server_doubles import (
-    build_index,
-    build_tiny_model,
-    write_corpus,
-)
+from server_doubles import build_index, build_tiny_model
+from small_corpus import write_corpus
 
 
 @pytest.fixture(scope="session")

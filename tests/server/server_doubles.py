@@ -1,5 +1,5 @@
-"""Builders and generator wrappers for the server tests (a tiny Llama, a small corpus and
-index, generators that count, slow down or script generation). A plain module, not the
+"""Builders and generator wrappers for the server tests (a tiny Llama, an index of
+``small_corpus``, generators that count, slow down or script generation). A plain module, not the
 conftest, so test files can import it by a name no other test folder uses."""
 
 from __future__ import annotations
@@ -11,49 +11,8 @@ from pathlib import Path
 
 import tiny_models
 
-CORPUS = {
-    "policies/refunds.md": (
-        "# Refunds\n\nYou can return a product within 30 days of delivery for a full refund. "
-        "Refunds are paid to the original payment method within 5 business days.\n\n"
-        "## Damaged items\n\nA damaged item is replaced free of charge; send a photo to "
-        "support first.\n"
-    ),
-    "support/wifi.md": (
-        "# Wi-Fi setup\n\nHold the pairing button for five seconds until the light blinks "
-        "blue, then open the Acme Home app and choose Add device.\n"
-    ),
-}
-PDF_PAGES = [
-    "SweepBot X9 manual. This manual covers setup and care of the robot vacuum.",
-    "Rinse the dust filter every two weeks. To clean the brush, remove the brush cover.",
-]
-WORDS = (  # the tiny tokenizer's vocabulary, besides the special tokens
-    "the cat sat on a mat . who sat where ? answer with one word please . a dog ran to the "
-    "park and the bird flew over it while people watched refund days brush filter wifi"
-)
-
-
-def build_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """The shared tiny Llama with 2048 positions: grounded prompts carry whole passages."""
-    return tiny_models.build_tiny_model(directory, WORDS, seed=seed, max_positions=2048)
-
-
+build_tiny_model = tiny_models.build_grounded_model
 build_lora_adapter = tiny_models.build_lora_adapter
-
-def write_corpus(root: Path) -> Path:
-    from fpdf import FPDF
-
-    for name, text in CORPUS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    for text in PDF_PAGES:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    (root / "manuals").mkdir(exist_ok=True)
-    pdf.output(str(root / "manuals" / "sweepbot-x9.pdf"))
-    return root
 
 
 def build_index(docs: Path, index_dir: Path, embedder) -> Path:
