@@ -1,7 +1,9 @@
-"""``assistant eval run --config FILE --out DIR [--limit N]``: the harness from the CLI.
+"""``assistant eval run --config FILE --out DIR [--limit N]``: the harness from the CLI;
+``assistant eval compare RUN:SETUP RUN:SETUP ...``: setups of different runs side by side.
 
-``add_run_parser(esub)`` adds the ``run`` sub-command to ``assistant eval``'s
-sub-parsers; ``cmd_eval_run(args)`` runs it and returns the exit code. Library errors
+``add_run_parser(esub)`` adds the ``run`` and ``compare`` sub-commands to ``assistant
+eval``'s sub-parsers; ``cmd_eval_run(args)`` and ``cmd_eval_compare(args)`` run them and
+return the exit code. Library errors
 propagate to ``assistant.cli.main``, which turns them into one-line messages.
 """
 
@@ -41,6 +43,21 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    """Print (or write to ``--out``) the cross-run comparison table. Returns 0."""
+    from eval.compare import compare_runs, format_comparison, parse_comparand
+
+    result = compare_runs([parse_comparand(text) for text in args.runs])
+    table = format_comparison(result)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+        print(f"comparison of {len(result.labels)} setups on {result.questions} questions "
+              f"written to {args.out}")
+    else:
+        print(table)
+    return 0
+
+
 def _progress_line(setup: str, done: int, total: int) -> None:
     """One stderr line per batch when stderr is no terminal (logs, CI)."""
     print(f"eval: {setup} {done}/{total}", file=sys.stderr, flush=True)
@@ -55,6 +72,13 @@ def add_run_parser(esub) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_limit, default=None,
                    help="only the first N questions (default: [run] limit, 0 = all)")
     p.set_defaults(func=cmd_eval_run)
+    q = esub.add_parser("compare", help="setups of different eval runs side by side, with "
+                                        "paired tests on the questions they share")
+    q.add_argument("runs", nargs="+", metavar="RUN_DIR:SETUP",
+                   help="a run's output directory and one of its setups, e.g. "
+                        "eval/reports/acme:combined")
+    q.add_argument("--out", help="write the Markdown table here instead of printing it")
+    q.set_defaults(func=cmd_eval_compare)
     return p
 
 
