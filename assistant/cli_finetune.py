@@ -60,6 +60,22 @@ def build_examples(args: argparse.Namespace):
         quote_first=args.quote_first, order=args.order))
 
 
+def builder_settings(args: argparse.Namespace) -> dict:
+    """The settings that shaped the examples of ``args.mode``, with defaults resolved, as
+    recorded in the adapter manifest (so a version says how its data was built)."""
+    if args.mode in ("pubmedqa", "pubmedqa-closed-book"):
+        if args.mode == "pubmedqa-closed-book":
+            return {"split": "train"}
+        return {"split": "train", "distractors": args.distractors,
+                "p_gold": _or(args.p_gold, 1.0), "seed": args.seed}
+    settings = {"split": args.split}
+    if args.mode == "grounded":
+        settings.update(k=args.k, p_gold=_or(args.p_gold, 0.8), order=args.order,
+                        quote_first=args.quote_first, quote_words=args.quote_words,
+                        seed=args.seed, index=str(args.index))
+    return settings
+
+
 def cmd_finetune(args: argparse.Namespace) -> int:
     from assistant.models import ModelConfig, load_base
     from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
@@ -95,7 +111,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         loaded.model, loaded.tokenizer, train, val, config, staging, resume=args.resume,
         progress=bar, callbacks=lines, base_model_id=loaded.model_id,
         base_weights_hash=loaded.weights_hash,
-        data_manifest={"mode": args.mode, "source": str(args.data), **report.to_json()},
+        data_manifest={"mode": args.mode, "source": str(args.data),
+                       "builder": builder_settings(args), **report.to_json()},
     )
     if not result.is_main_process:
         return 0
@@ -155,9 +172,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="grounded mode: longest quote of the gold sentence, in words")
     p.add_argument("--quote-first", action="store_true",
                    help="grounded mode: targets quote the evidence before answering")
-    p.add_argument("--order", choices=["retrieval", "shuffle"], default="shuffle",
-                   help="where a grounded example's gold passage sits: at its retrieval rank "
-                        "(as when answering) or at a random position (the RAFT paper)")
+    p.add_argument("--order", choices=["retrieval", "shuffle"], default="retrieval",
+                   help="where a grounded example's gold passage sits: at its retrieval rank, "
+                        "as when answering (default: cites the gold section far more often, "
+                        "eval/reports/acme-retrieval-order), or at a random position (the "
+                        "RAFT paper)")
     p.add_argument("--distractors", type=int, default=3,
                    help="pubmedqa mode: contexts of other questions added as distractors")
     p.add_argument("--rank", type=int, default=16)

@@ -38,5 +38,6 @@ def test_finetune_runs_unchanged_under_torchrun(tmp_path):
     assert [v.name for v in versions] == ["v0001"]  # rank 1 registered nothing
     manifest = json.loads((versions[0] / "manifest.json").read_text())
     assert manifest["world_size"] == 2
+    assert manifest["data"]["builder"] == {"split": "all"}
     assert manifest["data"]["train_examples"] + manifest["data"]["val_examples"] == 12
     assert (versions[0] / "adapter_model.safetensors").is_file()

@@ -208,7 +208,8 @@ def test_retrieval_order_keeps_the_gold_where_the_retriever_ranked_it(searcher, 
     answerable = [r for r in records if r.answer is not None]
     config = RaftConfig(k=4, p_gold=1.0, order="retrieval")
     examples, _ = build_grounded(answerable, searcher, config)
-    shuffled, _ = build_grounded(answerable, searcher, RaftConfig(k=4, p_gold=1.0, seed=1))
+    shuffled, _ = build_grounded(answerable, searcher,
+                                 RaftConfig(k=4, p_gold=1.0, seed=1, order="shuffle"))
     hits = searcher.search_batch([r.question for r in answerable], k=config.depth,
                                  mode=config.mode)
     in_top, positions = 0, []
@@ -231,3 +232,22 @@ def test_retrieval_order_keeps_the_gold_where_the_retriever_ranked_it(searcher, 
     first = sum(p == 1 for p in positions)
     shuffled_first = sum(e.meta["gold_positions"] == [1] for e in shuffled)
     assert first > shuffled_first and first >= len(examples) // 2
+
+
+def test_the_cli_records_how_the_examples_were_built():
+    from assistant.cli import build_parser
+    from assistant.cli_finetune import builder_settings
+
+    parse = build_parser().parse_args
+    grounded = parse(["finetune", "--data", "qa.jsonl", "--mode", "grounded", "--name", "a",
+                      "--index", "idx", "--k", "5"])
+    assert builder_settings(grounded) == {
+        "split": "train", "k": 5, "p_gold": 0.8, "order": "retrieval", "quote_first": False,
+        "quote_words": 40, "seed": 0, "index": "idx"}
+    shuffled = parse(["finetune", "--data", "qa.jsonl", "--mode", "grounded", "--name", "a",
+                      "--index", "idx", "--order", "shuffle", "--p-gold", "0.9"])
+    assert builder_settings(shuffled)["order"] == "shuffle"
+    assert builder_settings(shuffled)["p_gold"] == 0.9
+    pubmed = parse(["finetune", "--data", "d", "--mode", "pubmedqa", "--name", "p"])
+    assert builder_settings(pubmed) == {"split": "train", "distractors": 3, "p_gold": 1.0,
+                                        "seed": 0}
