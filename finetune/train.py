@@ -303,11 +303,11 @@ def resolve_micro_batch(config: TrainConfig, device: Any) -> int:
     """Examples per forward pass: ``config.micro_batch_size`` when set, else 1 on a CPU and
     the whole ``batch_size`` on a GPU.
 
-    On a CPU a padded batch costs memory for no speed: with a padding mask, attention runs
-    PyTorch's math kernel, which keeps every L x L attention matrix for the backward pass.
-    Measured with SmolLM2-135M, LoRA on all linear layers, fp32, 1,024-token rows on 2
-    CPU cores: a padded batch of 4 took 130 s and peaked at 19.5 GB; the same 4 rows one
-    at a time took 114 s and peaked at 4.4 GB. The gradients are the same: the Trainer
+    On a CPU a padded batch costs memory for no speed (with a padding mask, attention most
+    likely runs PyTorch's math kernel, which keeps every L x L matrix for the backward).
+    ``benchmarks/train_memory.py`` (SmolLM2-135M, LoRA on all linear layers, fp32, 4 rows
+    of 716-1,024 tokens, 2 CPU cores): one padded batch 46.8 s/step and 16.4 GB peak RSS,
+    the same rows one at a time 43.4 s/step and 5.2 GB. The gradients are the same: the Trainer
     averages the loss over the answer tokens of all micro-batches of a step.
     """
     if config.micro_batch_size is not None:
