@@ -25,11 +25,24 @@ def _or(value, default):
     return default if value is None else value
 
 
+def _raft_config(args: argparse.Namespace):
+    from finetune import RaftConfig
+
+    return RaftConfig(k=args.k, p_gold=_or(args.p_gold, 0.8), seed=args.seed,
+                      quote_words=args.quote_words, quote_first=args.quote_first,
+                      order=args.order)
+
+
+def _pubmedqa_config(args: argparse.Namespace):
+    from finetune import PubMedQAConfig
+
+    return PubMedQAConfig(distractors=args.distractors, p_gold=_or(args.p_gold, 1.0),
+                          seed=args.seed)
+
+
 def build_examples(args: argparse.Namespace):
     """Examples and a build report for ``--mode``; test-split questions never get in."""
     from finetune import (
-        PubMedQAConfig,
-        RaftConfig,
         build_closed_book,
         build_grounded,
         build_pubmedqa_closed_book,
@@ -40,9 +53,7 @@ def build_examples(args: argparse.Namespace):
 
     if args.mode == "pubmedqa":
         items = load_pubmedqa(Path(args.data), split="train")
-        return build_pubmedqa_examples(
-            items, PubMedQAConfig(distractors=args.distractors, p_gold=_or(args.p_gold, 1.0),
-                                  seed=args.seed))
+        return build_pubmedqa_examples(items, _pubmedqa_config(args))
     if args.mode == "pubmedqa-closed-book":
         return build_pubmedqa_closed_book(load_pubmedqa(Path(args.data), split="train"))
     records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
@@ -55,24 +66,24 @@ def build_examples(args: argparse.Namespace):
     from index.searcher import Searcher
 
     searcher = Searcher(Path(args.index))
-    return build_grounded(records, searcher, RaftConfig(
-        k=args.k, p_gold=_or(args.p_gold, 0.8), seed=args.seed, quote_words=args.quote_words,
-        quote_first=args.quote_first, order=args.order))
+    return build_grounded(records, searcher, _raft_config(args))
 
 
 def builder_settings(args: argparse.Namespace) -> dict:
-    """The settings that shaped the examples of ``args.mode``, with defaults resolved, as
-    recorded in the adapter manifest (so a version says how its data was built)."""
-    if args.mode in ("pubmedqa", "pubmedqa-closed-book"):
-        if args.mode == "pubmedqa-closed-book":
-            return {"split": "train"}
-        return {"split": "train", "distractors": args.distractors,
-                "p_gold": _or(args.p_gold, 1.0), "seed": args.seed}
+    """The settings that shaped the examples of ``args.mode``, read from the same configs
+    ``build_examples`` uses, as recorded in the adapter manifest (so a version says how
+    its data was built)."""
+    if args.mode == "pubmedqa-closed-book":
+        return {"split": "train"}
+    if args.mode == "pubmedqa":
+        c = _pubmedqa_config(args)
+        return {"split": "train", "distractors": c.distractors, "p_gold": c.p_gold,
+                "seed": c.seed}
     settings = {"split": args.split}
     if args.mode == "grounded":
-        settings.update(k=args.k, p_gold=_or(args.p_gold, 0.8), order=args.order,
-                        quote_first=args.quote_first, quote_words=args.quote_words,
-                        seed=args.seed, index=str(args.index))
+        c = _raft_config(args)
+        settings.update(k=c.k, p_gold=c.p_gold, order=c.order, quote_first=c.quote_first,
+                        quote_words=c.quote_words, seed=c.seed, index=str(args.index))
     return settings
 
 
