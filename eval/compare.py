@@ -21,6 +21,7 @@ from eval.answer_metrics import (
     summarize,
 )
 from eval.harness import RESULTS, EvalError, _rescore_answer, load_results
+from eval.report import _label, _md_table, fmt
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,10 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
         raise EvalError("each RUN_DIR:SETUP may be given once")
     per: dict[str, dict[str, dict]] = {}
     for c in comparands:
-        records = {qid: r for (setup, qid), r in load_results(c.run / RESULTS).items()
-                   if setup == c.setup}
+        stored = load_results(c.run / RESULTS)
+        records = {qid: r for (setup, qid), r in stored.items() if setup == c.setup}
         if not records:
-            setups = sorted({s for s, _ in load_results(c.run / RESULTS)})
+            setups = sorted({s for s, _ in stored})
             raise EvalError(f"{c.label}: no setup {c.setup!r} in {c.run / RESULTS} "
                             f"(it has {', '.join(setups) or 'none'})")
         for record in records.values():
@@ -85,25 +86,20 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
 
 
 def format_comparison(result: CrossRunComparison) -> str:
-    """A Markdown table of means [95% interval] per metric and comparand, then the paired
-    tests (difference, p, n)."""
-    lines = [f"{result.questions} questions shared by every run", "",
-             "| metric | " + " | ".join(result.labels) + " |",
-             "|---|" + "---|" * len(result.labels)]
+    """A Markdown table of means [95% interval] (n) per metric and comparand, then the
+    paired tests (difference, p, n), in the report's formatting."""
+    rows = []
     for spec in METRICS:
         cells = [result.summary[label].get(spec.key) for label in result.labels]
-        if all(c is None for c in cells):
-            continue
-        shown = [f"{c.value:.3f} [{c.low:.3f}, {c.high:.3f}] (n={c.n})" if c else "-"
-                 for c in cells]
-        lines.append(f"| {spec.label} | " + " | ".join(shown) + " |")
-    labels = {m.key: m.label for m in METRICS}
-    lines += ["", "| metric | a - b | difference | p | n |", "|---|---|---|---|---|"]
-    for c in result.comparisons:
-        mark = " *" if c.significant else ""
-        lines.append(f"| {labels.get(c.metric, c.metric)} | {c.a} - {c.b} | {c.diff:+.3f} | "
-                     f"{c.p_value:.4f}{mark} | {c.n} |")
-    lines.append("")
+        if any(c is not None for c in cells):
+            rows.append([spec.label, *(f"{fmt(c, spec.unit)} (n={c.n})" if c else "-"
+                                       for c in cells)])
+    tests = [[_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+              f"{c.p_value:.4f}" + (" *" if c.significant else ""), str(c.n)]
+             for c in result.comparisons]
+    lines = [f"{result.questions} questions shared by every run", ""]
+    lines += _md_table(["metric", *result.labels], rows)
+    lines += _md_table(["metric", "a - b", "difference", "p", "n"], tests)
     lines.append("* p < 0.05, paired sign-flip permutation test on the questions both have a "
                  "value for")
     return "\n".join(lines)
