@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from benchmarks.train_throughput import load
+from benchmarks.train_arms import open_arm, run_child
 from finetune.train import TrainConfig, resolve_bf16, train_adapter
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -51,35 +47,26 @@ def run_arm(args: argparse.Namespace) -> dict:
 
     from finetune.callbacks import StepTimerCallback
 
-    torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        model, tokenizer, model_id, weights = load(args, tmp)
-        device = next(model.parameters()).device
+    with open_arm(args) as a:
         total = args.warmup + args.steps
-        rows = ragged_rows(model.config.vocab_size, total * args.batch_size, args.seq_len)
+        rows = ragged_rows(a.model.config.vocab_size, total * args.batch_size, args.seq_len)
         modules = ALL_LINEAR if not args.tiny else ("q_proj", "v_proj")
         config = TrainConfig(rank=16, alpha=32, target_modules=modules,
                              batch_size=args.batch_size, micro_batch_size=args.micro,
                              max_length=args.seq_len, max_steps=total, bf16=args.bf16,
                              save_steps=10 * total, eval_each_epoch=False)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
         timer = StepTimerCallback(warmup=args.warmup)
         clock = time.perf_counter()
-        train_adapter(model, tokenizer, rows, [], config, tmp / "adapter", progress=False,
-                      base_model_id=model_id, base_weights_hash=weights, callbacks=[timer])
-        result = {"micro": args.micro, "s_per_step": timer.seconds / timer.steps,
-                  "wall_s": time.perf_counter() - clock,
-                  "tokens_per_s": sum(len(r["input_ids"]) for r in rows[args.warmup *
-                                                                        args.batch_size:])
-                  / timer.seconds,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "bf16": resolve_bf16(args.bf16, device), "device": str(device),
-                  "model": model_id, "threads": torch.get_num_threads()}
-        if device.type == "cuda":
-            result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        return result
+        train_adapter(a.model, a.tokenizer, rows, [], config, a.tmp / "adapter", progress=False,
+                      base_model_id=a.model_id, base_weights_hash=a.weights_hash,
+                      callbacks=[timer])
+        timed = rows[args.warmup * args.batch_size:]
+        return {"micro": args.micro, "s_per_step": timer.seconds / timer.steps,
+                "wall_s": time.perf_counter() - clock,
+                "tokens_per_s": sum(len(r["input_ids"]) for r in timed) / timer.seconds,
+                **a.peaks(), "bf16": resolve_bf16(args.bf16, a.device),
+                "device": str(a.device), "model": a.model_id,
+                "threads": torch.get_num_threads()}
 
 
 def main() -> None:
@@ -98,10 +85,7 @@ def main() -> None:
         return
     results = []
     for micro in (args.batch_size, 1):
-        done = subprocess.run([sys.executable, "-m", "benchmarks.train_memory", *sys.argv[1:],
-                               "--micro", str(micro)],
-                              stdout=subprocess.PIPE, text=True, check=True)
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        results.append(run_child("benchmarks.train_memory", [*sys.argv[1:], "--micro", str(micro)]))
     first = results[0]
     print(f"\nmodel {first['model']} on {first['device']}, bf16={first['bf16']}, batch "
           f"{args.batch_size} rows of {int(args.seq_len * 0.7)}-{args.seq_len} tokens, LoRA "

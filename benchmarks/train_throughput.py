@@ -7,8 +7,8 @@ The first ``--warmup`` steps are not timed. A step's time covers collating its b
 forward, backward and the optimizer step; for ``train_adapter`` it also covers whatever
 the Trainer does between steps (logging, LR schedule, gradient clipping).
 
-    .venv/bin/python benchmarks/train_throughput.py            # the bundled SmolLM2
-    .venv/bin/python benchmarks/train_throughput.py --tiny     # a 4-layer toy, seconds
+    .venv/bin/python -m benchmarks.train_throughput            # the bundled SmolLM2
+    .venv/bin/python -m benchmarks.train_throughput --tiny     # a 4-layer toy, seconds
 
 Peak memory is ``ru_maxrss`` of the child (CPU; model load included, same for both arms)
 and ``torch.cuda.max_memory_allocated`` on a GPU.
@@ -19,46 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
+from benchmarks.train_arms import open_arm, run_child
 from finetune.batches import PaddingCollator
 from finetune.train import TrainConfig, resolve_bf16, train_adapter
-
-
-def tiny_model() -> tuple[Any, Any]:
-    """A 4-layer, 256-wide Llama and a word-level tokenizer over 512 made-up words."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    words = ["<pad>", "<unk>", "<eos>"] + [f"w{i}" for i in range(509)]
-    vocab = {t: i for i, t in enumerate(words)}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>",
-                                        pad_token="<pad>", eos_token="<eos>")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=256, intermediate_size=512,
-                         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=2048, pad_token_id=0, eos_token_id=2,
-                         bos_token_id=None)
-    return LlamaForCausalLM(config), tokenizer
-
-
-def load(args: argparse.Namespace, tmp: Path) -> tuple[Any, Any, str, str]:
-    if args.tiny:
-        model, tokenizer = tiny_model()
-        return model, tokenizer, "tiny-llama", "none"
-    from assistant.models import ModelConfig, load_base
-
-    loaded = load_base(ModelConfig(device=args.device))
-    return loaded.model, loaded.tokenizer, loaded.model_id, loaded.weights_hash
 
 
 def synthetic_rows(vocab_size: int, n: int, seq_len: int) -> list[dict]:
@@ -76,43 +42,33 @@ def synthetic_rows(vocab_size: int, n: int, seq_len: int) -> list[dict]:
 def run_arm(args: argparse.Namespace) -> dict:
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        model, tokenizer, model_id, weights = load(args, tmp)
-        device = next(model.parameters()).device
+    with open_arm(args) as a:
         total = args.warmup + args.steps
-        rows = synthetic_rows(model.config.vocab_size, total * args.batch_size, args.seq_len)
+        rows = synthetic_rows(a.model.config.vocab_size, total * args.batch_size, args.seq_len)
         config = TrainConfig(rank=args.rank, alpha=2 * args.rank, batch_size=args.batch_size,
                              micro_batch_size=args.batch_size,  # the bare loop's batches
                              max_length=args.seq_len, max_steps=total, bf16=args.bf16,
                              save_steps=10 * total, eval_each_epoch=False)
-        bf16 = resolve_bf16(args.bf16, device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
+        bf16 = resolve_bf16(args.bf16, a.device)
         if args.arm == "trainer":
             from finetune.callbacks import StepTimerCallback
 
             timer = StepTimerCallback(warmup=args.warmup)
             clock = time.perf_counter()
-            train_adapter(model, tokenizer, rows, [], config, tmp / "adapter", progress=False,
-                          base_model_id=model_id, base_weights_hash=weights, callbacks=[timer])
+            train_adapter(a.model, a.tokenizer, rows, [], config, a.tmp / "adapter",
+                          progress=False, base_model_id=a.model_id,
+                          base_weights_hash=a.weights_hash, callbacks=[timer])
             wall = time.perf_counter() - clock
             seconds, steps = timer.seconds, timer.steps
         else:
             clock = time.perf_counter()
-            seconds, steps = bare_loop(model, tokenizer, rows, config, bf16, args.warmup, device)
+            seconds, steps = bare_loop(a.model, a.tokenizer, rows, config, bf16, args.warmup,
+                                       a.device)
             wall = time.perf_counter() - clock
-        result = {"arm": args.arm, "steps": steps, "seconds": seconds, "wall_s": wall,
-                  "tokens_per_s": steps * args.batch_size * args.seq_len / seconds,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "bf16": bf16, "device": str(device), "model": model_id,
-                  "threads": torch.get_num_threads()}
-        if device.type == "cuda":
-            result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        return result
+        return {"arm": args.arm, "steps": steps, "seconds": seconds, "wall_s": wall,
+                "tokens_per_s": steps * args.batch_size * args.seq_len / seconds,
+                **a.peaks(), "bf16": bf16, "device": str(a.device), "model": a.model_id,
+                "threads": torch.get_num_threads()}
 
 
 def bare_loop(model, tokenizer, rows, config: TrainConfig, bf16: bool, warmup: int,
@@ -170,10 +126,9 @@ def main() -> None:
     forwarded = list(sys.argv[1:])
     results: dict[str, list[dict]] = {"trainer": [], "bare": []}
     for round_ in range(args.rounds):
-        for arm in (("bare", "trainer") if round_ % 2 else ("trainer", "bare")):
-            done = subprocess.run([sys.executable, __file__, *forwarded, "--arm", arm],
-                                  stdout=subprocess.PIPE, text=True, check=True)
-            results[arm].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for side in (("bare", "trainer") if round_ % 2 else ("trainer", "bare")):
+            results[side].append(run_child("benchmarks.train_throughput",
+                                           [*forwarded, "--arm", side]))
     first = results["trainer"][0]
     print(f"\nmodel {first['model']} on {first['device']}, bf16={first['bf16']}, batch "
           f"{args.batch_size} x {args.seq_len} tokens, LoRA r={args.rank}, {args.steps} timed "
