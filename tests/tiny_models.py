@@ -71,8 +71,10 @@ def build_grounded_model(directory: Path, seed: int = 0, extra_words: str = "") 
                             max_positions=2048)
 
 
-def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
-    """An untrained LoRA adapter (random B) with the manifest the registry requires."""
+def build_lora_adapter(base_dir: Path, out: Path, loaded=None, seed: int = 1,
+                       target_modules: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
+    """An untrained LoRA adapter on ``base_dir`` (random B matrices, so outputs change).
+    Given the ``loaded`` base, it also writes the manifest the registry requires."""
     import json
 
     import torch
@@ -81,13 +83,14 @@ def build_lora_adapter(base_dir: Path, out: Path, loaded, seed: int) -> Path:
 
     model = AutoModelForCausalLM.from_pretrained(base_dir)
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
-                                                  target_modules=["q_proj", "v_proj"]))
+                                                  target_modules=list(target_modules)))
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:
                 param.normal_(0.0, 0.5)
     peft_model.save_pretrained(out)
-    (out / "manifest.json").write_text(json.dumps(
-        {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
+    if loaded is not None:
+        (out / "manifest.json").write_text(json.dumps(
+            {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
     return out

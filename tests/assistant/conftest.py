@@ -23,22 +23,9 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
 
 
 def build_lora_adapter(base_dir: Path, out: Path, seed: int = 1) -> Path:
-    """Train-free LoRA adapter on ``base_dir``: random B matrices so outputs change."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"])
-    )
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0.0, 0.5)
-    peft_model.save_pretrained(out)
-    return out
+    """The shared untrained LoRA adapter, on q, v and o."""
+    return tiny_models.build_lora_adapter(base_dir, out, seed=seed,
+                                          target_modules=("q_proj", "v_proj", "o_proj"))
 
 
 @pytest.fixture(scope="session")
