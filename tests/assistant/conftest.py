@@ -1,11 +1,9 @@
 """Fixtures for the model layer: a tiny Llama + word-level tokenizer built offline, tiny
-LoRA adapters, and (slow) the real bundled SmolLM2 converted into a temporary home."""
+LoRA adapters (the real bundled SmolLM2, `smollm2`, is in the root conftest)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import tiny_models
@@ -60,36 +58,3 @@ def tiny_other_adapter(tiny_other_dir, tmp_path_factory) -> Path:
 def make_lora_adapter():
     """``build_lora_adapter(base_dir, out)`` for tests that need one on another base."""
     return build_lora_adapter
-
-
-@pytest.fixture(scope="session")
-def smollm2(tmp_path_factory):
-    """The bundled SmolLM2 converted into a fresh home, then loaded again from the cache.
-
-    The second load runs with the converter replaced by one that fails, so it can only
-    have come from the cache. Returns the second ``LoadedModel`` plus timings.
-    """
-    from assistant import models
-    from assistant.settings import get_settings
-
-    home = tmp_path_factory.mktemp("smollm2-home")
-
-    def no_conversion(*args, **kwargs):
-        raise AssertionError("the second load must not convert the GGUF again")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ASSISTANT_HOME", str(home))
-        get_settings.cache_clear()
-        clock = time.perf_counter()
-        first = models.load_base(models.ModelConfig(device="cpu"))
-        convert_s = time.perf_counter() - clock
-        first_info = SimpleNamespace(converted=first.converted, path=first.path,
-                                     weights_hash=first.weights_hash)
-        del first
-        mp.setattr(models, "_convert", no_conversion)
-        clock = time.perf_counter()
-        loaded = models.load_base(models.ModelConfig(device="cpu"))
-        cached_s = time.perf_counter() - clock
-    get_settings.cache_clear()
-    return SimpleNamespace(home=home, first=first_info, loaded=loaded,
-                           convert_s=convert_s, cached_s=cached_s)

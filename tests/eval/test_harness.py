@@ -258,7 +258,7 @@ def test_cli_run(world, tmp_path, embedder, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_real_model_on_three_acme_questions(tmp_path, embedder):
+def test_real_model_on_three_acme_questions(tmp_path, embedder, bundled_home):
     root = Path(__file__).resolve().parents[2] / "examples" / "acme"
     path = tmp_path / "eval.toml"
     path.write_text(f"""

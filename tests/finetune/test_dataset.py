@@ -183,19 +183,13 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 @pytest.mark.slow
-def test_masking_with_the_real_smollm2_tokenizer(tmp_path, monkeypatch):
+def test_masking_with_the_real_smollm2_tokenizer(bundled_home):
     """The bundled SmolLM2 template: labels decode to exactly the target + <|im_end|>."""
     from assistant import models
-    from assistant.settings import get_settings
     from finetune.prompting import build_grounded_messages
     from index.records import Passage
 
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
-        loaded = models.load_base(models.ModelConfig(device="cpu"))
-    finally:
-        get_settings.cache_clear()
+    loaded = models.load_base(models.ModelConfig(device="cpu"))
     tok = loaded.tokenizer
     passage = Passage(chunk_id="c", doc_id="d", source="policies/refunds-2025.md",
                       text="You can return any product within 30 days.", score=1.0,

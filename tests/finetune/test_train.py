@@ -319,45 +319,40 @@ def test_bf16_checkpointing_and_length_grouping_run(ft_tiny, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_few_lora_steps_on_the_bundled_smollm2(tmp_path, monkeypatch):
-    """Convert SmolLM2 into a fresh home, train 3 steps, register, load through AdapterSet."""
+def test_a_few_lora_steps_on_the_bundled_smollm2(tmp_path, bundled_home):
+    """SmolLM2 from the cache: train 3 steps, register, load through AdapterSet."""
     from assistant.adapters import AdapterSet
     from assistant.models import ModelConfig, load_base
     from assistant.settings import get_settings
     from finetune import AdapterRegistry
 
-    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
-        loaded = load_base(ModelConfig(device="cpu"))
-        tokenizer = loaded.tokenizer
-        rows = []
-        for question, answer in [("What is the refund window?", "30 days [1]."),
-                                 ("Who approves travel?", "Your manager [2]."),
-                                 ("Where are invoices filed?", "In the finance portal [1]."),
-                                 ("How do I reset a password?", "Use the self-service page [3].")]:
-            prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}],
-                                                   tokenize=False, add_generation_prompt=True)
-            p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            a = tokenizer(answer, add_special_tokens=False)["input_ids"] + [
-                tokenizer.eos_token_id]
-            rows.append({"input_ids": p + a, "attention_mask": [1] * (len(p) + len(a)),
-                         "labels": [-100] * len(p) + a})
-        config = TrainConfig(max_steps=3, batch_size=2, max_length=128, save_steps=2,
-                             logging_steps=1)
-        result = train_adapter(loaded.model, tokenizer, rows, rows[:2], config,
-                               tmp_path / "adapter", progress=False,
-                               base_model_id=loaded.model_id,
-                               base_weights_hash=loaded.weights_hash,
-                               data_manifest={"data_hash": "slowtest"})
-        losses = [e["loss"] for e in log_lines(result.metrics_log) if "loss" in e]
-        assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
-        assert math.isfinite(result.manifest["metrics"]["eval_loss"])
-        assert result.manifest["base_model_id"] == "SmolLM2-135M-Instruct"
-        version = AdapterRegistry(get_settings().adapters_dir).register(
-            "smoke", result.adapter_dir, promote=True)
-        adapters = AdapterSet(loaded)
-        adapters.add("smoke", version.path)  # checks the manifest's base model and hash
-        assert adapters.names() == ["smoke"]
-    finally:
-        get_settings.cache_clear()
+    loaded = load_base(ModelConfig(device="cpu"))
+    tokenizer = loaded.tokenizer
+    rows = []
+    for question, answer in [("What is the refund window?", "30 days [1]."),
+                             ("Who approves travel?", "Your manager [2]."),
+                             ("Where are invoices filed?", "In the finance portal [1]."),
+                             ("How do I reset a password?", "Use the self-service page [3].")]:
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                                               tokenize=False, add_generation_prompt=True)
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        a = tokenizer(answer, add_special_tokens=False)["input_ids"] + [
+            tokenizer.eos_token_id]
+        rows.append({"input_ids": p + a, "attention_mask": [1] * (len(p) + len(a)),
+                     "labels": [-100] * len(p) + a})
+    config = TrainConfig(max_steps=3, batch_size=2, max_length=128, save_steps=2,
+                         logging_steps=1)
+    result = train_adapter(loaded.model, tokenizer, rows, rows[:2], config,
+                           tmp_path / "adapter", progress=False,
+                           base_model_id=loaded.model_id,
+                           base_weights_hash=loaded.weights_hash,
+                           data_manifest={"data_hash": "slowtest"})
+    losses = [e["loss"] for e in log_lines(result.metrics_log) if "loss" in e]
+    assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
+    assert math.isfinite(result.manifest["metrics"]["eval_loss"])
+    assert result.manifest["base_model_id"] == "SmolLM2-135M-Instruct"
+    version = AdapterRegistry(get_settings().adapters_dir).register(
+        "smoke", result.adapter_dir, promote=True)
+    adapters = AdapterSet(loaded)
+    adapters.add("smoke", version.path)  # checks the manifest's base model and hash
+    assert adapters.names() == ["smoke"]

@@ -13,8 +13,8 @@ from assistant.server import create_app
 pytestmark = pytest.mark.slow
 
 
-def test_bundled_model_served_end_to_end(live, settings):
-    app = create_app(settings(server_device="cpu", server_max_new_tokens=48,
+def test_bundled_model_served_end_to_end(live, settings, bundled_home):
+    app = create_app(settings(home=bundled_home, server_device="cpu", server_max_new_tokens=48,
                               server_timeout_s=300))
     server = live(app)
     assert httpx.get(f"{server.url}/healthz").status_code == 200  # up while loading
