@@ -21,7 +21,7 @@ from eval.answer_metrics import (
     summarize,
 )
 from eval.harness import RESULTS, EvalError, _rescore_answer, load_results
-from eval.report import _label, _md_table, fmt
+from eval.report import POSITIONS_NOTE, _label, _md_table, citation_positions, fmt
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class CrossRunComparison:
     questions: int
     summary: dict[str, dict[str, Estimate]]
     comparisons: list[Comparison]
+    positions: tuple[list[str], list[tuple[str, ...]]] = ([], [])
 
 
 def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
@@ -65,6 +66,7 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
     if len({c.label for c in comparands}) < len(comparands):
         raise EvalError("each RUN_DIR:SETUP may be given once")
     per: dict[str, dict[str, dict]] = {}
+    kept: dict[str, dict[str, dict]] = {}
     for c in comparands:
         stored = load_results(c.run / RESULTS)
         records = {qid: r for (setup, qid), r in stored.items() if setup == c.setup}
@@ -75,14 +77,18 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
         for record in records.values():
             _rescore_answer(record)
         per[c.label] = {qid: r["metrics"] for qid, r in records.items()}
+        kept[c.label] = records
     shared = set.intersection(*(set(m) for m in per.values()))
     if not shared:
         raise EvalError("the runs share no question ids; were they run on the same questions?")
     per = {label: {q: m for q, m in metrics.items() if q in shared}
            for label, metrics in per.items()}
     summary = {label: summarize(m, seed=seed) for label, m in per.items()}
+    positions = citation_positions({label: [r for q, r in records.items() if q in shared]
+                                    for label, records in kept.items()})
     return CrossRunComparison(list(per), len(shared), summary,
-                              compare_setups(per, n_resamples=n_resamples, seed=seed))
+                              compare_setups(per, n_resamples=n_resamples, seed=seed),
+                              positions)
 
 
 def format_comparison(result: CrossRunComparison) -> str:
@@ -102,4 +108,8 @@ def format_comparison(result: CrossRunComparison) -> str:
     lines += _md_table(["metric", "a - b", "difference", "p", "n"], tests)
     lines.append("* p < 0.05, paired sign-flip permutation test on the questions both have a "
                  "value for")
+    header, rows = result.positions
+    if rows:
+        lines += ["", "Where citations point. " + POSITIONS_NOTE, ""]
+        lines += _md_table(header, rows)
     return "\n".join(lines)

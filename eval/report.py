@@ -3,10 +3,12 @@
 Both state the command, machine and date, the setups and their adapters, every metric
 per setup with its 95% interval, which differences between setups are significant
 (paired permutation test, p < 0.05, unadjusted), a PubMedQA comparison with published
-figures when the question set is PubMedQA, and plots. The HTML adds a per-question
-drill-down (passages, answer, citations, per-sentence support); every piece of text from
-questions, documents or the model is HTML-escaped. Plots are PNGs drawn with
-matplotlib's Agg canvas, embedded as base64 in the HTML and written under ``plots/``.
+figures when the question set is PubMedQA, where the citations of setups with retrieval
+point (written passage numbers beside where the gold passage was shown), and plots. The
+HTML adds a per-question drill-down (passages, answer, citations, per-sentence
+support); every piece of text from questions, documents or the model is HTML-escaped.
+Plots are PNGs drawn with matplotlib's Agg canvas, embedded as base64 in the HTML and
+written under ``plots/``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import base64
 import html
 import io
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +184,53 @@ PUBMEDQA_NOTE = (
 # -- markdown -----------------------------------------------------------------------------
 
 
+POSITIONS_NOTE = (
+    "Answered questions with gold sources, per setup with retrieval: how many answers "
+    "cite each passage number, and at which number the first gold passage was shown. "
+    "A model that cites where gold passages usually sit, rather than where this one is, "
+    "writes low numbers far more often than the gold column shows them.")
+
+
+def citation_positions(groups: Mapping[str, Iterable[dict]],
+                       ) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The table behind "Where citations point", from result records by setup label:
+    one row per passage number (then a row for questions whose shown passages held no
+    gold one), two columns per setup: its answers that cite that number (as the model
+    wrote it), and its questions whose first gold passage was shown there. Answered
+    questions with gold sources count; setups that wrote no citation are left out, and
+    without any the table is empty."""
+    written = {name: Counter() for name in groups}
+    gold_at = {name: Counter() for name in groups}
+    for name, records in groups.items():
+        for r in records:
+            answer = r.get("answer")
+            if (r.get("error") or not answer or answer["abstained"]
+                    or r["gold"]["answer"] is None or not r["gold"]["sources"]):
+                continue
+            sentences = (r.get("verification") or {}).get("sentences", [])
+            written[name].update({n for s in sentences for n in s.get("cited", [])})
+            gold_ids = {p["chunk_id"] for p in r.get("retrieved", []) if p.get("gold")}
+            gold_at[name][next((p["n"] for p in answer["passages"]
+                                if p["chunk_id"] in gold_ids), None)] += 1
+    shown = [name for name in groups if written[name]]
+    if not shown:
+        return [], []
+    numbers = sorted({n for name in shown for n in (*written[name], *gold_at[name])
+                      if n is not None})
+    header = ["passage", *(f"{name}: {what}" for name in shown
+                           for what in ("answers citing it", "gold shown first"))]
+    rows = [(f"[{n}]", *(str(c[n]) for name in shown for c in (written[name], gold_at[name])))
+            for n in numbers]
+    rows.append(("no gold shown", *(cell for name in shown
+                                    for cell in ("-", str(gold_at[name][None])))))
+    return header, rows
+
+
+def _positions(data: ReportData) -> tuple[list[str], list[tuple[str, ...]]]:
+    return citation_positions({s.name: [r for r in data.records if r["setup"] == s.name]
+                               for s in data.setups if s.retrieval})
+
+
 def _md_cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
@@ -223,6 +273,10 @@ def render_markdown(data: ReportData, plot_names: Sequence[str] = ()) -> str:
                        f"{c.p_value:.4f}", str(c.n), "yes" if c.significant else "no")
                       for c in data.comparisons])
     out += ["</details>", ""]
+    header, rows = _positions(data)
+    if rows:
+        out += ["## Where citations point", "", POSITIONS_NOTE, ""]
+        out += _md_table(header, rows)
     if data.config.questions.format == "pubmedqa":
         out += ["## PubMedQA beside published figures (accuracy, %)", ""]
         out += _md_table(["system", "accuracy", "source"], _pubmedqa_rows(data))
@@ -299,6 +353,10 @@ def render_html(data: ReportData, plots: dict[str, bytes]) -> str:
         rows.append(f"<tr{cls}>" + "".join(f"<td>{_e(x)}</td>" for x in cells) + "</tr>")
     parts.append("<table><tr><th>metric</th><th>setups</th><th>difference</th><th>p</th>"
                  f"<th>n</th></tr>{''.join(rows)}</table>")
+    header, rows = _positions(data)
+    if rows:
+        parts.append(f"<h2>Where citations point</h2><p>{_e(POSITIONS_NOTE)}</p>")
+        parts.append(_html_table(header, rows))
     if data.config.questions.format == "pubmedqa":
         parts.append("<h2>PubMedQA beside published figures (accuracy, %)</h2>")
         parts.append(_html_table(["system", "accuracy", "source"], _pubmedqa_rows(data)))

@@ -33,6 +33,13 @@ def test_two_setups_of_one_run_match_the_reports_paired_tests():
         committed["setups"]["combined"]["valid_citation"]["value"])
     table = format_comparison(result)
     assert "| Valid citation rate |" in table and "57 questions" in table
+    # RAG-only never cites, so only the adapter's columns; its 32 scored answers each
+    # had their gold passage shown somewhere (or not at all)
+    header, rows = result.positions
+    assert header == ["passage", f"{ACME}:combined: answers citing it",
+                      f"{ACME}:combined: gold shown first"]
+    assert sum(int(row[2]) for row in rows) == valid.n == 32
+    assert "Where citations point" in table
 
 
 def test_runs_are_paired_on_the_questions_they_share(tmp_path):

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from eval.answer_metrics import Comparison, Estimate, question_metrics
 from eval.config import parse_config
-from eval.report import RAFT_PUBMEDQA, ReportData, render_plots, write_reports
+from eval.report import (
+    RAFT_PUBMEDQA,
+    ReportData,
+    citation_positions,
+    render_plots,
+    write_reports,
+)
 
 EVIL = "<script>alert('x')</script>"
 
@@ -120,3 +126,34 @@ def test_plots_without_figures(tmp_path):
     data = _data(tmp_path)
     data.summary = {s.name: {} for s in data.setups}
     assert render_plots(data) == {}
+
+
+def test_where_citations_point(tmp_path):
+    """Written passage numbers beside the rank the gold passage was shown at, per setup
+    with retrieval; abstentions and setups without retrieval do not count."""
+    data = _data(tmp_path)
+    moved = _record("combined", "q3", "answer", "gold")  # cites [1], gold shown as [2]
+    first = moved["answer"]["passages"][0]
+    moved["answer"]["passages"] = [{**first, "chunk_id": "b#0"}, {**first, "n": 2}]
+    missed = _record("combined", "q4", "answer", "gold")  # cites [1], no gold shown
+    missed["retrieved"] = [{"chunk_id": "a#0", "gold": False}]
+    abstained = _record("combined", "q5", "answer", "gold")
+    abstained["answer"]["abstained"] = True
+    data.records += [moved, missed, abstained]
+    header, rows = citation_positions({s.name: [r for r in data.records if r["setup"] == s.name]
+                                       for s in data.setups if s.retrieval})
+    assert header == ["passage", "rag: answers citing it", "rag: gold shown first",
+                      "combined: answers citing it", "combined: gold shown first"]
+    assert rows == [("[1]", "2", "2", "4", "2"), ("[2]", "0", "0", "0", "1"),
+                    ("no gold shown", "-", "0", "-", "1")]
+    md = write_reports(tmp_path, data)[0].read_text()
+    assert "## Where citations point" in md
+    assert "| [1] | 2 | 2 | 4 | 2 |" in md
+
+
+def test_no_citation_table_without_citations(tmp_path):
+    data = _data(tmp_path)
+    for r in data.records:
+        r["verification"]["sentences"][0]["cited"] = []
+    assert citation_positions({"rag": data.records}) == ([], [])
+    assert "Where citations point" not in write_reports(tmp_path, data)[0].read_text()
