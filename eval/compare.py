@@ -65,8 +65,7 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
         raise EvalError("compare needs at least two RUN_DIR:SETUP arguments")
     if len({c.label for c in comparands}) < len(comparands):
         raise EvalError("each RUN_DIR:SETUP may be given once")
-    per: dict[str, dict[str, dict]] = {}
-    kept: dict[str, dict[str, dict]] = {}
+    runs: dict[str, dict[str, dict]] = {}
     for c in comparands:
         stored = load_results(c.run / RESULTS)
         records = {qid: r for (setup, qid), r in stored.items() if setup == c.setup}
@@ -76,16 +75,16 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
                             f"(it has {', '.join(setups) or 'none'})")
         for record in records.values():
             _rescore_answer(record)
-        per[c.label] = {qid: r["metrics"] for qid, r in records.items()}
-        kept[c.label] = records
-    shared = set.intersection(*(set(m) for m in per.values()))
+        runs[c.label] = records
+    shared = set.intersection(*(set(records) for records in runs.values()))
     if not shared:
         raise EvalError("the runs share no question ids; were they run on the same questions?")
-    per = {label: {q: m for q, m in metrics.items() if q in shared}
-           for label, metrics in per.items()}
+    runs = {label: {q: r for q, r in records.items() if q in shared}
+            for label, records in runs.items()}
+    per = {label: {q: r["metrics"] for q, r in records.items()}
+           for label, records in runs.items()}
     summary = {label: summarize(m, seed=seed) for label, m in per.items()}
-    positions = citation_positions({label: [r for q, r in records.items() if q in shared]
-                                    for label, records in kept.items()})
+    positions = citation_positions({label: records.values() for label, records in runs.items()})
     return CrossRunComparison(list(per), len(shared), summary,
                               compare_setups(per, n_resamples=n_resamples, seed=seed),
                               positions)
