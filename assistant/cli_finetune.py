@@ -12,7 +12,11 @@ from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-MODES = ("closed-book", "grounded", "pubmedqa", "pubmedqa-closed-book")
+MODES = ("closed-book", "grounded", "pubmedqa", "pubmedqa-closed-book", "retriever")
+# Per-mode defaults of the options whose best value differs between a LoRA adapter and an
+# embedder (a full fine-tune of a 22M-parameter model wants a 10x lower rate).
+LORA_DEFAULTS = {"epochs": 1, "lr": 2e-4, "batch_size": 4}
+RETRIEVER_DEFAULTS = {"epochs": 3, "lr": 5e-5, "batch_size": 16}
 
 
 def _registry_root(args: argparse.Namespace) -> Path:
@@ -96,6 +100,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     check_name(args.name)
     if args.mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    if args.mode == "retriever":
+        return cmd_finetune_retriever(args)
+    for key, value in LORA_DEFAULTS.items():
+        setattr(args, key, _or(getattr(args, key), value))
     config = TrainConfig(
         rank=args.rank, alpha=args.alpha, dropout=args.dropout,
         target_modules=tuple(args.target_modules.split(",")), lr=args.lr, epochs=args.epochs,
@@ -137,6 +145,59 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune_retriever(args: argparse.Namespace) -> int:
+    """``--mode retriever``: tune the index's embedder on (question, gold passage) pairs
+    and save it as the next version under ``$ASSISTANT_HOME/embedders`` (or
+    ``--registry``)."""
+    from assistant.settings import get_settings
+    from finetune import Redactor, read_qa
+    from finetune.retriever import RetrieverConfig, build_pairs, split_pairs, train_retriever
+    from index.searcher import Searcher
+
+    if not args.index:
+        raise ConfigError("--mode retriever needs --index DIR: the gold passages and hard "
+                          "negatives come from it")
+    config = RetrieverConfig(
+        epochs=_or(args.epochs, RETRIEVER_DEFAULTS["epochs"]),
+        lr=_or(args.lr, RETRIEVER_DEFAULTS["lr"]),
+        batch_size=_or(args.batch_size, RETRIEVER_DEFAULTS["batch_size"]),
+        val_fraction=args.val_fraction, seed=args.seed)
+    records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
+    for line, reason in problems:
+        print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    searcher = Searcher(Path(args.index))
+    base = args.embedder or searcher.manifest.embedder.path or searcher.manifest.embedder.model_id
+    pairs, report = build_pairs(records, searcher, config, Redactor(enabled=not args.no_redact),
+                                public_documents=args.keep_document_contacts)
+    searcher.close()
+    train, val = split_pairs(pairs, config.val_fraction, config.seed)
+    report.train, report.val = len(train), len(val)
+    print(report.to_text(), file=sys.stderr)
+    registry = (Path(args.registry) if args.registry
+                else get_settings().home.expanduser() / "embedders")
+
+    def say(row: dict) -> None:
+        if not args.quiet:
+            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, held-out "
+                  f"hit@1 {row['val_hit@1']}, MRR {row['val_mrr']}", file=sys.stderr)
+
+    result = train_retriever(
+        train, val, base, registry, args.name, config, device=args.device,
+        data={"source": str(args.data), "split": args.split, "index": str(args.index),
+              **report.to_json()},
+        progress=not args.quiet and sys.stderr.isatty(), on_epoch=say)
+    if args.json:
+        print(json.dumps({"path": str(result.path), **result.manifest}, indent=2, default=str))
+        return 0
+    before = result.manifest["metrics"]["val_before"]
+    after = result.manifest["metrics"]["val_after"] or {}
+    print(f"saved embedder {args.name} v{result.version} at {result.path}; held-out hit@1 "
+          f"{before['hit@1']} -> {after.get('val_hit@1')}, MRR {before['mrr']} -> "
+          f"{after.get('val_mrr')} ({before['n']} questions)\n"
+          f"re-index with it: assistant ingest DOCS --index NEW_DIR --embedder {result.path}")
+    return 0
+
+
 def cmd_adapters(args: argparse.Namespace) -> int:
     from finetune import AdapterRegistry, render_version, render_versions
 
@@ -165,7 +226,8 @@ def cmd_adapters(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``finetune`` and ``adapters`` on the main parser's subcommands."""
-    p = sub.add_parser("finetune", help="train a LoRA adapter and register it")
+    p = sub.add_parser("finetune", help="train a LoRA adapter and register it, or tune the "
+                                        "embedder (--mode retriever)")
     p.add_argument("--data", required=True,
                    help="Q&A file (JSONL/CSV: question, answer, sources) or PubMedQA dir")
     p.add_argument("--mode", required=True, choices=MODES)
@@ -173,8 +235,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", help="index to retrieve passages from (grounded mode)")
     p.add_argument("--split", default="train",
                    help="use only records of this split (default: train; 'all' for every one)")
-    p.add_argument("--registry", help="registry dir (default: $ASSISTANT_HOME/adapters)")
+    p.add_argument("--registry", help="registry dir (default: $ASSISTANT_HOME/adapters; "
+                                      "$ASSISTANT_HOME/embedders in retriever mode)")
     p.add_argument("--model", default="SmolLM2-135M-Instruct", help="base model")
+    p.add_argument("--embedder", default=None,
+                   help="retriever mode: embedder to tune (default: the one --index was built "
+                        "with)")
     p.add_argument("--device", default="auto")
     p.add_argument("--k", type=int, default=4, help="passages per grounded example")
     p.add_argument("--p-gold", type=float, default=None,
@@ -194,10 +260,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=int, default=32)
     p.add_argument("--dropout", type=float, default=0.05)
     p.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj")
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 2e-4; retriever mode 5e-5)")
+    p.add_argument("--epochs", type=int, default=None, help="default 1; retriever mode 3")
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="examples per step (default 4; retriever mode 16 pairs)")
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--micro-batch-size", type=int, default=None,
                    help="examples per forward pass (a divisor of --batch-size; default 1 on "

@@ -11,7 +11,8 @@ at least one ``[setups.NAME]``)::
     [corpus]     kind (docs|index|contexts|beir|gold), docs, index, beir, embedder
     [questions]  format (qa|pubmedqa|scifact), path, split, corpus_sentences
     [retrieval]  k, mode, reranker            (defaults for the retrieval setups)
-    [answer]     min_retrieval_score, min_supported_fraction, min_support, temperature
+    [answer]     min_retrieval_score, min_supported_fraction, min_support, temperature,
+                 verifier_embedder            (default: the corpus embedder)
     [adapters]   registry                     (default: $ASSISTANT_HOME/adapters)
     [setups.NAME] retrieval, adapter, k, mode, reranker, base, description
 
@@ -98,6 +99,10 @@ class AnswerSection:
     min_supported_fraction: float = 0.5
     min_support: float = 0.5
     temperature: float = 0.0
+    # The embedder the citation check scores support with; None: [corpus] embedder. Set
+    # it to the bundled model when the corpus uses a tuned one, so citations are judged
+    # on the scale min_support was calibrated on.
+    verifier_embedder: str | None = None
 
 
 @dataclass(frozen=True)

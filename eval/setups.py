@@ -337,6 +337,18 @@ class Models:
         return name
 
 
+def verifier_embedder(model: str | None, corpus_embedder: Embedder) -> Embedder:
+    """The embedder for the citation check: ``model`` (``[answer] verifier_embedder``) when
+    set and not the corpus embedder, else the corpus embedder."""
+    if model is None:
+        return corpus_embedder
+    from ingest.embedding import Embedder, EmbedderConfig, resolve_model_path
+
+    if Path(resolve_model_path(model)).resolve() == Path(corpus_embedder.info.path).resolve():
+        return corpus_embedder
+    return Embedder(EmbedderConfig(model=model))
+
+
 def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
                  adapters: dict[str, ResolvedAdapter | None], models: Models,
                  embedder: Embedder, searchers: dict) -> dict[str, EvalSetup]:
@@ -347,7 +359,8 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         abstain=AbstainConfig(min_retrieval_score=answer.min_retrieval_score,
                               min_supported_fraction=answer.min_supported_fraction),
         temperature=answer.temperature)
-    verifier = CitationVerifier(embedder, CitationConfig(min_support=answer.min_support))
+    verifier = CitationVerifier(verifier_embedder(answer.verifier_embedder, embedder),
+                                CitationConfig(min_support=answer.min_support))
     out = {}
     for setup in setups:
         base = setup.base or config.model.base

