@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     server_adapters: dict[str, Path] = Field(default_factory=dict)
     server_registry: Path | None = None
     server_feedback_db: Path | None = None
+    server_verifier_embedder: str | None = None  # None: the index's embedder
     server_max_request_bytes: int = Field(default=1 << 20, ge=1024)
     server_max_question_chars: int = Field(default=4000, ge=1)
     server_max_new_tokens: int = Field(default=256, ge=1, le=8192)

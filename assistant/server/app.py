@@ -13,6 +13,8 @@ Settings (``assistant.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server
 ``server_host``, ``server_port``, ``server_api_keys``, ``server_model``,
 ``server_device``, ``server_adapters`` (name -> path), ``server_registry`` (default
 ``home/adapters``), ``server_feedback_db`` (default ``home/feedback.sqlite3``),
+``server_verifier_embedder`` (the embedder citations are checked with; default: the
+index's, set it to the bundled one when the index uses a tuned embedder),
 ``server_max_request_bytes`` (413 past it), ``server_max_question_chars``,
 ``server_max_new_tokens``, ``server_max_concurrent`` (429 past it),
 ``server_timeout_s`` (504 past it), ``server_batch_window_ms``, ``server_max_batch``,

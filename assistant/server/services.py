@@ -48,7 +48,9 @@ class Services:
     ``embedder``) once one appears. ``make_answerer(searcher, generator)`` builds the
     ``Answerer`` (default: ``assistant.answer``'s RAG answerer); ``registry`` is a
     ``finetune.registry.AdapterRegistry`` or None. ``embedder`` (None: the index's own,
-    loaded from its manifest) embeds queries and checks citations.
+    loaded from its manifest) embeds queries and, unless ``verifier_embedder`` is given,
+    checks citations (an index built with a tuned embedder is best checked with the
+    bundled one, which the citation thresholds were calibrated on).
     """
 
     generator: Any = None
@@ -61,6 +63,7 @@ class Services:
     feedback: FeedbackStore | None = None
     registry: Any = None
     static_adapters: dict[str, Path] | None = None
+    verifier_embedder: Any = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -83,6 +86,11 @@ def build_services(settings: Settings) -> Services:
 
         registry = AdapterRegistry(registry_root)
     searcher, embedder = open_index(settings.server_index, None)
+    verifier_embedder = None
+    if settings.server_verifier_embedder:
+        from ingest.embedding import Embedder, EmbedderConfig
+
+        verifier_embedder = Embedder(EmbedderConfig(model=settings.server_verifier_embedder))
     return Services(
         generator=LocalGenerator(adapters),
         model_id=loaded.model_id,
@@ -93,6 +101,7 @@ def build_services(settings: Settings) -> Services:
         feedback=FeedbackStore(settings.feedback_db),
         registry=registry,
         static_adapters=dict(settings.server_adapters),
+        verifier_embedder=verifier_embedder,
     )
 
 
@@ -120,11 +129,12 @@ def open_index(index_dir: Path | None, embedder: Any) -> tuple[Any, Any]:
     return searcher, embedder
 
 
-def _default_answerer(searcher: Any, generator: Any, embedder: Any) -> Any:
+def _default_answerer(searcher: Any, generator: Any, embedder: Any,
+                      verifier_embedder: Any = None) -> Any:
     from assistant.answer import RagAnswerer
     from assistant.citations import CitationVerifier
 
-    return RagAnswerer(searcher, generator, CitationVerifier(embedder))
+    return RagAnswerer(searcher, generator, CitationVerifier(verifier_embedder or embedder))
 
 
 class Runtime:
@@ -175,7 +185,7 @@ class Runtime:
                 self.answerer = services.make_answerer(services.searcher, self.generator)
             else:
                 self.answerer = _default_answerer(services.searcher, self.generator,
-                                                  services.embedder)
+                                                  services.embedder, services.verifier_embedder)
         self.metrics.set_index_version(services.searcher.version)
         self.metrics.ready.set(1)
         logger.info("ready: index %s, model %s", services.searcher.version, services.model_id)

@@ -198,3 +198,22 @@ def test_a_client_going_away_stops_generation(live, settings, services):
                 break  # read one event, then hang up
     assert generator.closed.wait(10), "generation went on after the client left"
     assert generator.pieces_made < 1000
+
+
+def test_citations_are_checked_with_the_verifier_embedder_when_one_is_set(
+        live, settings, services, embedder):
+    from ingest.embedding import Embedder
+
+    verifier = Embedder()  # another instance: as a bundled verifier beside a tuned index
+    app = create_app(settings(), services(make_answerer=None, verifier_embedder=verifier))
+    server = live(app)
+    r = httpx.post(f"{server.url}/v1/answer", timeout=30,
+                   json={"question": "How many days do I have to return a product?", "k": 3})
+    assert r.status_code == 200, r.text
+    answerer = app.state.runtime.answerer
+    assert answerer.verifier.embedder is verifier
+    assert answerer.searcher is app.state.runtime.services.searcher
+
+    plain = create_app(settings(), services(make_answerer=None))
+    live(plain)
+    assert plain.state.runtime.answerer.verifier.embedder is embedder
