@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
+from acme_corpus import ACME, acme_index
 
 from finetune.prompting import ABSTAIN_TEXT, SYSTEM_PROMPT
 from finetune.raft import RaftConfig, build_grounded, flat, quote_sentence
@@ -14,7 +13,6 @@ from finetune.records import QARecord, SourceRef
 from finetune.sources import read_qa
 from ingest.errors import ConfigError
 
-ACME = Path(__file__).resolve().parents[2] / "examples" / "acme"
 FILES = [
     "policies/refunds-2025.md",
     "policies/refunds-2023.md",
@@ -26,15 +24,7 @@ FILES = [
 
 @pytest.fixture(scope="module")
 def searcher(tmp_path_factory, embedder):
-    from index.searcher import Searcher
-    from ingest.pipeline import ingest
-
-    root = tmp_path_factory.mktemp("acme")
-    for name in FILES:
-        (root / "docs" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ACME / "docs" / name, root / "docs" / name)
-    ingest([root / "docs"], root / "index", progress=False, embedder=embedder)
-    s = Searcher(root / "index", embedder=embedder)
+    s = acme_index(tmp_path_factory.mktemp("acme"), FILES, embedder)
     yield s
     s.close()
 

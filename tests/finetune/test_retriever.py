@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
+from acme_corpus import ACME, acme_index
 
 from finetune.pii import Redactor
 from finetune.raft import flat
@@ -33,7 +33,6 @@ from finetune.retriever import (
 from finetune.sources import read_qa
 from ingest.errors import ConfigError
 
-ACME = Path(__file__).resolve().parents[2] / "examples" / "acme"
 FILES = [
     "policies/refunds-2025.md",
     "policies/warranty.md",
@@ -44,15 +43,8 @@ FILES = [
 
 @pytest.fixture(scope="module")
 def acme(tmp_path_factory, embedder):
-    from index.searcher import Searcher
-    from ingest.pipeline import ingest
-
     root = tmp_path_factory.mktemp("acme-retriever")
-    for name in FILES:
-        (root / "docs" / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ACME / "docs" / name, root / "docs" / name)
-    ingest([root / "docs"], root / "index", progress=False, embedder=embedder)
-    searcher = Searcher(root / "index", embedder=embedder)
+    searcher = acme_index(root, FILES, embedder)
     yield root, searcher
     searcher.close()
 
