@@ -198,6 +198,30 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embedders(args: argparse.Namespace) -> int:
+    """``assistant embedders list [NAME]``: the tuned embedders and how each was made."""
+    from assistant.settings import get_settings
+    from finetune.retriever import list_versions
+
+    root = (Path(args.registry) if args.registry
+            else get_settings().home.expanduser() / "embedders")
+    versions = list_versions(root, args.name)
+    if args.json:
+        print(json.dumps({"embedders": versions}, indent=2, default=str))
+        return 0
+    if not versions:
+        print(f"no tuned embedders under {root}")
+        return 0
+    for v in versions:
+        metrics = v.get("metrics", {})
+        before, after = metrics.get("val_before") or {}, metrics.get("val_after") or {}
+        print(f"{v.get('name')}@v{v.get('version')}  {v.get('created_at', '?')}  base "
+              f"{v.get('base_embedder', {}).get('model_id', '?')}  "
+              f"{v.get('data', {}).get('train_pairs', '?')} pairs  held-out MRR "
+              f"{before.get('mrr')} -> {after.get('val_mrr')}  {v['path']}")
+    return 0
+
+
 def cmd_adapters(args: argparse.Namespace) -> int:
     from finetune import AdapterRegistry, render_version, render_versions
 
@@ -225,7 +249,8 @@ def cmd_adapters(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``finetune`` and ``adapters`` on the main parser's subcommands."""
+    """Register ``finetune``, ``embedders`` and ``adapters`` on the main parser's
+    subcommands."""
     p = sub.add_parser("finetune", help="train a LoRA adapter and register it, or tune the "
                                         "embedder (--mode retriever)")
     p.add_argument("--data", required=True,
@@ -283,6 +308,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="do not redact contact details that appear in the indexed documents")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("embedders", help="list the embedders tuned by --mode retriever")
+    esub = p.add_subparsers(dest="embedders_command", required=True)
+    q = esub.add_parser("list")
+    q.add_argument("name", nargs="?", default=None)
+    q.add_argument("--registry", help="default: $ASSISTANT_HOME/embedders")
+    q.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_embedders)
 
     p = sub.add_parser("adapters", help="list, show, promote, roll back, canary, delete")
     asub = p.add_subparsers(dest="adapters_command", required=True)

@@ -354,9 +354,15 @@ def save_version(model: Any, manifest: dict, registry: Path, name: str) -> tuple
         raise
 
 
-def list_versions(registry: Path, name: str) -> list[dict]:
-    """The manifests of ``registry/name``'s versions, oldest first."""
-    folder = Path(registry) / check_name(name)
+def list_versions(registry: Path, name: str | None = None) -> list[dict]:
+    """The manifests (plus ``path``) of ``registry/name``'s versions, or of every name's
+    when ``name`` is None, by name and then version."""
+    registry = Path(registry)
+    if name is None:
+        names = sorted(p.name for p in registry.iterdir() if p.is_dir()) \
+            if registry.is_dir() else []
+        return [v for n in names for v in list_versions(registry, n)]
+    folder = registry / check_name(name)
     out = []
     for path in sorted(folder.glob("v[0-9][0-9][0-9][0-9]")):
         try:

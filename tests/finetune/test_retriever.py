@@ -255,7 +255,8 @@ def test_cli_tunes_the_bundled_embedder_and_the_index_is_rebuilt_with_it(acme, t
     searcher.close()
 
 
-def test_a_tuned_version_is_named_by_registry_reference(tiny_embedder, tmp_path, monkeypatch):
+def test_a_tuned_version_is_named_by_registry_reference(tiny_embedder, tmp_path, monkeypatch,
+                                                        capsys):
     from sentence_transformers import SentenceTransformer
 
     from assistant.settings import get_settings
@@ -272,5 +273,12 @@ def test_a_tuned_version_is_named_by_registry_reference(tiny_embedder, tmp_path,
         assert embedder.info.model_id.startswith("acme-ret/v0001@")
         with pytest.raises(ConfigError, match="no tuned embedder at .*v0007"):
             resolve_model_path("acme-ret@v7")
+        from assistant.cli import main
+
+        assert main(["embedders", "list", "--json"]) == 0
+        (listed,) = json.loads(capsys.readouterr().out)["embedders"]
+        assert (listed["name"], listed["version"], listed["path"]) == ("acme-ret", 1, str(path))
+        assert main(["embedders", "list", "nothing-here"]) == 0
+        assert "no tuned embedders" in capsys.readouterr().out
     finally:
         get_settings.cache_clear()
