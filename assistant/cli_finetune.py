@@ -166,7 +166,9 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     for line, reason in problems:
         print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
     searcher = Searcher(Path(args.index))
-    base = args.embedder or searcher.manifest.embedder.path or searcher.manifest.embedder.model_id
+    built = searcher.manifest.embedder  # its path, unless the index came from elsewhere
+    base = args.embedder or (built.path if built.path and Path(built.path).exists()
+                             else built.model_id.split("@")[0])
     pairs, report = build_pairs(records, searcher, config, Redactor(enabled=not args.no_redact),
                                 public_documents=args.keep_document_contacts)
     searcher.close()
@@ -194,7 +196,8 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     print(f"saved embedder {args.name} v{result.version} at {result.path}; held-out hit@1 "
           f"{before['hit@1']} -> {after.get('val_hit@1')}, MRR {before['mrr']} -> "
           f"{after.get('val_mrr')} ({before['n']} questions)\n"
-          f"re-index with it: assistant ingest DOCS --index NEW_DIR --embedder {result.path}")
+          f"re-index with it: assistant ingest DOCS --index NEW_DIR --embedder "
+          f"{result.path if args.registry else f'{args.name}@v{result.version}'}")
     return 0
 
 
