@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     server_registry: Path | None = None
     server_feedback_db: Path | None = None
     server_verifier_embedder: str | None = None  # None: the index's embedder
+    server_search_mode: Literal["bm25", "dense", "hybrid"] = "hybrid"  # when a request names none
     server_max_request_bytes: int = Field(default=1 << 20, ge=1024)
     server_max_question_chars: int = Field(default=4000, ge=1)
     server_max_new_tokens: int = Field(default=256, ge=1, le=8192)

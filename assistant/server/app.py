@@ -15,6 +15,8 @@ Settings (``assistant.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server
 ``home/adapters``), ``server_feedback_db`` (default ``home/feedback.sqlite3``),
 ``server_verifier_embedder`` (the embedder citations are checked with; default: the
 index's, set it to the bundled one when the index uses a tuned embedder),
+``server_search_mode`` (a request's ``mode`` when it names none; ``hybrid``, but
+``dense`` ranks best with a tuned embedder),
 ``server_max_request_bytes`` (413 past it), ``server_max_question_chars``,
 ``server_max_new_tokens``, ``server_max_concurrent`` (429 past it),
 ``server_timeout_s`` (504 past it), ``server_batch_window_ms``, ``server_max_batch``,

@@ -52,7 +52,7 @@ def options_of(runtime: Runtime, body: RetrievalOptions, adapter: str | None = N
 
     try:
         return AnswerOptions(
-            k=body.k, mode=body.mode, adapter=adapter,
+            k=body.k, mode=body.mode or runtime.settings.server_search_mode, adapter=adapter,
             sources=tuple(body.sources) if body.sources else None,
             max_new_tokens=max_new_tokens or runtime.settings.server_max_new_tokens,
         )

@@ -1,6 +1,7 @@
 """Search, probes, metrics and the chat page.
 
-- ``GET /v1/search?q=...&k=5&mode=hybrid&source=PATTERN`` (key required):
+- ``GET /v1/search?q=...&k=5&mode=hybrid&source=PATTERN`` (key required; ``mode``
+  defaults to ``server_search_mode``):
   ``{"query", "mode", "k", "index_version", "results": [passage, ...]}``;
 - ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP;
 - ``GET /readyz``: 200 with index version, model and adapters once both index and model
@@ -34,10 +35,11 @@ async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=4000, description="the query")],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
-    mode: Mode = "hybrid",
+    mode: Mode | None = None,
     source: Annotated[list[str] | None, Query(description="source filter, repeatable")] = None,
 ) -> JSONResponse:
     runtime = runtime_of(request)
+    mode = mode or runtime.settings.server_search_mode
     searcher = runtime.require_searcher()
     if not q.strip():
         raise ApiError(422, "validation_error", "query.q: the query is empty", field="query.q")

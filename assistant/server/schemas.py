@@ -31,7 +31,10 @@ class RetrievalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(default=5, ge=1, le=MAX_K, description="passages to retrieve")
-    mode: Mode = Field(default="hybrid", description="bm25, dense or hybrid retrieval")
+    mode: Mode | None = Field(
+        default=None,
+        description="bm25, dense or hybrid retrieval; null = the server's default (hybrid "
+                    "unless ASSISTANT_SERVER_SEARCH_MODE says otherwise)")
     adapter: str | None = Field(
         default=None, min_length=1, max_length=200,
         description="LoRA adapter name (registry name or name@vN); null = base model",
@@ -105,5 +108,5 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     n: int = Field(default=1, ge=1, le=1)
     k: int = Field(default=5, ge=1, le=MAX_K)
-    mode: Mode = "hybrid"
+    mode: Mode | None = None  # None: the server's default search mode
     sources: list[str] | None = Field(default=None, max_length=50)

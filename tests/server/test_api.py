@@ -217,3 +217,19 @@ def test_citations_are_checked_with_the_verifier_embedder_when_one_is_set(
     plain = create_app(settings(), services(make_answerer=None))
     live(plain)
     assert plain.state.runtime.answerer.verifier.embedder is embedder
+
+
+def test_requests_without_a_mode_search_with_the_servers_default(live, settings, services):
+    server = live(create_app(settings(server_search_mode="dense"), services()))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.get("/v1/search", params={"q": "refund"}).json()["mode"] == "dense"
+        named = http.get("/v1/search", params={"q": "refund", "mode": "bm25"}).json()
+        assert named["mode"] == "bm25"
+        dense = http.get("/v1/search", params={"q": "rinse the dust filter"}).json()
+        # A cosine, not a fused rank score (RRF scores stay below 2 / 61).
+        assert dense["results"][0]["score"] > 0.1
+        r = http.post("/v1/answer", json={"question": "How do I set up wifi?", "k": 2})
+        assert r.status_code == 200, r.text
+    plain = live(create_app(settings(), services()))
+    assert httpx.get(f"{plain.url}/v1/search", params={"q": "refund"},
+                     timeout=30).json()["mode"] == "hybrid"
