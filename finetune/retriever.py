@@ -88,9 +88,10 @@ class RetrieverConfig:
 
 @dataclass(frozen=True)
 class Pair:
-    """A question, its gold passages' texts (the first is trained on), a hard negative
-    (None when every retrieved passage is gold or holds the answer) and the retrieved
-    candidates it is ranked among when held out."""
+    """A question; its gold passages' texts: the ones its sources point at (the first is
+    trained on), then retrieved ones that hold the answer (a hit when held out, never a
+    negative); a hard negative (None when every retrieved passage is gold or holds the
+    answer); and the retrieved candidates it is ranked among when held out."""
 
     record_id: str
     question: str
@@ -144,9 +145,10 @@ def build_pairs(
         report.gold_by[how] += 1
         gold_ids = {g.chunk_id for g in golds}
         others = [h for h in retrieved if h.chunk_id not in gold_ids]
-        negative = next((h.text for h in others if flat(record.answer) not in flat(h.text)),
-                        None)
-        raw.append(Pair(record.id, record.question, tuple(g.text for g in golds), negative,
+        holding = [h for h in others if flat(record.answer) in flat(h.text)]
+        negative = next((h.text for h in others if h not in holding), None)
+        raw.append(Pair(record.id, record.question,
+                        tuple(dict.fromkeys(g.text for g in [*golds, *holding])), negative,
                         tuple(h.text for h in retrieved)))
     if public_documents and redactor.enabled:
         redactor = redactor.allowing(
