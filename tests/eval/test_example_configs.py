@@ -34,3 +34,19 @@ def test_pubmedqa_config_points_at_the_shared_data_beside_the_checkout():
     if not (SHARED_DATA / "pubmedqa").is_dir():
         pytest.skip(f"shared PubMedQA data not available: {SHARED_DATA}")
     assert config.questions.path.resolve() == (SHARED_DATA / "pubmedqa").resolve()
+
+
+REPORTS = EXAMPLES.parent / "eval" / "reports"
+
+
+@pytest.mark.parametrize("config_path", sorted(REPORTS.glob("*/eval.toml")),
+                         ids=lambda p: p.parent.name)
+def test_committed_report_configs_load_and_name_the_setups_they_report(config_path):
+    import json
+
+    config = load_config(config_path)
+    summary = config_path.parent / "summary.json"
+    if not summary.is_file():
+        pytest.skip(f"{config_path.parent.name}: no report committed yet")
+    reported = set(json.loads(summary.read_text())["setups"])
+    assert {s.name for s in config.setups} == reported
