@@ -361,7 +361,8 @@ def list_versions(registry: Path, name: str | None = None) -> list[dict]:
     when ``name`` is None, by name and then version."""
     registry = Path(registry)
     if name is None:
-        names = sorted(p.name for p in registry.iterdir() if p.is_dir()) \
+        names = sorted(p.name for p in registry.iterdir()
+                       if p.is_dir() and not p.name.startswith(".")) \
             if registry.is_dir() else []
         return [v for n in names for v in list_versions(registry, n)]
     folder = registry / check_name(name)
