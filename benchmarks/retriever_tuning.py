@@ -10,6 +10,11 @@ Prints a Markdown table: for each index and mode, hit@1 (the gold passage is ran
 first: the passage a grounded answer sees as [1]), MRR and recall within the top k, over
 the answerable questions that name gold sources. A passage is gold when it matches one of
 the question's sources as the eval harness decides (``eval.answer_metrics.gold_index``).
+
+A second table shows what the abstention check (``min_retrieval_score``, a dense cosine)
+would see with each index: the best dense cosine of every answerable and unanswerable
+question of the file (all splits) and of ``OFF_TOPIC``, general-knowledge questions no
+company corpus answers. A tuned embedder moves these, so the threshold needs checking.
 """
 
 from __future__ import annotations
@@ -50,6 +55,40 @@ def rank_table(data: Path, split: str, indexes: dict[str, Path], k: int,
     return rows
 
 
+OFF_TOPIC = (
+    "What is the capital of France?", "How do I make pancakes?", "Who won the 2018 World Cup?",
+    "How tall is Mount Everest?", "What is the boiling point of water?",
+    "How do I learn to play guitar?", "What is the best recipe for lasagna?",
+    "When did the Roman Empire fall?", "How many moons does Jupiter have?", "Who wrote Hamlet?",
+)
+
+
+def cosine_table(data: Path, indexes: dict[str, Path], k: int) -> list[dict]:
+    """Per index: the best dense cosine of answerable, unanswerable and off-topic questions
+    (min, median and max of each group)."""
+    import statistics
+
+    from finetune.sources import read_qa
+    from index.searcher import Searcher
+
+    records, _ = read_qa(data, split=None)
+    groups = {"answerable": [r.question for r in records if r.answer is not None],
+              "unanswerable": [r.question for r in records if r.answer is None],
+              "off-topic": list(OFF_TOPIC)}
+    rows = []
+    for label, path in indexes.items():
+        searcher = Searcher(path)
+        for group, questions in groups.items():
+            if not questions:
+                continue
+            best = [max(p.scores.get("dense", -1.0) for p in passages)
+                    for passages in searcher.search_batch(questions, k=k, mode="dense")]
+            rows.append({"index": label, "group": group, "n": len(best), "min": min(best),
+                         "median": statistics.median(best), "max": max(best)})
+        searcher.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="Q&A JSONL/CSV with sources")
@@ -73,6 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         print(f"| {row['index']} | {row['embedder']} | {row['mode']} | "
               + " | ".join(f"{row[key]:.3f}" for key in keys) + " |")
+    print("\nBest dense cosine per question (what min_retrieval_score is compared with):\n")
+    print("| index | questions | n | min | median | max |")
+    print("|---|---|---|---|---|---|")
+    for row in cosine_table(args.data, indexes, args.k):
+        print(f"| {row['index']} | {row['group']} | {row['n']} | {row['min']:.3f} | "
+              f"{row['median']:.3f} | {row['max']:.3f} |")
 
 
 if __name__ == "__main__":
