@@ -41,6 +41,8 @@ PHONE_REGIONS = ("US", "CA", "GB", "IE", "DE", "FR", "ES", "IT", "NL", "AU", "IN
 SCORE_THRESHOLD = 0.4
 
 _CITATION = re.compile(r"\[\d{1,3}\]")
+_DECIMAL_RANGE = re.compile(r"\(?\d{1,3}[.,]\d+\s*[-\u2013]\s*\d{1,3}[.,]\d+\)?")
+_FRACTION = re.compile(r"\d\s*/\s*\d")
 _NAME = r"[A-Z][a-z'’-]+(?:[ \t]+[A-Z][a-z'’-]+){0,2}"
 _NAME_CUES = [
     re.compile(rf"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof)\.?[ \t]+(?P<v>{_NAME})"),
@@ -135,6 +137,8 @@ class Redactor:
             text=masked, language="en", entities=list(self.entities),
             score_threshold=self.score_threshold, allow_list=list(self.allow) or None,
         )
+        results = [r for r in results if not (
+            r.entity_type == "PHONE_NUMBER" and _not_a_phone(text[r.start:r.end]))]
         results = sorted(results, key=lambda r: (r.start, -(r.end - r.start), -r.score))
         spans, end = [], -1
         for r in results:  # keep the first, longest span where spans overlap
@@ -169,6 +173,16 @@ class Redactor:
             nlp_engine=NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}]),
             supported_languages=["en"],
         )
+
+
+def _not_a_phone(candidate: str) -> bool:
+    """Whether a phone-number match is a statistic libphonenumber's lenient matching takes
+    for a short number: a decimal range ("0.80-2.46", a confidence interval), a fraction
+    ("136/243"), or anything under 7 digits. Scientific and financial documents are full
+    of them, and redacting them changes facts."""
+    if sum(c.isdigit() for c in candidate) < 7:
+        return True
+    return bool(_DECIMAL_RANGE.fullmatch(candidate.strip()) or _FRACTION.search(candidate))
 
 
 def _recognizers() -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from finetune.pii import DEFAULT_ENTITIES, ENTITIES, Redactor
@@ -125,3 +127,14 @@ def test_allowing_keeps_what_the_documents_publish(redactor):
     assert redacted == "Is +353 1 555 0123 right? I am at <ADDRESS>, call <PHONE>"
     assert counts == {"PHONE_NUMBER": 1, "STREET_ADDRESS": 1}
     assert "allowed strings" in public.description
+
+
+def test_statistics_are_not_taken_for_phone_numbers(redactor):
+    # libphonenumber's lenient matching took these for short numbers in 100 places of
+    # the PubMedQA training abstracts; redacting them changed the facts trained on.
+    text = ("Mortality was lower (OR 0.52, 95% CI 0.30-0.82; 136/243 patients), "
+            "rates 0.96-1.05 and 0,90\u20130,97.")
+    assert redactor.redact(text) == (text, Counter())
+    for phone in ("555.123.4567", "(415) 555-0123", "1-800-555-0199", "+49 30 901820"):
+        redacted, counts = redactor.redact(f"Call {phone} today")
+        assert redacted == "Call <PHONE> today" and counts == Counter({"PHONE_NUMBER": 1})
