@@ -44,6 +44,17 @@ def _pubmedqa_config(args: argparse.Namespace):
                           seed=args.seed)
 
 
+def read_records(args: argparse.Namespace) -> list:
+    """The Q&A records of ``--data`` in ``--split``; skipped lines are reported on stderr
+    with their line numbers."""
+    from finetune import read_qa
+
+    records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
+    for line, reason in problems:
+        print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    return records
+
+
 def build_examples(args: argparse.Namespace):
     """Examples and a build report for ``--mode``; test-split questions never get in."""
     from finetune import (
@@ -52,7 +63,6 @@ def build_examples(args: argparse.Namespace):
         build_pubmedqa_closed_book,
         build_pubmedqa_examples,
         load_pubmedqa,
-        read_qa,
     )
 
     if args.mode == "pubmedqa":
@@ -60,9 +70,7 @@ def build_examples(args: argparse.Namespace):
         return build_pubmedqa_examples(items, _pubmedqa_config(args))
     if args.mode == "pubmedqa-closed-book":
         return build_pubmedqa_closed_book(load_pubmedqa(Path(args.data), split="train"))
-    records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
-    for line, reason in problems:
-        print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    records = read_records(args)
     if args.mode == "closed-book":
         return build_closed_book(records)
     if not args.index:
@@ -150,7 +158,7 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     and save it as the next version under ``$ASSISTANT_HOME/embedders`` (or
     ``--registry``)."""
     from assistant.settings import get_settings
-    from finetune import Redactor, read_qa
+    from finetune import Redactor
     from finetune.retriever import RetrieverConfig, build_pairs, split_pairs, train_retriever
     from index.searcher import Searcher
 
@@ -162,21 +170,16 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
         lr=_or(args.lr, RETRIEVER_DEFAULTS["lr"]),
         batch_size=_or(args.batch_size, RETRIEVER_DEFAULTS["batch_size"]),
         val_fraction=args.val_fraction, seed=args.seed)
-    records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
-    for line, reason in problems:
-        print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    records = read_records(args)
     searcher = Searcher(Path(args.index))
-    built = searcher.manifest.embedder  # its path, unless the index came from elsewhere
-    base = args.embedder or (built.path if built.path and Path(built.path).exists()
-                             else built.model_id.split("@")[0])
+    base = args.embedder or searcher.manifest.embedder.load_name()
     pairs, report = build_pairs(records, searcher, config, Redactor(enabled=not args.no_redact),
                                 public_documents=args.keep_document_contacts)
     searcher.close()
     train, val = split_pairs(pairs, config.val_fraction, config.seed)
     report.train, report.val = len(train), len(val)
     print(report.to_text(), file=sys.stderr)
-    registry = (Path(args.registry) if args.registry
-                else get_settings().home.expanduser() / "embedders")
+    registry = Path(args.registry) if args.registry else get_settings().embedders_dir
 
     def say(row: dict) -> None:
         if not args.quiet:
@@ -206,8 +209,7 @@ def cmd_embedders(args: argparse.Namespace) -> int:
     from assistant.settings import get_settings
     from finetune.retriever import list_versions
 
-    root = (Path(args.registry) if args.registry
-            else get_settings().home.expanduser() / "embedders")
+    root = Path(args.registry) if args.registry else get_settings().embedders_dir
     versions = list_versions(root, args.name)
     if args.json:
         print(json.dumps({"embedders": versions}, indent=2, default=str))

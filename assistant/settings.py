@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         return self.home.expanduser() / "adapters"
 
     @property
+    def embedders_dir(self) -> Path:
+        """Embedders tuned by ``assistant finetune --mode retriever``: ``home/embedders``."""
+        return self.home.expanduser() / "embedders"
+
+    @property
     def feedback_db(self) -> Path:
         """The server's answers + feedback SQLite file: ``server_feedback_db`` or
         ``home/feedback.sqlite3``."""

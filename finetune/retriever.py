@@ -42,11 +42,12 @@ from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import RegistryError, check_name
 from finetune.sources import normalize
 from index.searcher import MODES, Searcher
+from ingest.embedding import TUNED_MANIFEST
 from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "training.json"
+MANIFEST = TUNED_MANIFEST
 
 
 @dataclass(frozen=True)

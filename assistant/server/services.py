@@ -121,10 +121,7 @@ def open_index(index_dir: Path | None, embedder: Any) -> tuple[Any, Any]:
     if embedder is None:
         from ingest.embedding import Embedder, EmbedderConfig
 
-        built = searcher.manifest.embedder
-        model = built.path if built.path and Path(built.path).exists() else \
-            built.model_id.split("@")[0]
-        embedder = Embedder(EmbedderConfig(model=model))
+        embedder = Embedder(EmbedderConfig(model=searcher.manifest.embedder.load_name()))
         searcher = Searcher(Path(index_dir), embedder=embedder)
     return searcher, embedder
 

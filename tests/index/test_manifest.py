@@ -70,3 +70,12 @@ def test_check_embedder_names_both_models():
         assert part in text
     with pytest.raises(IndexMismatchError, match="normalized=False"):
         check_embedder(manifest(), EmbedderInfo(INFO.model_id, 16, False, 128))
+
+
+def test_an_embedder_is_loaded_from_its_path_while_it_exists_else_by_name(tmp_path):
+    info = EmbedderInfo(model_id="all-MiniLM-L6-v2@dc4b39194f47", dim=384, normalized=True,
+                        max_tokens=256, path=str(tmp_path))
+    assert info.load_name() == str(tmp_path)
+    moved = EmbedderInfo(model_id=info.model_id, dim=384, normalized=True, max_tokens=256,
+                         path=str(tmp_path / "gone"))
+    assert moved.load_name() == "all-MiniLM-L6-v2"
