@@ -340,13 +340,9 @@ class Models:
 def verifier_embedder(model: str | None, corpus_embedder: Embedder) -> Embedder:
     """The embedder for the citation check: ``model`` (``[answer] verifier_embedder``) when
     set and not the corpus embedder, else the corpus embedder."""
-    if model is None:
-        return corpus_embedder
-    from ingest.embedding import Embedder, EmbedderConfig, resolve_model_path
+    from ingest.embedding import embedder_unless_loaded
 
-    if Path(resolve_model_path(model)).resolve() == Path(corpus_embedder.info.path).resolve():
-        return corpus_embedder
-    return Embedder(EmbedderConfig(model=model))
+    return embedder_unless_loaded(model, corpus_embedder)
 
 
 def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],

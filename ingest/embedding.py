@@ -114,6 +114,17 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+def embedder_unless_loaded(model: str | None, loaded: Embedder | None) -> Embedder | None:
+    """The embedder ``model`` names, reusing ``loaded`` when it is that model (same
+    directory) so a process does not hold two copies; ``loaded`` when ``model`` is None."""
+    if model is None:
+        return loaded
+    if loaded is not None and loaded.info.path and (
+            Path(resolve_model_path(model)).resolve() == Path(loaded.info.path).resolve()):
+        return loaded
+    return Embedder(EmbedderConfig(model=model))
+
+
 def _bundled_name(path: str) -> str | None:
     """The bundled name of a model directory, so a path to it and its name are one model."""
     for name in _BUNDLED:

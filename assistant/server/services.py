@@ -88,9 +88,12 @@ def build_services(settings: Settings) -> Services:
     searcher, embedder = open_index(settings.server_index, None)
     verifier_embedder = None
     if settings.server_verifier_embedder:
-        from ingest.embedding import Embedder, EmbedderConfig
+        from ingest.embedding import embedder_unless_loaded
 
-        verifier_embedder = Embedder(EmbedderConfig(model=settings.server_verifier_embedder))
+        # None when it is the index's embedder: the answerer then checks with that one.
+        verifier_embedder = embedder_unless_loaded(settings.server_verifier_embedder, embedder)
+        if verifier_embedder is embedder:
+            verifier_embedder = None
     return Services(
         generator=LocalGenerator(adapters),
         model_id=loaded.model_id,
