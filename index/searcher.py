@@ -226,10 +226,7 @@ class Searcher:
             if self._embedder is None:
                 from ingest.embedding import Embedder, EmbedderConfig
 
-                built = self._snapshot.manifest.embedder
-                model = built.path if built.path and Path(built.path).exists() else (
-                    built.model_id.split("@")[0]
-                )
+                model = self._snapshot.manifest.embedder.load_name()
                 logger.info("loading embedder %s for %s", model, self.store.root)
                 embedder = Embedder(EmbedderConfig(model=model))
                 check_embedder(self._snapshot.manifest, embedder.info, self.store.root)
