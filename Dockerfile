@@ -43,7 +43,7 @@ RUN pip install --no-cache-dir . \
       pip uninstall -y faiss-cpu && pip install --no-cache-dir "$FAISS_SPEC"; fi
 # Convert the bundled GGUF generator to safetensors once, at build time, so the
 # container starts in about a second.
-RUN python -c "from assistant.models import ModelConfig, load_base; load_base(ModelConfig(device='cpu'))"
+RUN python -c "from assistant.answering.models import ModelConfig, load_base; load_base(ModelConfig(device='cpu'))"
 COPY examples ./examples
 VOLUME ["/data"]
 EXPOSE 8000

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.records import Answer
-from ingest.errors import AssistantError, ConfigError
+from assistant.answering.records import Answer
+from core.errors import AssistantError, ConfigError
 
 logger = logging.getLogger(__name__)
 

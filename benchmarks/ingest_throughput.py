@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from index.build import IngestConfig, ingest
 from ingest.chunking import embedding_text
 from ingest.embedding import Embedder
-from ingest.pipeline import IngestConfig, ingest
 from ingest.records import Chunk
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"

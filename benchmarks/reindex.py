@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from benchmarks.ingest_throughput import write_docs
+from index.build import ingest
 from ingest.embedding import Embedder
-from ingest.pipeline import ingest
 
 
 def main() -> None:

@@ -66,9 +66,9 @@ class Server:
 
 def bare(services, question: str, max_new: int) -> dict:
     """Tokens/s of plain generation on the answerer's own prompt for ``question``."""
-    from assistant.answer import AnswerOptions, RagAnswerer
-    from assistant.citations import CitationVerifier
-    from assistant.generation import GenerationConfig, generate
+    from assistant.answering.answer import AnswerOptions, RagAnswerer
+    from assistant.answering.citations import CitationVerifier
+    from assistant.answering.generation import GenerationConfig, generate
 
     answerer = RagAnswerer(services.searcher, services.generator,
                            CitationVerifier(services.embedder))
@@ -173,12 +173,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant.server import build_services, create_app
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         index = args.index
         if index is None:
-            from ingest.pipeline import ingest
+            from index.build import ingest
 
             index = Path(tmp) / "index"
             ingest([DOCS], index, progress=False)

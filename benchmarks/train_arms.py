@@ -71,7 +71,7 @@ def open_arm(args: argparse.Namespace) -> Iterator[Arm]:
             model, tokenizer = tiny_model()
             model_id, weights = "tiny-llama", "none"
         else:
-            from assistant.models import ModelConfig, load_base
+            from assistant.answering.models import ModelConfig, load_base
 
             loaded = load_base(ModelConfig(device=args.device))
             model, tokenizer = loaded.model, loaded.tokenizer

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import AssistantError
+from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
 

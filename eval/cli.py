@@ -4,7 +4,7 @@
 ``add_run_parser(esub)`` adds the ``run`` and ``compare`` sub-commands to ``assistant
 eval``'s sub-parsers; ``cmd_eval_run(args)`` and ``cmd_eval_compare(args)`` run them and
 return the exit code. Library errors
-propagate to ``assistant.cli.main``, which turns them into one-line messages.
+propagate to ``assistant.cli.main.main``, which turns them into one-line messages.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from core.errors import AssistantError
 from eval.answer_metrics import (
     Comparison,
     Estimate,
@@ -36,7 +37,6 @@ from eval.answer_metrics import (
 from eval.config import EvalConfig, SetupConfig
 from eval.questions import EvalQuestion, load_questions
 from eval.setups import EvalSetup, Models, build_setups, open_searcher, resolve_adapters
-from ingest.errors import AssistantError
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder
@@ -327,7 +327,7 @@ def machine_info(device: str = "auto") -> dict:
     try:
         import torch
 
-        from assistant.models import resolve_device
+        from assistant.answering.models import resolve_device
 
         info["torch"] = torch.__version__
         info["torch_device"] = resolve_device(device)

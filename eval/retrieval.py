@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import AssistantError, ConfigError, IndexMismatchError, IndexNotFoundError
 from eval.beir import BeirDataset, BeirDoc, load_beir
 from eval.metrics import (
     Qrels,
@@ -42,7 +43,6 @@ from index import (
     Searcher,
     VectorIndexConfig,
 )
-from ingest.errors import AssistantError, ConfigError, IndexMismatchError, IndexNotFoundError
 from ingest.records import Chunk
 
 if TYPE_CHECKING:

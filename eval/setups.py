@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.abstain import AbstainConfig
-from assistant.answer import (
+from assistant.answering.abstain import AbstainConfig
+from assistant.answering.answer import (
     AnswerConfig,
     AnswerOptions,
     ClosedBookAnswerer,
@@ -29,15 +29,15 @@ from assistant.answer import (
     RagAnswerer,
     Trace,
 )
-from assistant.citations import CitationConfig, CitationVerifier
-from assistant.records import Answer
+from assistant.answering.citations import CitationConfig, CitationVerifier
+from assistant.answering.records import Answer
 from eval.config import EvalConfig, EvalConfigError, SetupConfig
 from eval.questions import EvalQuestion
 from index.records import DocRecord, Passage
 
 if TYPE_CHECKING:
-    from assistant.adapters import AdapterSet
-    from assistant.models import LoadedModel
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.models import LoadedModel
     from ingest.embedding import Embedder
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def resolve_adapters(config: EvalConfig) -> tuple[dict[str, ResolvedAdapter | No
                                                   dict[str, str]]:
     """Each setup's adapter (None for none) and, with ``skip_missing``, the setups left out
     with the reason. Raises ``MissingAdapterError`` naming the setup otherwise."""
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     registry = config.registry or get_settings().adapters_dir
     base_dir = config.path.parent if config.path.is_file() else config.path
@@ -142,8 +142,8 @@ def build_context_index(questions: Sequence[EvalQuestion], index_dir: Path,
     """Index every question's gold contexts (one document per question, one chunk per
     context) at ``index_dir``; an index already holding exactly these is reused. Returns
     how many documents were embedded."""
+    from core.errors import IndexNotFoundError
     from index import IndexWriter, Searcher
-    from ingest.errors import IndexNotFoundError
     from ingest.records import Chunk
 
     docs: dict[str, tuple[DocRecord, list[Chunk], list[str]]] = {}
@@ -202,7 +202,7 @@ def open_searcher(config: EvalConfig, questions: Sequence[EvalQuestion], embedde
     if kind == "gold":
         return GoldPassages(questions)
     if kind == "docs":
-        from ingest.pipeline import ingest
+        from index.build import ingest
 
         report = ingest([config.corpus.docs], index_dir, progress=progress, embedder=embedder)
         logger.info("index %s: version %s, %d chunks embedded, %d skipped files",
@@ -319,8 +319,8 @@ class Models:
 
     def get(self, base: str) -> tuple[LoadedModel, AdapterSet, LocalGenerator]:
         if base not in self.loaded:
-            from assistant.adapters import AdapterSet
-            from assistant.models import ModelConfig, load_base
+            from assistant.answering.adapters import AdapterSet
+            from assistant.answering.models import ModelConfig, load_base
 
             logger.info("loading base model %s", base)
             loaded = load_base(ModelConfig(base=base, device=self.device, dtype=self.dtype))

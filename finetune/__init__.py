@@ -5,6 +5,13 @@
 Importing this package loads no model and imports neither torch nor transformers.
 """
 
+from core.prompt_format import (
+    ABSTAIN_TEXT,
+    PromptBudgetError,
+    build_closed_book_messages,
+    build_grounded_messages,
+    fit_to_budget,
+)
 from finetune.batches import PaddingCollator
 from finetune.closed_book import build_closed_book
 from finetune.dataset import (
@@ -17,13 +24,6 @@ from finetune.dataset import (
     tokenize_examples,
 )
 from finetune.pii import Redactor
-from finetune.prompting import (
-    ABSTAIN_TEXT,
-    PromptBudgetError,
-    build_closed_book_messages,
-    build_grounded_messages,
-    fit_to_budget,
-)
 from finetune.pubmedqa import (
     PubMedQAConfig,
     PubMedQAItem,

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
+from finetune.records import TrainingError
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def as_rows(rows: Iterable[Mapping[str, Any]], max_length: int,
     rows and ``{"given", "dropped", "truncated", "tokens"}``. Raises ``TrainingError``
     for a row that is not a mapping with ``input_ids`` or has mismatched lengths.
     """
-    from finetune.train import TrainingError  # here: finetune.train imports this module
-
     out: list[dict[str, list[int]]] = []
     info = {"given": 0, "dropped": 0, "truncated": 0, "tokens": 0}
     for i, row in enumerate(rows):

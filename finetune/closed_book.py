@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finetune.prompting import ABSTAIN_TEXT, build_closed_book_messages
+from core.prompt_format import ABSTAIN_TEXT, build_closed_book_messages
 from finetune.records import BuildReport, Example, QARecord
 
 

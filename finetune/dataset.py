@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from finetune.pii import Redactor
 from finetune.records import BuildReport, DatasetError, Example
 from finetune.sources import normalize
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def question_of(example: Example) -> str:
 
 def passage_texts(examples: Iterable[Example]) -> list[str]:
     """The text of every distinct passage shown in grounded prompts (the numbered blocks
-    that ``finetune.prompting.format_passages`` writes), without their header lines."""
+    that ``core.prompt_format.format_passages`` writes), without their header lines."""
     texts: dict[str, None] = {}
     for example in examples:
         user = example.question

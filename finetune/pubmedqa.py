@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT, build_grounded_messages, format_target
 from finetune.closed_book import build_closed_book
-from finetune.prompting import ABSTAIN_TEXT, build_grounded_messages, format_target
 from finetune.records import BuildReport, DatasetError, Example, QARecord
 from index.records import Passage
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -27,12 +27,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from finetune.prompting import ABSTAIN_TEXT, build_grounded_messages, format_target
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT, build_grounded_messages, format_target
 from finetune.records import BuildReport, Example, QARecord, SourceRef
 from finetune.sources import normalize
 from index.records import Passage
 from index.searcher import MODES, Searcher
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.errors import AssistantError
+from core.errors import AssistantError
 
 KINDS = ("closed_book", "grounded", "pubmedqa")
 ROLES = ("system", "user", "assistant")
@@ -15,6 +15,11 @@ ROLES = ("system", "user", "assistant")
 
 class DatasetError(AssistantError):
     """Training data is unusable: a file cannot be read, or nothing is left to train on."""
+
+
+class TrainingError(AssistantError):
+    """Training cannot start or finish: no examples, a stale or missing checkpoint, an
+    output directory that already holds an adapter."""
 
 
 @dataclass(frozen=True)

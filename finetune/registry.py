@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.errors import AssistantError
+from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
 

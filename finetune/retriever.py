@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from finetune.pii import Redactor
 from finetune.raft import _gold_by_retrieval, _golds_by_sources, _source_map, flat
 from finetune.records import BuildReport, DatasetError, QARecord
@@ -43,7 +44,6 @@ from finetune.registry import RegistryError, check_name
 from finetune.sources import normalize
 from index.searcher import MODES, Searcher
 from ingest.embedding import TUNED_MANIFEST
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

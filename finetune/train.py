@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from finetune.artifacts import (
     METRICS_LOG,
     _last_complete_checkpoint,
@@ -43,7 +44,7 @@ from finetune.batches import (
     _tokenized,
     as_rows,
 )
-from ingest.errors import AssistantError, ConfigError
+from finetune.records import TrainingError
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,6 @@ FORMAT_VERSION = 1
 DATA_DIR = "data"  # the examples an adapter was trained on, beside its weights
 _BF16 = ("auto", "on", "off")
 _SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
-
-
-class TrainingError(AssistantError):
-    """Training cannot start or finish: no examples, a stale or missing checkpoint, an
-    output directory that already holds an adapter."""
 
 
 @dataclass(frozen=True)

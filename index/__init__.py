@@ -1,5 +1,8 @@
 """Vectors and chunk text in, ranked passages out.
 
+``ingest`` (``index.build``) mirrors files into an index: it parses, chunks and embeds
+them with ``ingest`` and publishes a new version.
+
 ``IndexWriter`` builds versioned, atomically published indexes (incrementally: unchanged
 documents are carried over without re-embedding); ``Searcher`` serves the live version
 with BM25, dense or hybrid (RRF) search and an optional cross-encoder reranker.
@@ -22,6 +25,8 @@ __all__ = [
     "CrossEncoderReranker",
     "DocRecord",
     "HybridConfig",
+    "IngestConfig",
+    "IngestReport",
     "IndexWriter",
     "Manifest",
     "Passage",
@@ -29,6 +34,17 @@ __all__ = [
     "Searcher",
     "VectorIndexConfig",
     "check_embedder",
+    "ingest",
     "rerank_with",
     "rrf",
 ]
+
+
+def __getattr__(name: str):
+    """``ingest``, ``IngestConfig`` and ``IngestReport`` load the parsers on first use, so
+    ``import index`` (what a search server needs) stays cheap."""
+    if name in ("ingest", "IngestConfig", "IngestReport"):
+        from index import build
+
+        return getattr(build, name)
+    raise AttributeError(f"module 'index' has no attribute {name!r}")

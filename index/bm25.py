@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ConfigError
 from index.analysis import TOKEN_PATTERN, Analyzer, TermCounts, Vocabulary
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

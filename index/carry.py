@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import IndexNotFoundError
 from index.analysis import TermCounts, Vocabulary
 from index.bm25 import BM25Index
 from index.chunkdb import DB_FILE, ChunkDB, StoredDocument
 from index.manifest import Manifest
 from index.store import BM25_DIR, VECTORS_FILE, IndexStore
 from index.vectors import FAISS_FILE, VectorIndex, VectorIndexConfig
-from ingest.errors import IndexNotFoundError
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from ingest.errors import IndexLockedError
+from core.errors import IndexLockedError
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.errors import IndexMismatchError
 from index.bm25 import BM25Config
 from index.vectors import VectorIndexConfig
 from ingest.embedding import EmbedderInfo
-from ingest.errors import IndexMismatchError
 
 logger = logging.getLogger(__name__)
 

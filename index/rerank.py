@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
+from core.errors import ConfigError
 from index.records import Passage
-from ingest.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

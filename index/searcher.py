@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.errors import ConfigError, IndexNotFoundError
 from index.hybrid import HybridConfig, rrf
 from index.manifest import Manifest, check_embedder
 from index.records import DocRecord, Passage
 from index.snapshot import Snapshot
 from index.store import IndexStore, dir_size
-from ingest.errors import ConfigError, IndexNotFoundError
 
 if TYPE_CHECKING:
     from index.rerank import Reranker

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

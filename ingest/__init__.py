@@ -1,5 +1,7 @@
 """Files -> documents -> chunks -> vectors.
 
+Writing them into an index is ``index.build.ingest``; the errors are in ``core.errors``.
+
 Import from the submodules; names are listed here as the package's public API.
 Nothing is imported eagerly, so ``import ingest`` stays cheap.
 """
@@ -9,13 +11,6 @@ __all__ = [
     "Section",
     "Document",
     "Chunk",
-    # errors.py
-    "AssistantError",
-    "ConfigError",
-    "InputFileError",
-    "IndexNotFoundError",
-    "IndexMismatchError",
-    "IndexLockedError",
     # discover.py / loaders.py
     "DiscoverConfig",
     "FileEntry",
@@ -28,20 +23,20 @@ __all__ = [
     "EmbedderConfig",
     "Embedder",
     # pipeline.py
-    "IngestConfig",
-    "IngestReport",
-    "ingest",
+    "Parsed",
+    "parse_and_chunk",
+    "parse_all",
+    "embed_chunks",
 ]
 
 _HOMES = {
     "Section": "records", "Document": "records", "Chunk": "records",
-    "AssistantError": "errors", "ConfigError": "errors", "InputFileError": "errors",
-    "IndexNotFoundError": "errors", "IndexMismatchError": "errors", "IndexLockedError": "errors",
     "DiscoverConfig": "discover", "FileEntry": "discover", "Skipped": "discover",
     "discover": "discover", "load_document": "loaders",
     "ChunkerConfig": "chunking", "Chunker": "chunking",
     "EmbedderConfig": "embedding", "Embedder": "embedding",
-    "IngestConfig": "pipeline", "IngestReport": "pipeline", "ingest": "pipeline",
+    "Parsed": "pipeline", "parse_and_chunk": "pipeline", "parse_all": "pipeline",
+    "embed_chunks": "pipeline",
 }
 
 

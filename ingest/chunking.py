@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 from ingest.ids import chunk_id_for
 from ingest.records import Chunk, Document
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

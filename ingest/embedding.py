@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -94,7 +94,7 @@ def resolve_model_path(model: str) -> str:
     """
     tuned = _TUNED.fullmatch(model)
     if tuned and not Path(model).exists():
-        from assistant.settings import get_settings  # lazily: ingest needs no server parts
+        from core.settings import get_settings  # lazily: ingest needs no server parts
 
         name, version = tuned.group(1), int(tuned.group(2))
         path = get_settings().embedders_dir / name / f"v{version:04d}"

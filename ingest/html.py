@@ -20,7 +20,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import decode_file
 
-from ingest.errors import InputFileError
+from core.errors import InputFileError
 from ingest.markdown import markdown_sections
 from ingest.text import Parsed, clean_text, looks_binary
 

@@ -6,8 +6,8 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 
+from core.errors import InputFileError
 from ingest.discover import FileEntry
-from ingest.errors import InputFileError
 from ingest.html import parse_html
 from ingest.ids import doc_id_for
 from ingest.markdown import parse_markdown

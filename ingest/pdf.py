@@ -20,7 +20,7 @@ import time
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
-from ingest.errors import InputFileError
+from core.errors import InputFileError
 from ingest.records import Section
 from ingest.text import Parsed, clean_text
 

@@ -1,9 +1,9 @@
-"""Files in, a new published index version out: the in-process ingest engine.
+"""Files in, chunks and their vectors out: the parse and embed steps of an ingest run.
 
-One run mirrors the given paths into the index: new and changed files (by content
-hash) are parsed, chunked and embedded; unchanged files are carried over without
-re-embedding; files no longer present are removed. The index writer publishes the
-result atomically, so readers see either the old version or the new one.
+``parse_and_chunk`` loads and chunks one file; ``parse_all`` does it for many, reporting
+the files that yield nothing; ``embed_chunks`` embeds chunks with their title/heading
+prefix. ``index.build.ingest`` runs these and writes the result into an index;
+``ingest.ray_engine`` is the same work on Ray.
 """
 
 from __future__ import annotations
@@ -11,78 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from index.records import DocRecord
-from index.vectors import VectorIndexConfig
-from index.writer import IndexWriter
+from core.errors import InputFileError
 from ingest.chunking import Chunker, ChunkerConfig, embedding_text
-from ingest.discover import DiscoverConfig, FileEntry, Skipped, discover
-from ingest.embedding import Embedder, EmbedderConfig
-from ingest.errors import ConfigError, InputFileError
-from ingest.ids import file_sha256
+from ingest.discover import FileEntry, Skipped
+from ingest.embedding import Embedder
 from ingest.loaders import load_document
 from ingest.records import Chunk, Document
 
 logger = logging.getLogger(__name__)
-
-ENGINES = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    """Everything one ingest run needs besides the paths and the index directory."""
-
-    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
-    chunker: ChunkerConfig = field(default_factory=ChunkerConfig)
-    discover: DiscoverConfig = field(default_factory=DiscoverConfig)
-    # None keeps the live version's vector settings (defaults for a new index).
-    vectors: VectorIndexConfig | None = None
-    engine: str = "local"
-    lock_timeout: float = 0.0
-    ray_address: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.lock_timeout < 0:
-            raise ConfigError(f"lock_timeout must be >= 0 seconds, got {self.lock_timeout}")
-
-
-@dataclass
-class IngestReport:
-    """What a run did, file by file; ``exit_code`` is 0 when nothing was skipped, else 3."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_total: int = 0
-    version: str = ""
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 3 if self.skipped else 0
-
-    def to_json(self) -> dict:
-        return {
-            "version": self.version,
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "unchanged": len(self.unchanged),
-            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "chunks_embedded": self.chunks_embedded,
-            "chunks_total": self.chunks_total,
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-        }
 
 
 @dataclass(frozen=True)
@@ -111,100 +52,14 @@ def embed_chunks(
     return embedder.encode(texts, progress=progress)
 
 
-def doc_record(parsed: Parsed) -> DocRecord:
-    entry, document = parsed.entry, parsed.document
-    return DocRecord(
-        doc_id=document.doc_id,
-        source=entry.source,
-        content_hash=document.content_hash,
-        size=entry.size,
-        mtime=entry.mtime,
-        n_chunks=len(parsed.chunks),
-        title=document.title,
-    )
-
-
-def ingest(
-    paths: Sequence[Path],
-    index_dir: Path,
-    config: IngestConfig | None = None,
-    progress: bool = True,
-    embedder: Embedder | None = None,
-) -> IngestReport:
-    """Mirror ``paths`` into the index at ``index_dir`` and publish a new version.
-
-    Bad files are reported in ``report.skipped`` and never stop the run; a file that was
-    indexed before and now fails to parse keeps its previous chunks. Raises
-    ``IndexLockedError`` when another ingest holds the index, ``IndexMismatchError``
-    when the index was built with another embedder, ``ConfigError`` for bad paths.
-    """
-    config = config or IngestConfig()
-    report = IngestReport()
-    clock = time.perf_counter()
-    entries, skipped = discover(list(paths), config.discover)
-    report.skipped.extend(skipped)
-    embedder = embedder or Embedder(config.embedder)
-    config.chunker.check_window(embedder.info.max_tokens)
-
-    with IndexWriter.open(
-        index_dir, embedder.info, vector_config=config.vectors, lock_timeout=config.lock_timeout
-    ) as writer:
-        previous = writer.previous_documents()
-        changed: list[FileEntry] = []
-        for entry in entries:
-            old = previous.get(entry.source)
-            if old is not None and old.content_hash == file_sha256(entry.path):
-                writer.keep_document(entry.source)
-                report.unchanged.append(entry.source)
-            else:
-                changed.append(entry)
-        report.seconds["scan"] = time.perf_counter() - clock
-
-        if config.engine == "ray":
-            from ingest.ray_engine import parse_and_embed_with_ray
-
-            parsed, vectors, failed = parse_and_embed_with_ray(
-                changed, config, embedder.info, address=config.ray_address
-            )
-            report.seconds["parse"] = 0.0
-        else:
-            parsed, failed, parse_s = _parse_all(changed, config, embedder, progress)
-            report.seconds["parse"] = parse_s
-            clock = time.perf_counter()
-            all_chunks = [c for p in parsed for c in p.chunks]
-            vectors = embed_chunks(embedder, all_chunks, config.chunker.prefix_tokens, progress)
-            report.seconds["embed"] = time.perf_counter() - clock
-
-        for skip in failed:
-            report.skipped.append(skip)
-            if skip.source in previous:  # keep what we had rather than lose the document
-                writer.keep_document(skip.source)
-                report.unchanged.append(skip.source)
-        offset = 0
-        for item in parsed:
-            n = len(item.chunks)
-            writer.add_document(doc_record(item), item.chunks, vectors[offset : offset + n])
-            offset += n
-            (report.updated if item.entry.source in previous else report.added).append(
-                item.entry.source
-            )
-        report.chunks_embedded = offset
-        seen = {e.source for e in entries}
-        report.removed = sorted(s for s in previous if s not in seen)
-
-        clock = time.perf_counter()
-        manifest = writer.commit()
-        report.seconds["commit"] = time.perf_counter() - clock
-    report.version = manifest.version
-    report.chunks_total = manifest.n_chunks
-    return report
-
-
-def _parse_all(
-    entries: Sequence[FileEntry], config: IngestConfig, embedder: Embedder, progress: bool
+def parse_all(
+    entries: Sequence[FileEntry], chunker_config: ChunkerConfig, embedder: Embedder,
+    progress: bool,
 ) -> tuple[list[Parsed], list[Skipped], float]:
+    """Parse and chunk ``entries``; returns the parsed files, the skipped ones (with the
+    reason) and the seconds it took. A bad file is logged and skipped, never raised."""
     clock = time.perf_counter()
-    chunker = Chunker(config.chunker, embedder.count_tokens)
+    chunker = Chunker(chunker_config, embedder.count_tokens)
     parsed: list[Parsed] = []
     failed: list[Skipped] = []
     for entry in tqdm(entries, desc="parse", unit="file", disable=not progress):

@@ -14,18 +14,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError, InputFileError
 from ingest.chunking import Chunker, ChunkerConfig, embedding_text
 from ingest.discover import FileEntry, Skipped
 from ingest.embedding import Embedder, EmbedderConfig, EmbedderInfo
-from ingest.errors import ConfigError, InputFileError
+from ingest.pipeline import Parsed
 from ingest.records import Chunk, Document
-
-if TYPE_CHECKING:
-    from ingest.pipeline import IngestConfig, Parsed
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +85,12 @@ class _EmbedBatch:
 
 def parse_and_embed_with_ray(
     entries: Sequence[FileEntry],
-    config: IngestConfig,
+    embedder: EmbedderConfig,
+    chunker: ChunkerConfig,
     info: EmbedderInfo,
     address: str | None = None,
 ) -> tuple[list[Parsed], np.ndarray, list[Skipped]]:
     """Parse, chunk and embed ``entries`` on Ray. Returns what the local engine returns."""
-    from ingest.pipeline import Parsed
-
     try:
         import ray
     except ImportError as exc:
@@ -110,16 +107,15 @@ def parse_and_embed_with_ray(
             for e in entries]
     parsed_ds = ray.data.from_items(rows).flat_map(
         _ParseRow,
-        fn_constructor_kwargs={"embedder": config.embedder, "chunker": config.chunker},
+        fn_constructor_kwargs={"embedder": embedder, "chunker": chunker},
         concurrency=(1, max(1, len(rows))),
     ).materialize()
     errors = parsed_ds.filter(lambda r: r["error"] != "").take_all()
     good = parsed_ds.filter(lambda r: r["error"] == "")
     embedded = good.map_batches(
         _EmbedBatch,
-        fn_constructor_kwargs={"embedder": config.embedder,
-                               "prefix_tokens": config.chunker.prefix_tokens},
-        batch_size=config.embedder.batch_size * 4,
+        fn_constructor_kwargs={"embedder": embedder, "prefix_tokens": chunker.prefix_tokens},
+        batch_size=embedder.batch_size * 4,
         batch_format="numpy",
         concurrency=(1, max(1, int(ray.cluster_resources().get("CPU", 1)) // 2)),
     ).take_all()

@@ -17,7 +17,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from ingest.errors import InputFileError
+from core.errors import InputFileError
 from ingest.records import Section
 
 logger = logging.getLogger(__name__)

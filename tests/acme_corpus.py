@@ -12,8 +12,8 @@ ACME = Path(__file__).resolve().parents[1] / "examples" / "acme"
 def acme_index(root: Path, files: list[str], embedder):
     """Copy ``files`` (relative to ``examples/acme/docs``) under ``root/docs``, ingest them
     into ``root/index`` with ``embedder`` and return a ``Searcher`` on it (close it)."""
+    from index.build import ingest
     from index.searcher import Searcher
-    from ingest.pipeline import ingest
 
     for name in files:
         (root / "docs" / name).parent.mkdir(parents=True, exist_ok=True)

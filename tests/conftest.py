@@ -24,8 +24,8 @@ def smollm2(tmp_path_factory):
     The second load runs with the converter replaced by one that fails, so it can only
     have come from the cache. Returns the second ``LoadedModel`` plus timings.
     """
-    from assistant import models
-    from assistant.settings import get_settings
+    from assistant.answering import models
+    from core.settings import get_settings
 
     home = tmp_path_factory.mktemp("smollm2-home")
 
@@ -55,7 +55,7 @@ def bundled_home(smollm2, tmp_path, monkeypatch) -> Path:
     """A fresh ``ASSISTANT_HOME`` (set in the environment) whose ``models/`` links to the
     session's converted SmolLM2, so a test loads it from the cache instead of converting
     the GGUF again (about 25 s each); adapters, feedback and the rest start empty."""
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     home = tmp_path / "home"
     home.mkdir()

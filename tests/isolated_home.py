@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(name="_isolated_home", autouse=True)
 def isolated_home(tmp_path, monkeypatch):
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "assistant-home"))
     get_settings.cache_clear()

@@ -9,7 +9,7 @@ up a newly published index version (the ``Searcher`` swaps it in atomically; sea
 flight finish on the old one), opens an index that appeared after start, and loads newly
 promoted adapter versions.
 
-Settings (``assistant.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server_index``,
+Settings (``core.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server_index``,
 ``server_host``, ``server_port``, ``server_api_keys``, ``server_model``,
 ``server_device``, ``server_adapters`` (name -> path), ``server_registry`` (default
 ``home/adapters``), ``server_feedback_db`` (default ``home/feedback.sqlite3``),
@@ -44,7 +44,7 @@ from assistant.server.routes_misc import STATIC_DIR
 from assistant.server.routes_misc import router as misc_router
 from assistant.server.routes_openai import router as openai_router
 from assistant.server.services import Runtime, Services, build_services
-from assistant.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

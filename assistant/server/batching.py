@@ -1,7 +1,7 @@
 """Merge concurrent generations into one batched ``generate_many`` call.
 
 ``BatchingGenerator`` wraps a ``Generator`` (``generate``, ``generate_many``, ``stream``;
-see ``assistant.answer``). ``generate`` from many request threads lands in one queue; a
+see ``assistant.answering.answer``). ``generate`` from many request threads lands in one queue; a
 single worker thread takes the oldest request, waits up to ``window_s`` for others with
 the same adapter and decoding settings (at most ``max_batch``), and runs them as one
 ``generate_many``. The model is serialized anyway (one lock per base model), so while a

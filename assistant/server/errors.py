@@ -17,10 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.answering.generation import PromptError
+from assistant.answering.models import AdapterError
 from assistant.feedback import UnknownAnswerError
-from assistant.generation import PromptError
-from assistant.models import AdapterError
-from ingest.errors import AssistantError, ConfigError, IndexNotFoundError
+from core.errors import AssistantError, ConfigError, IndexNotFoundError
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from assistant.records import Message
+from assistant.answering.records import Message
 from assistant.server.auth import require_key
 from assistant.server.errors import ApiError, from_library
 from assistant.server.schemas import AnswerRequest, ChatRequest, FeedbackRequest, RetrievalOptions
@@ -47,8 +47,8 @@ def check_question(runtime: Runtime, question: str, field: str) -> str:
 
 def options_of(runtime: Runtime, body: RetrievalOptions, adapter: str | None = None,
                max_new_tokens: int | None = None):
-    """``AnswerOptions`` for a request (``assistant.answer``)."""
-    from assistant.answer import AnswerOptions
+    """``AnswerOptions`` for a request (``assistant.answering.answer``)."""
+    from assistant.answering.answer import AnswerOptions
 
     try:
         return AnswerOptions(

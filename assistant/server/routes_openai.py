@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from assistant.records import Answer, Message
+from assistant.answering.records import Answer, Message
 from assistant.server.auth import require_key
 from assistant.server.errors import ApiError
 from assistant.server.routes_answer import (

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant.models import AdapterError
+from assistant.answering.models import AdapterError
 
 logger = logging.getLogger(__name__)
 

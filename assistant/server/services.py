@@ -21,16 +21,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.records import Answer, Message
 from assistant.feedback import FeedbackStore
-from assistant.records import Answer, Message
 from assistant.server.batching import BatchingGenerator, deadline
 from assistant.server.errors import ApiError, from_library, not_ready
 from assistant.server.limits import Slots
 from assistant.server.metrics import Metrics
 from assistant.server.routing import AdapterRouter, UnknownAdapterError
 from assistant.server.streaming import AnswerStream, timeout_error
-from assistant.settings import Settings
-from ingest.errors import AssistantError, IndexNotFoundError
+from core.errors import AssistantError, IndexNotFoundError
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,12 @@ AnswererFactory = Callable[[Any, Any], Any]  # (searcher, generator) -> Answerer
 class Services:
     """The parts a server is built from; all optional, missing ones make it not ready.
 
-    ``generator`` implements the ``Generator`` protocol of ``assistant.answer``;
+    ``generator`` implements the ``Generator`` protocol of ``assistant.answering.answer``;
     ``adapters`` is the ``AdapterSet`` it generates through (None: base model only);
     ``model_id`` the name ``/v1/models`` lists for the base model. ``searcher`` may be
     None when no index was published yet: the server then opens ``index_dir`` (with
     ``embedder``) once one appears. ``make_answerer(searcher, generator)`` builds the
-    ``Answerer`` (default: ``assistant.answer``'s RAG answerer); ``registry`` is a
+    ``Answerer`` (default: ``assistant.answering.answer``'s RAG answerer); ``registry`` is a
     ``finetune.registry.AdapterRegistry`` or None. ``embedder`` (None: the index's own,
     loaded from its manifest) embeds queries and, unless ``verifier_embedder`` is given,
     checks citations (an index built with a tuned embedder is best checked with the
@@ -72,9 +72,9 @@ def build_services(settings: Settings) -> Services:
     A missing index is not an error (the server reports not ready until it appears);
     a model that cannot load raises ``AssistantError``.
     """
-    from assistant.adapters import AdapterSet
-    from assistant.answer import LocalGenerator
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.answer import LocalGenerator
+    from assistant.answering.models import ModelConfig, load_base
 
     loaded = load_base(ModelConfig(base=settings.server_model, device=settings.server_device),
                        settings)
@@ -131,8 +131,8 @@ def open_index(index_dir: Path | None, embedder: Any) -> tuple[Any, Any]:
 
 def _default_answerer(searcher: Any, generator: Any, embedder: Any,
                       verifier_embedder: Any = None) -> Any:
-    from assistant.answer import RagAnswerer
-    from assistant.citations import CitationVerifier
+    from assistant.answering.answer import RagAnswerer
+    from assistant.answering.citations import CitationVerifier
 
     return RagAnswerer(searcher, generator, CitationVerifier(verifier_embedder or embedder))
 

@@ -39,7 +39,7 @@ def tiny_other_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny(tiny_dir):
     """The tiny model loaded once, never wrapped in an AdapterSet (tests must not)."""
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.models import ModelConfig, load_base
 
     return load_base(ModelConfig(base=str(tiny_dir), device="cpu"))
 

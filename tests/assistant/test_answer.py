@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.abstain import RULES, AbstainConfig
-from assistant.answer import (
+from assistant.answering.abstain import RULES, AbstainConfig
+from assistant.answering.answer import (
     AnswerConfig,
     Answerer,
     AnswerOptions,
@@ -20,14 +20,14 @@ from assistant.answer import (
     RagAnswerer,
     TokenEvent,
 )
-from assistant.citations import CitationVerifier
-from assistant.generation import Generation, PromptError
-from assistant.models import AdapterError
-from assistant.records import Message
-from finetune.prompting import ABSTAIN_TEXT
+from assistant.answering.citations import CitationVerifier
+from assistant.answering.generation import Generation, PromptError
+from assistant.answering.models import AdapterError
+from assistant.answering.records import Message
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT
+from index.build import ingest
 from index.searcher import Searcher
-from ingest.errors import ConfigError
-from ingest.pipeline import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWER_KEYS = {"id", "question", "answer", "abstained", "abstain_reason", "citations",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.citations import (
+from assistant.answering.citations import (
     CitationConfig,
     CitationVerifier,
     content_terms,
@@ -12,8 +12,8 @@ from assistant.citations import (
     passage_units,
     split_sentences,
 )
+from core.errors import ConfigError
 from index.records import Passage
-from ingest.errors import ConfigError
 
 PASSAGES = [
     Passage("c-refund", "d1", "policies/refunds-2025.md",

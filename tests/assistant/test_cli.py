@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
 
 def test_console_script_runs_as_a_process(indexed):
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "search", "refund", "--index",
+        [sys.executable, "-m", "assistant.cli.main", "search", "refund", "--index",
          str(indexed / "index"), "--mode", "bm25", "--json"],
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )

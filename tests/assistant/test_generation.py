@@ -7,8 +7,8 @@ import gc
 
 import pytest
 
-from assistant.adapters import AdapterSet
-from assistant.generation import (
+from assistant.answering.adapters import AdapterSet
+from assistant.answering.generation import (
     GenerationConfig,
     PromptError,
     count_tokens,
@@ -16,9 +16,9 @@ from assistant.generation import (
     generate_batch,
     render_chat,
 )
-from assistant.models import AdapterError, ModelConfig, load_base
-from assistant.text_stream import stream, stream_batch
-from ingest.errors import ConfigError
+from assistant.answering.models import AdapterError, ModelConfig, load_base
+from assistant.answering.text_stream import stream, stream_batch
+from core.errors import ConfigError
 
 CHAT = [{"role": "user", "content": "who sat on the mat ?"}]
 PROMPTS = [

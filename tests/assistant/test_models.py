@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from assistant.adapters import AdapterSet
-from assistant.models import (
+from assistant.answering.adapters import AdapterSet
+from assistant.answering.models import (
     BUNDLED_MODEL,
     AdapterError,
     ModelConfig,
@@ -18,7 +18,7 @@ from assistant.models import (
     resolve_dtype,
     weights_hash,
 )
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 
@@ -85,7 +85,7 @@ def test_missing_gguf_file_fails_clearly(tmp_path):
 
 
 def test_broken_gguf_fails_and_leaves_no_cache(tmp_path):
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"not a gguf file at all")
@@ -100,7 +100,7 @@ def fake_dequantize(monkeypatch):
     """Replace the 15 s transformers conversion by a slow fake that writes one file."""
     import time
 
-    from assistant import models
+    from assistant.answering import models
 
     calls = []
 
@@ -116,7 +116,7 @@ def fake_dequantize(monkeypatch):
 def test_gguf_is_converted_once_under_concurrency(tmp_path, fake_dequantize):
     from concurrent.futures import ThreadPoolExecutor
 
-    from assistant.models import ensure_converted
+    from assistant.answering.models import ensure_converted
 
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"weights v1")
@@ -135,7 +135,7 @@ def test_gguf_is_converted_once_under_concurrency(tmp_path, fake_dequantize):
 
 
 def test_changed_gguf_under_a_fixed_name_is_reconverted(tmp_path, fake_dequantize):
-    from assistant.models import ensure_converted
+    from assistant.answering.models import ensure_converted
 
     gguf, models_dir = tmp_path / "m.gguf", tmp_path / "models"
     gguf.write_bytes(b"weights v1")
@@ -177,7 +177,7 @@ def test_adapter_loads_and_is_listed(adapters, tiny_adapter):
 def test_adapter_default_path_is_under_home(adapters, tiny_adapter):
     import shutil
 
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     shutil.copytree(tiny_adapter, get_settings().adapters_dir / "faq")
     adapters.add("faq")
@@ -254,7 +254,7 @@ def test_bundled_model_converts_once_then_loads_from_cache(smollm2):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_auto_loads_in_bfloat16(tiny_dir):
-    from assistant.generation import GenerationConfig, generate
+    from assistant.answering.generation import GenerationConfig, generate
 
     loaded = load_base(ModelConfig(base=str(tiny_dir), device="cuda"))
     assert loaded.dtype == "bfloat16"

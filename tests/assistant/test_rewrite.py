@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.generation import Generation
-from assistant.records import Message
-from assistant.rewrite import (
+from assistant.answering.generation import Generation
+from assistant.answering.records import Message
+from assistant.answering.rewrite import (
     bound_history,
     entities,
     is_follow_up,
     standalone_query,
 )
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 
 def convo(*turns: str) -> list[Message]:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from assistant.citations import SentenceSupport
+from assistant.answering.citations import SentenceSupport
 from eval.answer_metrics import (
     Estimate,
     answer_part,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from shared_data import SHARED_DATA
 
+from core.errors import ConfigError, IndexMismatchError
 from eval.beir import BeirDataError, BeirDataset, load_beir, load_qrels
 from eval.retrieval import (
     build_index,
@@ -20,7 +21,6 @@ from eval.retrieval import (
 )
 from index import MODES, Searcher
 from ingest.embedding import EmbedderInfo
-from ingest.errors import ConfigError, IndexMismatchError
 
 SCIFACT = SHARED_DATA / "scifact"
 

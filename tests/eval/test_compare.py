@@ -78,13 +78,13 @@ def test_bad_arguments_name_what_is_wrong(tmp_path):
 
 def test_cli_prints_the_table_and_writes_it(tmp_path):
     out = tmp_path / "cmp.md"
-    done = subprocess.run([sys.executable, "-m", "assistant.cli", "eval", "compare",
+    done = subprocess.run([sys.executable, "-m", "assistant.cli.main", "eval", "compare",
                            f"{ACME}:rag", f"{ACME}:combined", "--out", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "2 setups on 57 questions" in done.stdout
     assert "| Valid citation rate |" in out.read_text()
-    bad = subprocess.run([sys.executable, "-m", "assistant.cli", "eval", "compare",
+    bad = subprocess.run([sys.executable, "-m", "assistant.cli.main", "eval", "compare",
                           f"{ACME}:nope", f"{ACME}:rag"], capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode != 0 and "no setup 'nope'" in bad.stderr

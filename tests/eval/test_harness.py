@@ -28,7 +28,7 @@ SETUPS = ("base", "rag", "finetune", "combined")
 def world(tmp_path_factory):
     """Tiny base model, an adapter directory, a registry holding 'grounded' (promoted),
     docs and a qa.jsonl with 4 test questions (one unanswerable) and one train question."""
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.models import ModelConfig, load_base
     from finetune.registry import AdapterRegistry
 
     root = tmp_path_factory.mktemp("eval-world")
@@ -221,7 +221,7 @@ def test_skip_missing_skips_the_setup_and_says_so(world, tmp_path, embedder):
 
 
 def test_setup_answers_through_the_answerer_interface(world, tmp_path, embedder):
-    from assistant.records import Answer
+    from assistant.answering.records import Answer
     from eval.setups import Models, build_setups, open_searcher, resolve_adapters
 
     config = _config(world, tmp_path)

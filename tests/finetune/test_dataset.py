@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from core.errors import ConfigError
 from finetune.dataset import (
     IGNORE_INDEX,
     data_hash,
@@ -17,7 +18,6 @@ from finetune.dataset import (
 )
 from finetune.pii import Redactor
 from finetune.records import DatasetError, Example
-from ingest.errors import ConfigError
 
 WORDS = (
     "the cat sat on a mat . who sat where ? answer with one word please . "
@@ -185,8 +185,8 @@ def test_save_and_load_round_trip(tmp_path):
 @pytest.mark.slow
 def test_masking_with_the_real_smollm2_tokenizer(bundled_home):
     """The bundled SmolLM2 template: labels decode to exactly the target + <|im_end|>."""
-    from assistant import models
-    from finetune.prompting import build_grounded_messages
+    from assistant.answering import models
+    from core.prompt_format import build_grounded_messages
     from index.records import Passage
 
     loaded = models.load_base(models.ModelConfig(device="cpu"))
@@ -204,8 +204,8 @@ def test_masking_with_the_real_smollm2_tokenizer(bundled_home):
 
 
 def test_public_documents_keep_published_contact_details(tokenizer):
+    from core.prompt_format import build_grounded_messages
     from finetune.dataset import passage_texts
-    from finetune.prompting import build_grounded_messages
     from index.records import Passage
 
     passage = Passage(chunk_id="c", doc_id="d", source="support/contact.html", score=1.0,

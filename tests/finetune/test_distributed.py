@@ -25,7 +25,7 @@ def test_finetune_runs_unchanged_under_torchrun(tmp_path):
                     "answer": "it is thirty days"}) + "\n" for i in range(12)))
     env = {**os.environ, "ASSISTANT_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node", "2", "-m", "assistant.cli", "finetune",
+               "--nproc_per_node", "2", "-m", "assistant.cli.main", "finetune",
                "--data", str(data), "--mode", "closed-book", "--name", "ddp",
                "--model", str(model), "--max-steps", "3", "--batch-size", "2",
                "--split", "all", "--no-redact", "--promote", "--json"]

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
+from core.errors import ConfigError
 from finetune.pii import DEFAULT_ENTITIES, ENTITIES, Redactor
-from ingest.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

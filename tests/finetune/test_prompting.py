@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from finetune.prompting import (
+from core.prompt_format import (
     ABSTAIN_TEXT,
     SYSTEM_PROMPT,
     PromptBudgetError,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from shared_data import SHARED_DATA
 
-from finetune.prompting import ABSTAIN_TEXT
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT
 from finetune.pubmedqa import (
     PubMedQAConfig,
     build_pubmedqa_closed_book,
@@ -17,7 +18,6 @@ from finetune.pubmedqa import (
     load_pubmedqa,
 )
 from finetune.records import DatasetError
-from ingest.errors import ConfigError
 
 SHARED = SHARED_DATA / "pubmedqa"
 

@@ -7,11 +7,11 @@ import re
 import pytest
 from acme_corpus import ACME, acme_index
 
-from finetune.prompting import ABSTAIN_TEXT, SYSTEM_PROMPT
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT, SYSTEM_PROMPT
 from finetune.raft import RaftConfig, build_grounded, flat, quote_sentence
 from finetune.records import QARecord, SourceRef
 from finetune.sources import read_qa
-from ingest.errors import ConfigError
 
 FILES = [
     "policies/refunds-2025.md",
@@ -143,8 +143,8 @@ def test_config_is_validated(bad):
 def test_acme_train_split_end_to_end(tmp_path, embedder):
     """The whole acme corpus and train split: gold fraction is P, targets cite the gold,
     and no test question is used."""
+    from index.build import ingest
     from index.searcher import Searcher
-    from ingest.pipeline import ingest
 
     ingest([ACME / "docs"], tmp_path / "index", progress=False, embedder=embedder)
     searcher = Searcher(tmp_path / "index", embedder=embedder)
@@ -225,8 +225,8 @@ def test_retrieval_order_keeps_the_gold_where_the_retriever_ranked_it(searcher, 
 
 
 def test_the_cli_records_how_the_examples_were_built():
-    from assistant.cli import build_parser
-    from assistant.cli_finetune import builder_settings
+    from assistant.cli.finetune import builder_settings
+    from assistant.cli.main import build_parser
 
     parse = build_parser().parse_args
     grounded = parse(["finetune", "--data", "qa.jsonl", "--mode", "grounded", "--name", "a",

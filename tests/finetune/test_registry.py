@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import AssistantError
 from finetune import AdapterRegistry, RegistryError, render_version, render_versions
-from ingest.errors import AssistantError
 
 
 def fake_adapter(directory: Path, loss: float = 1.0, base: str = "tiny") -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from acme_corpus import ACME, acme_index
 
+from core.errors import ConfigError
 from finetune.pii import Redactor
 from finetune.raft import flat
 from finetune.records import DatasetError, QARecord, SourceRef
@@ -31,7 +32,6 @@ from finetune.retriever import (
     train_retriever,
 )
 from finetune.sources import read_qa
-from ingest.errors import ConfigError
 
 FILES = [
     "policies/refunds-2025.md",
@@ -228,7 +228,7 @@ def test_a_failed_save_leaves_no_version_behind(tmp_path):
 @pytest.mark.slow
 def test_cli_tunes_the_bundled_embedder_and_the_index_is_rebuilt_with_it(acme, tmp_path,
                                                                           capsys):
-    from assistant.cli import main
+    from assistant.cli.main import main
     from index.searcher import Searcher
 
     root, _ = acme
@@ -259,7 +259,7 @@ def test_a_tuned_version_is_named_by_registry_reference(tiny_embedder, tmp_path,
                                                         capsys):
     from sentence_transformers import SentenceTransformer
 
-    from assistant.settings import get_settings
+    from core.settings import get_settings
     from ingest.embedding import Embedder, EmbedderConfig, resolve_model_path
 
     monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path))
@@ -273,7 +273,7 @@ def test_a_tuned_version_is_named_by_registry_reference(tiny_embedder, tmp_path,
         assert embedder.info.model_id.startswith("acme-ret/v0001@")
         with pytest.raises(ConfigError, match="no tuned embedder at .*v0007"):
             resolve_model_path("acme-ret@v7")
-        from assistant.cli import main
+        from assistant.cli.main import main
 
         assert main(["embedders", "list", "--json"]) == 0
         (listed,) = json.loads(capsys.readouterr().out)["embedders"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.prompt_format import ABSTAIN_TEXT
 from finetune.closed_book import build_closed_book
-from finetune.prompting import ABSTAIN_TEXT
 from finetune.records import DatasetError, QARecord, SourceRef
 from finetune.sources import drop_overlap, read_qa
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import tiny_models
 
+from core.errors import AssistantError, ConfigError
 from finetune import PaddingCollator, TrainConfig, TrainingError, train_adapter
-from ingest.errors import AssistantError, ConfigError
 
 WORDS = (
     "the cat sat on a mat . who sat where ? answer with one word please . "
@@ -321,9 +321,9 @@ def test_bf16_checkpointing_and_length_grouping_run(ft_tiny, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_few_lora_steps_on_the_bundled_smollm2(tmp_path, bundled_home):
     """SmolLM2 from the cache: train 3 steps, register, load through AdapterSet."""
-    from assistant.adapters import AdapterSet
-    from assistant.models import ModelConfig, load_base
-    from assistant.settings import get_settings
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.models import ModelConfig, load_base
+    from core.settings import get_settings
     from finetune import AdapterRegistry
 
     loaded = load_base(ModelConfig(device="cpu"))

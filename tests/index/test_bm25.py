@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import Stemmer
 
+from core.errors import ConfigError
 from index.analysis import TOKEN_PATTERN, TermCounts, Vocabulary
 from index.bm25 import BM25Config, BM25Index
-from ingest.errors import ConfigError
 
 TEXTS = [
     "Our refund policy: refunds are paid within 30 days.",

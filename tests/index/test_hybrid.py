@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ConfigError
 from index.hybrid import HybridConfig, rrf
-from ingest.errors import ConfigError
 
 
 def test_rrf_hand_computed():

@@ -7,13 +7,13 @@ import json
 import pytest
 from synthetic import INFO, write_corpus
 
+from core.errors import IndexMismatchError
 from index.bm25 import BM25Config
 from index.manifest import FORMAT_VERSION, Manifest, check_embedder, corpus_hash
 from index.searcher import Searcher
 from index.store import IndexStore
 from index.vectors import VectorIndexConfig
 from ingest.embedding import EmbedderInfo
-from ingest.errors import IndexMismatchError
 
 
 def manifest(**changes) -> Manifest:

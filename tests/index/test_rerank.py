@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from index.records import Passage
 from index.rerank import CrossEncoderReranker, rerank_with
-from ingest.errors import ConfigError
 
 WORDS = ["refund", "policy", "shipping", "days", "the", "a", "card", "office", "badge", "vacation"]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from synthetic import CORPUS, INFO, FakeEmbedder, write_corpus
 
+from core.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 from index.hybrid import HybridConfig
 from index.searcher import Searcher
 from index.writer import IndexWriter
 from ingest.embedding import EmbedderInfo
-from ingest.errors import ConfigError, IndexMismatchError, IndexNotFoundError
 
 EMBED = FakeEmbedder()
 

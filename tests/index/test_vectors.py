@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from synthetic import unit
 
+from core.errors import ConfigError
 from index.vectors import VectorIndex, VectorIndexConfig, effective_kind, gpu_count
-from ingest.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from synthetic import CORPUS, INFO, FakeEmbedder, assert_consistent, make_doc, write_corpus
 
+from core.errors import IndexLockedError, IndexMismatchError
 from index.bm25 import BM25Config
 from index.searcher import Searcher
 from index.store import IndexStore
 from index.vectors import VectorIndexConfig
 from index.writer import IndexWriter
 from ingest.embedding import EmbedderInfo
-from ingest.errors import IndexLockedError, IndexMismatchError
 
 EMBED = FakeEmbedder()
 
@@ -280,8 +280,8 @@ def second_version_of(index_dir, corpus):
 
 
 def test_gpu_request_without_gpu_fails_before_any_work(index_dir):
+    from core.errors import ConfigError
     from index.vectors import gpu_count
-    from ingest.errors import ConfigError
 
     if gpu_count():
         pytest.skip("this machine has a usable GPU")

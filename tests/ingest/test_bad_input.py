@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.errors import InputFileError
 from ingest import pdf as pdf_module
 from ingest.discover import DiscoverConfig, FileEntry, discover
-from ingest.errors import InputFileError
 from ingest.loaders import load_document, load_documents
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from ingest import html as html_module
 from ingest.discover import SUPPORTED_SUFFIXES, DiscoverConfig, FileEntry, discover
-from ingest.errors import ConfigError
 from ingest.ids import doc_id_for, file_sha256
 from ingest.loaders import load_document, load_documents
 from ingest.markdown import markdown_sections

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError, IndexLockedError, IndexMismatchError
+from index.build import IngestConfig, ingest
 from index.searcher import Searcher
 from ingest.chunking import Chunker, ChunkerConfig
-from ingest.errors import ConfigError, IndexLockedError, IndexMismatchError
-from ingest.pipeline import IngestConfig, ingest
 from ingest.records import Document, Section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,7 +140,7 @@ def test_other_embedder_on_existing_index_is_a_clear_error(tmp_path, embedder):
 CHILD = """
 import sys, time
 from pathlib import Path
-import ingest.pipeline as pipeline
+import index.build as pipeline
 real = pipeline.embed_chunks
 def slow(*args, **kwargs):
     print("EMBEDDING", flush=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.pipeline import IngestConfig, ingest
+from index.build import IngestConfig, ingest
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

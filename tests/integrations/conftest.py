@@ -19,7 +19,7 @@ def docs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def index_dir(docs, embedder, tmp_path_factory) -> Path:
-    from ingest.pipeline import ingest
+    from index.build import ingest
 
     index_dir = tmp_path_factory.mktemp("index") / "index"
     ingest([docs], index_dir, progress=False, embedder=embedder)
@@ -47,8 +47,8 @@ class FixedAnswerer:
         self.calls: list[tuple] = []
 
     def answer(self, question, history=(), options=None):
-        from assistant.answer import AnswerOptions
-        from assistant.records import Answer, Citation
+        from assistant.answering.answer import AnswerOptions
+        from assistant.answering.records import Answer, Citation
 
         options = options or AnswerOptions()
         self.calls.append((question, tuple(history), options))
@@ -72,10 +72,10 @@ def real_server(live, tmp_path, searcher, fixed_answerer):
     """``(client, url)``: the project's real ``create_app`` on loopback, over the real
     searcher, with the fixed-answer test double as its answerer (the placeholder generator
     is never called: the double does not generate) and ``API_KEY`` required."""
-    from assistant.client import AssistantClient
     from assistant.feedback import FeedbackStore
+    from assistant.integrations.client import AssistantClient
     from assistant.server import Services, create_app
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     settings = Settings(home=tmp_path / "home", server_api_keys=[API_KEY],
                         server_refresh_s=30.0)

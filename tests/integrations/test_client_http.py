@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from assistant.client import AssistantAPIError, AssistantClient
+from assistant.integrations.client import AssistantAPIError, AssistantClient
 
 KEY = "test-key-123"
 
@@ -53,8 +53,8 @@ def contract_app(searcher, answerer):
     async def answer(request: Request) -> JSONResponse:
         if (denied := unauthorized(request)) is not None:
             return denied
-        from assistant.answer import AnswerOptions
-        from assistant.records import Message
+        from assistant.answering.answer import AnswerOptions
+        from assistant.answering.records import Message
 
         body = await request.json()
         app.state.bodies.append(body)
@@ -169,7 +169,7 @@ def test_health_and_unreachable_server(contract):
 @pytest.mark.parametrize("base_url, api_key", [("localhost:8000", None),
                                                ("http://x", " spaced "), ("http://x", "")])
 def test_bad_client_settings_are_rejected(base_url, api_key):
-    from ingest.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError):
         AssistantClient(base_url, api_key=api_key)

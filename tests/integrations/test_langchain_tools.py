@@ -8,9 +8,13 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.messages import ToolMessage
 
-from assistant.client import AssistantClient, LocalClient, answer_text
-from assistant.langchain_tools import AssistantRetriever, make_answer_tool, supports_artifacts
-from ingest.errors import ConfigError
+from assistant.integrations.client import AssistantClient, LocalClient, answer_text
+from assistant.integrations.langchain_tools import (
+    AssistantRetriever,
+    make_answer_tool,
+    supports_artifacts,
+)
+from core.errors import ConfigError
 
 KEYS = {"source", "page_index", "page_label", "heading", "chunk_id", "score"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.client import AssistantClient, LocalClient, as_backend
-from assistant.records import Message
-from ingest.errors import ConfigError
+from assistant.answering.records import Message
+from assistant.integrations.client import AssistantClient, LocalClient, as_backend
+from core.errors import ConfigError
 
 
 def test_search_gives_the_api_passage_records(searcher):

@@ -16,8 +16,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.server.mcpserver.exceptions import ToolError
 
-from assistant.client import AssistantClient, LocalClient
-from assistant.mcp_server import build_mcp
+from assistant.integrations.client import AssistantClient, LocalClient
+from assistant.integrations.mcp_server import build_mcp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,8 @@ def test_over_the_protocol_backed_by_the_real_http_server(real_server, fixed_ans
 def test_run_mcp_serves_over_stdio(index_dir):
     """A real subprocess, as an MCP host would start it (bm25 only: no embedder load)."""
     script = ("import sys; from pathlib import Path; from index.searcher import Searcher; "
-              "from assistant.mcp_server import run_mcp; run_mcp(Searcher(Path(sys.argv[1])))")
+              "from assistant.integrations.mcp_server import run_mcp; "
+              "run_mcp(Searcher(Path(sys.argv[1])))")
     params = StdioServerParameters(command=sys.executable, args=["-c", script, str(index_dir)],
                                    cwd=str(REPO))
 

@@ -30,15 +30,15 @@ def tiny_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_set(tiny_dir):
     """The tiny model in an AdapterSet, shared; tests that add adapters load their own."""
-    from assistant.adapters import AdapterSet
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.models import ModelConfig, load_base
 
     return AdapterSet(load_base(ModelConfig(base=str(tiny_dir), device="cpu")))
 
 
 @pytest.fixture(scope="session")
 def local_generator(tiny_set):
-    from assistant.answer import LocalGenerator
+    from assistant.answering.answer import LocalGenerator
 
     return LocalGenerator(tiny_set)
 
@@ -46,7 +46,7 @@ def local_generator(tiny_set):
 @pytest.fixture
 def settings(tmp_path, index_dir):
     """Server settings for tests: fast refresh, short batching window."""
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     def make(**overrides):
         values = {"home": tmp_path / "home", "server_index": index_dir,
@@ -60,7 +60,7 @@ def settings(tmp_path, index_dir):
 @pytest.fixture
 def make_answerer(embedder):
     """``(searcher, generator) -> Answerer``: the real RAG answerer and citation checker."""
-    from assistant.answer import RagAnswerer
+    from assistant.answering.answer import RagAnswerer
 
     def make(searcher, generator):
         return RagAnswerer(searcher, generator, _verifier(embedder))
@@ -69,7 +69,7 @@ def make_answerer(embedder):
 
 
 def _verifier(embedder):
-    from assistant.citations import CitationVerifier
+    from assistant.answering.citations import CitationVerifier
 
     return CitationVerifier(embedder)
 

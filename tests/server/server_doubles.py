@@ -16,7 +16,7 @@ build_lora_adapter = tiny_models.build_lora_adapter
 
 
 def build_index(docs: Path, index_dir: Path, embedder) -> Path:
-    from ingest.pipeline import ingest
+    from index.build import ingest
 
     ingest([docs], index_dir, progress=False, embedder=embedder)
     return index_dir
@@ -105,7 +105,7 @@ class Quoting:
         return f"{sentence} [{best_n}]."
 
     def _generation(self, messages):
-        from assistant.generation import Generation
+        from assistant.answering.generation import Generation
 
         text = self._reply(messages)
         return Generation(text, self.prompt_tokens(messages), len(text.split()), "stop", 0.0)

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
+from assistant.answering.records import Answer, Citation
 from assistant.feedback import FeedbackStore, UnknownAnswerError, export_feedback
-from assistant.records import Answer, Citation
-from ingest.errors import AssistantError, ConfigError
+from core.errors import AssistantError, ConfigError
 
 
 def _answer(question: str, text: str) -> Answer:

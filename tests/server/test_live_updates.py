@@ -23,7 +23,7 @@ QUESTIONS = [
 
 def test_concurrent_answers_share_one_batched_generation(
         live, settings, services, local_generator, make_answerer, embedder, index_dir):
-    from assistant.answer import AnswerOptions
+    from assistant.answering.answer import AnswerOptions
     from index.searcher import Searcher
 
     counting = Counting(local_generator)
@@ -48,7 +48,7 @@ def test_concurrent_answers_share_one_batched_generation(
 
 def test_concurrent_chat_streams_share_one_batched_generation(
         live, settings, services, local_generator, make_answerer, embedder, index_dir):
-    from assistant.answer import AnswerOptions
+    from assistant.answering.answer import AnswerOptions
     from index.searcher import Searcher
 
     counting = Counting(local_generator)
@@ -122,9 +122,9 @@ def test_a_new_index_version_is_served_without_restart(
 def registry_setup(tiny_dir, tmp_path):
     """A fresh tiny model in its own AdapterSet and a registry with two versions of
     ``support``: v1 promoted, v2 registered only."""
-    from assistant.adapters import AdapterSet
-    from assistant.answer import LocalGenerator
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.answer import LocalGenerator
+    from assistant.answering.models import ModelConfig, load_base
     from finetune.registry import AdapterRegistry
 
     adapters = AdapterSet(load_base(ModelConfig(base=str(tiny_dir), device="cpu")))

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 def load_adapter(adapters, spec: str, registry_dir: str | None) -> str:
     """Load adapter ``spec`` (a directory, ``name`` = promoted, or ``name@vN``) and return
     the name it is served under. Raises ``RegistryError``/``AdapterError`` when unknown."""
-    from assistant.settings import get_settings
+    from core.settings import get_settings
     from finetune.registry import AdapterRegistry
 
     path = Path(spec)
@@ -30,10 +30,10 @@ def load_adapter(adapters, spec: str, registry_dir: str | None) -> str:
 
 def build_answerer(args: argparse.Namespace):
     """A ``RagAnswerer`` over ``--index`` with the base model and, if asked, an adapter."""
-    from assistant.adapters import AdapterSet
-    from assistant.answer import LocalGenerator, RagAnswerer
-    from assistant.citations import CitationVerifier
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.answer import LocalGenerator, RagAnswerer
+    from assistant.answering.citations import CitationVerifier
+    from assistant.answering.models import ModelConfig, load_base
     from assistant.server.services import open_index
     from index.searcher import Searcher
 
@@ -47,7 +47,7 @@ def build_answerer(args: argparse.Namespace):
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.answer import AnswerOptions
+    from assistant.answering.answer import AnswerOptions
 
     answerer, adapter = build_answerer(args)
     options = AnswerOptions(k=args.k, mode=args.mode, adapter=adapter,
@@ -74,7 +74,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.server.app import serve
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     update = {"server_index": Path(args.index), "server_host": args.host,
               "server_port": args.port, "server_model": args.model,
@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from assistant.feedback import export_feedback
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     db = Path(args.db) if args.db else get_settings().feedback_db
     n = export_feedback(db, Path(args.out), min_rating=args.min_rating)
@@ -98,10 +98,10 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from assistant.mcp_server import run_mcp
+    from assistant.integrations.mcp_server import run_mcp
 
     if args.url:
-        from assistant.client import AssistantClient
+        from assistant.integrations.client import AssistantClient
 
         backend = AssistantClient(args.url, api_key=args.api_key)
     elif args.no_model:

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.records import Citation
-from finetune.prompting import insert_markers, is_abstention
+from assistant.answering.records import Citation
+from assistant.answering.stopwords import STOPWORDS
+from core.errors import ConfigError
+from core.prompt_format import insert_markers, is_abstention
 from index.records import Passage
-from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder
@@ -43,16 +44,6 @@ _LEADING_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _ENUMERATOR = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s+")
 _TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z][a-z0-9]*")
-_STOPWORDS = (
-    "a an the and or but if then else of to in on at by for with from into onto over under "
-    "about as is are was were be been being am do does did done have has had having it its "
-    "this that these those there here i you he she we they me him her us them my your his "
-    "our their what which who whom whose when where why how can could will would shall "
-    "should may might must not no yes so than too very just also only any all each some "
-    "such more most other own same both few once up down out off again further s t don "
-    "please tell know get got one ones"
-)
-STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ RETRIEVER_DEFAULTS = {"epochs": 3, "lr": 5e-5, "batch_size": 16}
 
 
 def _registry_root(args: argparse.Namespace) -> Path:
-    from assistant.settings import get_settings
+    from core.settings import get_settings
 
     return Path(args.registry) if args.registry else get_settings().adapters_dir
 
@@ -100,7 +100,7 @@ def builder_settings(args: argparse.Namespace) -> dict:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from assistant.models import ModelConfig, load_base
+    from assistant.answering.models import ModelConfig, load_base
     from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
     from finetune.callbacks import LogLinesCallback
     from finetune.registry import check_name
@@ -157,7 +157,7 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     """``--mode retriever``: tune the index's embedder on (question, gold passage) pairs
     and save it as the next version under ``$ASSISTANT_HOME/embedders`` (or
     ``--registry``)."""
-    from assistant.settings import get_settings
+    from core.settings import get_settings
     from finetune import Redactor
     from finetune.retriever import RetrieverConfig, build_pairs, split_pairs, train_retriever
     from index.searcher import Searcher
@@ -206,7 +206,7 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
 
 def cmd_embedders(args: argparse.Namespace) -> int:
     """``assistant embedders list [NAME]``: the tuned embedders and how each was made."""
-    from assistant.settings import get_settings
+    from core.settings import get_settings
     from finetune.retriever import list_versions
 
     root = Path(args.registry) if args.registry else get_settings().embedders_dir

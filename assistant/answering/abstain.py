@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.citations import Verification
-from finetune.prompting import is_abstention
+from assistant.answering.citations import Verification
+from core.errors import ConfigError
+from core.prompt_format import is_abstention
 from index.records import Passage
-from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder

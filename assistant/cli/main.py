@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ingest.errors import AssistantError, ConfigError, IndexNotFoundError
+from core.errors import AssistantError, ConfigError, IndexNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +26,11 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from index.build import IngestConfig, ingest
     from index.vectors import VectorIndexConfig
     from ingest.chunking import ChunkerConfig
     from ingest.discover import DiscoverConfig
     from ingest.embedding import EmbedderConfig
-    from ingest.pipeline import IngestConfig, ingest
 
     config = IngestConfig(
         embedder=EmbedderConfig(model=args.embedder, batch_size=args.batch_size),
@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(esub)
 
-    from assistant import cli_finetune, cli_serve
+    from assistant.cli import finetune as cli_finetune
+    from assistant.cli import serve as cli_serve
 
     cli_serve.add_parsers(sub)
     cli_finetune.add_parsers(sub)

@@ -4,8 +4,8 @@ Every setup the eval compares implements ``Answerer.answer(question, history, op
 
 - ``RagAnswerer(searcher, generator, verifier, config)``: bound the history, rewrite a
   follow-up into a standalone query, retrieve, abstain early when nothing relevant came
-  back, fit passages and history into the context window (``finetune.prompting``),
-  generate, check the citations (``assistant.citations``), abstain when the reply is not
+  back, fit passages and history into the context window (``core.prompt_format``),
+  generate, check the citations (``assistant.answering.citations``), abstain when the reply is not
   supported.
 - ``ClosedBookAnswerer(generator, config)``: the model alone (base and fine-tune-only
   setups); no citations, abstains only when the model says the abstention sentence.
@@ -13,7 +13,7 @@ Every setup the eval compares implements ``Answerer.answer(question, history, op
 Both also stream (``stream_answer`` yields ``TokenEvent`` pieces, then one ``FinalEvent``
 with the checked answer; no tokens when abstaining before generation). The model comes
 in through the small ``Generator`` protocol; ``LocalGenerator`` runs it in-process with
-``assistant.generation`` and ``assistant.text_stream``, and a server can wrap it to batch
+``generation`` and ``text_stream``, and a server can wrap it to batch
 concurrent requests.
 """
 
@@ -25,24 +25,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from assistant import abstain
-from assistant.abstain import AbstainConfig
-from assistant.adapters import AdapterSet
-from assistant.citations import CitationVerifier, Verification
-from assistant.generation import (
+from assistant.answering import abstain
+from assistant.answering.abstain import AbstainConfig
+from assistant.answering.adapters import AdapterSet
+from assistant.answering.citations import CitationVerifier, Verification
+from assistant.answering.generation import (
     Generation,
     GenerationConfig,
+    Generator,
     PromptError,
     Target,
     count_tokens,
     generate_batch,
     render_chat,
 )
-from assistant.models import AdapterError, LoadedModel
-from assistant.records import Answer, Message
-from assistant.rewrite import bound_history, standalone_query
-from assistant.text_stream import TextStream, stream_batch
-from finetune.prompting import (
+from assistant.answering.models import AdapterError, LoadedModel
+from assistant.answering.records import Answer, Message
+from assistant.answering.rewrite import bound_history, standalone_query
+from assistant.answering.text_stream import TextStream, stream_batch
+from core.errors import ConfigError
+from core.prompt_format import (
     ABSTAIN_TEXT,
     PromptBudgetError,
     build_closed_book_messages,
@@ -51,7 +53,6 @@ from finetune.prompting import (
 )
 from index.records import Passage
 from index.searcher import MAX_K, MODES
-from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from index.searcher import Searcher
@@ -157,29 +158,9 @@ class Answerer(Protocol):
                options: AnswerOptions | None = None) -> Answer: ...
 
 
-class Generator(Protocol):
-    """The model as the answerers see it; ``LocalGenerator`` is the in-process one."""
-
-    model_id: str
-    context_window: int
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def prompt_tokens(self, messages: Messages) -> int: ...
-
-    def generate(self, messages: Messages, config: GenerationConfig,
-                 adapter: str | None = None) -> Generation: ...
-
-    def generate_many(self, batch: Sequence[Messages], config: GenerationConfig,
-                      adapter: str | None = None) -> list[Generation]: ...
-
-    def stream(self, messages: Messages, config: GenerationConfig,
-               adapter: str | None = None) -> Iterator[str]: ...
-
-
 class LocalGenerator:
-    """``Generator`` over a ``LoadedModel`` or ``AdapterSet`` with ``assistant.generation``
-    (streams with ``assistant.text_stream``).
+    """``Generator`` over a ``LoadedModel`` or ``AdapterSet`` with ``generation`` (streams
+    with ``text_stream``).
 
     ``stream`` returns a ``TextStream`` (iterate for pieces; ``result`` holds the
     ``Generation`` afterwards; ``close()`` cancels).

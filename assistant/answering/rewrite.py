@@ -17,12 +17,12 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from assistant.citations import STOPWORDS
-from assistant.records import Message
-from ingest.errors import ConfigError
+from assistant.answering.records import Message
+from assistant.answering.stopwords import STOPWORDS
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from assistant.answer import Generator
+    from assistant.answering.generation import Generator
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def _rule_rewrite(question: str, earlier_user_turns: list[str]) -> str:
 
 
 def _llm_rewrite(question: str, turns: list[Message], generator: Generator) -> str | None:
-    from assistant.generation import GenerationConfig
+    from assistant.answering.generation import GenerationConfig
 
     convo = "\n".join(f"{m.role}: {m.content}" for m in turns)
     messages = [

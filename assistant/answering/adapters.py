@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from assistant.models import MANIFEST_NAME, AdapterError, LoadedModel
-from assistant.settings import get_settings
+from assistant.answering.models import MANIFEST_NAME, AdapterError, LoadedModel
+from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 

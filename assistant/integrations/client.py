@@ -6,8 +6,8 @@
 - ``LocalClient(searcher, answerer)``: the same ``search``/``answer`` over a local
   ``Searcher`` and ``Answerer``, returning the same JSON records.
 
-Both satisfy ``Backend``, which the LangChain tools (``assistant.langchain_tools``) and the
-MCP server (``assistant.mcp_server``) are built on. ``answer_text(record)`` renders an
+Both satisfy ``Backend``, which the LangChain tools (``langchain_tools``) and the MCP
+server (``mcp_server``) are built on. ``answer_text(record)`` renders an
 answer record as text with ``[n] source p.N`` citation lines, for tools whose consumer is
 a language model.
 """
@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
-from ingest.errors import AssistantError, ConfigError
+from core.errors import AssistantError, ConfigError
 
 if TYPE_CHECKING:
-    from assistant.answer import Answerer
+    from assistant.answering.answer import Answerer
     from index.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 
-History = Sequence[Any]  # {"role", "content"} mappings or ``assistant.records.Message``s
+History = Sequence[Any]  # {"role", "content"} mappings or ``assistant.answering.records.Message``s
 
 
 class AssistantAPIError(AssistantError):
@@ -200,8 +200,8 @@ class LocalClient:
                adapter: str | None = None, sources: Sequence[str] | None = None,
                max_new_tokens: int | None = None) -> dict:
         """The answer record for ``question`` (``Answer.to_json()``)."""
-        from assistant.answer import AnswerOptions
-        from assistant.records import Message
+        from assistant.answering.answer import AnswerOptions
+        from assistant.answering.records import Message
 
         if self.answerer is None:
             raise ConfigError("no model is loaded: this LocalClient was built without an answerer")

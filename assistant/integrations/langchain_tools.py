@@ -21,7 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.client import Backend, answer_text, as_backend
+from assistant.integrations.client import Backend, answer_text, as_backend
 
 logger = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 ``generate`` blocks and returns a ``Generation``; ``generate_batch`` runs several prompts
 through one ``model.generate`` call with left padding, for a server batching concurrent
-requests. Streaming (``stream``, ``stream_batch``) lives in ``assistant.text_stream``,
+requests. Streaming (``stream``, ``stream_batch``) lives in ``assistant.answering.text_stream``,
 which shares this module's encoding, budget and decoding helpers.
 
 The target is a ``LoadedModel`` or an ``AdapterSet``. Each call holds the model's lock
-from start to last token (see ``assistant.adapters``). A prompt is either a list of chat
+from start to last token (see ``assistant.answering.adapters``). A prompt is either a list of chat
 messages (rendered with the tokenizer's chat template) or an already rendered string.
 """
 
@@ -17,15 +17,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import transformers
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from assistant.adapters import AdapterSet
-from assistant.models import AdapterError, LoadedModel
-from ingest.errors import AssistantError, ConfigError
+from assistant.answering.adapters import AdapterSet
+from assistant.answering.models import AdapterError, LoadedModel
+from core.errors import AssistantError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -270,3 +270,23 @@ class _StopText(StoppingCriteria):
         texts = self._tokenizer.batch_decode(input_ids[:, self._start:], skip_special_tokens=True)
         done = [any(s in t for s in self._stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class Generator(Protocol):
+    """The model as the answerers see it; ``LocalGenerator`` is the in-process one."""
+
+    model_id: str
+    context_window: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def prompt_tokens(self, messages: Messages) -> int: ...
+
+    def generate(self, messages: Messages, config: GenerationConfig,
+                 adapter: str | None = None) -> Generation: ...
+
+    def generate_many(self, batch: Sequence[Messages], config: GenerationConfig,
+                      adapter: str | None = None) -> list[Generation]: ...
+
+    def stream(self, messages: Messages, config: GenerationConfig,
+               adapter: str | None = None) -> Iterator[str]: ...

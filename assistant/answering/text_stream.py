@@ -4,7 +4,7 @@
 dropping the stream cancels it. ``stream_batch`` runs several prompts through one
 ``model.generate`` call with left padding, one ``TextStream`` per prompt, for a server
 batching concurrent requests. The pieces of each stream add up to the text
-``assistant.generation.generate`` would return; encoding, the token budget, decoding
+``assistant.answering.generation.generate`` would return; encoding, the token budget, decoding
 settings and the final ``Generation`` come from that module.
 """
 
@@ -21,8 +21,8 @@ import torch
 from transformers import StoppingCriteria
 from transformers.generation.streamers import BaseStreamer
 
-from assistant.adapters import AdapterSet
-from assistant.generation import (
+from assistant.answering.adapters import AdapterSet
+from assistant.answering.generation import (
     Generation,
     GenerationConfig,
     Prompt,
@@ -37,7 +37,7 @@ from assistant.generation import (
     _loaded,
     _pad_left,
 )
-from assistant.models import LoadedModel
+from assistant.answering.models import LoadedModel
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import Settings, get_settings
-from ingest.errors import AssistantError, ConfigError
+from core.errors import AssistantError, ConfigError
+from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class LoadedModel:
     ``weights_hash`` a short SHA-256 over the safetensors files, which adapters record to
     prove which base they were trained on. ``converted`` says whether this load converted
     a GGUF file (False when it came from the cache or was never a GGUF). ``lock``
-    serializes generation on this model (see ``assistant.adapters``).
+    serializes generation on this model (see ``assistant.answering.adapters``).
     """
 
     model: Any

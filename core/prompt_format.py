@@ -1,4 +1,4 @@
-"""The grounded prompt format, shared by answering (``assistant.answer``) and fine-tuning.
+"""The grounded prompt format, shared by answering (``assistant.answering.answer``) and fine-tuning.
 
 One format on both sides, so an adapter is trained on exactly the prompts it is served:
 
@@ -11,8 +11,11 @@ One format on both sides, so an adapter is trained on exactly the prompts it is 
   do not answer.
 - ``fit_to_budget(...)``: which passages and history turns fit the model's context window.
 
-Messages are plain ``{"role", "content"}`` dicts, what chat templates take. This module
-imports nothing from ``assistant`` (``finetune`` sits below it).
+Messages are plain ``{"role", "content"}`` dicts, what chat templates take. It lives in
+``core`` because it is the contract between two layers that must not import each other's
+internals: ``finetune`` writes training data in it and ``assistant.answering`` prompts the
+model with it. Passages are typed by the ``PassageLike`` protocol (``index.records.Passage``
+satisfies it), so this module imports nothing above ``core``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol, TypeVar
 
-from index.records import Passage
-from ingest.errors import AssistantError
+from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +52,28 @@ CountFn = Callable[[str], int]
 Message = Mapping[str, str]
 
 
+class PassageLike(Protocol):
+    """What the prompt reads of a retrieved passage (a frozen dataclass, so ``fit_to_budget``
+    can shorten its ``text`` with ``dataclasses.replace``)."""
+
+    source: str
+    text: str
+    page_index: int | None
+    page_label: str | None
+    heading: tuple[str, ...]
+
+    @property
+    def heading_path(self) -> str: ...
+
+
+PassageT = TypeVar("PassageT", bound=PassageLike)
+
+
 class PromptBudgetError(AssistantError, ValueError):
     """The question (with the system prompt and answer reserve) does not fit the window."""
 
 
-def format_passage(n: int, passage: Passage) -> str:
+def format_passage(n: int, passage: PassageT) -> str:
     """One numbered passage: ``[n] Source: ... | Page: ... | Section: ...`` then its text."""
     meta = [f"Source: {passage.source}"]
     if passage.page_index is not None:
@@ -67,12 +87,12 @@ def format_passage(n: int, passage: Passage) -> str:
     return f"[{n}] " + " | ".join(meta) + "\n" + passage.text.strip()
 
 
-def format_passages(passages: Sequence[Passage]) -> str:
+def format_passages(passages: Sequence[PassageT]) -> str:
     """The passages block: ``format_passage`` for each, numbered from 1, blank-line separated."""
     return "\n\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))
 
 
-def grounded_user_content(question: str, passages: Sequence[Passage]) -> str:
+def grounded_user_content(question: str, passages: Sequence[PassageT]) -> str:
     """The last user turn of a grounded prompt: the passages, then the question."""
     block = format_passages(passages) if passages else "(no passages)"
     return f"Passages:\n\n{block}\n\nQuestion: {question.strip()}"
@@ -80,7 +100,7 @@ def grounded_user_content(question: str, passages: Sequence[Passage]) -> str:
 
 def build_grounded_messages(
     question: str,
-    passages: Sequence[Passage],
+    passages: Sequence[PassageT],
     history: Sequence[Message] = (),
     system_prompt: str = SYSTEM_PROMPT,
 ) -> list[dict]:
@@ -146,14 +166,14 @@ def is_abstention(text: str) -> bool:
 def fit_to_budget(
     count: CountFn,
     question: str,
-    passages: Sequence[Passage],
+    passages: Sequence[PassageT],
     history: Sequence[Message],
     context_window: int,
     reserve_for_answer: int,
     system_prompt: str = SYSTEM_PROMPT,
     min_passages: int = 1,
     overhead_per_message: int = MESSAGE_OVERHEAD_TOKENS,
-) -> tuple[list[Passage], list[Message]]:
+) -> tuple[list[PassageT], list[Message]]:
     """Choose the passages and history turns whose grounded prompt fits the window.
 
     ``count`` maps text to its number of tokens. The budget is ``context_window -
@@ -201,14 +221,14 @@ def fit_to_budget(
     return kept, turns
 
 
-def _cost(count: CountFn, question: str, passages: Sequence[Passage],
+def _cost(count: CountFn, question: str, passages: Sequence[PassageT],
           history: Sequence[Message], system_prompt: str, overhead: int) -> int:
     messages = build_grounded_messages(question, passages, history, system_prompt)
     return sum(count(m["content"]) + overhead for m in messages)
 
 
-def _truncate(count: CountFn, question: str, kept: list[Passage], turns: list[Message],
-              system_prompt: str, overhead: int, budget: int) -> Passage | None:
+def _truncate(count: CountFn, question: str, kept: list[PassageT], turns: list[Message],
+              system_prompt: str, overhead: int, budget: int) -> PassageT | None:
     """The last kept passage cut at a word boundary to the longest text that fits."""
     last = kept[-1]
     words = last.text.split(" ")

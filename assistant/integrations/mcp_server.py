@@ -25,8 +25,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
-from assistant.client import answer_text, as_backend, where
-from ingest.errors import AssistantError
+from assistant.integrations.client import answer_text, as_backend, where
+from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
 
