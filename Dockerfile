@@ -32,6 +32,7 @@ RUN python -m venv /opt/venv && pip install --no-cache-dir --upgrade pip
 RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" --extra-index-url https://pypi.org/simple "$TORCH_SPEC"
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY assistant ./assistant
 COPY ingest ./ingest
 COPY index ./index

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 DEMO_HOME ?= .demo
 
-.PHONY: setup test test-fast test-slow lint demo bench clean
+.PHONY: setup test test-fast lint demo clean
 
 setup: $(STAMP)
 
