@@ -26,8 +26,25 @@ permutation test (``eval.metrics``). Definitions (see ``METRICS`` for the list):
   citation that points to a gold source (answered, answerable questions with gold sources).
 - Abstention, on the unanswerable questions (gold answer None): ``abstain_recall`` =
   abstained there; ``abstain_precision`` = over abstained questions, unanswerable ones.
-- Cost: ``latency_s`` (the answer's total time; p50 and p95 in the summary) and
-  ``completion_tokens``.
+- Outcomes, the figures a user feels (``outcome_scores``): ``answered`` (not abstained,
+  no error; all questions); ``correct`` (answerable questions: answered, the answer part
+  holds the gold answer or one of its ``aliases``, every ``answer_parts`` span, and not the
+  ``stale_answer``; yes/no questions: the decision is right); ``wrong`` (over answered
+  questions: unanswerable, or not correct); ``stale`` (over answered questions that have a
+  ``stale_answer``: the answer holds it); ``correct_and_cited`` (answerable questions with
+  gold sources: correct and at least one citation points to a gold document and section or
+  page); ``long_answer`` (over answered questions: more than ``LONG_ANSWER_WORDS`` words,
+  so dumping evidence cannot pass for an answer; the report lists them).
+  Citations are scored against the gold sources apart from the verifier's own support
+  scores, separately by who made them: ``gold_cited_model`` (a ``[n]`` the model wrote and
+  the verifier kept) and ``gold_cited_system`` (a citation the answer path attached; only
+  when the answer record says which is which, per citation ``origin``).
+- Cost: ``latency_s`` (the answer's total time; p50 and p95 in the summary),
+  ``prompt_tokens`` (prefill) and ``completion_tokens`` (decode).
+
+Every metric is also reported per question type (``type`` in the question file) and per
+answer kind (``answer_kind`` in the answer record: generated, extracted, abstained;
+``error`` when answering failed).
 """
 
 from __future__ import annotations
@@ -62,6 +79,9 @@ _QUOTED = re.compile(r'(?:\bpassage\s*(?:\[\s*\d+\s*\])?\s*says:\s*)?["\u201c]'
 _ANSWER_LEAD = re.compile(r"\bso the answer is:\s*", re.I)
 
 
+LONG_ANSWER_WORDS = 60  # an answer longer than this is flagged as a possible evidence dump
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """A metric's key in results, its label in reports, and how to show it."""
@@ -88,7 +108,19 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("abstain_recall", "Abstention recall", "abstention"),
     MetricSpec("abstain_precision", "Abstention precision", "abstention", paired=False),
     MetricSpec("abstained", "Abstained (all questions)", "abstention"),
+    MetricSpec("answered", "Answered (all questions)", "outcome"),
+    MetricSpec("correct", "Correct (answerable questions)", "outcome"),
+    MetricSpec("wrong", "Wrong (share of answers given)", "outcome", paired=False),
+    MetricSpec("correct_and_cited", "Correct and cited to the gold section", "outcome"),
+    MetricSpec("stale", "Stale answer (answered conflict questions)", "outcome", paired=False),
+    MetricSpec("long_answer", f"Longer than {LONG_ANSWER_WORDS} words (answers given)",
+               "outcome", paired=False),
+    MetricSpec("gold_cited_model", "Model-written citation to a gold source", "citations",
+               paired=False),
+    MetricSpec("gold_cited_system", "System-attached citation to a gold source", "citations",
+               paired=False),
     MetricSpec("latency_s", "Latency (s)", "cost", unit="seconds"),
+    MetricSpec("prompt_tokens", "Prompt tokens", "cost", unit="tokens"),
     MetricSpec("completion_tokens", "Generated tokens", "cost", unit="tokens"),
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
@@ -210,6 +242,82 @@ def answer_scores(answer_text: str, abstained: bool, gold_answer: str | None,
     return {"exact_match": exact_match(prediction, gold_answer),
             "token_f1": token_f1(prediction, gold_answer),
             "contains_answer": contains_answer(prediction, gold_answer)}
+
+
+def holds(prediction: str, span: str) -> bool:
+    """Whether the normalised ``span`` occurs in the normalised ``prediction`` as whole
+    words (``contains_answer`` as a bool)."""
+    return contains_answer(prediction, span) == 1.0
+
+
+def answer_kind(answer: Mapping | None, error: str | None = None) -> str:
+    """How an answer record was made: its ``answer_kind`` when the answer path records one
+    (generated, extracted, abstained), else ``abstained`` or ``generated``; ``error`` when
+    answering failed."""
+    if error or answer is None:
+        return "error"
+    kind = answer.get("answer_kind")
+    if kind:
+        return str(kind)
+    return "abstained" if answer.get("abstained") else "generated"
+
+
+def _cites_gold(citations: Iterable[Mapping], refs: Sequence[SourceRef]) -> bool:
+    from types import SimpleNamespace
+
+    return any(gold_index(SimpleNamespace(source=c.get("source", ""), doc_id="",
+                                          page_index=c.get("page_index"),
+                                          heading=c.get("heading") or ""), refs) is not None
+               for c in citations)
+
+
+def outcome_scores(answer: Mapping | None, gold: Mapping, error: str | None = None,
+                   ) -> dict[str, float | None]:
+    """The outcome metrics of one stored answer record against its ``gold`` (the
+    results.jsonl shapes): ``answered``, ``correct``, ``wrong``, ``stale``,
+    ``correct_and_cited``, ``long_answer``, ``gold_cited_model``, ``gold_cited_system``
+    and ``prompt_tokens``; None where a metric does not apply (see the module text)."""
+    out: dict[str, float | None] = dict.fromkeys(
+        ("answered", "correct", "wrong", "stale", "correct_and_cited", "long_answer",
+         "gold_cited_model", "gold_cited_system", "prompt_tokens"))
+    abstained = bool(answer and answer.get("abstained"))
+    answered = answer is not None and not error and not abstained
+    out["answered"] = float(answered)
+    gold_answer, kind = gold.get("answer"), gold.get("kind", "short")
+    refs = tuple(SourceRef(file=s["file"], page=s.get("page"), heading=s.get("heading"))
+                 for s in gold.get("sources", ()) if s.get("role", "gold") == "gold")
+    text = strip_markers(answer.get("answer", "")) if answered else ""
+    prediction = answer_part(text) if answered else ""
+    correct = False
+    if answered and gold_answer is not None:
+        if kind == "yesno":
+            correct = parse_decision(text) == gold_answer
+        else:
+            stale = gold.get("stale_answer")
+            correct = (any(holds(prediction, g) for g in (gold_answer, *gold.get("aliases", ())))
+                       and all(holds(prediction, part) for part in gold.get("answer_parts", ()))
+                       and not (stale and holds(prediction, stale)))
+    if gold_answer is not None:
+        out["correct"] = float(correct)
+    if answered:
+        out["wrong"] = float(gold_answer is None or not correct)
+        out["long_answer"] = float(len(text.split()) > LONG_ANSWER_WORDS)
+        if gold.get("stale_answer"):
+            out["stale"] = float(holds(prediction, gold["stale_answer"]))
+    citations = list(answer.get("citations", ())) if answered else []
+    if gold_answer is not None and refs:
+        out["correct_and_cited"] = float(correct and _cites_gold(citations, refs))
+        if answered:
+            origins = {c.get("origin") for c in citations}
+            model = [c for c in citations if c.get("origin", "model") == "model"]
+            out["gold_cited_model"] = float(_cites_gold(model, refs))
+            if origins - {None}:  # the answer path says who made each citation
+                system = [c for c in citations if c.get("origin", "model") != "model"]
+                out["gold_cited_system"] = float(_cites_gold(system, refs))
+    usage = (answer or {}).get("usage") or {}
+    if usage.get("prompt_tokens") is not None and not error:
+        out["prompt_tokens"] = float(usage["prompt_tokens"])
+    return out
 
 
 def question_metrics(

@@ -1,9 +1,10 @@
 """``assistant eval run --config FILE --out DIR [--limit N]``: the harness from the CLI;
-``assistant eval compare RUN:SETUP RUN:SETUP ...``: setups of different runs side by side.
+``assistant eval compare RUN:SETUP RUN:SETUP ...``: setups of different runs side by side;
+``assistant eval render DIR [--out OUT]``: a run's reports again from its stored answers.
 
-``add_run_parser(esub)`` adds the ``run`` and ``compare`` sub-commands to ``assistant
-eval``'s sub-parsers; ``cmd_eval_run(args)`` and ``cmd_eval_compare(args)`` run them and
-return the exit code. Library errors
+``add_run_parser(esub)`` adds the ``run``, ``compare`` and ``render`` sub-commands to
+``assistant eval``'s sub-parsers; ``cmd_eval_run(args)``, ``cmd_eval_compare(args)`` and
+``cmd_eval_render(args)`` run them and return the exit code. Library errors
 propagate to ``assistant.cli.main.main``, which turns them into one-line messages.
 """
 
@@ -58,6 +59,17 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_render(args: argparse.Namespace) -> int:
+    """Rewrite ``args.run``'s summary, reports and plots (into ``--out`` when given) from
+    its manifest and results; prints where they are. Returns 0."""
+    from eval.render import render_run
+
+    result = render_run(Path(args.run), Path(args.out) if args.out else None)
+    print(f"{result.questions} questions rendered from {Path(args.run) / 'results.jsonl'}; "
+          f"report: {result.report_html} (also report.md, summary.json, plots/)")
+    return 0
+
+
 def _progress_line(setup: str, done: int, total: int) -> None:
     """One stderr line per batch when stderr is no terminal (logs, CI)."""
     print(f"eval: {setup} {done}/{total}", file=sys.stderr, flush=True)
@@ -79,6 +91,13 @@ def add_run_parser(esub) -> argparse.ArgumentParser:
                         "eval/reports/acme:combined")
     q.add_argument("--out", help="write the Markdown table here instead of printing it")
     q.set_defaults(func=cmd_eval_compare)
+    r = esub.add_parser("render", help="write a run's summary.json, report.md/.html and plots "
+                                       "again from its results.jsonl and manifest.json, "
+                                       "answering nothing")
+    r.add_argument("run", metavar="RUN_DIR", help="a run's output directory, e.g. "
+                                                  "eval/reports/acme")
+    r.add_argument("--out", help="write into this directory instead of RUN_DIR")
+    r.set_defaults(func=cmd_eval_render)
     return p
 
 

@@ -20,8 +20,8 @@ from eval.answer_metrics import (
     compare_setups,
     summarize,
 )
-from eval.harness import RESULTS, EvalError, _rescore_answer, load_results
 from eval.report import POSITIONS_NOTE, _label, _md_table, citation_positions, fmt
+from eval.results import RESULTS, EvalError, load_results, rescore_answer
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def compare_runs(comparands: Sequence[Comparand], n_resamples: int = 10_000,
             raise EvalError(f"{c.label}: no setup {c.setup!r} in {c.run / RESULTS} "
                             f"(it has {', '.join(setups) or 'none'})")
         for record in records.values():
-            _rescore_answer(record)
+            rescore_answer(record)
         runs[c.label] = records
     shared = set.intersection(*(set(records) for records in runs.values()))
     if not shared:

@@ -28,14 +28,20 @@ from core.errors import AssistantError
 from eval.answer_metrics import (
     Comparison,
     Estimate,
-    answer_scores,
-    compare_setups,
     gold_index,
     question_metrics,
-    summarize,
 )
 from eval.config import EvalConfig, SetupConfig
 from eval.questions import EvalQuestion, load_questions
+from eval.results import (
+    MANIFEST,
+    RESULTS,
+    EvalError,
+    load_results,
+    rescore_answer,
+    score_and_report,
+    write_json,
+)
 from eval.setups import EvalSetup, Models, build_setups, open_searcher, resolve_adapters
 
 if TYPE_CHECKING:
@@ -43,16 +49,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESULTS = "results.jsonl"
-MANIFEST = "manifest.json"
-SUMMARY = "summary.json"
 FORMAT_VERSION = 1
 RETRIEVAL_DEPTH = 10  # passages fetched for retrieval metrics (nDCG@10), at least k
-
-
-class EvalError(AssistantError):
-    """The run cannot go on: its output directory belongs to another config, or
-    results.jsonl is corrupt before its last line."""
 
 
 @dataclass
@@ -113,31 +111,14 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
                                               adapters, embedder, progress, total,
                                               on_batch)
     records = load_results(out_dir / RESULTS)
-    for record in records.values():  # stored answers, scored by today's definitions
-        _rescore_answer(record)
-    wanted = {q.id for q in questions}
-    per_setup = {s.name: {qid: r["metrics"] for (name, qid), r in records.items()
-                          if name == s.name and qid in wanted} for s in active}
-    summary = {name: summarize(m, config.run.bootstrap_resamples, config.run.seed)
-               for name, m in per_setup.items()}
-    comparisons = compare_setups(per_setup, n_resamples=config.run.permutation_resamples,
-                                 seed=config.run.seed)
     finished = _now()
     manifest.setdefault("runs", []).append({
         "started_at": started, "finished_at": finished, "command": command, "limit": limit,
         "questions": len(questions), "new_results": total})
     manifest["finished_at"] = finished
-    _write_json(out_dir / MANIFEST, manifest)
-    _write_json(out_dir / SUMMARY, {
-        "setups": {n: {k: e.to_json() for k, e in s.items()} for n, s in summary.items()},
-        "comparisons": [c.to_json() for c in comparisons], "skipped_setups": skipped})
-    from eval.report import ReportData, write_reports
-
-    ordered = [records[(s.name, q.id)] for q in questions for s in active
-               if (s.name, q.id) in records]
-    write_reports(out_dir, ReportData(
-        config=config, setups=active, skipped=skipped, records=ordered, summary=summary,
-        comparisons=comparisons, manifest=manifest, command=command, n_questions=len(questions)))
+    write_json(out_dir / MANIFEST, manifest)
+    summary, comparisons = score_and_report(out_dir, config, active, skipped, records,
+                                            [q.id for q in questions], manifest, command)
     return RunResult(out_dir, total, summary, comparisons, skipped, time.perf_counter() - clock)
 
 
@@ -218,7 +199,7 @@ def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) ->
         passages=answer.passages if answer else (),
         latency_s=answer.timings.get("total") if answer else None,
         completion_tokens=answer.usage.get("completion_tokens") if answer else None)
-    return {
+    record = {
         "setup": setup.name,
         "question_id": question.id,
         "question": question.question,
@@ -235,46 +216,8 @@ def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) ->
         "metrics": metrics,
         "error": error,
     }
-
-
-def _rescore_answer(record: dict) -> None:
-    """Recompute a stored record's answer-text metrics (they need only its answer and
-    gold), so a report always scores every answer the same way."""
-    answer, gold = record.get("answer"), record["gold"]
-    record["metrics"].update(answer_scores(
-        answer["answer"] if answer else "", bool(answer and answer["abstained"]),
-        gold["answer"], gold["kind"]))
-
-
-def load_results(path: Path) -> dict[tuple[str, str], dict]:
-    """``(setup, question id) -> record`` of ``results.jsonl`` (later lines win). A
-    truncated last line (an interrupted write) is dropped and the file rewritten without
-    it; a bad line elsewhere raises ``EvalError``."""
-    if not path.is_file():
-        return {}
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    records: dict[tuple[str, str], dict] = {}
-    kept: list[bytes] = []
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            key = (record["setup"], record["question_id"])
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            if i == last:
-                logger.warning("%s: dropping a truncated last line", path)
-                continue
-            raise EvalError(f"{path} line {i + 1} is corrupt ({exc}); fix or remove it") from exc
-        records[key] = record
-        kept.append(line)
-    if raw and (len(kept) != sum(1 for line in lines if line.strip()) or not raw.endswith(b"\n")):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(b"".join(line + b"\n" for line in kept))
-        os.replace(tmp, path)
-    return records
+    rescore_answer(record)  # the outcome metrics, computed as a re-render computes them
+    return record
 
 
 # -- manifest -------------------------------------------------------------------------------
@@ -295,7 +238,7 @@ def _start_manifest(config: EvalConfig, out_dir: Path, adapters: dict,
         "adapters": {name: a.to_json() if a else None for name, a in adapters.items()},
         "skipped_setups": skipped,
     })
-    _write_json(path, manifest)
+    write_json(path, manifest)
     return manifest
 
 
@@ -340,9 +283,3 @@ def machine_info(device: str = "auto") -> dict:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)

@@ -43,15 +43,27 @@ class EvalQuestion:
     kind: str = "short"
     evidence: tuple[str, ...] = ()
     contexts: tuple[Passage, ...] = ()
+    aliases: tuple[str, ...] = ()
+    answer_parts: tuple[str, ...] = ()
+    stale_answer: str | None = None
+    qtype: str | None = None
+    stale_sources: tuple[SourceRef, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return self.answer is not None
 
     def gold_json(self) -> dict:
-        return {"answer": self.answer, "kind": self.kind,
-                "sources": [s.to_json() for s in self.sources],
-                "evidence": list(self.evidence)}
+        """The ``gold`` of a results.jsonl record (what re-scoring reads); the optional
+        keys appear only when the question set gives them."""
+        out = {"answer": self.answer, "kind": self.kind,
+               "sources": [s.to_json() for s in self.sources],
+               "evidence": list(self.evidence)}
+        extra = {"aliases": list(self.aliases), "answer_parts": list(self.answer_parts),
+                 "stale_answer": self.stale_answer, "type": self.qtype,
+                 "stale_sources": [s.to_json() for s in self.stale_sources]}
+        out.update({k: v for k, v in extra.items() if v})
+        return out
 
 
 def load_questions(config: QuestionsConfig) -> list[EvalQuestion]:
@@ -80,7 +92,11 @@ def _qa(config: QuestionsConfig) -> list[EvalQuestion]:
     records, problems = read_qa(config.path, split=config.split)
     for line, reason in problems[:10]:
         logger.warning("%s line %d skipped: %s", config.path, line, reason)
-    return [EvalQuestion(id=r.id, question=r.question, answer=r.answer, sources=r.sources)
+    return [EvalQuestion(id=r.id, question=r.question, answer=r.answer,
+                         sources=r.gold_sources, aliases=r.aliases,
+                         answer_parts=r.answer_parts, stale_answer=r.stale_answer,
+                         qtype=r.qtype or ("unanswerable" if r.answer is None else None),
+                         stale_sources=tuple(s for s in r.sources if s.role == "stale"))
             for r in records]
 
 

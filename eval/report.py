@@ -1,4 +1,4 @@
-"""Results in, ``report.md`` and a single-file ``report.html`` out.
+"""Results in, ``report.md``, ``report.html`` and their plots (``plots/*.png``) out.
 
 Both state the command, machine and date, the setups and their adapters, every metric
 per setup with its 95% interval, which differences between setups are significant
@@ -6,23 +6,23 @@ per setup with its 95% interval, which differences between setups are significan
 figures when the question set is PubMedQA, where the citations of setups with retrieval
 point (written passage numbers beside where the gold passage was shown), and plots. The
 HTML adds a per-question drill-down (passages, answer, citations, per-sentence
-support); every piece of text from questions, documents or the model is HTML-escaped.
-Plots are PNGs drawn with matplotlib's Agg canvas, embedded as base64 in the HTML and
-written under ``plots/``.
+support), rendered from the Jinja template ``eval/templates/report.html.j2`` with
+autoescape on, so every piece of text from questions, documents or the model is
+HTML-escaped. Plots are PNGs drawn with matplotlib's Agg canvas and written once, under
+``plots/`` beside both reports, which link to them by relative path.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from eval.answer_metrics import METRICS, Comparison, Estimate, MetricSpec
+from eval.answer_metrics import LONG_ANSWER_WORDS, METRICS, Comparison, Estimate, MetricSpec
 from eval.config import EvalConfig, SetupConfig
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ class ReportData:
     manifest: dict = field(default_factory=dict)
     command: str | None = None
     n_questions: int = 0
+    # eval.results.breakdown: {"type" | "answer_kind": {setup: {group: {metric: Estimate}}}}
+    breakdown: dict = field(default_factory=dict)
 
     def shown_metrics(self) -> list[MetricSpec]:
         def present(key: str) -> bool:
@@ -74,7 +76,7 @@ def write_reports(out_dir: Path, data: ReportData) -> tuple[Path, Path]:
         (out_dir / "plots" / f"{name}.png").write_bytes(png)
     md, page = out_dir / "report.md", out_dir / "report.html"
     md.write_text(render_markdown(data, list(plots)), encoding="utf-8")
-    page.write_text(render_html(data, plots), encoding="utf-8")
+    page.write_text(render_html(data, list(plots)), encoding="utf-8")
     return md, page
 
 
@@ -277,6 +279,14 @@ def render_markdown(data: ReportData, plot_names: Sequence[str] = ()) -> str:
     if rows:
         out += ["## Where citations point", "", POSITIONS_NOTE, ""]
         out += _md_table(header, rows)
+    for axis, title in BREAKDOWN_AXES:
+        header, rows = breakdown_table(data, axis)
+        if rows:
+            out += [f"## {title}", ""] + _md_table(header, rows)
+    flagged = long_answers(data)
+    if flagged:
+        out += [f"## Answers longer than {LONG_ANSWER_WORDS} words", ""]
+        out += _md_table(["setup", "question", "words", "answer (start)"], flagged)
     if data.config.questions.format == "pubmedqa":
         out += ["## PubMedQA beside published figures (accuracy, %)", ""]
         out += _md_table(["system", "accuracy", "source"], _pubmedqa_rows(data))
@@ -288,6 +298,44 @@ def render_markdown(data: ReportData, plot_names: Sequence[str] = ()) -> str:
         (r["question_id"], r["setup"], _short(r), _metric_text(r["metrics"]))
         for r in data.records])
     return "\n".join(out)
+
+
+BREAKDOWN_METRICS = ("answered", "correct", "wrong", "correct_and_cited", "stale",
+                     "abstain_recall", "latency_p50", "latency_p95")
+BREAKDOWN_AXES = (("type", "By question type"), ("answer_kind", "By answer kind"))
+
+
+def breakdown_table(data: ReportData, axis: str) -> tuple[list[str], list[tuple[str, ...]]]:
+    """(header, rows) of one axis of the breakdown: a row per group and metric, a column
+    per setup, each cell ``mean [interval] (n)``; empty when the run has none."""
+    by_setup = data.breakdown.get(axis) or {}
+    if not by_setup:
+        return [], []
+    names = [s.name for s in data.setups if s.name in by_setup]
+    groups = sorted({g for s in names for g in by_setup[s]})
+    rows = []
+    for group in groups:
+        for key in BREAKDOWN_METRICS:
+            ests = [by_setup[s].get(group, {}).get(key) for s in names]
+            if all(e is None for e in ests):
+                continue
+            unit = "seconds" if key.startswith("latency") else "fraction"
+            label = {"latency_p50": "Latency p50 (s)", "latency_p95": "Latency p95 (s)"}.get(
+                key, _label(key))
+            rows.append((group, label, *(f"{fmt(e, unit)} ({e.n})" if e else "-"
+                                         for e in ests)))
+    return ["group", "metric", *names], rows
+
+
+def long_answers(data: ReportData) -> list[tuple[str, str, str, str]]:
+    """(setup, question id, words, the answer's start) of each answer flagged as longer
+    than ``LONG_ANSWER_WORDS`` words."""
+    out = []
+    for r in data.records:
+        if (r.get("metrics") or {}).get("long_answer"):
+            text = " ".join((r.get("answer") or {}).get("answer", "").split())
+            out.append((r["setup"], r["question_id"], str(len(text.split())), text[:120]))
+    return out
 
 
 def _short(record: dict, limit: int = 160) -> str:
@@ -307,129 +355,93 @@ def _metric_text(metrics: dict) -> str:
 
 # -- html ---------------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.sig{font-weight:bold;color:#0a5}
-details{margin:0.3em 0}summary{cursor:pointer}.setup{border-left:4px solid #89b;margin:0.6em 0;
-padding:0.2em 0.8em}.gold{background:#eaffea}.psg{white-space:pre-wrap;font-size:0.9em}
-.muted{color:#777}img{max-width:100%}
-"""
+TEMPLATE = "report.html.j2"
 
 
-def _e(text) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
+@lru_cache(maxsize=1)
+def _templates():
+    """The Jinja environment over ``eval/templates`` (autoescaped; None renders empty)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("eval", "templates"), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                       keep_trailing_newline=False,
+                       finalize=lambda value: "" if value is None else value)
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c if raw else _e(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def render_html(data: ReportData, plots: dict[str, bytes]) -> str:
-    """The report as one HTML page, plots inlined, per-question drill-down included."""
+def render_html(data: ReportData, plot_names: Iterable[str] = ()) -> str:
+    """The report as one HTML page with a per-question drill-down; each of ``plot_names``
+    is shown from ``plots/NAME.png`` beside the page (``write_reports`` writes them).
+    Every piece of text is HTML-escaped by the template. Raises ``jinja2.TemplateError``
+    only for a broken template (a bug)."""
     names = [s.name for s in data.setups]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report: "
-             f"{_e(data.config.run.name)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>Eval report: {_e(data.config.run.name)}</h1>",
-             _html_table(["", ""], _meta(data)), "<h2>Setups</h2>",
-             _html_table(["setup", "kind", "retrieval", "adapter"],
-                         [_setup_line(data, s) for s in data.setups])]
-    for name, reason in data.skipped.items():
-        parts.append(f"<p><b>Skipped {_e(name)}</b>: {_e(reason)}</p>")
-    parts.append("<h2>Results (mean [95% bootstrap interval])</h2>")
-    parts.append(_html_table(["metric", *names], [
-        (label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)]))
-    parts.append("<h2>Differences between setups</h2><p>Paired sign-flip permutation test on "
-                 "the questions both setups have a value for; <span class='sig'>bold</span> "
-                 "rows have p &lt; 0.05 (not adjusted for multiple comparisons).</p>")
-    rows = []
-    for c in data.comparisons:
-        cells = [_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}", f"{c.p_value:.4f}",
-                 str(c.n)]
-        cls = " class='sig'" if c.significant else ""
-        rows.append(f"<tr{cls}>" + "".join(f"<td>{_e(x)}</td>" for x in cells) + "</tr>")
-    parts.append("<table><tr><th>metric</th><th>setups</th><th>difference</th><th>p</th>"
-                 f"<th>n</th></tr>{''.join(rows)}</table>")
     header, rows = _positions(data)
-    if rows:
-        parts.append(f"<h2>Where citations point</h2><p>{_e(POSITIONS_NOTE)}</p>")
-        parts.append(_html_table(header, rows))
-    if data.config.questions.format == "pubmedqa":
-        parts.append("<h2>PubMedQA beside published figures (accuracy, %)</h2>")
-        parts.append(_html_table(["system", "accuracy", "source"], _pubmedqa_rows(data)))
-        parts.append(f"<p>{_e(PUBMEDQA_NOTE)}</p>")
-    if plots:
-        parts.append("<h2>Plots</h2>")
-        for name, png in plots.items():
-            b64 = base64.b64encode(png).decode("ascii")
-            parts.append(f"<p><img alt='{_e(name)}' src='data:image/png;base64,{b64}'></p>")
-    parts.append("<h2>Per question</h2>")
-    parts.extend(_drilldown(data))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    pubmedqa = ({"rows": _pubmedqa_rows(data), "note": PUBMEDQA_NOTE}
+                if data.config.questions.format == "pubmedqa" else None)
+    return _templates().get_template(TEMPLATE).render(
+        title=data.config.run.name,
+        meta=_meta(data),
+        setups=[_setup_line(data, s) for s in data.setups],
+        skipped=data.skipped,
+        results_header=["metric", *names],
+        results=[(label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)],
+        comparisons=[{"significant": c.significant,
+                      "cells": (_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+                                f"{c.p_value:.4f}", str(c.n))} for c in data.comparisons],
+        positions={"header": header, "rows": rows, "note": POSITIONS_NOTE},
+        pubmedqa=pubmedqa,
+        breakdowns=[{"title": title, "table": breakdown_table(data, axis)}
+                    for axis, title in BREAKDOWN_AXES if breakdown_table(data, axis)[1]],
+        long_answers=long_answers(data),
+        long_words=LONG_ANSWER_WORDS,
+        plots=list(plot_names),
+        questions=_question_views(data),
+    ) + "\n"
 
 
-def _drilldown(data: ReportData) -> list[str]:
+def _question_views(data: ReportData) -> list[dict]:
+    """Per question (in report order): its gold answer and sources, then each setup's
+    record as the drill-down shows it."""
     by_question: dict[str, list[dict]] = {}
     for r in data.records:
         by_question.setdefault(r["question_id"], []).append(r)
     out = []
     for qid, records in by_question.items():
-        first = records[0]
-        gold = first["gold"]
+        gold = records[0]["gold"]
         sources = "; ".join(
             s["file"] + (f" p.{s['page']}" if s.get("page") else "")
             + (f" \u00a7 {s['heading']}" if s.get("heading") else "") for s in gold["sources"])
-        out.append(f"<details><summary>{_e(qid)}: {_e(first['question'])}</summary>"
-                   f"<p>Gold answer: <b>{_e(gold['answer'])}</b>"
-                   f"{' (unanswerable)' if gold['answer'] is None else ''}"
-                   f"<br>Gold sources: {_e(sources or '-')}</p>")
-        out.extend(_setup_block(r) for r in records)
-        out.append("</details>")
+        out.append({"id": qid, "question": records[0]["question"], "gold_answer": gold["answer"],
+                    "unanswerable": gold["answer"] is None, "sources": sources or "-",
+                    "setups": [_record_view(r) for r in records]})
     return out
 
 
-def _setup_block(r: dict) -> str:
-    parts = [f"<div class='setup'><h4>{_e(r['setup'])}</h4>"]
+def _record_view(r: dict) -> dict:
+    """One setup's answer to one question, as plain values for the template."""
     if r.get("error"):
-        parts.append(f"<p>Error: {_e(r['error'])}</p></div>")
-        return "".join(parts)
+        return {"setup": r["setup"], "error": r["error"]}
     a = r["answer"]
-    state = f" <span class='muted'>(abstained: {_e(a['abstain_reason'])})</span>" \
-        if a["abstained"] else ""
-    parts.append(f"<p><b>Answer</b>{state}: {_e(a['answer'])}</p>")
-    if r.get("raw") is not None and r["raw"].strip() != a["answer"].strip():
-        parts.append(f"<p class='muted'>Raw model output: {_e(r['raw'])}</p>")
-    parts.append(f"<p class='muted'>{_e(_metric_text(r['metrics']))}; latency "
-                 f"{_e(a['timings'].get('total', '-'))} s</p>")
-    if a["citations"]:
-        parts.append(_html_table(["n", "source", "page", "heading", "quote", "support"], [
-            (c["n"], c["source"], c["page_index"] or "", c["heading"], c["quote"], c["support"])
-            for c in a["citations"]]))
-    v = r.get("verification")
-    if v and v["sentences"]:
-        parts.append("<details><summary>Per-sentence support</summary>" + _html_table(
-            ["#", "sentence", "cited", "kept", "support", "supported", "claim"],
-            [(s["index"], s["text"], s["cited"], s["citations"], s["support"], s["supported"],
-              s["is_claim"]) for s in v["sentences"]]) + "</details>")
-    if a["passages"]:
-        gold = {p["chunk_id"] for p in r.get("retrieved", []) if p.get("gold")}
-        items = []
-        for p in a["passages"]:
-            text = p["text"] if len(p["text"]) <= _MAX_PASSAGE_CHARS \
-                else p["text"][:_MAX_PASSAGE_CHARS] + " ..."
-            cls = " class='gold'" if p["chunk_id"] in gold else ""
-            where = p["source"] + (f" p.{p['page_index']}" if p.get("page_index") else "") \
-                + (f" \u00a7 {p['heading']}" if p.get("heading") else "")
-            items.append(f"<li{cls}><b>[{p['n']}]</b> {_e(where)}"
-                         f"<div class='psg'>{_e(text)}</div></li>")
-        parts.append(f"<details><summary>Passages ({len(items)}; gold in green)</summary>"
-                     f"<ol style='list-style:none'>{''.join(items)}</ol></details>")
-    parts.append("</div>")
-    return "".join(parts)
+    raw = r.get("raw")
+    v = r.get("verification") or {}
+    gold = {p["chunk_id"] for p in r.get("retrieved", []) if p.get("gold")}
+    return {
+        "setup": r["setup"], "error": None, "answer": a["answer"],
+        "abstained": a["abstained"], "abstain_reason": a["abstain_reason"],
+        "raw": raw if raw is not None and raw.strip() != a["answer"].strip() else None,
+        "metrics": _metric_text(r["metrics"]), "latency": a["timings"].get("total", "-"),
+        "citations": [(c["n"], c["source"], c["page_index"] or "", c["heading"], c["quote"],
+                       c["support"]) for c in a["citations"]],
+        "sentences": [(s["index"], s["text"], s["cited"], s["citations"], s["support"],
+                       s["supported"], s["is_claim"]) for s in v.get("sentences") or []],
+        "passages": [{
+            "n": p["n"], "gold": p["chunk_id"] in gold,
+            "where": p["source"] + (f" p.{p['page_index']}" if p.get("page_index") else "")
+            + (f" \u00a7 {p['heading']}" if p.get("heading") else ""),
+            "text": p["text"] if len(p["text"]) <= _MAX_PASSAGE_CHARS
+            else p["text"][:_MAX_PASSAGE_CHARS] + " ...",
+        } for p in a["passages"]],
+    }
 
 
 # -- plots --------------------------------------------------------------------------------

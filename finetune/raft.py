@@ -90,9 +90,9 @@ def build_grounded(
     retrieved = searcher.search_batch(
         [r.question for r in records], k=config.depth, mode=config.mode
     )
-    sources = _source_map(searcher)
+    sources = chunks_per_source(searcher)
 
-    by_sources = _golds_by_sources(records, searcher, sources)
+    by_sources = golds_by_sources(records, searcher, sources)
 
     plans = []  # (record, golds, found_by, hits)
     for record, hits, cited in zip(records, retrieved, by_sources, strict=True):
@@ -101,10 +101,10 @@ def build_grounded(
             continue
         golds, found_by = cited[: config.k], "sources"
         if not golds:
-            golds, found_by = _gold_by_retrieval(record.answer, hits), "retrieval"
+            golds, found_by = gold_by_retrieval(record.answer, hits), "retrieval"
         if not golds:
             reason = ("gold source not found in the index, nor the answer in the top "
-                      f"{config.depth} retrieved" if record.sources
+                      f"{config.depth} retrieved" if record.gold_sources
                       else f"answer not in the top {config.depth} retrieved passages")
             report.drop(reason)
             continue
@@ -260,8 +260,8 @@ def _cited(answer: str, passages: Sequence[Passage], gold_positions: list[int]) 
 # -- finding gold passages -------------------------------------------------------------
 
 
-def _source_map(searcher: Searcher) -> dict[str, int]:
-    """Chunks per indexed source."""
+def chunks_per_source(searcher: Searcher) -> dict[str, int]:
+    """Chunks per indexed source (the ``sources`` ``golds_by_sources`` takes)."""
     return {doc.source: doc.n_chunks for doc in searcher.documents()}
 
 
@@ -276,10 +276,11 @@ def _resolve(file: str, sources: dict[str, int]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _golds_by_sources(
+def golds_by_sources(
     records: Sequence[QARecord], searcher: Searcher, sources: dict[str, int]
 ) -> list[list[Passage]]:
-    """For each record, the chunk each of its ``sources`` points at (see ``_pick_gold``).
+    """For each record, the chunk each of its ``sources`` points at (see ``_pick_gold``);
+    an empty list for a record without an answer or whose sources are not indexed.
 
     Every chunk of a cited file is fetched by a dense search restricted to that file,
     most similar to the question first; the questions citing one file share one batch.
@@ -288,7 +289,7 @@ def _golds_by_sources(
     for i, record in enumerate(records):
         if record.answer is None:
             continue
-        for ref in record.sources:
+        for ref in record.gold_sources:
             source = _resolve(ref.file, sources)
             if source is None or sources[source] < 1:
                 logger.debug("%s: source %s is not in the index", record.id, ref.file)
@@ -306,7 +307,7 @@ def _golds_by_sources(
                 found[(i, ref)] = gold
     golds: list[list[Passage]] = []
     for i, record in enumerate(records):
-        picked = [found[(i, ref)] for ref in record.sources if (i, ref) in found]
+        picked = [found[(i, ref)] for ref in record.gold_sources if (i, ref) in found]
         golds.append(list({g.chunk_id: g for g in picked}.values()))
     return golds
 
@@ -341,7 +342,9 @@ def _pick_gold(chunks: list[Passage], ref: SourceRef, answer: str) -> Passage | 
     return None
 
 
-def _gold_by_retrieval(answer: str, hits: list[Passage]) -> list[Passage]:
+def gold_by_retrieval(answer: str, hits: list[Passage]) -> list[Passage]:
+    """The first of ``hits`` whose text holds ``answer`` (compared ``flat``), as a
+    one-item list; empty if none does."""
     needle = flat(answer)
     return next(([h] for h in hits if needle in flat(h.text)), [])
 

@@ -25,22 +25,35 @@ class TrainingError(AssistantError):
 @dataclass(frozen=True)
 class SourceRef:
     """Where a gold answer lives: ``file`` relative to the corpus root, the 1-based physical
-    ``page`` for PDFs (else None), and the section ``heading`` (may be None)."""
+    ``page`` for PDFs (else None), and the section ``heading`` (may be None).
+
+    ``role`` is ``gold`` (it answers the question) or ``stale`` (an archived or earlier
+    document that says something else: never a gold source, kept to tell stale answers and
+    stale citations apart).
+    """
 
     file: str
     page: int | None = None
     heading: str | None = None
+    role: str = "gold"
 
     def to_json(self) -> dict:
-        return {"file": self.file, "page": self.page, "heading": self.heading}
+        out = {"file": self.file, "page": self.page, "heading": self.heading}
+        if self.role != "gold":
+            out["role"] = self.role
+        return out
 
 
 @dataclass(frozen=True)
 class QARecord:
     """One question with its gold answer (``None``: the documents do not answer it).
 
-    ``split`` is ``train``/``test``/None (unknown); ``origin`` says where it came from
-    (``qa``, ``feedback``, ``pubmedqa``). ``rating`` is kept for feedback exports.
+    ``split`` is ``train``/``dev``/``test``/None (unknown); ``origin`` says where it came
+    from (``qa``, ``feedback``, ``pubmedqa``). ``rating`` is kept for feedback exports.
+    Evaluation sets may add ``aliases`` (other ways to write the same answer),
+    ``answer_parts`` (every span a complete answer must hold), ``stale_answer`` (what an
+    outdated document says instead) and ``qtype`` (``type`` in the file: factoid,
+    paraphrase, table, conflict, unanswerable, ...).
     """
 
     id: str
@@ -50,6 +63,15 @@ class QARecord:
     split: str | None = None
     origin: str = "qa"
     rating: float | None = None
+    aliases: tuple[str, ...] = ()
+    answer_parts: tuple[str, ...] = ()
+    stale_answer: str | None = None
+    qtype: str | None = None
+
+    @property
+    def gold_sources(self) -> tuple[SourceRef, ...]:
+        """The sources that answer the question (``role`` gold), without stale ones."""
+        return tuple(s for s in self.sources if s.role == "gold")
 
     def to_json(self) -> dict:
         return {
@@ -60,6 +82,10 @@ class QARecord:
             "split": self.split,
             "origin": self.origin,
             "rating": self.rating,
+            **({"aliases": list(self.aliases)} if self.aliases else {}),
+            **({"answer_parts": list(self.answer_parts)} if self.answer_parts else {}),
+            **({"stale_answer": self.stale_answer} if self.stale_answer else {}),
+            **({"type": self.qtype} if self.qtype else {}),
         }
 
 

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = (".jsonl", ".csv")
 SPLITS = ("train", "test", "validation", "dev")
+SOURCE_ROLES = ("gold", "stale")
 Problem = tuple[int, str]
 
 
@@ -206,6 +207,17 @@ def _record(row: dict[str, Any], default_id: str) -> QARecord:
     origin = row.get("origin") or "qa"
     if not isinstance(origin, str):
         raise ValueError("origin must be a string")
+    aliases, parts = _texts(row.get("aliases"), "aliases"), _texts(row.get("answer_parts"),
+                                                                    "answer_parts")
+    stale = row.get("stale_answer")
+    if stale is not None and (not isinstance(stale, str) or not stale.strip()):
+        raise ValueError("stale_answer must be non-empty text or null")
+    qtype = row.get("type")
+    if qtype is not None and (not isinstance(qtype, str) or not qtype.strip()):
+        raise ValueError("type must be non-empty text or absent")
+    if answer is None and (aliases or parts):
+        raise ValueError("an unanswerable question (answer null) cannot have aliases or "
+                         "answer_parts")
     return QARecord(
         id=str(record_id),
         question=question.strip(),
@@ -214,7 +226,20 @@ def _record(row: dict[str, Any], default_id: str) -> QARecord:
         split=split,
         origin=origin,
         rating=float(rating) if rating is not None else None,
+        aliases=aliases,
+        answer_parts=parts,
+        stale_answer=stale.strip() if stale is not None else None,
+        qtype=qtype.strip() if qtype is not None else None,
     )
+
+
+def _texts(value: Any, field: str) -> tuple[str, ...]:
+    """A list of non-empty strings (``aliases``, ``answer_parts``); absent or null is ()."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"{field} must be a list of non-empty strings")
+    return tuple(v.strip() for v in value)
 
 
 def _sources(value: Any) -> tuple[SourceRef, ...]:
@@ -236,5 +261,9 @@ def _sources(value: Any) -> tuple[SourceRef, ...]:
         heading = item.get("heading")
         if heading is not None and not isinstance(heading, str):
             raise ValueError("source heading must be text or null")
-        refs.append(SourceRef(file=item["file"].strip(), page=page, heading=heading or None))
+        role = item.get("role", "gold")
+        if role not in SOURCE_ROLES:
+            raise ValueError(f"source role must be one of {', '.join(SOURCE_ROLES)}, got {role!r}")
+        refs.append(SourceRef(file=item["file"].strip(), page=page, heading=heading or None,
+                              role=role))
     return tuple(refs)

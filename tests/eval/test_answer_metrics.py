@@ -198,3 +198,116 @@ def test_compare_setups_finds_real_differences_only():
     # a metric only one setup has is not compared
     assert compare_setups({"a": {"1": {"mrr": 1.0}}, "b": {"1": {"mrr": None}}}) == []
     assert Estimate(1.0, 0.5, 1.0, 3).to_json()["n"] == 3
+
+
+# -- outcomes: answered, correct, wrong, stale, cited, long -----------------------------------
+
+from eval.answer_metrics import LONG_ANSWER_WORDS, answer_kind, outcome_scores  # noqa: E402
+
+
+def _ans(text: str, abstained: bool = False, citations=(), usage=None, **extra) -> dict:
+    return {"answer": text, "abstained": abstained, "citations": list(citations),
+            "usage": usage or {}, **extra}
+
+
+def _gold(answer, **extra) -> dict:
+    return {"answer": answer, "kind": "short",
+            "sources": [{"file": "policies/refunds-2025.md", "page": None,
+                         "heading": "Refund window"}], **extra}
+
+
+GOLD_CITE = {"source": "policies/refunds-2025.md", "page_index": None,
+             "heading": "Refunds > Refund window"}
+STALE_CITE = {"source": "policies/refunds-2023.md", "page_index": None,
+              "heading": "Refund window"}
+
+
+def test_correct_takes_an_alias_and_refuses_the_stale_answer():
+    gold = _gold("30 days", aliases=["thirty days"], stale_answer="14 days")
+    assert outcome_scores(_ans("You have thirty days [1]."), gold)["correct"] == 1.0
+    # both values: the archived one is there too, so it is not a correct answer
+    both = outcome_scores(_ans("It was 14 days, now 30 days."), gold)
+    assert both["correct"] == 0.0 and both["wrong"] == 1.0 and both["stale"] == 1.0
+    old = outcome_scores(_ans("14 days."), gold)
+    assert (old["correct"], old["wrong"], old["stale"]) == (0.0, 1.0, 1.0)
+    # "30 days" inside "130 days" is not the answer (whole words only)
+    assert outcome_scores(_ans("130 days."), gold)["correct"] == 0.0
+
+
+def test_every_answer_part_is_needed():
+    gold = _gold("58 dB", answer_parts=["58 dB", "69 dB"])
+    assert outcome_scores(_ans("58 dB in Eco, 69 dB in Max."), gold)["correct"] == 1.0
+    assert outcome_scores(_ans("58 dB in Eco."), gold)["correct"] == 0.0
+
+
+def test_quoted_evidence_does_not_count_beside_another_answer():
+    gold = _gold("30 days")
+    quoted = _ans('Passage [1] says: "You can return any product within 30 days of '
+                  'delivery" So the answer is: 60 days.')
+    assert outcome_scores(quoted, gold)["correct"] == 0.0
+    # a quote alone is an extractive answer: it holds the answer
+    alone = _ans('"You can return any product within 30 days of delivery"')
+    assert outcome_scores(alone, gold)["correct"] == 1.0
+
+
+def test_wrong_is_over_answers_given_and_abstentions_are_not_wrong():
+    answerable, unanswerable = _gold("30 days"), _gold(None, sources=[])
+    abstained = outcome_scores(_ans("The documents do not cover this.", abstained=True),
+                               answerable)
+    assert abstained["answered"] == 0.0 and abstained["correct"] == 0.0
+    assert abstained["wrong"] is None and abstained["long_answer"] is None
+    made_up = outcome_scores(_ans("Yes, 90 days."), unanswerable)
+    assert made_up["wrong"] == 1.0 and made_up["correct"] is None
+    declined = outcome_scores(_ans("x", abstained=True), unanswerable)
+    assert declined["wrong"] is None and declined["answered"] == 0.0
+    failed = outcome_scores(None, answerable, error="boom")
+    assert failed["answered"] == 0.0 and failed["correct"] == 0.0 and failed["wrong"] is None
+
+
+def test_correct_and_cited_needs_a_citation_to_the_gold_section():
+    gold = _gold("30 days", stale_answer="14 days")
+    cited = outcome_scores(_ans("30 days [1].", citations=[GOLD_CITE]), gold)
+    assert cited["correct_and_cited"] == 1.0 and cited["gold_cited_model"] == 1.0
+    elsewhere = outcome_scores(_ans("30 days [1].", citations=[STALE_CITE]), gold)
+    assert elsewhere["correct_and_cited"] == 0.0 and elsewhere["gold_cited_model"] == 0.0
+    uncited = outcome_scores(_ans("30 days."), gold)
+    assert uncited["correct"] == 1.0 and uncited["correct_and_cited"] == 0.0
+    # a stale source listed beside the gold one is never gold
+    with_stale = _gold("30 days", sources=[
+        {"file": "policies/refunds-2025.md", "page": None, "heading": "Refund window"},
+        {"file": "policies/refunds-2023.md", "page": None, "heading": "Refund window",
+         "role": "stale"}])
+    assert outcome_scores(_ans("30 days [1].", citations=[STALE_CITE]),
+                          with_stale)["correct_and_cited"] == 0.0
+
+
+def test_model_and_system_citations_are_scored_apart():
+    gold = _gold("30 days")
+    # no origin recorded: every citation is the model's, nothing is known of the system's
+    plain = outcome_scores(_ans("30 days [1].", citations=[GOLD_CITE]), gold)
+    assert plain["gold_cited_model"] == 1.0 and plain["gold_cited_system"] is None
+    mixed = outcome_scores(_ans("30 days [1][2].", citations=[
+        {**STALE_CITE, "origin": "model"}, {**GOLD_CITE, "origin": "verifier"}]), gold)
+    assert mixed["gold_cited_model"] == 0.0 and mixed["gold_cited_system"] == 1.0
+    assert mixed["correct_and_cited"] == 1.0
+
+
+def test_long_answers_are_flagged_and_tokens_kept():
+    gold = _gold("30 days")
+    long_text = "30 days. " + "word " * LONG_ANSWER_WORDS
+    scores = outcome_scores(_ans(long_text, usage={"prompt_tokens": 812}), gold)
+    assert scores["long_answer"] == 1.0 and scores["prompt_tokens"] == 812.0
+    assert outcome_scores(_ans("30 days."), gold)["long_answer"] == 0.0
+
+
+def test_yes_no_questions_are_correct_by_their_decision():
+    gold = {"answer": "yes", "kind": "yesno", "sources": []}
+    assert outcome_scores(_ans("Yes, it does."), gold)["correct"] == 1.0
+    assert outcome_scores(_ans("No."), gold)["wrong"] == 1.0
+
+
+def test_answer_kind_reads_the_record_or_falls_back():
+    assert answer_kind(_ans("x", answer_kind="extracted")) == "extracted"
+    assert answer_kind(_ans("x", abstained=True)) == "abstained"
+    assert answer_kind(_ans("x")) == "generated"
+    assert answer_kind(None, error="boom") == "error"

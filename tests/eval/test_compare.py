@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval.compare import compare_runs, format_comparison, parse_comparand
-from eval.harness import EvalError
+from eval.results import EvalError
 
 ACME = Path(__file__).resolve().parents[2] / "eval" / "reports" / "acme"
 

@@ -18,7 +18,8 @@ from eval_doubles import (
 from isolated_home import isolated_home  # noqa: F401  (autouse: a fresh ASSISTANT_HOME)
 
 from eval.config import EvalConfigError, load_config
-from eval.harness import EvalError, load_results, run_eval
+from eval.harness import run_eval
+from eval.results import EvalError, load_results
 from eval.setups import MissingAdapterError
 
 SETUPS = ("base", "rag", "finetune", "combined")
@@ -91,7 +92,7 @@ def test_four_setups_end_to_end(world, tmp_path, embedder):
         assert f"<h4>{name}</h4>" in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "data:image/png;base64," in page
+    assert "data:image" not in page and 'src="plots/metrics.png"' in page
     assert "pytest run" in page and "torch device cpu" in page
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config_hash"] and manifest["started_at"] and manifest["finished_at"]

@@ -1,9 +1,8 @@
 """Reports from hand-made results: every setup and metric shown with its interval, text
-escaped, plots embedded, the PubMedQA comparison present for PubMedQA runs."""
+escaped, plots written once and linked, the PubMedQA comparison present for PubMedQA runs."""
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
@@ -77,11 +76,11 @@ def _data(tmp_path: Path, fmt: str = "qa") -> ReportData:
                       n_questions=2)
 
 
-def test_html_report_is_one_escaped_file(tmp_path):
+def test_html_report_is_escaped_and_links_its_plots(tmp_path):
     data = _data(tmp_path)
     md_path, html_path = write_reports(tmp_path, data)
     page = html_path.read_text()
-    assert EVIL not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert EVIL not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "<script" not in page.lower()
     for name in ("base", "rag", "finetune", "combined"):
         assert f"<h4>{name}</h4>" in page
@@ -91,13 +90,34 @@ def test_html_report_is_one_escaped_file(tmp_path):
     assert "Linux-test, 2 CPUs, torch device cpu" in page and "2026-01-01" in page
     assert "g v1" in page and "Skipped other" in page
     # significant difference marked, the other not
-    assert re.search(r"<tr class='sig'><td>Exact match</td><td>combined - base", page)
+    assert re.search(r'<tr class="sig"><td>Exact match</td><td>combined - base', page)
     assert "<tr><td>Exact match</td><td>rag - base" in page
-    # plots inlined as PNG
-    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
-    assert len(images) == 2
-    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    # each plot once, as a PNG file beside the page, linked by relative path
+    images = re.findall(r'<img alt="(\w+)" src="([^"]+)">', page)
+    assert images == [("metrics", "plots/metrics.png"), ("latency", "plots/latency.png")]
+    assert all((tmp_path / src).read_bytes().startswith(b"\x89PNG") for _, src in images)
+    assert "data:image" not in page
     assert "PubMedQA" not in page
+
+
+def test_html_drilldown_shows_each_answer(tmp_path):
+    """Abstention, raw output, citations, per-sentence support, passages with the gold
+    one marked, and an error record, each escaped."""
+    data = _data(tmp_path)
+    first = data.records[0]
+    first["answer"]["abstained"], first["answer"]["abstain_reason"] = True, f"low {EVIL}"
+    data.records[1] = {**data.records[1], "error": f"boom {EVIL}", "answer": None}
+    page = write_reports(tmp_path, data)[1].read_text()
+    assert "(abstained: low &lt;script&gt;" in page
+    assert "Raw model output: answer base &lt;script&gt;" in page
+    assert "<p>Error: boom &lt;script&gt;" in page
+    passage = '<li class="gold"><b>[1]</b> a.md \u00a7 H<div class="psg">passage &lt;script&gt;'
+    assert passage in page
+    assert "<td>quote &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</td><td>0.9</td>" in page
+    assert "<td>[1]</td><td>[1]</td><td>0.9</td><td>True</td><td>True</td>" in page
+    assert "Gold answer: <b>gold</b><br>Gold sources: a.md \u00a7 H" in page
+    # two questions, each with the four setups, one of which failed
+    assert page.count("<details><summary>q") == 2 and page.count('<div class="setup">') == 8
 
 
 def test_markdown_report(tmp_path):

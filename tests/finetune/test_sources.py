@@ -138,3 +138,41 @@ def test_closed_book_targets():
     assert [e.target for e in examples] == ["30 days", ABSTAIN_TEXT]
     assert [m["role"] for m in examples[0].messages] == ["system", "user", "assistant"]
     assert examples[0].messages[1]["content"] == "How long?"
+
+
+def test_reads_evaluation_fields_and_keeps_stale_sources_apart(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({
+        "id": "e1", "question": "How long is the refund window?", "answer": "30 days",
+        "aliases": ["thirty days"], "answer_parts": ["30 days"], "stale_answer": "14 days",
+        "type": "conflict", "split": "dev",
+        "sources": [{"file": "refunds-2025.md", "heading": "Refund window"},
+                    {"file": "refunds-2023.md", "heading": "Refund window", "role": "stale"}],
+    }) + "\n")
+    (record,), problems = read_qa(path, split="dev")
+    assert problems == []
+    assert record.aliases == ("thirty days",) and record.stale_answer == "14 days"
+    assert record.qtype == "conflict" and record.answer_parts == ("30 days",)
+    assert [s.file for s in record.gold_sources] == ["refunds-2025.md"]
+    assert record.to_json()["sources"][1]["role"] == "stale"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("aliases", "thirty days", "aliases must be a list"),
+    ("aliases", [""], "aliases must be a list"),
+    ("stale_answer", "", "stale_answer must be non-empty"),
+    ("type", 3, "type must be non-empty"),
+    ("sources", [{"file": "a.md", "role": "old"}], "source role must be one of gold, stale"),
+])
+def test_bad_evaluation_fields_are_reported(tmp_path, field, value, message):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"question": "q?", "answer": "a", field: value}) + "\n")
+    records, problems = read_qa(path)
+    assert records == [] and message in problems[0][1]
+
+
+def test_an_unanswerable_question_takes_no_aliases(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"question": "q?", "answer": None, "aliases": ["x"]}) + "\n")
+    records, problems = read_qa(path)
+    assert records == [] and "cannot have aliases" in problems[0][1]
