@@ -1,10 +1,10 @@
 """What a training run leaves behind and records about itself.
 
-``_write_adapter`` puts the adapter weights, ``manifest.json``, the metrics log and the
-examples into a hidden directory renamed onto the output in one step; ``_metrics``
+``write_adapter`` puts the adapter weights, ``manifest.json``, the metrics log and the
+examples into a hidden directory renamed onto the output in one step; ``run_metrics``
 summarizes the Trainer's log history (per-epoch losses, speed, ``peak_memory``) for the
 manifest; ``code_version`` and ``library_versions`` are its provenance.
-``_last_complete_checkpoint`` and ``_tokens_before`` read the checkpoints a ``resume``
+``last_complete_checkpoint`` and ``tokens_seen_before`` read the checkpoints a ``resume``
 continues from. Importing this module imports neither torch nor transformers.
 """
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 METRICS_LOG = "metrics.jsonl"
 
 
-def _last_complete_checkpoint(folder: Path) -> str | None:
+def last_complete_checkpoint(folder: Path) -> str | None:
     """The newest ``checkpoint-N`` whose Trainer state was written (the Trainer writes it
     last), skipping one a crash cut short mid-save."""
     if not folder.is_dir():
@@ -46,7 +46,7 @@ def _last_complete_checkpoint(folder: Path) -> str | None:
     return None
 
 
-def _tokens_before(checkpoint: str | None) -> int:
+def tokens_seen_before(checkpoint: str | None) -> int:
     """Tokens seen before this run: what the resumed checkpoint's Trainer state says."""
     if checkpoint is None:
         return 0
@@ -54,11 +54,13 @@ def _tokens_before(checkpoint: str | None) -> int:
     return int(state.get("num_input_tokens_seen", 0))
 
 
-def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path,
-                   data_files: Mapping[str, list[str] | None]) -> None:
-    """Save into a hidden sibling directory, then rename it onto ``out_dir`` in one step.
-    ``data_files`` (relative path: JSON lines, None for none) are the examples it was
-    trained and validated on, kept beside the weights."""
+def write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Path,
+                  data_files: Mapping[str, list[str] | None]) -> None:
+    """Write the adapter weights, ``manifest`` (as ``manifest.json``), the JSONL log at
+    ``log_path`` (if any) and ``data_files`` into a hidden sibling directory, then rename
+    it onto ``out_dir`` (absent or empty) in one step. ``data_files`` (relative path: JSON
+    lines, None for none) are the examples it was trained and validated on, kept beside
+    the weights. On any error the hidden directory is removed and the error re-raised."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # from a killed run
         shutil.rmtree(stale, ignore_errors=True)
@@ -81,8 +83,11 @@ def _write_adapter(peft_model: Any, manifest: dict, log_path: Path, out_dir: Pat
         raise
 
 
-def _metrics(history: list[dict], output: Any, tokens: int, seconds: float, device: Any) -> dict:
-    """Per-epoch train/eval loss from the Trainer's log history, plus speed and memory."""
+def run_metrics(history: list[dict], output: Any, tokens: int, seconds: float,
+                device: Any) -> dict:
+    """The manifest's ``metrics``: per-epoch train/eval loss from the Trainer's log
+    history, the final losses (``output`` is what ``Trainer.train`` returned), tokens per
+    second over ``seconds`` of training, and ``peak_memory(device)``."""
     train: dict[int, list[float]] = {}
     evals: dict[int, float] = {}
     last_step = 0

@@ -1,9 +1,9 @@
 """Tokenized rows for training: check and cut them, pad them into batches.
 
 ``as_rows`` turns tokenized rows (or ``finetune.records.Example`` objects, tokenized
-first by ``_tokenized``) into lists of ints no longer than the model's window, dropping
+first by ``tokenize_rows``) into lists of ints no longer than the model's window, dropping
 rows without any supervised token; ``PaddingCollator`` pads a batch of them on the right
-for the Trainer. ``_example_lines`` keeps the text of ``Example`` rows for the adapter's
+for the Trainer. ``example_lines`` keeps the text of ``Example`` rows for the adapter's
 ``data/`` folder. Importing this module imports neither torch nor transformers.
 """
 
@@ -87,7 +87,9 @@ def as_rows(rows: Iterable[Mapping[str, Any]], max_length: int,
     return out, info
 
 
-def _max_length(model: Any, wanted: int) -> int:
+def fit_max_length(model: Any, wanted: int) -> int:
+    """``wanted`` (the configured row length), capped by the model's position count (with
+    a warning when it is cut)."""
     positions = getattr(model.config.get_text_config(), "max_position_embeddings", None)
     if positions and wanted > positions:
         logger.warning("max_length %d exceeds the model's %d positions; using %d",
@@ -96,14 +98,16 @@ def _max_length(model: Any, wanted: int) -> int:
     return wanted
 
 
-def _pad_id(tokenizer: Any) -> int:
+def pad_id_of(tokenizer: Any) -> int:
+    """The id batches are padded with: the pad token, else the end token. Raises
+    ``ConfigError`` when the tokenizer has neither."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise ConfigError("tokenizer has neither a pad nor an eos token; set a pad token")
     return int(pad)
 
 
-def _example_lines(rows: Sequence[Any]) -> list[str] | None:
+def example_lines(rows: Sequence[Any]) -> list[str] | None:
     """``Example`` rows as JSON lines (what the adapter was trained on, already redacted);
     None for pre-tokenized rows, which carry no text worth keeping."""
     from finetune.records import Example
@@ -113,7 +117,7 @@ def _example_lines(rows: Sequence[Any]) -> list[str] | None:
     return [json.dumps(r.to_json(), ensure_ascii=False) for r in rows]
 
 
-def _tokenized(rows: Iterable[Any], tokenizer: Any) -> list[Any]:
+def tokenize_rows(rows: Iterable[Any], tokenizer: Any) -> list[Any]:
     """Rows as given, with ``Example`` objects turned into tokenized rows."""
     from finetune.dataset import tokenize_example
     from finetune.records import Example

@@ -38,7 +38,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from finetune.pii import Redactor
-from finetune.raft import _gold_by_retrieval, _golds_by_sources, _source_map, flat
+from finetune.raft import chunks_per_source, flat, gold_by_retrieval, golds_by_sources
 from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import RegistryError, check_name
 from finetune.sources import normalize
@@ -133,12 +133,12 @@ def build_pairs(
                     len(records) - len(answerable))
     hits = (searcher.search_batch([r.question for r in answerable], k=config.depth,
                                   mode=config.mode) if answerable else [])
-    by_sources = _golds_by_sources(answerable, searcher, _source_map(searcher))
+    by_sources = golds_by_sources(answerable, searcher, chunks_per_source(searcher))
     raw = []
     for record, found, retrieved in zip(answerable, by_sources, hits, strict=True):
         golds, how = found, "sources"
         if not golds:
-            golds, how = _gold_by_retrieval(record.answer, retrieved), "retrieval"
+            golds, how = gold_by_retrieval(record.answer, retrieved), "retrieval"
         if not golds:
             report.drop(f"gold passage not found (by sources, or the answer in the top "
                         f"{config.depth})")

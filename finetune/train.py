@@ -29,20 +29,20 @@ from typing import Any
 from core.errors import ConfigError
 from finetune.artifacts import (
     METRICS_LOG,
-    _last_complete_checkpoint,
-    _metrics,
-    _tokens_before,
-    _write_adapter,
     code_version,
+    last_complete_checkpoint,
     library_versions,
+    run_metrics,
+    tokens_seen_before,
+    write_adapter,
 )
 from finetune.batches import (
     PaddingCollator,
-    _example_lines,
-    _max_length,
-    _pad_id,
-    _tokenized,
     as_rows,
+    example_lines,
+    fit_max_length,
+    pad_id_of,
+    tokenize_rows,
 )
 from finetune.records import TrainingError
 
@@ -192,11 +192,11 @@ def train_adapter(
     from finetune.callbacks import EpochEndLogCallback, JsonlLogCallback
 
     out_dir = Path(out_dir).expanduser().resolve()
-    max_length = _max_length(model, config.max_length)
-    data_files = {f"{DATA_DIR}/train.jsonl": _example_lines(train_rows),
-                  f"{DATA_DIR}/val.jsonl": _example_lines(val_rows)}
-    train, train_info = as_rows(_tokenized(train_rows, tokenizer), max_length, "train")
-    val, val_info = as_rows(_tokenized(val_rows, tokenizer), max_length, "validation")
+    max_length = fit_max_length(model, config.max_length)
+    data_files = {f"{DATA_DIR}/train.jsonl": example_lines(train_rows),
+                  f"{DATA_DIR}/val.jsonl": example_lines(val_rows)}
+    train, train_info = as_rows(tokenize_rows(train_rows, tokenizer), max_length, "train")
+    val, val_info = as_rows(tokenize_rows(val_rows, tokenizer), max_length, "validation")
     if not train:
         raise TrainingError(
             f"no training examples with answer tokens (got {train_info['given']} rows, "
@@ -207,7 +207,7 @@ def train_adapter(
     work = Path(config.checkpoint_dir).expanduser() if config.checkpoint_dir else (
         out_dir.parent / f"{out_dir.name}.run")
     checkpoints = work / "checkpoints"
-    last = _last_complete_checkpoint(checkpoints)
+    last = last_complete_checkpoint(checkpoints)
     if resume and last is None:
         raise TrainingError(
             f"nothing to resume: no checkpoint in {checkpoints}; run without resume"
@@ -234,7 +234,7 @@ def train_adapter(
         trainer = Trainer(
             model=peft_model,
             args=args,
-            data_collator=PaddingCollator(_pad_id(tokenizer), max_length),
+            data_collator=PaddingCollator(pad_id_of(tokenizer), max_length),
             train_dataset=train,
             eval_dataset=val if eval_on else None,
             processing_class=tokenizer,
@@ -249,7 +249,7 @@ def train_adapter(
                     "of %d, bf16=%s%s", config.rank, len(train), len(val),
                     config.batch_size * config.grad_accum, micro, use_bf16,
                     f", resuming from {last}" if last else "")
-        tokens_before = _tokens_before(last)  # read now: old checkpoints get rotated out
+        tokens_before = tokens_seen_before(last)  # read now: old checkpoints get rotated out
         clock = time.perf_counter()
         output = trainer.train(resume_from_checkpoint=last)
         train_seconds = time.perf_counter() - clock
@@ -258,7 +258,7 @@ def train_adapter(
         if eval_on and (not evals or evals[-1].get("step") != state.global_step):
             trainer.evaluate()  # max_steps ended mid-epoch: still report a final eval loss
         tokens = state.num_input_tokens_seen - tokens_before
-        metrics = _metrics(state.log_history, output, tokens, train_seconds, run_device)
+        metrics = run_metrics(state.log_history, output, tokens, train_seconds, run_device)
         resumed = int(Path(last).name.split("-")[-1]) if last else None
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -283,7 +283,7 @@ def train_adapter(
         }
         is_main = trainer.is_world_process_zero()
         if is_main:
-            _write_adapter(peft_model, manifest, log_path, out_dir, data_files)
+            write_adapter(peft_model, manifest, log_path, out_dir, data_files)
         trainer.accelerator.wait_for_everyone()
         if is_main and not config.keep_checkpoints:
             shutil.rmtree(work, ignore_errors=True)

@@ -3,7 +3,9 @@
 ``generate`` blocks and returns a ``Generation``; ``generate_batch`` runs several prompts
 through one ``model.generate`` call with left padding, for a server batching concurrent
 requests. Streaming (``stream``, ``stream_batch``) lives in ``assistant.answering.text_stream``,
-which shares this module's encoding, budget and decoding helpers.
+which shares this module's steps: ``loaded_model``, ``encode_prompt``, ``token_budget``,
+``pad_left``, ``generate_kwargs``, ``activate``, ``finish_generation``, ``cut_at_stop``
+and ``end_token_ids``.
 
 The target is a ``LoadedModel`` or an ``AdapterSet``. Each call holds the model's lock
 from start to last token (see ``assistant.answering.adapters``). A prompt is either a list of chat
@@ -122,23 +124,29 @@ def generate_batch(target: Target, prompts: Sequence[Prompt],
     """
     config = config or GenerationConfig()
     clock = time.perf_counter()
-    loaded = _loaded(target)
-    rows = [_encode(loaded, p) for p in prompts]
+    loaded = loaded_model(target)
+    rows = [encode_prompt(loaded, p) for p in prompts]
     if not rows:
         return []
-    max_new = _budget(loaded, max(len(r) for r in rows), config)
-    inputs = _pad_left(loaded, rows)
+    max_new = token_budget(loaded, max(len(r) for r in rows), config)
+    inputs = pad_left(loaded, rows)
     width = inputs["input_ids"].shape[1]
-    with _activate(target, adapter) as model:
-        out = model.generate(**inputs, **_generate_kwargs(loaded, config, max_new, width))
+    with activate(target, adapter) as model:
+        out = model.generate(**inputs, **generate_kwargs(loaded, config, max_new, width))
     seconds = time.perf_counter() - clock
     return [
-        _finish(loaded, config, len(row), out[i, width:].tolist(), max_new, False, seconds)
+        finish_generation(loaded, config, len(row), out[i, width:].tolist(), max_new, False,
+                          seconds)
         for i, row in enumerate(rows)
     ]
 
 
-def _loaded(target: Target) -> LoadedModel:
+def loaded_model(target: Target) -> LoadedModel:
+    """The ``LoadedModel`` behind ``target`` (an ``AdapterSet``'s base model).
+
+    Raises ``AdapterError`` for a bare ``LoadedModel`` that carries LoRA adapters: it
+    must be used through its ``AdapterSet``.
+    """
     if isinstance(target, AdapterSet):
         return target.loaded
     if hasattr(target.model, "peft_config"):
@@ -148,7 +156,12 @@ def _loaded(target: Target) -> LoadedModel:
     return target
 
 
-def _activate(target: Target, adapter: str | None) -> AbstractContextManager[Any]:
+def activate(target: Target, adapter: str | None) -> AbstractContextManager[Any]:
+    """A context holding ``target``'s lock with ``adapter`` (None: the base) active; it
+    yields the model to call ``generate`` on.
+
+    Raises ``AdapterError`` for an unknown adapter, or any adapter on a bare model.
+    """
     if isinstance(target, AdapterSet):
         return target.activate(adapter)
     if adapter is not None:
@@ -163,18 +176,28 @@ def _locked(loaded: LoadedModel) -> Iterator[Any]:
         yield loaded.model
 
 
-def _encode(loaded: LoadedModel, prompt: Prompt) -> list[int]:
+def encode_prompt(loaded: LoadedModel, prompt: Prompt) -> list[int]:
+    """Token ids of a prompt: chat messages rendered with the chat template (which holds
+    every special token), or raw text with the tokenizer's own BOS, if any.
+
+    Raises ``PromptError`` for bad messages or a prompt without any token.
+    """
     tokenizer = loaded.tokenizer
-    if isinstance(prompt, str):  # raw text: let the tokenizer add its BOS, if any
+    if isinstance(prompt, str):
         ids = tokenizer(prompt)["input_ids"]
-    else:  # the chat template already holds every special token
+    else:
         ids = tokenizer(render_chat(tokenizer, prompt), add_special_tokens=False)["input_ids"]
     if not ids:
         raise PromptError("prompt is empty")
     return list(ids)
 
 
-def _budget(loaded: LoadedModel, prompt_len: int, config: GenerationConfig) -> int:
+def token_budget(loaded: LoadedModel, prompt_len: int, config: GenerationConfig) -> int:
+    """New tokens a prompt of ``prompt_len`` tokens may get: ``config.max_new_tokens``,
+    capped by the room left in the context window.
+
+    Raises ``PromptError`` when the prompt leaves no room at all.
+    """
     room = loaded.context_window - prompt_len
     if room < 1:
         raise PromptError(f"prompt is {prompt_len} tokens; {loaded.model_id} holds "
@@ -182,7 +205,9 @@ def _budget(loaded: LoadedModel, prompt_len: int, config: GenerationConfig) -> i
     return min(config.max_new_tokens, room)
 
 
-def _pad_left(loaded: LoadedModel, rows: list[list[int]]) -> dict[str, Any]:
+def pad_left(loaded: LoadedModel, rows: list[list[int]]) -> dict[str, Any]:
+    """``input_ids`` and ``attention_mask`` tensors for ``rows``, left-padded with the
+    pad token to the longest row, on the model's device."""
     width, pad = max(len(r) for r in rows), loaded.tokenizer.pad_token_id
     ids = [[pad] * (width - len(r)) + r for r in rows]
     mask = [[0] * (width - len(r)) + [1] * len(r) for r in rows]
@@ -192,7 +217,9 @@ def _pad_left(loaded: LoadedModel, rows: list[list[int]]) -> dict[str, Any]:
     }
 
 
-def _eos_ids(loaded: LoadedModel) -> list[int]:
+def end_token_ids(loaded: LoadedModel) -> list[int]:
+    """Every token id that ends a completion: the model's generation config's end tokens
+    and the tokenizer's, sorted."""
     eos = loaded.model.generation_config.eos_token_id
     ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
     if loaded.tokenizer.eos_token_id is not None:
@@ -200,8 +227,11 @@ def _eos_ids(loaded: LoadedModel) -> list[int]:
     return sorted(ids)
 
 
-def _generate_kwargs(loaded: LoadedModel, config: GenerationConfig, max_new: int,
-                     width: int) -> dict:
+def generate_kwargs(loaded: LoadedModel, config: GenerationConfig, max_new: int,
+                    width: int) -> dict:
+    """Keyword arguments for ``model.generate`` on a batch ``width`` tokens wide:
+    ``generation_config`` (every field set from ``config``) and ``stopping_criteria``
+    (the stop strings, if any; a list callers may append to)."""
     greedy = config.temperature == 0.0
     # Every field set explicitly: generate() fills unset ones from the checkpoint's
     # generation_config.json, which often asks for sampling.
@@ -212,25 +242,29 @@ def _generate_kwargs(loaded: LoadedModel, config: GenerationConfig, max_new: int
         top_p=1.0 if greedy else config.top_p,
         top_k=50 if greedy else 0,
         repetition_penalty=config.repetition_penalty,
-        eos_token_id=_eos_ids(loaded),
+        eos_token_id=end_token_ids(loaded),
         pad_token_id=loaded.tokenizer.pad_token_id,
     )
     criteria = [_StopText(loaded.tokenizer, config.stop, width)] if config.stop else []
     return {"generation_config": hf, "stopping_criteria": StoppingCriteriaList(criteria)}
 
 
-def _finish(loaded: LoadedModel, config: GenerationConfig, prompt_tokens: int,
-            generated: list[int], max_new: int, cancelled: bool, seconds: float) -> Generation:
-    """Turn one row's new token ids into a ``Generation``; ids past its end (padding
-    after an end token or a stop string, in a batch) are not counted."""
-    eos = set(_eos_ids(loaded))
+def finish_generation(loaded: LoadedModel, config: GenerationConfig, prompt_tokens: int,
+                      generated: list[int], max_new: int, cancelled: bool,
+                      seconds: float) -> Generation:
+    """Turn one row's new token ids into a ``Generation``: the text up to its end token
+    or stop string (which is cut off) and the reason it ended. Ids past its end (padding
+    after an end token or a stop string, in a batch) are not counted; ``cancelled`` says
+    the caller stopped it early."""
+    eos = set(end_token_ids(loaded))
     ended = next((i for i, t in enumerate(generated) if t in eos), None)
     end = len(generated) if ended is None else ended + 1
     stopped_at = _stop_index(loaded.tokenizer, generated[:end], config.stop)
     if stopped_at is not None:
         end = stopped_at
     generated = generated[:end]
-    text = _cut(loaded.tokenizer.decode(generated, skip_special_tokens=True), config.stop)[0]
+    text = cut_at_stop(loaded.tokenizer.decode(generated, skip_special_tokens=True),
+                       config.stop)[0]
     if stopped_at is not None or ended is not None:
         reason = "stop"
     elif cancelled and len(generated) < max_new:
@@ -243,7 +277,7 @@ def _finish(loaded: LoadedModel, config: GenerationConfig, prompt_tokens: int,
 def _stop_index(tokenizer: Any, ids: list[int], stops: tuple[str, ...]) -> int | None:
     """Smallest k such that ``ids[:k]`` decodes to text holding a stop string, or None."""
     def hit(k: int) -> bool:
-        return _cut(tokenizer.decode(ids[:k], skip_special_tokens=True), stops)[1]
+        return cut_at_stop(tokenizer.decode(ids[:k], skip_special_tokens=True), stops)[1]
 
     if not stops or not hit(len(ids)):
         return None
@@ -254,14 +288,22 @@ def _stop_index(tokenizer: Any, ids: list[int], stops: tuple[str, ...]) -> int |
     return low
 
 
-def _cut(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    """Text up to the first stop string, and whether one was found."""
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
+    """``text`` up to the first stop string in it, and whether one was found."""
     hits = [i for i in (text.find(s) for s in stops) if i >= 0]
     return (text[: min(hits)], True) if hits else (text, False)
 
 
 class _StopText(StoppingCriteria):
-    """A row is done once its generated text (after ``start``) holds a stop string."""
+    """A row is done once its generated text (after ``start``) holds a stop string.
+
+    Not ``generate(stop_strings=..., tokenizer=...)`` (transformers' ``StopStringCriteria``):
+    that one matches the vocabulary's token strings, not the decoded text, so it cannot
+    build on a tokenizer without a decoder (the tests' word-level one fails with
+    "substring not found"), misses stop strings the decoder's joining spaces make, and
+    also matches across the prompt boundary, where ``finish_generation`` would find no
+    stop string in the completion to cut.
+    """
 
     def __init__(self, tokenizer: Any, stops: tuple[str, ...], start: int) -> None:
         self._tokenizer, self._stops, self._start = tokenizer, stops, start

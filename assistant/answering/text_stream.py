@@ -4,8 +4,8 @@
 dropping the stream cancels it. ``stream_batch`` runs several prompts through one
 ``model.generate`` call with left padding, one ``TextStream`` per prompt, for a server
 batching concurrent requests. The pieces of each stream add up to the text
-``assistant.answering.generation.generate`` would return; encoding, the token budget, decoding
-settings and the final ``Generation`` come from that module.
+``assistant.answering.generation.generate`` would return; encoding, the token budget,
+decoding settings, stop strings and the final ``Generation`` come from that module.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from assistant.answering.generation import (
     GenerationConfig,
     Prompt,
     Target,
-    _activate,
-    _budget,
-    _cut,
-    _encode,
-    _eos_ids,
-    _finish,
-    _generate_kwargs,
-    _loaded,
-    _pad_left,
+    activate,
+    cut_at_stop,
+    encode_prompt,
+    end_token_ids,
+    finish_generation,
+    generate_kwargs,
+    loaded_model,
+    pad_left,
+    token_budget,
 )
 from assistant.answering.models import LoadedModel
 
@@ -65,13 +65,13 @@ def stream_batch(target: Target, prompts: Sequence[Prompt],
     ``stream``, raised before anything starts.
     """
     config = config or GenerationConfig()
-    loaded = _loaded(target)
+    loaded = loaded_model(target)
     if isinstance(target, AdapterSet):
         target.check(adapter)
-    rows = [_encode(loaded, p) for p in prompts]
+    rows = [encode_prompt(loaded, p) for p in prompts]
     if not rows:
         return []
-    max_new = _budget(loaded, max(len(r) for r in rows), config)
+    max_new = token_budget(loaded, max(len(r) for r in rows), config)
     group = _StreamGroup([_StreamState(loaded, row, config, max_new) for row in rows])
     group.thread = threading.Thread(target=_work, args=(group, target, adapter),
                                     name="assistant-stream", daemon=True)
@@ -135,8 +135,9 @@ class _StreamState:
 
     def finish(self, cancelled: bool) -> Generation:
         if self.result is None:
-            self.result = _finish(self.loaded, self.config, len(self.row), self.tokens,
-                                  self.max_new, cancelled, time.perf_counter() - self.clock)
+            self.result = finish_generation(self.loaded, self.config, len(self.row),
+                                            self.tokens, self.max_new, cancelled,
+                                            time.perf_counter() - self.clock)
         return self.result
 
 
@@ -152,11 +153,11 @@ def _work(group: _StreamGroup, target: Target, adapter: str | None) -> None:
     states = group.states
     try:
         loaded = states[0].loaded
-        inputs = _pad_left(loaded, [s.row for s in states])
+        inputs = pad_left(loaded, [s.row for s in states])
         width = inputs["input_ids"].shape[1]
-        kwargs = _generate_kwargs(loaded, states[0].config, states[0].max_new, width)
+        kwargs = generate_kwargs(loaded, states[0].config, states[0].max_new, width)
         kwargs["stopping_criteria"].append(_Cancel([s.cancel for s in states]))
-        with _activate(target, adapter) as model:
+        with activate(target, adapter) as model:
             model.generate(**inputs, streamer=_QueueStreamer([s.queue for s in states]),
                            **kwargs)
         for state in states:
@@ -168,7 +169,7 @@ def _work(group: _StreamGroup, target: Target, adapter: str | None) -> None:
 
 def _consume(group: _StreamGroup, state: _StreamState) -> Iterator[str]:
     tokenizer, stops = state.loaded.tokenizer, state.config.stop
-    eos = set(_eos_ids(state.loaded))
+    eos = set(end_token_ids(state.loaded))
     emitted = ""
     try:
         while True:
@@ -180,7 +181,8 @@ def _consume(group: _StreamGroup, state: _StreamState) -> Iterator[str]:
             state.tokens.extend(value)
             if eos.intersection(value):  # this row is over; the batch may go on
                 break
-            text = _cut(tokenizer.decode(state.tokens, skip_special_tokens=True), stops)[0]
+            text = cut_at_stop(tokenizer.decode(state.tokens, skip_special_tokens=True),
+                               stops)[0]
             safe = text[: len(text) - _held_back(text, stops)]
             if len(safe) > len(emitted) and safe.startswith(emitted):
                 yield safe[len(emitted):]

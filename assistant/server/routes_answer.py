@@ -9,12 +9,12 @@ text, which the widget shows in place of the streamed pieces), or ``event: error
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.answering.records import Message
@@ -22,11 +22,9 @@ from assistant.server.auth import require_key
 from assistant.server.errors import ApiError, from_library
 from assistant.server.schemas import AnswerRequest, ChatRequest, FeedbackRequest, RetrievalOptions
 from assistant.server.services import Runtime
-from assistant.server.streaming import AnswerStream
+from assistant.server.streaming import AnswerStream, event_source
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["answers"])
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -79,25 +77,26 @@ async def answer(body: AnswerRequest, request: Request) -> JSONResponse:
 
 
 @router.post("/v1/chat", summary="Stream an answer as Server-Sent Events",
-             response_class=StreamingResponse,
+             response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "token* then answer, or error"}})
-async def chat(body: ChatRequest, request: Request) -> StreamingResponse:
+async def chat(body: ChatRequest, request: Request) -> EventSourceResponse:
     runtime = runtime_of(request)
     messages = [Message(m.role, m.content) for m in body.messages]
     question, history = split_conversation(messages, "body.messages")
     check_question(runtime, question, "body.messages")
     options = options_of(runtime, body, body.adapter, body.max_new_tokens)
     stream = await runtime.stream(question, history, options)
-    return StreamingResponse(_sse(stream, request), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return event_source(chat_events(stream), stream)
 
 
-def sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+def sse(event: str, data: dict) -> dict[str, str]:
+    """One chat event for ``event_source``: its name and its JSON ``data``."""
+    return {"event": event, "data": json.dumps(data, ensure_ascii=False)}
 
 
-async def _sse(stream: AnswerStream, request: Request) -> AsyncIterator[bytes]:
+async def chat_events(stream: AnswerStream) -> AsyncIterator[dict[str, str]]:
+    """``token`` events as text comes, then ``answer``; or an ``error`` event."""
     try:
         async for event in stream:
             if isinstance(event, ApiError):
@@ -106,9 +105,8 @@ async def _sse(stream: AnswerStream, request: Request) -> AsyncIterator[bytes]:
                 yield sse("answer", event.answer.to_json())
             else:
                 yield sse("token", {"text": event.text})
-    except asyncio.CancelledError:  # the client went away: stop generating
+    finally:  # also when the response is torn down mid-stream: stop generating
         stream.cancel()
-        raise
 
 
 @router.post("/v1/feedback", status_code=201, tags=["feedback"],

@@ -15,19 +15,17 @@ Streaming sends ``chat.completion.chunk`` objects as ``data:`` lines, the last o
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from assistant.answering.records import Answer, Message
 from assistant.server.auth import require_key
 from assistant.server.errors import ApiError
 from assistant.server.routes_answer import (
-    SSE_HEADERS,
     check_question,
     options_of,
     runtime_of,
@@ -35,7 +33,7 @@ from assistant.server.routes_answer import (
 )
 from assistant.server.schemas import ChatCompletionRequest
 from assistant.server.services import Runtime
-from assistant.server.streaming import AnswerStream
+from assistant.server.streaming import AnswerStream, event_source
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["openai"])
 
@@ -80,8 +78,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         answer = await runtime.answer(question, history, options, field="body.model")
         return JSONResponse(completion(answer, body.model))
     stream = await runtime.stream(question, history, options, field="body.model")
-    return StreamingResponse(_chunks(stream, body.model), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return event_source(chunks(stream, body.model), stream)
 
 
 def _extras(answer: Answer) -> dict:
@@ -113,22 +110,25 @@ def completion(answer: Answer, model: str) -> dict:
     }
 
 
-async def _chunks(stream: AnswerStream, model: str) -> AsyncIterator[bytes]:
+async def chunks(stream: AnswerStream, model: str) -> AsyncIterator[dict[str, str]]:
+    """The stream as ``chat.completion.chunk`` events for ``event_source``: a role chunk,
+    content chunks, a last chunk with ``finish_reason`` and the extra fields, then
+    ``[DONE]``; or an error object (then ``[DONE]``)."""
     chunk_id, created = f"chatcmpl-{time.time_ns():x}", int(time.time())
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> bytes:
+    def chunk(delta: dict, finish: str | None = None, **extra) -> dict[str, str]:
         body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
                 "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
                              "logprobs": None}], **extra}
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+        return {"data": json.dumps(body, ensure_ascii=False)}
 
     sent = ""
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for event in stream:
             if isinstance(event, ApiError):
-                yield f"data: {json.dumps(event.body())}\n\n".encode()
+                yield {"data": json.dumps(event.body())}
                 break
             if hasattr(event, "answer"):
                 final: Answer = event.answer
@@ -139,7 +139,6 @@ async def _chunks(stream: AnswerStream, model: str) -> AsyncIterator[bytes]:
             else:
                 sent += event.text
                 yield chunk({"content": event.text})
-        yield b"data: [DONE]\n\n"
-    except asyncio.CancelledError:
+        yield {"data": "[DONE]"}
+    finally:  # also when the response is torn down mid-stream: stop generating
         stream.cancel()
-        raise

@@ -1,8 +1,9 @@
 """One streamed answer: events made by a worker thread, read by the event loop.
 
 ``Runtime.stream`` starts it; the SSE routes (``/v1/chat``, streaming
-``/v1/chat/completions``) iterate it. The deadline covers the whole stream: past it the
-reader gets a 504 ``ApiError`` item and the worker is told to stop.
+``/v1/chat/completions``) iterate it and send it with ``event_source``. The deadline
+covers the whole stream: past it the reader gets a 504 ``ApiError`` item and the worker
+is told to stop.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from sse_starlette import EventSourceResponse
 
 from assistant.server.batching import deadline
 from assistant.server.errors import ApiError, from_library
@@ -102,6 +105,26 @@ class AnswerStream:
                 item = None
         finally:
             self.cancel()
+
+
+def event_source(events: AsyncIterable[Mapping[str, str]],
+                 stream: AnswerStream) -> EventSourceResponse:
+    """A ``text/event-stream`` response sending ``events`` as they come.
+
+    Each event is a mapping with ``data`` (one line of text) and optionally ``event``;
+    it goes out as ``event: NAME\\ndata: TEXT\\n\\n``. Lines end in ``\\n`` (the chat page
+    splits events on a blank ``\\n\\n`` line), no keep-alive comments are sent, and
+    ``Cache-Control`` is ``no-cache``. A client that goes away cancels ``stream`` (which
+    stops generation). When the server shuts down, a stream under way may run to its own
+    deadline, as it could before; uvicorn's graceful-shutdown limit still ends it.
+    """
+
+    async def client_gone(message: Mapping[str, Any]) -> None:
+        stream.cancel()
+
+    return EventSourceResponse(events, headers={"Cache-Control": "no-cache"}, sep="\n",
+                               ping=0, client_close_handler_callable=client_gone,
+                               shutdown_grace_period=stream.timeout_s)
 
 
 def timeout_error(limit: float) -> ApiError:

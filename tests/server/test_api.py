@@ -35,6 +35,13 @@ def test_chat_streams_tokens_then_the_answer_event(live, settings, services):
     r = httpx.post(f"{server.url}/v1/chat", timeout=30,
                    json={"messages": [{"role": "user", "content": "How do I set up wifi?"}]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
+    # the chat page splits events on "\n\n" and reads "event:"/"data:" lines: no "\r",
+    # no comment (ping) lines, one event and one data line per block
+    assert "\r" not in r.text and r.text.endswith("\n\n")
+    for block in r.text[:-2].split("\n\n"):
+        event, data = block.split("\n")
+        assert event.startswith("event: ") and data.startswith("data: {")
     events = sse_events(r)
     kinds = [kind for kind, _ in events]
     assert kinds[-1] == "answer" and kinds[:-1] == ["token"] * (len(kinds) - 1)
@@ -168,7 +175,8 @@ def test_a_failure_mid_stream_is_an_error_event(live, settings, services):
     assert "assistant_generations_in_flight 0.0" in httpx.get(f"{server.url}/metrics").text
 
 
-def test_a_client_going_away_stops_generation(live, settings, services):
+@pytest.mark.parametrize("path", ["/v1/chat", "/v1/chat/completions"])
+def test_a_client_going_away_stops_generation(live, settings, services, path):
     from server_doubles import Quoting
 
     class Watched(Quoting):
@@ -191,8 +199,10 @@ def test_a_client_going_away_stops_generation(live, settings, services):
 
     generator = Watched()
     server = live(create_app(settings(), services(generator=generator)))
-    with httpx.stream("POST", f"{server.url}/v1/chat", timeout=30,
-                      json={"messages": [{"role": "user", "content": "refund days?"}]}) as r:
+    body = {"messages": [{"role": "user", "content": "refund days?"}]}
+    if path == "/v1/chat/completions":
+        body |= {"model": "tiny", "stream": True}
+    with httpx.stream("POST", f"{server.url}{path}", timeout=30, json=body) as r:
         for line in r.iter_lines():
             if line.startswith("data:"):
                 break  # read one event, then hang up

@@ -79,3 +79,4 @@ def test_the_raw_stream_ends_with_done(server):
                          "messages": [{"role": "user", "content": QUESTION}]})
     lines = [line for line in r.text.splitlines() if line]
     assert lines[-1] == "data: [DONE]" and all(line.startswith("data: ") for line in lines)
+    assert "\r" not in r.text and r.text.endswith("data: [DONE]\n\n")
