@@ -20,7 +20,7 @@ from eval.answer_metrics import (
     compare_setups,
     summarize,
 )
-from eval.report import POSITIONS_NOTE, _label, _md_table, citation_positions, fmt
+from eval.report import POSITIONS_NOTE, citation_positions, fmt, md_table, metric_label
 from eval.results import RESULTS, EvalError, load_results, rescore_answer
 
 
@@ -99,16 +99,16 @@ def format_comparison(result: CrossRunComparison) -> str:
         if any(c is not None for c in cells):
             rows.append([spec.label, *(f"{fmt(c, spec.unit)} (n={c.n})" if c else "-"
                                        for c in cells)])
-    tests = [[_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+    tests = [[metric_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
               f"{c.p_value:.4f}" + (" *" if c.significant else ""), str(c.n)]
              for c in result.comparisons]
     lines = [f"{result.questions} questions shared by every run", ""]
-    lines += _md_table(["metric", *result.labels], rows)
-    lines += _md_table(["metric", "a - b", "difference", "p", "n"], tests)
+    lines += md_table(["metric", *result.labels], rows)
+    lines += md_table(["metric", "a - b", "difference", "p", "n"], tests)
     lines.append("* p < 0.05, paired sign-flip permutation test on the questions both have a "
                  "value for")
     header, rows = result.positions
     if rows:
         lines += ["", "Where citations point. " + POSITIONS_NOTE, ""]
-        lines += _md_table(header, rows)
+        lines += md_table(header, rows)
     return "\n".join(lines)

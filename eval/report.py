@@ -110,7 +110,8 @@ def _n(data: ReportData, key: str) -> str:
     return "/".join(str(n) for n in sorted(ns)) or "0"
 
 
-def _label(key: str) -> str:
+def metric_label(key: str) -> str:
+    """A metric's label in reports (``METRICS``), or the key itself for an unknown one."""
     return next((m.label for m in METRICS if m.key == key), key)
 
 
@@ -237,7 +238,8 @@ def _md_cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table's lines (cells escaped), followed by a blank line."""
     lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
              "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
@@ -248,53 +250,53 @@ def render_markdown(data: ReportData, plot_names: Sequence[str] = ()) -> str:
     """The report as Markdown (no per-question passages; see report.html and results)."""
     names = [s.name for s in data.setups]
     out = [f"# Eval report: {_md_cell(data.config.run.name)}", ""]
-    out += _md_table(["", ""], _meta(data))
+    out += md_table(["", ""], _meta(data))
     out += ["## Setups", ""]
-    out += _md_table(["setup", "kind", "retrieval", "adapter"],
+    out += md_table(["setup", "kind", "retrieval", "adapter"],
                      [_setup_line(data, s) for s in data.setups])
     for name, reason in data.skipped.items():
         out.append(f"- **skipped {name}**: {reason}")
     if data.skipped:
         out.append("")
     out += ["## Results (mean [95% bootstrap interval])", ""]
-    out += _md_table(["metric", *names],
+    out += md_table(["metric", *names],
                      [(label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)])
     out += ["## Differences between setups", "",
             "Paired sign-flip permutation test on the questions both setups have a value for; "
             "p < 0.05 marks a real difference (not adjusted for multiple comparisons).", ""]
     sig = _significant(data)
     if sig:
-        out += _md_table(["metric", "setups", "difference", "p", "n"],
-                         [(_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+        out += md_table(["metric", "setups", "difference", "p", "n"],
+                         [(metric_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
                            f"{c.p_value:.4f}", str(c.n)) for c in sig])
     else:
         out += ["No difference between setups is significant at p < 0.05.", ""]
     out += ["<details><summary>All paired tests</summary>", ""]
-    out += _md_table(["metric", "setups", "difference", "p", "n", "significant"],
-                     [(_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+    out += md_table(["metric", "setups", "difference", "p", "n", "significant"],
+                     [(metric_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
                        f"{c.p_value:.4f}", str(c.n), "yes" if c.significant else "no")
                       for c in data.comparisons])
     out += ["</details>", ""]
     header, rows = _positions(data)
     if rows:
         out += ["## Where citations point", "", POSITIONS_NOTE, ""]
-        out += _md_table(header, rows)
+        out += md_table(header, rows)
     for axis, title in BREAKDOWN_AXES:
         header, rows = breakdown_table(data, axis)
         if rows:
-            out += [f"## {title}", ""] + _md_table(header, rows)
+            out += [f"## {title}", ""] + md_table(header, rows)
     flagged = long_answers(data)
     if flagged:
         out += [f"## Answers longer than {LONG_ANSWER_WORDS} words", ""]
-        out += _md_table(["setup", "question", "words", "answer (start)"], flagged)
+        out += md_table(["setup", "question", "words", "answer (start)"], flagged)
     if data.config.questions.format == "pubmedqa":
         out += ["## PubMedQA beside published figures (accuracy, %)", ""]
-        out += _md_table(["system", "accuracy", "source"], _pubmedqa_rows(data))
+        out += md_table(["system", "accuracy", "source"], _pubmedqa_rows(data))
         out += [PUBMEDQA_NOTE, ""]
     if plot_names:
         out += ["## Plots", ""] + [f"![{n}](plots/{n}.png)" for n in plot_names] + [""]
     out += ["## Per question", ""]
-    out += _md_table(["question", "setup", "answer", "metrics"], [
+    out += md_table(["question", "setup", "answer", "metrics"], [
         (r["question_id"], r["setup"], _short(r), _metric_text(r["metrics"]))
         for r in data.records])
     return "\n".join(out)
@@ -321,7 +323,7 @@ def breakdown_table(data: ReportData, axis: str) -> tuple[list[str], list[tuple[
                 continue
             unit = "seconds" if key.startswith("latency") else "fraction"
             label = {"latency_p50": "Latency p50 (s)", "latency_p95": "Latency p95 (s)"}.get(
-                key, _label(key))
+                key, metric_label(key))
             rows.append((group, label, *(f"{fmt(e, unit)} ({e.n})" if e else "-"
                                          for e in ests)))
     return ["group", "metric", *names], rows
@@ -386,7 +388,7 @@ def render_html(data: ReportData, plot_names: Iterable[str] = ()) -> str:
         results_header=["metric", *names],
         results=[(label, *(fmt(e, unit) for e in ests)) for label, unit, ests in _rows(data)],
         comparisons=[{"significant": c.significant,
-                      "cells": (_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
+                      "cells": (metric_label(c.metric), f"{c.a} - {c.b}", f"{c.diff:+.3f}",
                                 f"{c.p_value:.4f}", str(c.n))} for c in data.comparisons],
         positions={"header": header, "rows": rows, "note": POSITIONS_NOTE},
         pubmedqa=pubmedqa,
