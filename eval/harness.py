@@ -270,7 +270,7 @@ def machine_info(device: str = "auto") -> dict:
     try:
         import torch
 
-        from assistant.answering.models import resolve_device
+        from core.devices import resolve_device
 
         info["torch"] = torch.__version__
         info["torch_device"] = resolve_device(device)

@@ -21,23 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.answering.abstain import AbstainConfig
-from assistant.answering.answer import (
-    AnswerConfig,
-    AnswerOptions,
-    ClosedBookAnswerer,
-    LocalGenerator,
-    RagAnswerer,
-    Trace,
-)
+from assistant.answering.answer import AnswerConfig, AnswerOptions, Trace
+from assistant.answering.build import LoadedBase, build_answerer, load_generator
 from assistant.answering.citations import CitationConfig, CitationVerifier
 from assistant.answering.records import Answer
+from core.refs import RefError, parse_ref
 from eval.config import EvalConfig, EvalConfigError, SetupConfig
 from eval.questions import EvalQuestion
 from index.records import DocRecord, Passage
 
 if TYPE_CHECKING:
-    from assistant.answering.adapters import AdapterSet
-    from assistant.answering.models import LoadedModel
     from ingest.embedding import Embedder
 
 logger = logging.getLogger(__name__)
@@ -67,10 +60,16 @@ class ResolvedAdapter:
 
 
 def resolve_adapter(spec: str, registry_root: Path, base_dir: Path) -> ResolvedAdapter:
-    """``spec`` -> adapter directory. A spec with ``/`` or starting with ``.``/``~`` is a
-    directory (relative to ``base_dir``); ``name@vN`` a registry version; else the
-    registry's promoted version. Raises ``MissingAdapterError``."""
-    if "/" in spec or spec.startswith((".", "~")):
+    """``spec`` -> adapter directory. A spec that is a path by ``core.refs``' rule without
+    the disk check (a ``/``, or starting with ``.``/``~``) is a directory, relative to
+    ``base_dir``; ``name@vN`` a registry version; else the registry's promoted version.
+    Raises ``MissingAdapterError``."""
+    try:
+        # No disk check: a relative path is taken from base_dir, not the working directory.
+        ref = parse_ref(spec, on_disk=False)
+    except RefError as exc:
+        raise MissingAdapterError(f"adapter {spec!r}: {exc}") from exc
+    if ref is None:
         path = Path(spec).expanduser()
         path = path if path.is_absolute() else (base_dir / path).resolve()
         if not (path / ADAPTER_CONFIG).is_file():
@@ -78,14 +77,8 @@ def resolve_adapter(spec: str, registry_root: Path, base_dir: Path) -> ResolvedA
         return ResolvedAdapter(spec, path)
     from finetune.registry import AdapterRegistry, RegistryError
 
-    name, version = spec, None
-    if "@" in spec:
-        name, _, tag = spec.partition("@")
-        if not (tag.startswith("v") and tag[1:].isdigit()):
-            raise MissingAdapterError(f"adapter {spec!r}: write name@vN, e.g. {name}@v1")
-        version = int(tag[1:])
     try:
-        found = AdapterRegistry(registry_root).get(name, version)
+        found = AdapterRegistry(registry_root).get(ref.name, ref.version)
     except RegistryError as exc:
         raise MissingAdapterError(f"adapter {spec!r}: {exc}") from exc
     return ResolvedAdapter(spec, found.path, found.name, found.version, found.manifest)
@@ -266,12 +259,10 @@ class EvalSetup:
         self.generator = Recording(generator)
         self.options = AnswerOptions(k=config.k, mode=config.mode, adapter=adapter_name,
                                      max_new_tokens=max_new_tokens)
-        if config.retrieval:
-            if searcher is None:
-                raise EvalConfigError(f"setup {config.name!r} uses retrieval but has no index")
-            self.answerer = RagAnswerer(searcher, self.generator, verifier, answer_config)
-        else:
-            self.answerer = ClosedBookAnswerer(self.generator, answer_config)
+        if config.retrieval and searcher is None:
+            raise EvalConfigError(f"setup {config.name!r} uses retrieval but has no index")
+        self.answerer = build_answerer(self.generator, searcher if config.retrieval else None,
+                                       verifier=verifier, config=answer_config)
 
     def answer(self, question: str) -> Answer:
         """The answer record for ``question`` under this setup."""
@@ -314,18 +305,16 @@ class Models:
 
     device: str
     dtype: str
-    loaded: dict[str, tuple[LoadedModel, AdapterSet, LocalGenerator]] = field(
-        default_factory=dict)
+    loaded: dict[str, LoadedBase] = field(default_factory=dict)
 
-    def get(self, base: str) -> tuple[LoadedModel, AdapterSet, LocalGenerator]:
+    def get(self, base: str) -> LoadedBase:
+        """``(loaded, adapters, generator)`` for ``base``, loaded on first use."""
         if base not in self.loaded:
-            from assistant.answering.adapters import AdapterSet
-            from assistant.answering.models import ModelConfig, load_base
+            from assistant.answering.models import ModelConfig
 
             logger.info("loading base model %s", base)
-            loaded = load_base(ModelConfig(base=base, device=self.device, dtype=self.dtype))
-            adapters = AdapterSet(loaded)
-            self.loaded[base] = (loaded, adapters, LocalGenerator(adapters))
+            self.loaded[base] = load_generator(
+                ModelConfig(base=base, device=self.device, dtype=self.dtype))
         return self.loaded[base]
 
     def adapter(self, base: str, resolved: ResolvedAdapter) -> str:

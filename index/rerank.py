@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.devices import resolve_device
 from core.errors import ConfigError
 from index.records import Passage
 
@@ -58,8 +59,9 @@ class CrossEncoderReranker:
     """A sentence-transformers ``CrossEncoder`` loaded from a local directory.
 
     ``candidates`` is how many retrieved passages it rescores (the searcher fetches that
-    many, then keeps the best ``k`` after reranking). Raises ``ConfigError`` when
-    ``path`` is not a directory holding a loadable model.
+    many, then keeps the best ``k`` after reranking); ``device`` is ``auto``, ``cpu``,
+    ``cuda`` or ``cuda:N`` (``core.devices``). Raises ``ConfigError`` when ``path`` is not
+    a directory holding a loadable model, or for a device that is unknown or absent.
     """
 
     def __init__(
@@ -80,16 +82,18 @@ class CrossEncoderReranker:
                 f"reranker path {str(path)!r} is not a directory; give a local "
                 "sentence-transformers cross-encoder directory (no weights are downloaded)"
             )
+        try:
+            device = resolve_device(device)
+        except ConfigError as exc:  # name the field, as the checks above do
+            raise ConfigError(f"reranker.{exc}") from exc
         from sentence_transformers import CrossEncoder
-
-        from ingest.embedding import pick_device
 
         self.path = path
         self.candidates = candidates
         self.batch_size = batch_size
         try:
             self.model = CrossEncoder(
-                str(path), device=pick_device(device), local_files_only=True, max_length=max_length
+                str(path), device=device, local_files_only=True, max_length=max_length
             )
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load cross-encoder from {path}: {exc}") from exc

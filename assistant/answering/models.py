@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.devices import resolve_device
 from core.errors import AssistantError, ConfigError
 from core.settings import Settings, get_settings
 
@@ -43,7 +44,6 @@ FORMAT_VERSION = 1
 # Prompts beyond this are not useful on the hardware this targets, and some configs
 # advertise 128k+ positions; the cap keeps prompt budgeting sane.
 CONTEXT_WINDOW_CAP = 32768
-_DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _HUB_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.model", "*.txt", "*.tiktoken"]
 
@@ -99,29 +99,6 @@ class LoadedModel:
     path: Path
     converted: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-
-def resolve_device(device: str) -> str:
-    """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` into a concrete device string.
-
-    Raises ``ConfigError`` for an unknown value or for CUDA where no GPU (or no GPU N) is.
-    """
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} asked for, but no CUDA GPU is available; use cpu")
-        index = int(device[5:]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here"
-            )
-        return device
-    raise ConfigError(f"device must be one of {', '.join(_DEVICES)}; got {device!r}")
 
 
 def resolve_dtype(dtype: str, device: str) -> str:

@@ -6,50 +6,37 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.answering.answer import Answerer
 
 logger = logging.getLogger(__name__)
 
 
-def load_adapter(adapters, spec: str, registry_dir: str | None) -> str:
-    """Load adapter ``spec`` (a directory, ``name`` = promoted, or ``name@vN``) and return
-    the name it is served under. Raises ``RegistryError``/``AdapterError`` when unknown."""
-    from core.settings import get_settings
-    from finetune.registry import AdapterRegistry
+def answerer_from_args(args: argparse.Namespace) -> tuple[Answerer, str | None]:
+    """``(answerer, adapter)``: a ``RagAnswerer`` over ``--index`` with the base model
+    (``--model`` on ``--device``) and, if ``--adapter`` names one, that adapter loaded
+    (``adapter`` is the name it is served under, else None).
 
-    path = Path(spec)
-    if path.is_dir():
-        adapters.add(path.name, path)
-        return path.name
-    name, _, version = spec.partition("@v")
-    registry = AdapterRegistry(Path(registry_dir) if registry_dir else get_settings().adapters_dir)
-    found = registry.get(name, int(version) if version else None)
-    label = f"{found.name}@v{found.version}"
-    adapters.add(label, found.path)
-    return label
+    Raises ``IndexNotFoundError`` before loading any model when the index is missing,
+    then the model's, the registry's and the adapter's errors.
+    """
+    from assistant.answering.build import build_answerer, load_adapter, load_generator, open_index
+    from assistant.answering.models import ModelConfig
 
-
-def build_answerer(args: argparse.Namespace):
-    """A ``RagAnswerer`` over ``--index`` with the base model and, if asked, an adapter."""
-    from assistant.answering.adapters import AdapterSet
-    from assistant.answering.answer import LocalGenerator, RagAnswerer
-    from assistant.answering.citations import CitationVerifier
-    from assistant.answering.models import ModelConfig, load_base
-    from assistant.server.services import open_index
-    from index.searcher import Searcher
-
-    Searcher(Path(args.index))  # fail fast (IndexNotFoundError) before loading a model
-    searcher, embedder = open_index(Path(args.index), None)
-    loaded = load_base(ModelConfig(base=args.model, device=args.device))
-    adapters = AdapterSet(loaded)
-    adapter = load_adapter(adapters, args.adapter, args.registry) if args.adapter else None
-    answerer = RagAnswerer(searcher, LocalGenerator(adapters), CitationVerifier(embedder))
-    return answerer, adapter
+    # The index first: a missing one fails before seconds of model loading.
+    searcher, embedder = open_index(Path(args.index), required=True)
+    base = load_generator(ModelConfig(base=args.model, device=args.device))
+    registry = Path(args.registry) if args.registry else None
+    adapter = load_adapter(base.adapters, args.adapter, registry) if args.adapter else None
+    return build_answerer(base.generator, searcher, embedder=embedder), adapter
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.answering.answer import AnswerOptions
 
-    answerer, adapter = build_answerer(args)
+    answerer, adapter = answerer_from_args(args)
     options = AnswerOptions(k=args.k, mode=args.mode, adapter=adapter,
                             sources=tuple(args.source) if args.source else None,
                             max_new_tokens=args.max_new_tokens)
@@ -109,7 +96,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
         backend = Searcher(Path(args.index))
     else:
-        backend, _ = build_answerer(args)
+        backend, _ = answerer_from_args(args)
     run_mcp(backend)
     return 0
 

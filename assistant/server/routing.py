@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from assistant.answering.models import AdapterError
+from core.refs import RefError, format_ref, parse_ref
 
 logger = logging.getLogger(__name__)
-
-_VERSIONED = re.compile(r"(?P<name>.+)@v(?P<version>\d+)")
 
 
 class UnknownAdapterError(AdapterError):
@@ -76,10 +74,10 @@ class AdapterRouter:
             if self.registry is not None and name in self._registry_names():
                 try:
                     promoted = self.registry.get(name)
-                    entry["adapter"] = _label(name, promoted.version)
+                    entry["adapter"] = format_ref(name, promoted.version)
                     canary = next((v for v in self.registry.list(name) if v.canary_fraction), None)
                     if canary is not None:
-                        entry["canary"] = {"adapter": _label(name, canary.version),
+                        entry["canary"] = {"adapter": format_ref(name, canary.version),
                                            "fraction": canary.canary_fraction}
                 except Exception as exc:  # registry errors: report, keep listing the rest
                     entry["error"] = str(exc)
@@ -96,17 +94,21 @@ class AdapterRouter:
             return None
         if name in self._loaded() and "@v" not in name:
             return name
-        match = _VERSIONED.fullmatch(name)
-        if self.registry is not None:
+        try:
+            # A request names a registry entry, never a path on this machine: no disk check.
+            ref = parse_ref(name, on_disk=False)
+        except RefError as exc:  # no registry holds such a name
+            raise UnknownAdapterError(name, self.known()) from exc
+        if self.registry is not None and ref is not None:
             from finetune.registry import RegistryError
 
             try:
-                if match:
-                    chosen = self.registry.get(match["name"], int(match["version"]))
+                if ref.version is not None:
+                    chosen = self.registry.get(ref.name, ref.version)
                 else:
-                    chosen = self.registry.choose(name, self._rng)
+                    chosen = self.registry.choose(ref.name, self._rng)
             except RegistryError as exc:
-                if match is None and name in self._registry_names():
+                if ref.version is None and name in self._registry_names():
                     raise AdapterError(str(exc)) from exc  # registered, nothing promoted
                 raise UnknownAdapterError(name, self.known()) from exc
             return self._ensure(chosen)
@@ -137,7 +139,7 @@ class AdapterRouter:
         return changed
 
     def _ensure(self, version: Any) -> str:
-        label = _label(version.name, version.version)
+        label = format_ref(version.name, version.version)
         with self._lock:
             if label not in self._loaded():
                 self._require_set().add(label, version.path)
@@ -153,7 +155,3 @@ class AdapterRouter:
         if self.adapters is None:
             raise AdapterError("this generator serves the base model only; no adapters")
         return self.adapters
-
-
-def _label(name: str, version: int) -> str:
-    return f"{name}@v{version}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.build import build_answerer, load_generator, open_index
 from assistant.answering.records import Answer, Message
 from assistant.feedback import FeedbackStore
 from assistant.server.batching import BatchingGenerator, deadline
@@ -29,7 +30,7 @@ from assistant.server.limits import Slots
 from assistant.server.metrics import Metrics
 from assistant.server.routing import AdapterRouter, UnknownAdapterError
 from assistant.server.streaming import AnswerStream, timeout_error
-from core.errors import AssistantError, IndexNotFoundError
+from core.errors import AssistantError
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Services:
     ``model_id`` the name ``/v1/models`` lists for the base model. ``searcher`` may be
     None when no index was published yet: the server then opens ``index_dir`` (with
     ``embedder``) once one appears. ``make_answerer(searcher, generator)`` builds the
-    ``Answerer`` (default: ``assistant.answering.answer``'s RAG answerer); ``registry`` is a
+    ``Answerer`` (default: ``assistant.answering.build.build_answerer``); ``registry`` is a
     ``finetune.registry.AdapterRegistry`` or None. ``embedder`` (None: the index's own,
     loaded from its manifest) embeds queries and, unless ``verifier_embedder`` is given,
     checks citations (an index built with a tuned embedder is best checked with the
@@ -72,13 +73,10 @@ def build_services(settings: Settings) -> Services:
     A missing index is not an error (the server reports not ready until it appears);
     a model that cannot load raises ``AssistantError``.
     """
-    from assistant.answering.adapters import AdapterSet
-    from assistant.answering.answer import LocalGenerator
-    from assistant.answering.models import ModelConfig, load_base
+    from assistant.answering.models import ModelConfig
 
-    loaded = load_base(ModelConfig(base=settings.server_model, device=settings.server_device),
-                       settings)
-    adapters = AdapterSet(loaded)
+    base = load_generator(ModelConfig(base=settings.server_model,
+                                      device=settings.server_device), settings)
     registry_root = settings.server_registry or settings.adapters_dir
     registry = None
     if registry_root.is_dir():
@@ -95,9 +93,9 @@ def build_services(settings: Settings) -> Services:
         if verifier_embedder is embedder:
             verifier_embedder = None
     return Services(
-        generator=LocalGenerator(adapters),
-        model_id=loaded.model_id,
-        adapters=adapters,
+        generator=base.generator,
+        model_id=base.loaded.model_id,
+        adapters=base.adapters,
         searcher=searcher,
         index_dir=settings.server_index,
         embedder=embedder,
@@ -106,35 +104,6 @@ def build_services(settings: Settings) -> Services:
         static_adapters=dict(settings.server_adapters),
         verifier_embedder=verifier_embedder,
     )
-
-
-def open_index(index_dir: Path | None, embedder: Any) -> tuple[Any, Any]:
-    """``(searcher, embedder)`` for ``index_dir``; ``(None, embedder)`` when nothing is
-    published there yet. Without an ``embedder``, the one the index was built with is
-    loaded (from its manifest) and shared by the searcher and the citation checker."""
-    if index_dir is None:
-        return None, embedder
-    from index.searcher import Searcher
-
-    try:
-        searcher = Searcher(Path(index_dir), embedder=embedder)
-    except IndexNotFoundError as exc:
-        logger.warning("%s; serving not-ready until an index is published", exc)
-        return None, embedder
-    if embedder is None:
-        from ingest.embedding import Embedder, EmbedderConfig
-
-        embedder = Embedder(EmbedderConfig(model=searcher.manifest.embedder.load_name()))
-        searcher = Searcher(Path(index_dir), embedder=embedder)
-    return searcher, embedder
-
-
-def _default_answerer(searcher: Any, generator: Any, embedder: Any,
-                      verifier_embedder: Any = None) -> Any:
-    from assistant.answering.answer import RagAnswerer
-    from assistant.answering.citations import CitationVerifier
-
-    return RagAnswerer(searcher, generator, CitationVerifier(verifier_embedder or embedder))
 
 
 class Runtime:
@@ -184,8 +153,9 @@ class Runtime:
             if services.make_answerer is not None:
                 self.answerer = services.make_answerer(services.searcher, self.generator)
             else:
-                self.answerer = _default_answerer(services.searcher, self.generator,
-                                                  services.embedder, services.verifier_embedder)
+                self.answerer = build_answerer(
+                    self.generator, services.searcher,
+                    embedder=services.verifier_embedder or services.embedder)
         self.metrics.set_index_version(services.searcher.version)
         self.metrics.ready.set(1)
         logger.info("ready: index %s, model %s", services.searcher.version, services.model_id)

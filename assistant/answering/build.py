@@ -1,0 +1,150 @@
+"""Build an answerer from its parts: base model, adapters, generator, searcher, checker.
+
+Every place that answers (``assistant ask`` and ``mcp``, the server, the eval setups)
+assembles the same parts, in small steps it can interleave with its own (the server wraps
+the generator in a batcher and may wait for an index; the eval shares one base model
+across setups and records what the generator returns):
+
+- ``load_generator(ModelConfig)``: the base model, an ``AdapterSet`` over it and a
+  ``LocalGenerator`` through that set (``LoadedBase``);
+- ``load_adapter(adapters, spec)``: one adapter by directory, ``name`` (the registry's
+  promoted version) or ``name@vN`` (``core.refs``), served under ``name@vN``;
+- ``open_index(index_dir)``: the searcher and the embedder the index was built with;
+- ``build_answerer(generator, searcher, ...)``: a ``RagAnswerer`` over a searcher, or a
+  ``ClosedBookAnswerer`` without one.
+
+Heavy modules (torch, transformers, peft) load when a function runs, not on import.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from core.errors import IndexNotFoundError
+from core.refs import format_ref, parse_ref
+
+if TYPE_CHECKING:
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.answer import (
+        AnswerConfig,
+        ClosedBookAnswerer,
+        LocalGenerator,
+        RagAnswerer,
+    )
+    from assistant.answering.citations import CitationVerifier
+    from assistant.answering.generation import Generator
+    from assistant.answering.models import LoadedModel, ModelConfig
+    from core.settings import Settings
+    from index.searcher import Searcher
+    from ingest.embedding import Embedder
+
+logger = logging.getLogger(__name__)
+
+
+class LoadedBase(NamedTuple):
+    """A base model ready to answer: the model, the adapter set over it, and the
+    generator that generates through that set (so adapters added later are usable)."""
+
+    loaded: LoadedModel
+    adapters: AdapterSet
+    generator: LocalGenerator
+
+
+def load_generator(config: ModelConfig, settings: Settings | None = None) -> LoadedBase:
+    """Load ``config``'s base model (converting a GGUF once into ``settings.models_dir``)
+    with an empty ``AdapterSet`` and a ``LocalGenerator`` through it.
+
+    Raises ``ModelLoadError`` when the model cannot be found or loaded, ``ConfigError``
+    for a bad device or dtype.
+    """
+    from assistant.answering.adapters import AdapterSet
+    from assistant.answering.answer import LocalGenerator
+    from assistant.answering.models import load_base
+
+    loaded = load_base(config, settings)
+    adapters = AdapterSet(loaded)
+    return LoadedBase(loaded, adapters, LocalGenerator(adapters))
+
+
+def load_adapter(adapters: AdapterSet, spec: str, registry_root: Path | None = None) -> str:
+    """Load adapter ``spec`` into ``adapters`` and return the name it is served under.
+
+    ``spec`` is a directory (a path by ``core.refs.is_path``: a separator, a leading
+    ``.``/``~``, or an existing file or folder), served under the folder's name; or
+    ``name`` (the promoted version) or ``name@vN`` in the registry at ``registry_root``
+    (default ``$ASSISTANT_HOME/adapters``), served as ``name@vN``. Raises ``RefError``
+    for a malformed spec, ``RegistryError`` for an unknown name or version,
+    ``AdapterError`` for a directory that holds no adapter for this base.
+    """
+    ref = parse_ref(spec)
+    if ref is None:
+        path = Path(spec)
+        name = path.name or path.expanduser().resolve().name
+        adapters.add(name, path)
+        return name
+    from core.settings import get_settings
+    from finetune.registry import AdapterRegistry
+
+    registry = AdapterRegistry(registry_root if registry_root is not None
+                               else get_settings().adapters_dir)
+    found = registry.get(ref.name, ref.version)
+    label = format_ref(found.name, found.version)
+    adapters.add(label, found.path)
+    return label
+
+
+def open_index(index_dir: Path | None, embedder: Embedder | None = None, *,
+               required: bool = False) -> tuple[Searcher | None, Embedder | None]:
+    """``(searcher, embedder)`` for ``index_dir``.
+
+    Without an ``embedder``, the one the index was built with is loaded (from its
+    manifest) for the searcher and returned, so the citation checker can share it. When
+    nothing is published there yet (or ``index_dir`` is None), returns ``(None,
+    embedder)``, or with ``required`` raises ``IndexNotFoundError``; ``IndexMismatchError``
+    when ``embedder`` is not the index's.
+    """
+    if index_dir is None:
+        if required:
+            raise IndexNotFoundError("no index given")
+        return None, embedder
+    from index.searcher import Searcher
+
+    try:
+        searcher = Searcher(Path(index_dir), embedder=embedder)
+    except IndexNotFoundError as exc:
+        if required:
+            raise
+        logger.warning("%s; no searcher until an index is published", exc)
+        return None, embedder
+    if embedder is None:
+        from ingest.embedding import Embedder, EmbedderConfig
+
+        model = searcher.manifest.embedder.load_name()
+        searcher.close()  # reopened below with the embedder, which checks it is the index's
+        embedder = Embedder(EmbedderConfig(model=model))
+        searcher = Searcher(Path(index_dir), embedder=embedder)
+    return searcher, embedder
+
+
+def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
+                   embedder: Embedder | None = None, verifier: CitationVerifier | None = None,
+                   config: AnswerConfig | None = None) -> RagAnswerer | ClosedBookAnswerer:
+    """The answerer over ``generator``.
+
+    With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
+    ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
+    share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
+    defaults to ``AnswerConfig()``. Raises ``ConfigError`` when a searcher comes with
+    neither a verifier nor an embedder.
+    """
+    from assistant.answering.answer import ClosedBookAnswerer, RagAnswerer
+
+    if searcher is None:
+        return ClosedBookAnswerer(generator, config)
+    if verifier is None:
+        from assistant.answering.citations import CitationVerifier
+
+        verifier = CitationVerifier(embedder)
+    return RagAnswerer(searcher, generator, verifier, config)

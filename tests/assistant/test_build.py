@@ -1,0 +1,146 @@
+"""Building an answerer (``assistant.answering.build``) from the tiny Llama and a small real
+index, and ``assistant ask`` built through it end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.answering.answer import AnswerOptions, ClosedBookAnswerer, RagAnswerer
+from assistant.answering.build import (
+    LoadedBase,
+    build_answerer,
+    load_adapter,
+    load_generator,
+    open_index,
+)
+from assistant.answering.citations import CitationVerifier
+from assistant.answering.models import ModelConfig
+from assistant.cli.main import main
+from core.errors import ConfigError, IndexNotFoundError
+from core.refs import RefError
+from index.build import ingest
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, embedder) -> Path:
+    root = tmp_path_factory.mktemp("build-corpus")
+    (root / "docs").mkdir()
+    (root / "docs" / "park.md").write_text(
+        "# Park\n\nThe dog ran to the park and the bird flew over it.\n")
+    (root / "docs" / "mat.txt").write_text("The cat sat on a mat while people watched.\n")
+    ingest([root / "docs"], root / "index", progress=False, embedder=embedder)
+    return root / "index"
+
+
+@pytest.fixture
+def base(tiny_dir) -> LoadedBase:
+    return load_generator(ModelConfig(base=str(tiny_dir), device="cpu"))
+
+
+@pytest.fixture
+def registry(base, tiny_adapter, tmp_path):
+    from finetune.registry import AdapterRegistry
+
+    registry = AdapterRegistry(tmp_path / "registry")
+    manifest = {"base_model_id": base.loaded.model_id,
+                "base_weights_hash": base.loaded.weights_hash}
+    registry.register("support", tiny_adapter, manifest, promote=True)
+    registry.register("support", tiny_adapter, manifest)
+    return registry
+
+
+def test_load_generator_generates_through_its_adapter_set(base, tiny_dir):
+    loaded, adapters, generator = base  # unpacks like the tuple the eval keeps
+    assert loaded.model_id == Path(tiny_dir).name and loaded.device == "cpu"
+    assert adapters.loaded is loaded and generator.target is adapters
+    assert generator.model_id == loaded.model_id
+
+
+def test_load_adapter_by_directory_name_and_version(base, tiny_adapter, registry):
+    assert load_adapter(base.adapters, str(tiny_adapter)) == tiny_adapter.name
+    assert load_adapter(base.adapters, "support", registry.root) == "support@v1"
+    assert load_adapter(base.adapters, "support@v2", registry.root) == "support@v2"
+    assert base.adapters.names() == [tiny_adapter.name, "support@v1", "support@v2"]
+    assert base.adapters.path("support@v2") == registry.get("support", 2).path
+
+
+def test_load_adapter_errors(base, registry, tmp_path):
+    from assistant.answering.models import AdapterError
+    from finetune.registry import RegistryError
+
+    with pytest.raises(RegistryError, match="no version 7"):
+        load_adapter(base.adapters, "support@v7", registry.root)
+    with pytest.raises(RegistryError, match="unknown adapter 'nope'"):
+        load_adapter(base.adapters, "nope", registry.root)
+    with pytest.raises(RefError, match="write NAME or NAME@vN"):
+        load_adapter(base.adapters, "support@latest", registry.root)
+    with pytest.raises(AdapterError, match="has no adapter_config.json"):
+        load_adapter(base.adapters, str(tmp_path / "missing"), registry.root)
+    assert base.adapters.names() == []
+
+
+def test_open_index(index_dir, embedder, tmp_path):
+    assert open_index(tmp_path / "none", embedder) == (None, embedder)
+    assert open_index(None) == (None, None)
+    with pytest.raises(IndexNotFoundError):
+        open_index(tmp_path / "none", required=True)
+    searcher, same = open_index(index_dir, embedder)
+    assert same is embedder and searcher.search("dog park", k=1)[0].source == "park.md"
+    searcher, loaded = open_index(index_dir)  # the index's own embedder, from its manifest
+    assert loaded is not None and loaded.info.model_id == embedder.info.model_id
+    assert searcher.search("dog park", k=1, mode="dense")[0].source == "park.md"
+
+
+def test_build_answerer_kinds(base, index_dir, embedder):
+    searcher, _ = open_index(index_dir, embedder)
+    closed = build_answerer(base.generator)
+    assert isinstance(closed, ClosedBookAnswerer) and closed.generator is base.generator
+    rag = build_answerer(base.generator, searcher, embedder=embedder)
+    assert isinstance(rag, RagAnswerer) and rag.verifier.embedder is embedder
+    shared = CitationVerifier(embedder)
+    assert build_answerer(base.generator, searcher, verifier=shared).verifier is shared
+    with pytest.raises(ConfigError, match="needs an embedder"):
+        build_answerer(base.generator, searcher)
+    answer = rag.answer("where did the dog run ?", options=AnswerOptions(k=2, max_new_tokens=4))
+    assert answer.model == base.loaded.model_id and answer.passages
+
+
+def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tiny_adapter,
+                                                        capsys):
+    code = main(["ask", "where did the dog run ?", "--index", str(index_dir), "--model",
+                 str(tiny_dir), "--device", "cpu", "--adapter", str(tiny_adapter), "-k", "2",
+                 "--max-new-tokens", "4", "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["adapter"] == tiny_adapter.name and record["model"] == Path(tiny_dir).name
+    assert record["passages"]
+
+
+def test_ask_fails_on_a_missing_index_before_loading_a_model(tmp_path, monkeypatch, capsys):
+    from assistant.answering import models
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("no model may load before the index is found")
+
+    monkeypatch.setattr(models, "load_base", no_model)
+    assert main(["ask", "q", "--index", str(tmp_path / "none"), "--device", "cpu"]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_ask_with_a_malformed_adapter_is_a_usage_error(index_dir, tiny_dir, capsys):
+    code = main(["ask", "q", "--index", str(index_dir), "--model", str(tiny_dir),
+                 "--device", "cpu", "--adapter", "support@vx"])
+    assert code == 2 and "NAME@vN" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ask_with_the_bundled_model(index_dir, bundled_home, capsys):
+    code = main(["ask", "Where did the dog run?", "--index", str(index_dir), "--device", "cpu",
+                 "-k", "2", "--max-new-tokens", "24", "--json"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["model"] == "SmolLM2-135M-Instruct" and record["adapter"] is None
+    assert record["answer"].strip() and record["passages"]
