@@ -7,10 +7,12 @@ passes it)::
     ROOT/NAME/v0001/          adapter_model.safetensors, adapter_config.json, manifest.json
     ROOT/NAME/.lock           file lock serializing writers (threads and processes)
 
-A version directory appears only once complete: ``register`` copies into a hidden
-temporary directory and renames it into place. ``state.json`` is replaced atomically
-(tmp + fsync + ``os.replace``) under the lock, so readers never see a torn state and a
-server can poll ``state_token()`` to pick up a promotion or rollback without a restart.
+Each name's versions are a ``core.artifacts.VersionStore`` (``v`` + 4 digits): a
+version directory appears only once complete (``register`` copies into a hidden
+``.incoming-*`` directory, fsyncs it and renames it into place under the lock).
+``state.json`` is replaced atomically (``write_atomic``) under the lock, so readers never
+see a torn state and a server can poll ``state_token()`` to pick up a promotion or
+rollback without a restart.
 """
 
 from __future__ import annotations
@@ -18,16 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.artifacts import StoreLockedError, VersionFormat, VersionStore, write_atomic
 from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ MANIFEST_NAME = "manifest.json"
 REQUIRED_FILES = ("adapter_config.json", "adapter_model.safetensors")
 REQUIRED_MANIFEST_KEYS = ("base_model_id", "base_weights_hash")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_VERSION_DIR = re.compile(r"v(\d{4,})")
+VERSION_FORMAT = VersionFormat(prefix="v", width=4)
+INCOMING_PREFIX = ".incoming-"
 _LOCK_TIMEOUT_S = 60.0
 
 
@@ -168,9 +170,9 @@ class AdapterRegistry:
         absent = [k for k in REQUIRED_MANIFEST_KEYS if not manifest.get(k)]
         if absent:
             raise RegistryError(f"adapter manifest lacks {', '.join(absent)}")
-        home = self.root / name
-        home.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=home))
+        store = self._store(name)
+        store.clean_temps()  # what registers that died midway left
+        tmp = store.new_temp()
         try:
             staged = tmp / "adapter"
             try:
@@ -179,20 +181,17 @@ class AdapterRegistry:
                 source.rename(staged)  # same filesystem: instant
             except OSError:
                 shutil.copytree(source, staged)
-            _write_atomic(staged / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
-            for file in staged.iterdir():
-                _fsync(file)
+            (staged / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
             with self._locked(name):
                 state = self._read_state(name)
-                version = max([state["last_version"], *self._versions(name)]) + 1
-                staged.rename(home / _dirname(version))
-                _fsync(home)
+                version = store.next_number(floor=state["last_version"])  # never reused
+                store.publish(staged, version)
                 state["last_version"] = version
                 if promote:
                     _promote(state, version)
                 self._write_state(name, state)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            store.discard(tmp)
         logger.info("registered adapter %s v%d%s", name, version, " (promoted)" if promote else "")
         return self.get(name, version)
 
@@ -245,10 +244,8 @@ class AdapterRegistry:
                 state["promoted"] = None
             if canary and canary["version"] == version:
                 state["canary"] = None
-            trash = Path(tempfile.mkdtemp(prefix=".deleting-", dir=self.root / name))
-            (self.root / name / _dirname(version)).rename(trash / "v")  # vanishes atomically
+            self._store(name).remove(version)  # vanishes in one rename
             self._write_state(name, state)
-        shutil.rmtree(trash, ignore_errors=True)
         logger.info("deleted adapter %s v%d", name, version)
         return gone
 
@@ -284,12 +281,11 @@ class AdapterRegistry:
             raise RegistryError(f"unknown adapter {name!r} in {self.root}; known: {known}")
         return name
 
+    def _store(self, name: str) -> VersionStore:
+        return VersionStore(self.root / name, VERSION_FORMAT, INCOMING_PREFIX)
+
     def _versions(self, name: str) -> list[int]:
-        home = self.root / name
-        if not home.is_dir():
-            return []
-        found = (_VERSION_DIR.fullmatch(p.name) for p in home.iterdir() if p.is_dir())
-        return sorted(int(m.group(1)) for m in found if m)
+        return self._store(name).numbers()
 
     def _check_version(self, name: str, version: int) -> None:
         versions = self._versions(name)
@@ -297,7 +293,7 @@ class AdapterRegistry:
             raise RegistryError(f"adapter {name!r} has no version {version!r}; it has {versions}")
 
     def _version(self, name: str, version: int, state: dict[str, Any]) -> AdapterVersion:
-        path = self.root / name / _dirname(version)
+        path = self._store(name).path(version)
         manifest_file = path / MANIFEST_NAME
         manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
         canary = state.get("canary")
@@ -316,22 +312,19 @@ class AdapterRegistry:
 
     def _write_state(self, name: str, state: dict[str, Any]) -> None:
         state["serial"] = state.get("serial", 0) + 1  # changes the token even on a no-op write
-        _write_atomic(self.root / name / STATE_NAME, json.dumps(state, indent=2) + "\n")
+        write_atomic(self.root / name / STATE_NAME, json.dumps(state, indent=2) + "\n")
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        from filelock import FileLock, Timeout
-
-        home = self.root / name
-        home.mkdir(parents=True, exist_ok=True)
-        # A fresh FileLock per call opens its own descriptor, so threads exclude each
-        # other through the OS lock just as processes do.
-        lock = FileLock(str(home / ".lock"), timeout=_LOCK_TIMEOUT_S, thread_local=False)
+        lock = self._store(name).lock(_LOCK_TIMEOUT_S)  # NAME/.lock
         try:
-            with lock:
-                yield
-        except Timeout as exc:
+            lock.acquire()
+        except StoreLockedError as exc:
             raise RegistryError(f"adapter {name!r}: registry is locked by another writer") from exc
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 def _promote(state: dict[str, Any], version: int) -> None:
@@ -340,36 +333,6 @@ def _promote(state: dict[str, Any], version: int) -> None:
         state["promoted"] = version
     if state.get("canary") and state["canary"]["version"] == version:
         state["canary"] = None
-
-
-def _dirname(version: int) -> str:
-    return f"v{version:04d}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    if path.is_dir():
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    elif path.is_file():
-        with path.open("rb") as f:
-            os.fsync(f.fileno())
 
 
 def render_versions(versions: list[AdapterVersion], as_json: bool = False) -> str:

@@ -15,8 +15,9 @@ retrieved candidates), and saves the tuned embedder as a new version with a mani
 The index must then be built again with the tuned embedder (``assistant ingest DOCS
 --index NEW --embedder DIR``): vectors of two embedders never share an index.
 
-The loop is plain torch around sentence-transformers' loss: its Trainer needs the
-``datasets`` package (and pyarrow) for what is a few hundred pairs and a few minutes.
+Training is sentence-transformers' own trainer (``finetune.retriever_training``), over
+batches its no-duplicates sampler plans so that no two pairs of a batch share a gold
+passage (``batches``).
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -36,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.artifacts import LOCK_FILE, StoreLockedError, VersionFormat, VersionStore
 from core.errors import ConfigError
 from finetune.pii import Redactor
 from finetune.raft import chunks_per_source, flat, gold_by_retrieval, golds_by_sources
@@ -205,24 +204,17 @@ def pairs_hash(train: Sequence[Pair], val: Sequence[Pair]) -> str:
     return digest.hexdigest()
 
 
-def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
-    """Shuffled batches in which no two pairs share a gold passage: another question on
-    the same passage would otherwise be trained as a negative of it. A pair that clashes
-    waits for the next batch."""
-    queue = list(pairs)
-    rng.shuffle(queue)
-    out: list[list[Pair]] = []
-    while queue:
-        batch, texts, later = [], set(), []
-        for p in queue:
-            if len(batch) < size and not texts & set(p.golds):
-                batch.append(p)
-                texts.update(p.golds)
-            else:
-                later.append(p)
-        out.append(batch)
-        queue = later
-    return out
+def batches(pairs: Sequence[Pair], size: int, epochs: int = 1, seed: int = 0,
+            ) -> list[list[list[int]]]:
+    """Each epoch's batches of indices into ``pairs``, shuffled afresh every epoch, in
+    which no two pairs share a gold passage (the answer-holding ones too) or a question:
+    another question on the same passage would otherwise be trained as a negative of it.
+    A pair that clashes waits for a later batch. sentence-transformers'
+    ``NoDuplicatesBatchSampler`` keyed by those texts (the columns trained on hold only
+    the first gold). ``ValueError`` for no pairs."""
+    from finetune.retriever_training import plan_batches
+
+    return plan_batches([(p.question, *p.golds) for p in pairs], size, epochs, seed)
 
 
 def rank_scores(model: Any, pairs: Sequence[Pair]) -> dict[str, float | int]:
@@ -256,12 +248,13 @@ def train_retriever(
 ) -> RetrieverResult:
     """Fine-tune embedder ``base`` (bundled name, directory or hub id) on ``train`` and
     save it as the next version of ``registry/name``; ``val`` is scored before training
-    and after each epoch. ``data`` (source, build report) goes into the manifest."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
+    and after each epoch (``on_epoch`` gets each epoch's row). ``data`` (source, build
+    report) goes into the manifest. Training is sentence-transformers' trainer with
+    ``MultipleNegativesRankingLoss`` over ``batches``' plan; nothing is asked of a hub.
+    Raises ``DatasetError`` for no training pairs, ``RegistryError`` for a bad name,
+    ``ConfigError`` for an embedder that does not load."""
     from finetune.artifacts import code_version, library_versions
+    from finetune.retriever_training import fit
     from ingest.embedding import Embedder, EmbedderConfig
 
     check_name(name)
@@ -269,43 +262,22 @@ def train_retriever(
         raise DatasetError("no training pairs")
     embedder = Embedder(EmbedderConfig(model=base, device=device))
     model = embedder.model
-    loss_fn = _ranking_loss(model)
-    rng = random.Random(config.seed)
-    torch.manual_seed(config.seed)
-    plan = [batches(train, config.batch_size, rng) for _ in range(config.epochs)]
+    plan = batches(train, config.batch_size, config.epochs, config.seed)
     steps = sum(len(b) for b in plan)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
+    columns = {"anchor": [p.question for p in train], "positive": [p.positive for p in train]}
+    if config.hard_negatives:  # a pair without one repeats its positive
+        columns["negative"] = [p.negative or p.positive for p in train]
     before = rank_scores(model, val)
-    epochs: list[dict] = []
-    started = time.perf_counter()
-    bar = tqdm(total=steps, desc=f"tuning {embedder.info.model_id}", unit="step",
-               disable=not progress)
-    for epoch, epoch_batches in enumerate(plan, start=1):
-        model.train()
-        total, count = 0.0, 0
-        for batch in epoch_batches:
-            columns = [[p.question for p in batch], [p.positive for p in batch]]
-            if config.hard_negatives:  # a pair without one repeats its positive
-                columns.append([p.negative or p.positive for p in batch])
-            features = [_features(model, c) for c in columns]
-            loss = loss_fn(features, None)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            value = loss.item()
-            total, count = total + value, count + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}")
-        model.eval()
-        row = {"epoch": epoch, "train_loss": round(total / max(count, 1), 6),
-               **{f"val_{k}": v for k, v in rank_scores(model, val).items() if k != "n"}}
-        epochs.append(row)
-        logger.info("epoch %d: %s", epoch, row)
+
+    def epoch_done(row: dict) -> None:
+        logger.info("epoch %d: %s", row["epoch"], row)
         if on_epoch is not None:
             on_epoch(row)
-    bar.close()
+
+    started = time.perf_counter()
+    epochs = fit(model, columns, plan, lr=config.lr, warmup=config.warmup, seed=config.seed,
+                 score=lambda: rank_scores(model, val), progress=progress,
+                 desc=f"tuning {embedder.info.model_id}", on_epoch=epoch_done)
     seconds = time.perf_counter() - started
     manifest = {
         "name": name,
@@ -326,35 +298,49 @@ def train_retriever(
     return RetrieverResult(path=path, version=version, manifest=manifest)
 
 
+_EMBEDDER_VERSIONS = VersionFormat(prefix="v", width=4)  # registry/NAME/v0001
+_PARTIAL_PREFIX = ".partial-"  # .partial-PID-HEX: a save in progress, or a dead one's
+_LOCK_TIMEOUT_S = 60.0
+
+
+def embedder_versions(registry: Path, name: str) -> VersionStore:
+    """The version folders of tuned embedder ``name`` under ``registry``; their writer
+    lock is ``registry/.lock``. ``RegistryError`` for an unsafe name."""
+    registry = Path(registry)
+    return VersionStore(registry / check_name(name), _EMBEDDER_VERSIONS, _PARTIAL_PREFIX,
+                        lock_path=registry / LOCK_FILE)
+
+
 def save_version(model: Any, manifest: dict, registry: Path, name: str) -> tuple[Path, int]:
-    """Write ``model`` and ``manifest`` to a hidden directory, then rename it to the next
-    free ``registry/name/vNNNN`` in one step: a killed run leaves no half-written version
-    (only a hidden ``.partial-*`` the next save removes)."""
-    folder = registry / check_name(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".partial-*"):
-        if _owner_gone(stale):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder))
+    """Write ``model`` and ``manifest`` to a hidden ``.partial-*`` directory, then, under
+    the registry's lock, fsync it and rename it to the next free ``registry/name/vNNNN``
+    in one step: a killed run leaves no half-written version (only a ``.partial-*`` the
+    next save removes). Returns the path and version number. Raises ``RegistryError``
+    for an unsafe name or when another save holds the lock for a minute; the model's
+    own save errors propagate, leaving nothing behind."""
+    store = embedder_versions(registry, name)
+    store.clean_temps()  # left by saves whose process died
+    tmp = store.new_temp()
     try:
         model.save(str(tmp))
-        for attempt in range(100):
-            version = _next_version(folder) + attempt
-            target = folder / f"v{version:04d}"
+        lock = store.lock(_LOCK_TIMEOUT_S)
+        try:
+            lock.acquire()
+        except StoreLockedError as exc:
+            raise RegistryError(f"embedder {name!r}: {store.lock_path} is held by another "
+                                "save; retry when it is done") from exc
+        try:
+            version = store.next_number()
             (tmp / MANIFEST).write_text(json.dumps({**manifest, "version": version}, indent=2)
                                         + "\n")
-            if target.exists():
-                continue
-            try:
-                tmp.rename(target)
-            except OSError:  # another run took this number between the check and here
-                continue
-            logger.info("saved embedder %s v%d at %s", name, version, target)
-            return target, version
-        raise RegistryError(f"no free version number under {folder}")
+            target = store.publish(tmp, version)
+        finally:
+            lock.release()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        store.discard(tmp)
         raise
+    logger.info("saved embedder %s v%d at %s", name, version, target)
+    return target, version
 
 
 def list_versions(registry: Path, name: str | None = None) -> list[dict]:
@@ -366,49 +352,12 @@ def list_versions(registry: Path, name: str | None = None) -> list[dict]:
                        if p.is_dir() and not p.name.startswith(".")) \
             if registry.is_dir() else []
         return [v for n in names for v in list_versions(registry, n)]
-    folder = registry / check_name(name)
+    store = embedder_versions(registry, name)
     out = []
-    for path in sorted(folder.glob("v[0-9][0-9][0-9][0-9]")):
+    for number in store.numbers():
+        path = store.path(number)
         try:
             out.append({**json.loads((path / MANIFEST).read_text()), "path": str(path)})
         except (OSError, ValueError) as exc:
             logger.warning("%s: unreadable manifest (%s)", path, exc)
     return out
-
-
-def _next_version(folder: Path) -> int:
-    numbers = [int(p.name[1:]) for p in folder.glob("v[0-9][0-9][0-9][0-9]")]
-    return max(numbers, default=0) + 1
-
-
-def _owner_gone(partial: Path) -> bool:
-    """Whether the process that made ``.partial-PID-*`` is no longer running."""
-    try:
-        pid = int(partial.name.split("-")[1])
-    except (IndexError, ValueError):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        pass
-    return False
-
-
-def _ranking_loss(model: Any) -> Any:
-    try:
-        from sentence_transformers.sentence_transformer.losses import (
-            MultipleNegativesRankingLoss,
-        )
-    except ImportError:  # sentence-transformers 5.x
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
-    return MultipleNegativesRankingLoss(model)
-
-
-def _features(model: Any, texts: list[str]) -> dict:
-    """Tokenized ``texts`` on the model's device (``preprocess`` in sentence-transformers
-    6, ``tokenize`` before)."""
-    prepare = getattr(model, "preprocess", None) or model.tokenize
-    return {k: v.to(model.device) if hasattr(v, "to") else v
-            for k, v in prepare(texts).items()}

@@ -9,52 +9,34 @@
         v000002/               an older version, kept for readers that still use it
         v000003/               manifest.json, vectors.npy, [vectors.faiss], bm25/,
                                chunks.sqlite
-        .building-<uuid>/      a version being written (never read)
+        .building-<pid>-<hex>/ a version being written (never read)
 
-A version is built in a ``.building-*`` directory, every file is fsynced, the directory
-is renamed to its version name, and only then is ``CURRENT`` replaced (temp file, fsync,
-``os.replace``, fsync of ``DIR``). A crash at any point leaves the previous ``CURRENT``
-and its version intact; the next writer removes whatever the crash left behind.
+The versions are a ``core.artifacts.VersionStore`` (``v`` + 6 digits): a version is
+built in a ``.building-*`` directory, every file is fsynced, the directory is renamed to
+its version name, and only then is ``CURRENT`` replaced (``write_atomic``: temp file,
+fsync, ``os.replace``, fsync of ``DIR``). A crash at any point leaves the previous
+``CURRENT`` and its version intact; the next writer removes whatever the crash left.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
-import uuid
 from pathlib import Path
+
+from core.artifacts import StoreLock, StoreLockedError, VersionFormat, VersionStore, write_atomic
+from core.errors import IndexLockedError
 
 logger = logging.getLogger(__name__)
 
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"
+LOCK_FILE = ".lock"
 BUILDING_PREFIX = ".building-"
 VECTORS_FILE = "vectors.npy"  # float32 (n_chunks, dim): the source of truth for vectors
 BM25_DIR = "bm25"
-_VERSION_RE = re.compile(r"^v(\d{6,})$")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (creations, renames) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(root: Path) -> None:
-    """fsync every file and directory under ``root`` (bottom-up), then ``root`` itself."""
-    for folder, _dirs, files in os.walk(root, topdown=False):
-        for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(folder))
+VERSION_FORMAT = VersionFormat(prefix="v", width=6)
 
 
 def dir_size(path: Path) -> int:
@@ -73,13 +55,32 @@ class IndexStore:
     """Paths and version bookkeeping for one index directory.
 
     Reading (``current``, ``versions``) is safe at any time; everything that changes the
-    directory must be done by the holder of the writer lock.
+    directory must be done by the holder of the writer lock (``acquire_lock``).
     """
 
     def __init__(self, index_dir: Path) -> None:
         self.root = Path(index_dir)
         self.versions_dir = self.root / VERSIONS_DIR
         self.current_path = self.root / CURRENT_FILE
+        self.lock_path = self.root / LOCK_FILE
+        self._versions = VersionStore(
+            self.versions_dir, VERSION_FORMAT, BUILDING_PREFIX, lock_path=self.lock_path
+        )
+
+    def acquire_lock(self, timeout: float = 0.0) -> StoreLock:
+        """Take the index's writer lock, waiting up to ``timeout`` seconds (0: fail at
+        once); release it with ``.release()``. Raises ``IndexLockedError`` naming the
+        holder's pid when another writer keeps it."""
+        lock = self._versions.lock(timeout)
+        try:
+            lock.acquire()
+        except StoreLockedError as exc:
+            who = f"process {exc.holder}" if exc.holder else "another process"
+            raise IndexLockedError(
+                f"index {self.root} is locked by {who} (another ingest is writing it); "
+                "wait for it to finish or retry with a longer wait"
+            ) from None
+        return lock
 
     def current(self) -> str | None:
         """The live version's name, or None when nothing was ever published."""
@@ -87,7 +88,7 @@ class IndexStore:
             name = self.current_path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
             return None
-        if not _VERSION_RE.match(name):
+        if VERSION_FORMAT.number(name) is None:
             raise ValueError(f"{self.current_path} names no valid version: {name!r}")
         return name
 
@@ -96,79 +97,55 @@ class IndexStore:
 
     def versions(self) -> list[str]:
         """Names of the version directories on disk, oldest first."""
-        if not self.versions_dir.is_dir():
-            return []
-        names = [p.name for p in self.versions_dir.iterdir() if _VERSION_RE.match(p.name)]
-        return sorted(names, key=_number)
+        return [VERSION_FORMAT.name(n) for n in self._versions.numbers()]
 
     def next_version(self) -> str:
-        numbers = [_number(n) for n in self.versions()]
         live = self.current()
-        if live:
-            numbers.append(_number(live))
-        return f"v{max(numbers, default=0) + 1:06d}"
+        floor = _number(live) if live else 0
+        return VERSION_FORMAT.name(self._versions.next_number(floor))
 
     def new_build_dir(self) -> Path:
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
-        path = self.versions_dir / f"{BUILDING_PREFIX}{uuid.uuid4().hex}"
-        path.mkdir()
-        return path
+        return self._versions.new_temp()
 
     def publish(self, build_dir: Path, name: str) -> Path:
         """Make ``build_dir`` the live version ``name``; durable once this returns."""
-        fsync_tree(build_dir)
-        final = self.version_dir(name)
-        os.rename(build_dir, final)
-        fsync_dir(self.versions_dir)
+        final = self._versions.publish(build_dir, _number(name))
         self._write_current(name)
         logger.info("published %s at %s", name, self.root)
         return final
 
     def _write_current(self, name: str) -> None:
-        tmp = self.root / f"{CURRENT_FILE}.tmp-{uuid.uuid4().hex}"
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write(name + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.current_path)
-        fsync_dir(self.root)
+        write_atomic(self.current_path, name + "\n")
 
     def prune(self, keep_versions: int) -> list[str]:
         """Delete versions older than the live one beyond the newest ``keep_versions``."""
         live = self.current()
         if live is None:
             return []
-        older = [n for n in self.versions() if _number(n) < _number(live)]
-        doomed = older[: max(0, len(older) - keep_versions)]
-        for name in doomed:
-            shutil.rmtree(self.version_dir(name), ignore_errors=True)
-            logger.info("pruned version %s", name)
-        return doomed
+        doomed = self._versions.prune(keep_versions, below=_number(live))
+        return [VERSION_FORMAT.name(n) for n in doomed]
 
     def clean_leftovers(self) -> list[str]:
         """Remove what interrupted writers left: partial builds, temp files, and versions
-        renamed into place whose ``CURRENT`` update never happened."""
+        renamed into place whose ``CURRENT`` update never happened. Only the lock holder
+        builds, so every ``.building-*`` directory is a dead writer's."""
         removed: list[str] = []
         for tmp in self.root.glob(f"{CURRENT_FILE}.tmp-*"):
             tmp.unlink(missing_ok=True)
             removed.append(tmp.name)
-        if not self.versions_dir.is_dir():
-            return removed
+        removed += self._versions.clean_temps(dead_only=False)
         live = self.current()
-        for path in self.versions_dir.iterdir():
-            unpublished = _VERSION_RE.match(path.name) and (
-                live is None or _number(path.name) > _number(live)
-            )
-            if path.name.startswith(BUILDING_PREFIX) or unpublished:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+        for number in self._versions.numbers():
+            if live is None or number > _number(live):
+                shutil.rmtree(self._versions.path(number), ignore_errors=True)
+                removed.append(VERSION_FORMAT.name(number))
         if removed:
             logger.warning("removed leftovers of an interrupted write: %s", ", ".join(removed))
         return removed
 
 
 def _number(name: str) -> int:
-    match = _VERSION_RE.match(name)
-    if match is None:
+    number = VERSION_FORMAT.number(name)
+    if number is None:
         raise ValueError(f"not a version name: {name!r}")
-    return int(match.group(1))
+    return number

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artifacts import StoreLock
 from index.analysis import TermCounts, Vocabulary
 from index.bm25 import BM25Config, BM25Index
 from index.carry import LiveVersion, VectorPart, assemble_vectors
 from index.chunkdb import DB_FILE, ChunkDBWriter, StoredDocument
-from index.locking import WriterLock
 from index.manifest import CommitStats, Manifest, check_embedder, corpus_hash
 from index.records import DocRecord
 from index.store import BM25_DIR, VECTORS_FILE, IndexStore
@@ -41,7 +41,7 @@ class IndexWriter:
     def __init__(
         self,
         store: IndexStore,
-        lock: WriterLock,
+        lock: StoreLock,
         embedder: EmbedderInfo,
         vector_config: VectorIndexConfig,
         bm25_config: BM25Config,
@@ -91,8 +91,7 @@ class IndexWriter:
             raise ValueError(f"keep_versions must be in 0..1000, got {keep_versions}")
         store = IndexStore(Path(index_dir))
         store.root.mkdir(parents=True, exist_ok=True)
-        lock = WriterLock(store.root)
-        lock.acquire(lock_timeout)
+        lock = store.acquire_lock(lock_timeout)
         try:
             store.clean_leftovers()
             live = store.current()

@@ -9,7 +9,6 @@ re-ingest with the tuned embedder.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -152,14 +151,26 @@ def test_bad_config_is_rejected_naming_the_field(field, value):
 
 
 def test_batches_keep_every_pair_once_and_never_pair_two_questions_on_one_passage():
-    pairs = [Pair(f"r{i}", f"question {i}", (f"passage {i % 5}",), None, ())
+    # Every third pair's answer is also in another passage, a gold that is not trained on
+    # (only the first gold is a column): it must keep the pairs apart all the same.
+    pairs = [Pair(f"r{i}", f"question {i}",
+                  (f"passage {i % 5}", *([f"passage {(i + 1) % 5}"] if i % 3 == 0 else [])),
+                  None, ())
              for i in range(23)]
-    out = batches(pairs, 4, random.Random(1))
-    assert sorted(p.record_id for b in out for p in b) == sorted(p.record_id for p in pairs)
-    for batch in out:
-        assert len(batch) <= 4
-        golds = [p.positive for p in batch]
-        assert len(golds) == len(set(golds))
+    plan = batches(pairs, 4, epochs=3, seed=1)
+    assert len(plan) == 3
+    for epoch in plan:
+        assert sorted(i for b in epoch for i in b) == list(range(len(pairs)))
+        for batch in epoch:
+            assert 1 <= len(batch) <= 4
+            golds = [g for i in batch for g in pairs[i].golds]
+            assert len(golds) == len(set(golds))
+    assert plan[0] != plan[1]  # shuffled afresh each epoch
+    assert plan == batches(pairs, 4, epochs=3, seed=1)
+    # Two pairs on one question are kept apart too: each positive would be the other's
+    # negative.
+    same_question = [Pair("a", "q", ("x",), None, ()), Pair("b", "q", ("y",), None, ())]
+    assert sorted(len(b) for b in batches(same_question, 2)[0]) == [1, 1]
 
 
 def test_split_is_by_record_and_deterministic(built):
@@ -181,16 +192,34 @@ def test_rank_scores_put_a_passage_identical_to_its_question_first(tiny_embedder
     assert rank_scores(model, []) == {"hit@1": None, "mrr": None, "n": 0}
 
 
-def test_training_learns_the_pairs_and_saves_numbered_versions(built, tiny_embedder, tmp_path):
+def test_training_learns_the_pairs_and_saves_numbered_versions(built, tiny_embedder, tmp_path,
+                                                               monkeypatch, capsys):
+    import socket
+
     from ingest.embedding import Embedder, EmbedderConfig
 
     pairs, _ = built
     config = RetrieverConfig(epochs=4, lr=1e-3, batch_size=8, warmup=0.0)
-    seen = []
+    seen, dialled = [], []
+
+    def no_network(*args, **kwargs):  # a name look-up or a connect
+        dialled.append(args)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    capsys.readouterr()
     first = train_retriever(pairs, pairs, tiny_embedder, tmp_path / "reg", "acme-ret", config,
                             data={"source": "qa.jsonl"}, device="cpu", progress=False,
                             on_epoch=seen.append)
+    assert dialled == []  # no hub look-up, for the trainer or the model card
+    assert capsys.readouterr().out == ""  # the trainer prints no logs
     manifest = json.loads((first.path / MANIFEST).read_text())
+    # Every planned batch of every epoch was a step (the trainer drops none).
+    plan = batches(pairs, 8, epochs=4, seed=0)
+    assert manifest["metrics"]["steps"] == sum(len(e) for e in plan)
+    readme = (first.path / "README.md").read_text()
+    assert "generated_from_trainer" not in readme and pairs[0].question not in readme
     assert first.path == tmp_path / "reg" / "acme-ret" / "v0001" and first.version == 1
     assert manifest["version"] == 1 and manifest["kind"] == "embedder"
     assert manifest["config"]["lr"] == 1e-3

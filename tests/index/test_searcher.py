@@ -191,7 +191,6 @@ def test_reranker_gets_the_candidate_pool_and_reorders(index_dir):
 def test_current_naming_a_missing_version(index_dir):
     import shutil
 
-    from index.locking import WriterLock
     from index.store import IndexStore
 
     write_corpus(index_dir)
@@ -200,9 +199,7 @@ def test_current_naming_a_missing_version(index_dir):
         Searcher(index_dir)
     with pytest.raises(IndexNotFoundError, match="is missing"):
         IndexWriter.open(index_dir, INFO)
-    lock = WriterLock(index_dir)
-    lock.acquire(timeout=0)  # the failed open released the lock
-    lock.release()
+    IndexStore(index_dir).acquire_lock(timeout=0).release()  # the failed open released it
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
