@@ -11,3 +11,5 @@
 
 Nothing here loads a model or touches the disk at import time.
 """
+
+__all__ = ["artifacts", "devices", "errors", "prompt_format", "refs", "settings"]

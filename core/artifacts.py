@@ -233,6 +233,12 @@ class VersionFormat:
         return int(match.group(1)) if match else None
 
 
+# The version folders of each kind of artifact (their names on disk never change).
+INDEX_VERSIONS = VersionFormat(prefix="v", width=6)  # INDEX/versions/v000001
+ADAPTER_VERSIONS = VersionFormat(prefix="v", width=4)  # adapters/NAME/v0001
+EMBEDDER_VERSIONS = VersionFormat(prefix="v", width=4)  # embedders/NAME/v0001
+
+
 class VersionStore:
     """The numbered versions under ``root``.
 

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.artifacts import StoreLockedError, VersionFormat, VersionStore, write_atomic
+from core.artifacts import (
+    ADAPTER_VERSIONS,
+    StoreLockedError,
+    VersionStore,
+    write_atomic,
+)
 from core.errors import AssistantError
 
 logger = logging.getLogger(__name__)
@@ -38,7 +43,7 @@ MANIFEST_NAME = "manifest.json"
 REQUIRED_FILES = ("adapter_config.json", "adapter_model.safetensors")
 REQUIRED_MANIFEST_KEYS = ("base_model_id", "base_weights_hash")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-VERSION_FORMAT = VersionFormat(prefix="v", width=4)
+VERSION_FORMAT = ADAPTER_VERSIONS
 INCOMING_PREFIX = ".incoming-"
 _LOCK_TIMEOUT_S = 60.0
 

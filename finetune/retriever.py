@@ -34,7 +34,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.artifacts import LOCK_FILE, StoreLockedError, VersionFormat, VersionStore
+from core.artifacts import (
+    EMBEDDER_VERSIONS,
+    LOCK_FILE,
+    StoreLockedError,
+    VersionStore,
+)
 from core.errors import ConfigError
 from finetune.pii import Redactor
 from finetune.raft import chunks_per_source, flat, gold_by_retrieval, golds_by_sources
@@ -298,7 +303,6 @@ def train_retriever(
     return RetrieverResult(path=path, version=version, manifest=manifest)
 
 
-_EMBEDDER_VERSIONS = VersionFormat(prefix="v", width=4)  # registry/NAME/v0001
 _PARTIAL_PREFIX = ".partial-"  # .partial-PID-HEX: a save in progress, or a dead one's
 _LOCK_TIMEOUT_S = 60.0
 
@@ -307,7 +311,7 @@ def embedder_versions(registry: Path, name: str) -> VersionStore:
     """The version folders of tuned embedder ``name`` under ``registry``; their writer
     lock is ``registry/.lock``. ``RegistryError`` for an unsafe name."""
     registry = Path(registry)
-    return VersionStore(registry / check_name(name), _EMBEDDER_VERSIONS, _PARTIAL_PREFIX,
+    return VersionStore(registry / check_name(name), EMBEDDER_VERSIONS, _PARTIAL_PREFIX,
                         lock_path=registry / LOCK_FILE)
 
 

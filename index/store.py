@@ -25,7 +25,13 @@ import os
 import shutil
 from pathlib import Path
 
-from core.artifacts import StoreLock, StoreLockedError, VersionFormat, VersionStore, write_atomic
+from core.artifacts import (
+    INDEX_VERSIONS,
+    StoreLock,
+    StoreLockedError,
+    VersionStore,
+    write_atomic,
+)
 from core.errors import IndexLockedError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +42,7 @@ LOCK_FILE = ".lock"
 BUILDING_PREFIX = ".building-"
 VECTORS_FILE = "vectors.npy"  # float32 (n_chunks, dim): the source of truth for vectors
 BM25_DIR = "bm25"
-VERSION_FORMAT = VersionFormat(prefix="v", width=6)
+VERSION_FORMAT = INDEX_VERSIONS
 
 
 def dir_size(path: Path) -> int:

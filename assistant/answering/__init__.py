@@ -11,3 +11,6 @@
 The interfaces (``assistant.cli``, ``assistant.server``, ``assistant.integrations``) and
 ``eval`` import this package; it imports none of them.
 """
+
+__all__ = ["abstain", "adapters", "answer", "build", "citations", "generation", "models",
+           "records", "rewrite", "stopwords", "text_stream"]
