@@ -1,4 +1,5 @@
-"""``assistant eval run --config FILE --out DIR [--limit N]``: the harness from the CLI;
+"""``assistant eval run --config FILE --out DIR [--limit N] [--split S]``: the harness from
+the CLI (``--split`` overrides ``[questions] split``, e.g. ``dev`` for the tuning split);
 ``assistant eval compare RUN:SETUP RUN:SETUP ...``: setups of different runs side by side;
 ``assistant eval render DIR [--out OUT]``: a run's reports again from its stored answers.
 
@@ -26,6 +27,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     from eval.harness import run_eval
 
     config = load_config(Path(args.config))
+    if getattr(args, "split", None):
+        config = with_split(config, args.split)
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
     command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
     quiet = getattr(args, "quiet", False)
@@ -81,6 +84,9 @@ def add_run_parser(esub) -> argparse.ArgumentParser:
                                     "question set; writes report.html/.md and results.jsonl")
     p.add_argument("--config", required=True, help="eval config (TOML)")
     p.add_argument("--out", required=True, help="output directory (a rerun resumes it)")
+    p.add_argument("--split", default=None,
+                   help="the question split to run, overriding [questions] split (e.g. dev "
+                        "for every threshold and trial, test only to report)")
     p.add_argument("--limit", type=_limit, default=None,
                    help="only the first N questions (default: [run] limit, 0 = all)")
     p.set_defaults(func=cmd_eval_run)
@@ -99,6 +105,16 @@ def add_run_parser(esub) -> argparse.ArgumentParser:
     r.add_argument("--out", help="write into this directory instead of RUN_DIR")
     r.set_defaults(func=cmd_eval_render)
     return p
+
+
+def with_split(config, split: str):
+    """``config`` with ``[questions] split`` set to ``split``: re-parsed from its raw
+    tables, so the run's config hash (and its output folder's guard) follows the split."""
+    from eval.config import parse_config
+
+    raw = {**config.raw, "questions": {**config.raw.get("questions", {}), "split": split}}
+    base_dir = config.path.parent if config.path.is_file() else config.path
+    return parse_config(raw, base_dir, config.path)
 
 
 def _limit(text: str) -> int:

@@ -14,6 +14,11 @@ at least one ``[setups.NAME]``)::
     [answer]     min_retrieval_score, min_supported_fraction, min_support, temperature,
                  verifier_embedder            (default: the corpus embedder)
     [adapters]   registry                     (default: $ASSISTANT_HOME/adapters)
+    [adapters.recipes.NAME]  mode, data, split, index, args
+                 how to train adapter NAME when the registry lacks it: ``eval run``
+                 runs ``assistant finetune --name NAME --mode MODE --data DATA
+                 [--split SPLIT] [--index INDEX] --promote ARGS...`` first and records
+                 how long it took; ``index = "eval"`` is this run's own index
     [setups.NAME] retrieval, adapter, k, mode, reranker, base, description
 
 A setup's ``adapter`` is a registry name (its promoted version), ``name@vN`` (that
@@ -106,6 +111,34 @@ class AnswerSection:
 
 
 @dataclass(frozen=True)
+class AdapterRecipe:
+    """How to train a missing adapter: the ``assistant finetune`` options that made it.
+
+    ``index`` is a path, ``"eval"`` (the eval run's own index, built first) or None.
+    ``args`` are further command-line options, passed as they are.
+    """
+
+    name: str
+    mode: str
+    data: Path
+    split: str = "train"
+    index: Path | str | None = None
+    args: tuple[str, ...] = ()
+
+    def command(self, registry: Path, index_dir: Path | None = None) -> list[str]:
+        """The ``assistant finetune`` arguments (without the program) for this recipe."""
+        out = ["finetune", "--name", self.name, "--mode", self.mode, "--data", str(self.data),
+               "--split", self.split, "--registry", str(registry), "--promote"]
+        index = index_dir if self.index == "eval" else self.index
+        if index is not None:
+            out += ["--index", str(index)]
+        return out + list(self.args)
+
+
+RECIPE_KEYS = ("mode", "data", "split", "index", "args")
+
+
+@dataclass(frozen=True)
 class SetupConfig:
     """One compared setup: retrieval on/off, an adapter spec (None: the base model)."""
 
@@ -140,6 +173,7 @@ class EvalConfig:
     registry: Path | None
     setups: tuple[SetupConfig, ...]
     raw: dict = field(default_factory=dict, repr=False)
+    recipes: dict[str, AdapterRecipe] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -186,9 +220,10 @@ def parse_config(raw: dict, base_dir: Path, path: Path | None = None) -> EvalCon
     retrieval, answer = sections["retrieval"], sections["answer"]
     _validate(run, corpus, questions, retrieval, answer)
     adapters = _table(raw, "adapters")
-    _check_keys(adapters, ("registry",), "adapters")
+    _check_keys(adapters, ("registry", "recipes"), "adapters")
     registry = _path(adapters["registry"], base_dir, "adapters", "registry") \
         if adapters.get("registry") else None
+    recipes = _recipes(adapters, base_dir)
     setups = _setups(raw, retrieval, base_dir)
     if corpus.kind == "docs" and corpus.docs is None and any(s.retrieval for s in setups):
         raise EvalConfigError("[corpus] kind = 'docs' needs docs = <folder to ingest>")
@@ -201,7 +236,42 @@ def parse_config(raw: dict, base_dir: Path, path: Path | None = None) -> EvalCon
                               "(format pubmedqa or scifact)")
     return EvalConfig(path=path or base_dir, run=run, model=sections["model"], corpus=corpus,
                       questions=questions, retrieval=retrieval, answer=answer,
-                      registry=registry, setups=setups, raw=raw)
+                      registry=registry, setups=setups, raw=raw, recipes=recipes)
+
+
+def _recipes(adapters: dict, base_dir: Path) -> dict[str, AdapterRecipe]:
+    table = adapters.get("recipes", {})
+    if not isinstance(table, dict):
+        raise EvalConfigError("[adapters.recipes] must be a table of [adapters.recipes.NAME]")
+    out = {}
+    for name, body in table.items():
+        where = f"adapters.recipes.{name}"
+        if not isinstance(body, dict):
+            raise EvalConfigError(f"[{where}] must be a table, got {type(body).__name__}")
+        _check_keys(body, RECIPE_KEYS, where)
+        for key in ("mode", "data"):
+            if key not in body:
+                raise EvalConfigError(f"[{where}] {key} is required")
+        mode, split = body["mode"], body.get("split", "train")
+        if not isinstance(mode, str) or not mode:
+            raise EvalConfigError(f"[{where}] mode must be a finetune mode, got {mode!r}")
+        if split not in ("train", "all"):
+            raise EvalConfigError(f"[{where}] split must be train or all (never the "
+                                  f"evaluated questions), got {split!r}")
+        args = body.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise EvalConfigError(f"[{where}] args must be a list of strings")
+        if any(a in ("--name", "--registry", "--data", "--mode", "--index", "--split")
+               for a in args):
+            raise EvalConfigError(f"[{where}] args must not repeat name, registry, data, "
+                                  "mode, index or split; use the recipe's own keys")
+        index = body.get("index")
+        if index is not None and index != "eval":
+            index = _path(index, base_dir, where, "index")
+        out[name] = AdapterRecipe(name=name, mode=mode,
+                                  data=_path(body["data"], base_dir, where, "data"),
+                                  split=split, index=index, args=tuple(args))
+    return out
 
 
 def _table(raw: dict, name: str) -> dict:

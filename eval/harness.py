@@ -97,10 +97,15 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
     all_questions = load_questions(config.questions)
     limit = config.run.limit if limit is None else limit
     questions = all_questions[:limit] if limit else all_questions
+    embedder, trained = _train_missing_adapters(config, out_dir, all_questions, embedder,
+                                                progress)
     adapters, skipped = resolve_adapters(config)
     active = [s for s in config.setups if s.name not in skipped]
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = _start_manifest(config, out_dir, adapters, skipped)
+    if trained:
+        manifest.setdefault("trained_adapters", {}).update(trained)
+        write_json(out_dir / MANIFEST, manifest)
     done = load_results(out_dir / RESULTS)
     todo = {s.name: [q for q in questions if (s.name, q.id) not in done] for s in active}
     total = sum(len(v) for v in todo.values())
@@ -120,6 +125,31 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
     summary, comparisons = score_and_report(out_dir, config, active, skipped, records,
                                             [q.id for q in questions], manifest, command)
     return RunResult(out_dir, total, summary, comparisons, skipped, time.perf_counter() - clock)
+
+
+def _train_missing_adapters(config: EvalConfig, out_dir: Path,
+                            questions: Sequence[EvalQuestion], embedder: Embedder | None,
+                            progress: bool) -> tuple[Embedder | None, dict[str, dict]]:
+    """Train the setups' adapters that the registry lacks and the config has a recipe for
+    (``eval.recipes``), building the run's index first when a recipe retrieves from it.
+    Returns the embedder (loaded if the index had to be built) and what was trained."""
+    from core.settings import get_settings
+    from eval.recipes import train_missing
+
+    registry = config.registry or get_settings().adapters_dir
+    index_dir = config.corpus.index or out_dir / "index"
+    loaded = embedder
+
+    def build_index() -> None:
+        nonlocal loaded
+        if loaded is None:
+            from ingest.embedding import Embedder, EmbedderConfig
+
+            loaded = Embedder(EmbedderConfig(model=config.corpus.embedder))
+        open_searcher(config, questions, loaded, index_dir, progress=progress).close()
+
+    trained = train_missing(config, registry, index_dir, build_index)
+    return loaded, trained
 
 
 def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig],

@@ -25,8 +25,13 @@ def test_example_config_loads_with_four_setups(name):
 
 def test_acme_config_points_inside_the_checkout():
     config = load_config(EXAMPLES / "acme" / "eval.toml")
-    assert config.questions.path == EXAMPLES / "acme" / "qa.jsonl"
-    assert config.questions.path.is_file()
+    assert config.questions.path == EXAMPLES / "acme" / "eval_questions.jsonl"
+    assert config.questions.path.is_file() and config.questions.split == "test"
+    # every adapter a setup names can be trained from a recipe on the train data
+    for setup in config.setups:
+        if setup.adapter:
+            recipe = config.recipes[setup.adapter]
+            assert recipe.data.is_file() and recipe.split == "train"
 
 
 def test_pubmedqa_config_points_at_the_shared_data_beside_the_checkout():
