@@ -1,7 +1,8 @@
 """``assistant eval run --config FILE --out DIR [--limit N] [--split S]``: the harness from
 the CLI (``--split`` overrides ``[questions] split``, e.g. ``dev`` for the tuning split);
 ``assistant eval compare RUN:SETUP RUN:SETUP ...``: setups of different runs side by side;
-``assistant eval render DIR [--out OUT]``: a run's reports again from its stored answers.
+``assistant eval render DIR [--out OUT]``: a run's reports again from its stored answers;
+``assistant eval audit DIR [--n 30] [--check]``: a hand audit of a run's answers.
 
 ``add_run_parser(esub)`` adds the ``run``, ``compare`` and ``render`` sub-commands to
 ``assistant eval``'s sub-parsers; ``cmd_eval_run(args)``, ``cmd_eval_compare(args)`` and
@@ -73,6 +74,21 @@ def cmd_eval_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_audit(args: argparse.Namespace) -> int:
+    """Write ``args.run``'s hand-audit form, or with ``--check`` report a filled one's
+    agreement with the automatic verdicts. Returns 0."""
+    from eval.audit import AUDIT, check_audit, write_audit
+
+    if args.check:
+        result = check_audit(Path(args.run) / AUDIT)
+        print(f"{result['n']} answers audited: {result['verdicts']}; the automatic verdict "
+              f"agrees on {result['agree']} ({result['agreement']:.0%})")
+        return 0
+    path = write_audit(Path(args.run), n=args.n, seed=args.seed)
+    print(f"audit form for {args.n} answers: {path} (fill in each Verdict and Reason)")
+    return 0
+
+
 def _progress_line(setup: str, done: int, total: int) -> None:
     """One stderr line per batch when stderr is no terminal (logs, CI)."""
     print(f"eval: {setup} {done}/{total}", file=sys.stderr, flush=True)
@@ -104,6 +120,14 @@ def add_run_parser(esub) -> argparse.ArgumentParser:
                                                   "eval/reports/acme")
     r.add_argument("--out", help="write into this directory instead of RUN_DIR")
     r.set_defaults(func=cmd_eval_render)
+    a = esub.add_parser("audit", help="a seeded sample of a run's answers to read and judge "
+                                      "by hand (audit.md), or --check a filled one")
+    a.add_argument("run", metavar="RUN_DIR", help="a run's output directory")
+    a.add_argument("--n", type=int, default=30, help="answers to draw (default 30)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--check", action="store_true",
+                   help="read the filled audit.md and print the agreement")
+    a.set_defaults(func=cmd_eval_audit)
     return p
 
 
