@@ -1,11 +1,13 @@
-"""HTML files: main content via trafilatura, as Markdown, split by heading.
+"""HTML files: the main content of a page, split into sections by its h1..h6 headings.
 
-trafilatura drops navigation, scripts, styles, footers and other boilerplate and renders
-``<h1>``..``<h6>`` as ``#``..``######``. On pages without an ``<article>``/``<main>``
-wrapper it sometimes renders headings as plain paragraphs; those are turned back into
-headings when they match a heading element of the page. When trafilatura finds nothing
-(tiny or odd pages) a plain lxml walk of ``<body>`` without script, style, nav, header,
-footer and aside is used instead.
+The page is parsed with lxml and walked directly (``ingest.html_content`` says what is
+content), so the heading structure survives on pages that content extractors flatten:
+DocBook manuals nest their ``<h2 class="title">`` inside ``<div class="titlepage">``.
+A heading whose text is the page's ``<title>`` (a DocBook reference page's ``<h2>``
+title, say) is the root of the path: later headings of its level nest under it. Blocks
+are joined as paragraphs (blank line between); list items, table rows and a term or an
+admonition title with what follows are lines (single newline). Section text starts with
+its heading line, as in Markdown.
 """
 
 from __future__ import annotations
@@ -21,47 +23,40 @@ from lxml.html import HtmlElement
 from trafilatura.utils import decode_file
 
 from core.errors import InputFileError
-from ingest.markdown import markdown_sections
-from ingest.text import Parsed, clean_text, looks_binary
+from ingest.html_content import content_blocks
+from ingest.records import Section
+from ingest.text import Parsed, collapse_whitespace, looks_binary, strip_controls
 
 logger = logging.getLogger(__name__)
 
-_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
-_NOISE_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer",
-               "aside", "form", "svg", "iframe", "button", "select")
-_BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "pre", "blockquote", "table", "tr",
-                         "section", "article", "main", "dd", "dt", "br", "hr", "figure"})
-_WS = re.compile(r"\s+")
+_HEADING_LEVELS = {f"h{n}": n for n in range(1, 7)}
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Blocks of these kinds end with a single newline before the next block of the listed kinds.
+_TIGHT = {"term": None, "label": None, "caption": None, "item": frozenset({"item"})}
 
 
 def parse_html(data: bytes, source: str) -> Parsed:
     """Parse an HTML page into heading-path sections of its main content.
 
     The title is the one trafilatura's metadata finds (``og:title``, ``<h1>``,
-    ``<title>``), else the page's ``<title>``. Raises ``InputFileError`` for binary data
-    or a page with no parseable HTML tree.
+    ``<title>``), else the page's ``<title>``, else its first h1 (first heading). Raises
+    ``InputFileError`` for binary data or a page with no parseable HTML tree.
     """
     if looks_binary(data):
         raise InputFileError(source, "binary file, not HTML (contains NUL or control bytes)")
     tree = _load_tree(data, source)
-    markdown = _extract_markdown(tree, source)
-    if markdown:
-        markdown = _restore_headings(markdown, _page_headings(tree))
-    else:
-        logger.info("%s: trafilatura found no main content; using plain body text", source)
-        markdown = _fallback_markdown(tree)
-    heading_title, sections = markdown_sections(clean_text(markdown, collapse_spaces=False))
+    title_element = tree.find(".//title")
+    page_title = _norm(title_element.text_content()) if title_element is not None else ""
+    heading_title, sections = _sections(content_blocks(tree), page_title)
     return Parsed(title=_page_title(tree, source) or heading_title, sections=sections)
 
 
 def _load_tree(data: bytes, source: str) -> HtmlElement:
     """Decode (trafilatura's charset detection, which reads ``<meta charset>``) and parse.
 
-    lxml's document parser accepts fragments such as ``<p>hi</p>`` too, which
-    ``trafilatura.load_html`` refuses.
+    lxml's document parser accepts fragments such as ``<p>hi</p>`` too.
     """
-    text = _XML_DECLARATION.sub("", decode_file(data), count=1)
+    text = strip_controls(_XML_DECLARATION.sub("", decode_file(data), count=1))
     if not text.strip():
         raise InputFileError(source, "no extractable text (empty HTML)")
     try:
@@ -70,24 +65,6 @@ def _load_tree(data: bytes, source: str) -> HtmlElement:
         return lxml.html.document_fromstring(text, parser=parser)
     except (ValueError, etree.LxmlError) as exc:
         raise InputFileError(source, f"cannot parse HTML ({type(exc).__name__}: {exc})") from exc
-
-
-def _extract_markdown(tree: HtmlElement, source: str) -> str:
-    # trafilatura prunes the tree it is given, so it gets a copy.
-    try:
-        out = trafilatura.extract(
-            copy.deepcopy(tree),
-            output_format="markdown",
-            include_formatting=True,
-            include_tables=True,
-            include_comments=False,
-            favor_recall=True,
-        )
-    except Exception as exc:  # third-party parser: any failure is this file's problem
-        raise InputFileError(
-            source, f"HTML extraction failed ({type(exc).__name__}: {exc})"
-        ) from exc
-    return out or ""
 
 
 def _page_title(tree: HtmlElement, source: str) -> str | None:
@@ -104,57 +81,51 @@ def _page_title(tree: HtmlElement, source: str) -> str | None:
     return _norm(title.text_content()) or None
 
 
-def _denoised_body(tree: HtmlElement) -> HtmlElement:
-    body = copy.deepcopy(tree.find("body") if tree.find("body") is not None else tree)
-    for element in body.xpath("|".join(f"//{tag}" for tag in _NOISE_TAGS)):
-        element.drop_tree()
-    return body
+# --- sections ----------------------------------------------------------------------------
 
 
-def _page_headings(tree: HtmlElement) -> dict[str, int]:
-    """Normalised heading text -> level, for headings outside nav/header/footer/aside."""
-    levels: dict[str, int] = {}
-    for element in _denoised_body(tree).iter(*_HEADING_TAGS):
-        text = _norm(element.text_content())
-        if text:
-            levels.setdefault(text, _HEADING_TAGS[element.tag])
-    return levels
+def _sections(blocks: list[tuple[str, str]], page_title: str
+              ) -> tuple[str | None, tuple[Section, ...]]:
+    """(first h1 or first heading, sections): one per heading with body text.
+
+    The first heading whose text is the page's ``<title>`` is the root (level 0)."""
+    stack: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    body: list[tuple[str, str]] = []
+    headings: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        if body:
+            path = tuple(h for _, h in stack)
+            text = _join(body)
+            lead = f"{path[-1]}\n\n" if path else ""
+            sections.append(Section(text=lead + text, heading=path))
+        body.clear()
+
+    for kind, text in blocks:
+        if kind not in _HEADING_LEVELS:
+            body.append((kind, text))
+            continue
+        flush()
+        level = _HEADING_LEVELS[kind]
+        headings.append((level, text))
+        if not stack and text == page_title:  # the first heading, and it is the title
+            level = 0
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, text))
+    flush()
+    h1 = next((t for level, t in headings if level == 1), None)
+    return h1 or (headings[0][1] if headings else None), tuple(sections)
 
 
-def _restore_headings(markdown: str, levels: dict[str, int]) -> str:
-    """Turn lines that are exactly the text of a page heading back into ``#`` headings.
-
-    A page's only ``<h1>`` that trafilatura dropped (it treats it as the title) is put
-    back in front, so heading paths start from it as they do on ``<article>`` pages.
-    """
-    if not levels:
-        return markdown
-    lines = markdown.split("\n")
-    for i, line in enumerate(lines):
-        text = _norm(line.strip("*_ "))
-        level = levels.get(text)
-        if level and not line.lstrip().startswith("#"):
-            lines[i] = f"\n{'#' * level} {text}\n"  # blank lines around: its own block
-    h1s = [text for text, level in levels.items() if level == 1]
-    if len(h1s) == 1 and h1s[0] not in _norm(markdown):
-        lines.insert(0, f"# {h1s[0]}\n")
-    return "\n".join(lines)
-
-
-def _fallback_markdown(tree: HtmlElement) -> str:
-    """Body text with headings as ``#`` lines and blocks as paragraphs."""
-    body = _denoised_body(tree)
-    for element in list(body.iter()):
-        if not isinstance(element.tag, str):
-            continue  # comments and processing instructions
-        if element.tag in _HEADING_TAGS:
-            text = _norm(element.text_content())
-            element.clear(keep_tail=True)
-            element.text = f"\n\n{'#' * _HEADING_TAGS[element.tag]} {text}\n\n" if text else ""
-        elif element.tag in _BLOCK_TAGS:
-            element.tail = "\n\n" + (element.tail or "")
-    return body.text_content()
+def _join(body: list[tuple[str, str]]) -> str:
+    out = [body[0][1]]
+    for (before, _), (kind, text) in zip(body, body[1:], strict=False):
+        tight = before in _TIGHT and (_TIGHT[before] is None or kind in _TIGHT[before])
+        out.append(("\n" if tight else "\n\n") + text)
+    return "".join(out)
 
 
 def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return collapse_whitespace(text).strip()

@@ -1,8 +1,12 @@
-"""PDF files: one section per page, with the physical page number and the printed label.
+"""PDF files: sections by heading within each page, with the physical page number and the
+printed label.
 
 ``page_index`` counts pages as a viewer does (1-based); ``page_label`` is what pypdf
 derives from the document's ``/PageLabels`` ("i", "ii", "1", ...). A PDF without
-``/PageLabels`` gets pypdf's default labels "1", "2", ..., equal to the index.
+``/PageLabels`` gets pypdf's default labels "1", "2", ..., equal to the index. A page's
+text is cut at its headings (from the outline, else from the text layout; see
+``ingest.pdf_headings``), so one page can give several sections, each with its heading
+path; a page without headings is one section under the path it continues.
 
 pypdf is pure Python and has had pathological inputs that loop for a very long time.
 Extraction checks a per-document time budget between pages and gives up with an
@@ -21,6 +25,8 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from core.errors import InputFileError
+from ingest.pdf_headings import OutlineEntry, read_outline, split_pages
+from ingest.pdf_lines import PageText, read_page
 from ingest.records import Section
 from ingest.text import Parsed, clean_text
 
@@ -35,7 +41,7 @@ _JUNK_TITLE = re.compile(
 
 
 def parse_pdf(data: bytes, source: str, *, time_budget_s: float = DEFAULT_TIME_BUDGET_S) -> Parsed:
-    """Extract a PDF's text layer, one section per non-empty page.
+    """Extract a PDF's text layer: per non-empty page, one section per heading on it.
 
     Encrypted PDFs are opened with the empty user password when that works. Raises
     ``InputFileError`` for corrupt, truncated or password-protected files and when
@@ -46,7 +52,8 @@ def parse_pdf(data: bytes, source: str, *, time_budget_s: float = DEFAULT_TIME_B
         reader = PdfReader(io.BytesIO(data))
         _decrypt(reader, source)
         labels = _page_labels(reader, source)
-        sections = _extract_pages(reader, labels, source, time_budget_s)
+        pages = _extract_pages(reader, source, time_budget_s)
+        sections = _sections(pages, read_outline(reader, source), labels)
         title = _metadata_title(reader)
     except InputFileError:
         raise
@@ -103,12 +110,10 @@ def _page_labels(reader: PdfReader, source: str) -> list[str | None]:
     return labels
 
 
-def _extract_pages(
-    reader: PdfReader, labels: list[str | None], source: str, time_budget_s: float
-) -> tuple[Section, ...]:
+def _extract_pages(reader: PdfReader, source: str, time_budget_s: float) -> list[PageText]:
     start = time.monotonic()
     count = len(reader.pages)
-    sections = []
+    pages = []
     for i, page in enumerate(reader.pages):
         elapsed = time.monotonic() - start
         if elapsed > time_budget_s:
@@ -117,9 +122,21 @@ def _extract_pages(
                 f"PDF text extraction exceeded {time_budget_s:g} s "
                 f"(stopped at page {i + 1} of {count})",
             )
-        text = clean_pdf_text(page.extract_text() or "")
-        if text:
-            sections.append(Section(text=text, page_index=i + 1, page_label=labels[i]))
+        pages.append(read_page(page))
+    return pages
+
+
+def _sections(
+    pages: list[PageText], outline: list[OutlineEntry], labels: list[str | None]
+) -> tuple[Section, ...]:
+    sections = []
+    for i, pieces in enumerate(split_pages(pages, outline)):
+        for raw, heading in pieces:
+            text = clean_pdf_text(raw)
+            if text:
+                sections.append(
+                    Section(text=text, page_index=i + 1, page_label=labels[i], heading=heading)
+                )
     return tuple(sections)
 
 

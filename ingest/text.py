@@ -35,6 +35,7 @@ _UTF8_MULTIBYTE = re.compile(
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ufffe]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u3000]+")
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,18 @@ def clean_text(text: str, *, collapse_spaces: bool = True) -> str:
     text = "\n".join(lines)
     text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip("\n")
+
+
+def collapse_whitespace(text: str) -> str:
+    """Every run of whitespace (newlines, tabs, no-break and other Unicode spaces) becomes
+    one space: the layout whitespace of HTML source, which carries no meaning."""
+    return _WHITESPACE.sub(" ", text)
+
+
+def strip_controls(text: str) -> str:
+    """Remove control characters (keeping tab, newline and carriage return) and zero-width
+    marks; nothing else changes."""
+    return _CONTROL_CHARS.sub("", text)
 
 
 def decode_text(data: bytes, source: str) -> str:

@@ -1,0 +1,342 @@
+"""Section headings of a PDF, so each page's text splits into sections with a heading path.
+
+Two sources, in this order:
+
+- the outline (bookmarks): each entry names its page and, usually, a position on it; the
+  page is split at the line that prints the entry's title (else at the first line below
+  the position, else at the top of the page). The path is the entry's titles from the
+  root. Used when at least two entries resolve to a page.
+- the text layout: pypdf's ``extract_text(visitor_text=...)`` reports every run of text
+  with its font and size. A line is a heading when it is set clearly larger than the
+  body text (the commonest size in the document), or in bold at about the size of the
+  body text that follows it; it must be short, start with a capital or a number, not end
+  like a sentence, not sit in a row of table columns, and not repeat on many pages (a
+  running header). Lines of one heading style that follow each other closely are one
+  heading. Bold upper-case labels that run into their paragraph ("SUMMARY: The FAA
+  proposes ...") title the paragraph. Larger styles nest the smaller ones.
+
+The text of a page is the text pypdf extracts, cut at heading lines; nothing is dropped.
+A page that starts inside a section carries that section's path. When the layout of a
+page cannot be read back (the runs do not add up to the extracted text), the page is one
+section under the current path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from ingest.pdf_lines import Line, PageText, Span
+
+logger = logging.getLogger(__name__)
+
+_LARGER = 1.18  # a heading without bold is at least this much larger than the body text
+_BOLD_MIN = 0.85  # bold headings may be a little smaller than the document's body text
+_MERGE_GAP = 1.7  # heading lines at most this many sizes apart are one heading
+_MAX_HEADING_LINES = 3
+_MAX_HEADING_WORDS = 20
+_MAX_HEADING_CHARS = 160
+_MAX_RUN_IN_WORDS = 6
+_RUNNING_SHARE = 0.3  # a line on at least this share of the pages is a running header
+_SENTENCE_END = (".", ",", ";")
+_WORD = re.compile(r"\w+")
+_NUMBERS = re.compile(r"\d+|\b[ivxlcdm]+\b")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_ENUMERATOR = re.compile(r"^\(?[a-z]{1,4}[.)]\s+")  # "(a) ", "b. ", "iv) "
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """A bookmark: 0-based page, the top of its destination when given, heading path."""
+
+    page: int
+    top: float | None
+    path: tuple[str, ...]
+
+
+# --- outline -----------------------------------------------------------------------------
+
+
+def read_outline(reader: PdfReader, source: str) -> list[OutlineEntry]:
+    """The outline's entries that resolve to a page, in outline order; [] when none or
+    the outline is unreadable (logged)."""
+    entries: list[OutlineEntry] = []
+
+    def walk(items: Sequence[Any], parents: tuple[str, ...]) -> None:
+        last: tuple[str, ...] = parents
+        for item in items:
+            if isinstance(item, list):
+                walk(item, last)
+                continue
+            title = " ".join(str(item.title or "").split())
+            if not title:
+                continue
+            last = (*parents, title)
+            page = reader.get_destination_page_number(item)
+            if page is None or page < 0:
+                continue
+            top = item.get("/Top")
+            top_value = float(top) if isinstance(top, (int, float)) else None
+            entries.append(OutlineEntry(page, top_value, last))
+
+    try:
+        walk(reader.outline, ())
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError, PyPdfError) as exc:
+        logger.warning("%s: unreadable outline (%s); finding headings from the layout",
+                       source, exc)
+        return []
+    return entries
+
+
+def _outline_starts(pages: Sequence[PageText], outline: Sequence[OutlineEntry]
+                    ) -> dict[int, list[tuple[int, tuple[str, ...], int]]]:
+    """Per page: (line index where a section starts, its path, heading line count)."""
+    starts: dict[int, list[tuple[int, tuple[str, ...], int]]] = {}
+    cursor: dict[int, int] = {}
+    for entry in outline:
+        if entry.page >= len(pages):
+            continue
+        lines = pages[entry.page].lines
+        pos = cursor.get(entry.page, 0)
+        found = _find_title(lines, pos, entry.path[-1])
+        if found is None and entry.top is not None:
+            found = next((i for i in range(pos, len(lines))
+                          if lines[i].ink() and lines[i].ink()[0].y <= entry.top + 1), None)
+        index = pos if found is None else found
+        cursor[entry.page] = index
+        starts.setdefault(entry.page, []).append((index, entry.path, 1 if found else 0))
+    return starts
+
+
+def _find_title(lines: Sequence[Line], pos: int, title: str) -> int | None:
+    want = _letters(title)
+    if not want:
+        return None
+    for i in range(pos, len(lines)):
+        have = _letters(lines[i].text)
+        if have and (have.startswith(want[:40]) or (len(have) >= 6 and want.startswith(have))):
+            return i
+    return None
+
+
+def _letters(text: str) -> str:
+    """Letters and digits only, lower case, ligatures ("\ufb00") spelled out."""
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+# --- layout ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Heading:
+    page: int
+    line: int  # index of its first line
+    count: int  # lines it takes
+    text: str
+    style: tuple[float, bool] | None  # (size, bold); None for a run-in label
+
+
+def _layout_starts(pages: Sequence[PageText]
+                   ) -> dict[int, list[tuple[int, tuple[str, ...], int]]]:
+    headings = _find_headings(pages)
+    styles = sorted({h.style for h in headings if h.style is not None},
+                    key=lambda s: (-s[0], not s[1]))
+    level = {style: i + 1 for i, style in enumerate(styles)}
+    run_in_level = len(styles) + 1
+    stack: list[tuple[int, str]] = []
+    starts: dict[int, list[tuple[int, tuple[str, ...], int]]] = {}
+    for h in headings:
+        depth = level[h.style] if h.style is not None else run_in_level
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        stack.append((depth, h.text))
+        starts.setdefault(h.page, []).append((h.line, tuple(t for _, t in stack), h.count))
+    return starts
+
+
+def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page.lines:
+            for span in line.ink():
+                sizes[_round(span.size)] += len(span.text.strip())
+    if not sizes:
+        return []
+    body = sizes.most_common(1)[0][0]
+    running = _running_lines(pages)
+    flat = [(p, i, line) for p, page in enumerate(pages) for i, line in enumerate(page.lines)]
+    styles = [None if _key(line) in running else _line_style(line, body) for _, _, line in flat]
+    headings: list[_Heading] = []
+    k = 0
+    while k < len(flat):
+        p, i, line = flat[k]
+        style = styles[k]
+        if style is None:
+            label = _run_in_label(line) if _key(line) not in running else None
+            if label:
+                headings.append(_Heading(p, i, 1, label, None))
+            k += 1
+            continue
+        j = k + 1  # following lines of the same style, close below, on the same page
+        while (j < len(flat) and j - k < _MAX_HEADING_LINES and flat[j][0] == p
+               and styles[j] == style and _close(flat[j - 1][2], flat[j][2], style[0])):
+            j += 1
+        text = " ".join(" ".join(flat[n][2].text.split()) for n in range(k, j))
+        bold_ok = style[0] >= _LARGER * body or style[0] >= _next_body_size(flat, styles, j)
+        if _heading_text(text) and bold_ok:
+            headings.append(_Heading(p, i, j - k, text, style))
+        k = j
+    return headings
+
+
+def _round(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def _key(line: Line) -> str:
+    return _NUMBERS.sub("#", " ".join(line.text.lower().split()))
+
+
+def _running_lines(pages: Sequence[PageText]) -> set[str]:
+    """Lines (numbers masked) that recur on many pages: running headers and footers."""
+    counted = [p for p in pages if p.lines]
+    per_page: Counter[str] = Counter()
+    for page in counted:
+        per_page.update({_key(line) for line in page.lines if line.text.strip()})
+    need = max(2, math.ceil(_RUNNING_SHARE * len(counted)))
+    return {key for key, n in per_page.items() if n >= need and len(key) > 3}
+
+
+def _line_style(line: Line, body: float) -> tuple[float, bool] | None:
+    """The line's (size, bold) when all of it is set in one heading-like style."""
+    ink = line.ink()
+    if not ink:
+        return None
+    size, bold = _round(ink[0].size), ink[0].bold
+    if any(abs(_round(s.size) - size) > 0.5 or s.bold != bold for s in ink[1:]):
+        return None
+    if _has_column_gap(ink):
+        return None
+    if size >= _LARGER * body or (bold and size >= _BOLD_MIN * body):
+        return size, bold
+    return None
+
+
+def _has_column_gap(ink: Sequence[Span]) -> bool:
+    """True when a run starts far right of where the previous one ends: a table row."""
+    for before, after in zip(ink, ink[1:], strict=False):
+        end = before.x + 0.5 * before.size * len(before.text)
+        if after.x - end > 3 * max(before.size, 1.0):
+            return True
+    return False
+
+
+def _close(above: Line, below: Line, size: float) -> bool:
+    a, b = above.ink(), below.ink()
+    return bool(a and b) and abs(a[0].y - b[0].y) <= _MERGE_GAP * max(size, 1.0)
+
+
+def _next_body_size(flat: Sequence[tuple[int, int, Line]],
+                    styles: Sequence[tuple[float, bool] | None], start: int) -> float:
+    """Size of the regular text after a heading (the first non-bold run that follows)."""
+    for n in range(start, min(len(flat), start + 40)):
+        if styles[n] is not None:
+            continue
+        regular = [s for s in flat[n][2].ink() if not s.bold]
+        if regular:
+            return _round(max(regular, key=lambda s: len(s.text)).size)
+    return 0.0
+
+
+def _heading_text(text: str) -> bool:
+    letters = sum(ch.isalpha() for ch in text)
+    first = next((ch for ch in _ENUMERATOR.sub("", text) if ch.isalpha()), "")
+    return (
+        letters >= 2
+        and len(_WORD.findall(text)) <= _MAX_HEADING_WORDS
+        and len(text) <= _MAX_HEADING_CHARS
+        and not text.endswith(_SENTENCE_END)
+        and not first.islower()
+    )
+
+
+def _run_in_label(line: Line) -> str | None:
+    """"SUMMARY" for a line that starts with a bold upper-case "SUMMARY:" and goes on in
+    regular type; None otherwise."""
+    ink = line.ink()
+    n = 0
+    while n < len(ink) and ink[n].bold:
+        n += 1
+    if n == 0 or n == len(ink):
+        return None
+    label = " ".join("".join(s.text for s in ink[:n]).split())
+    if not label.endswith(":"):
+        return None
+    label = label[:-1].strip()
+    words = _WORD.findall(label)
+    if not words or len(words) > _MAX_RUN_IN_WORDS or label.upper() != label:
+        return None
+    return label if sum(ch.isalpha() for ch in label) >= 2 else None
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+def split_pages(
+    pages: Sequence[PageText], outline: Sequence[OutlineEntry]
+) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """Each page's text cut into (raw text, heading path) pieces, in reading order.
+
+    Uses the outline when at least two of its entries resolve to a page, else the layout.
+    A piece holding only heading lines or running header lines goes with the next piece
+    of its page, so every section has body text where the page has any.
+    """
+    starts = _outline_starts(pages, outline) if len(outline) >= 2 else _layout_starts(pages)
+    running = _running_lines(pages)
+    path: tuple[str, ...] = ()
+    out: list[list[tuple[str, tuple[str, ...]]]] = []
+    for p, page in enumerate(pages):
+        if not page.lines:
+            for _, new_path, _ in starts.get(p, []):
+                path = new_path
+            out.append([(page.raw, path)] if page.raw else [])
+            continue
+        cuts: list[tuple[int, tuple[str, ...], int]] = [(0, path, 0)]
+        for line, new_path, count in starts.get(p, []):
+            if line == cuts[-1][0]:
+                cuts[-1] = (line, new_path, count)
+            else:
+                cuts.append((line, new_path, count))
+            path = new_path
+        out.append(_pieces(page, cuts, running))
+    return out
+
+
+def _pieces(page: PageText, cuts: Sequence[tuple[int, tuple[str, ...], int]],
+            running: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+    lines = page.lines
+    bounds = [c[0] for c in cuts] + [len(lines)]
+    pieces: list[tuple[str, tuple[str, ...]]] = []
+    carry = ""
+    for n, (first, heading_path, count) in enumerate(cuts):
+        end = bounds[n + 1]
+        text = carry + page.raw[lines[first].start:lines[end - 1].end] if end > first else carry
+        body = [line for line in lines[first + count:end]
+                if line.text.strip() and _key(line) not in running]
+        if not body and n + 1 < len(cuts):
+            carry = text  # only a heading or a running header: it goes with what follows
+            continue
+        carry = ""
+        if text.strip():
+            pieces.append((text, heading_path))
+    return pieces
+

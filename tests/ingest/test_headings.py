@@ -1,0 +1,300 @@
+"""Section headings on PDF and real-world HTML pages: outline and font-layout headings in
+PDFs, DocBook-style HTML section paths without navigation, clean whitespace; and the same
+on the shared real files (skipped when ../shared/data is absent)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from shared_data import SHARED_DATA
+
+from ingest.chunking import Chunker, ChunkerConfig
+from ingest.discover import FileEntry
+from ingest.loaders import load_document
+from ingest.records import Document, Section
+from ingest.text import collapse_whitespace
+
+MANUAL = SHARED_DATA / "postgresql-15-docs" / "html"
+needs_manual = pytest.mark.skipif(not MANUAL.is_dir(), reason=f"no PostgreSQL manual: {MANUAL}")
+LAYOUT_SPACES = re.compile(r"\S {2,}\S")
+
+
+def load(path: Path) -> Document:
+    return load_document(FileEntry(path, path.name, path.stat().st_size, 0.0))
+
+
+def paths(doc: Document) -> list[tuple[int | None, tuple[str, ...]]]:
+    return [(s.page_index, s.heading) for s in doc.sections]
+
+
+# --- PDF: outline ------------------------------------------------------------------------
+
+
+def _outline_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)  # one size throughout: only the outline has headings
+
+    def para(text: str) -> None:
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+
+    pdf.add_page()
+    pdf.start_section("Introduction")
+    para("Introduction")
+    para("The first chapter explains the product. " * 6)
+    pdf.add_page()
+    para("The introduction goes on at the top of page two.")
+    pdf.start_section("Setup")
+    para("Setup")
+    para("Unpack the robot and charge it. " * 6)
+    pdf.ln(8)
+    pdf.start_section("Wiring", level=1)
+    para("Wiring")
+    para("Connect the dock to a wall socket. " * 6)
+    pdf.add_page()
+    pdf.start_section("Unprinted bookmark")  # no line prints it: cut at its position
+    para("Text under a bookmark whose title is not printed.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_outline_gives_heading_paths_and_cuts_pages(tmp_path):
+    doc = load(_outline_pdf(tmp_path / "outline.pdf"))
+    assert paths(doc) == [
+        (1, ("Introduction",)),
+        (2, ("Introduction",)),  # the page starts inside the previous section
+        (2, ("Setup",)),
+        (2, ("Setup", "Wiring")),
+        (3, ("Unprinted bookmark",)),
+    ]
+    assert [s.page_label for s in doc.sections] == ["1", "2", "2", "2", "3"]
+    assert doc.sections[2].text.startswith("Setup\nUnpack the robot")
+    assert doc.sections[1].text == "The introduction goes on at the top of page two."
+
+
+# --- PDF: font layout --------------------------------------------------------------------
+
+
+def _layout_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+
+    def text(style: str, size: float, body: str, height: float = 6) -> None:
+        pdf.set_font("helvetica", style, size)
+        pdf.multi_cell(0, height, body, new_x="LMARGIN", new_y="NEXT")
+
+    for page in range(1, 3):
+        pdf.add_page()
+        text("I", 8, "Acme Robotics - X9 User Manual - running header")
+        if page == 1:
+            text("B", 20, "X9 User Manual", 10)
+            text("", 11, "This manual explains how to set up and use the robot vacuum.")
+            text("B", 14, "Regulatory information", 8)
+            text("", 11, "FCC ID: 2AXQ7-X900P. This device complies with part 15 of the FCC "
+                         "Rules and must accept any interference received.")
+            pdf.set_font("helvetica", "B", 11)  # a table's header row: bold, two columns
+            pdf.cell(60, 6, "Setting")
+            pdf.cell(60, 6, "Default", new_x="LMARGIN", new_y="NEXT")
+            text("", 11, "Suction      Standard")
+        else:
+            text("", 11, "The regulatory text goes on at the top of the second page.")
+            text("B", 14, "Battery disposal", 8)
+            text("", 11, "Return used batteries to a collection point.")
+            pdf.set_font("helvetica", "B", 9)  # a run-in label: bold "NOTE:" in its paragraph
+            pdf.write(6, "WARNING: ")
+            pdf.set_font("helvetica", "", 11)
+            pdf.write(6, "never open the battery pack.")
+            pdf.ln(8)
+            text("B", 11, "this bold line is a sentence, not a heading.")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_layout_headings_from_font_size_and_weight(tmp_path):
+    doc = load(_layout_pdf(tmp_path / "manual.pdf"))
+    assert paths(doc) == [
+        (1, ("X9 User Manual",)),
+        (1, ("X9 User Manual", "Regulatory information")),
+        (2, ("X9 User Manual", "Regulatory information")),
+        (2, ("X9 User Manual", "Battery disposal")),
+        (2, ("X9 User Manual", "Battery disposal", "WARNING")),
+    ]
+    first, regulatory = doc.sections[0], doc.sections[1]
+    # The running header goes with the first heading; no text is lost or reordered.
+    assert first.text.startswith("Acme Robotics - X9 User Manual - running header\nX9 User Manual")
+    assert regulatory.text.startswith("Regulatory information\nFCC ID")
+    assert "Setting Default" in regulatory.text  # the bold table row stays text
+    assert doc.sections[4].text.startswith("WARNING: never open")
+    assert "this bold line is a sentence" in doc.sections[4].text
+    chunks = Chunker(ChunkerConfig(), lambda t: len(t.split())).chunk(doc)
+    answer = next(c for c in chunks if "2AXQ7-X900P" in c.text)
+    assert f"{answer.heading[-1]}, page {answer.page_label}" == "Regulatory information, page 1"
+
+
+def test_pdf_without_heading_styles_keeps_one_section_per_page(make_pdf):
+    doc = load(make_pdf(["Plain page one.", "Plain page two."]))
+    assert paths(doc) == [(1, ()), (2, ())]
+
+
+# --- PDF: a real rule from the Federal Register -------------------------------------------
+
+
+def test_federal_register_sections(shared_pdf):
+    doc = load(shared_pdf("federal-register-2020-17221.pdf"))
+    assert {s.page_index for s in doc.sections} == set(range(1, 16))  # every page as before
+    assert all(s.page_label == str(s.page_index) for s in doc.sections)
+    by_last: dict[str, Section] = {}  # the first section under each heading (page 15
+    for s in doc.sections:  # starts the next rule in the issue, with the same headings)
+        if s.heading:
+            by_last.setdefault(s.heading[-1], s)
+    for name in ("SUMMARY", "DATES", "ADDRESSES", "Background", "Comments Invited",
+                 "Costs of Compliance", "(a) Comments Due Date"):
+        assert name in by_last, name
+    summary = by_last["SUMMARY"]
+    assert summary.page_index == 1
+    assert summary.heading == ("Airworthiness Directives; The Boeing Company Airplanes",
+                               "SUMMARY")
+    assert summary.text.startswith("SUMMARY: The FAA proposes to\nsupersede")
+    assert by_last["DATES"].text.startswith("DATES: The FAA must receive comments")
+    assert by_last["(a) Comments Due Date"].page_index == 6
+    # The running header ("47699 Federal Register / Vol. 85 ...") is never a heading.
+    assert not any("Federal Register" in h for s in doc.sections for h in s.heading)
+    with_heading = sum(bool(s.heading) for s in doc.sections) / len(doc.sections)
+    assert with_heading >= 0.95
+
+
+# --- HTML: DocBook-style pages -----------------------------------------------------------
+
+DOCBOOK = """<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml"><head><title>20.3. Connections</title></head>
+<body><div class="navheader"><table><tr><th>20.3. Connections</th></tr>
+<tr><td><a href="a.html">Prev</a> NAVMARK</td><th>Chapter 20. Server Configuration</th></tr>
+</table><hr /></div>
+<div class="sect1"><div class="titlepage"><div><div><h2 class="title">20.3.\u00a0Connections</h2>
+</div></div></div><div class="toc"><dl class="toc"><dt>20.3.1. Connection Settings TOCMARK</dt>
+</dl></div>
+<div class="sect2"><div class="titlepage"><div><div><h3 class="title">20.3.1.\u00a0Connection
+Settings</h3></div></div></div>
+<div class="variablelist"><dl class="variablelist"><dt><span class="term">
+<code>max_connections</code> (<code>integer</code>)</span></dt><dd><p>
+        Determines the maximum number of concurrent
+        connections to the database server.   The default is typically 100
+        connections.</p>
+<div class="note"><h3 class="title">Note</h3><p>When running a standby server, you must set
+this parameter to the same or higher value than on the primary server.</p></div></dd></dl></div>
+<div class="table"><p class="title"><strong>Table 20.1. Limits</strong></p>
+<table><caption>Limits by platform</caption><tr><th>Platform</th><th>Limit</th></tr>
+<tr><td>Linux</td><td><p>1024</p><p>per process</p></td></tr></table></div>
+<pre class="programlisting">
+listen_addresses = '*'
+    port = 5432   # indented, spaced
+</pre></div>
+<div class="sect2"><div class="titlepage"><div><div><h3 class="title">20.3.2.\u00a0SSL</h3>
+</div></div></div><p>See the SSL section.</p></div></div>
+<div class="navfooter"><hr /><table><tr><td>Prev FOOTMARK</td><td>Home</td></tr></table></div>
+</body></html>"""
+
+
+def test_docbook_page_section_paths_without_navigation(tmp_path):
+    path = tmp_path / "runtime-config-connection.html"
+    path.write_text(DOCBOOK, encoding="utf-8")
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [
+        ("20.3. Connections", "20.3.1. Connection Settings"),
+        ("20.3. Connections", "20.3.2. SSL"),
+    ]
+    text = doc.text
+    for noise in ("NAVMARK", "FOOTMARK", "TOCMARK", "Prev", "Chapter 20."):
+        assert noise not in text, noise
+    settings = doc.sections[0].text
+    # Layout whitespace collapsed; the term stays on its own line above its definition.
+    assert ("max_connections (integer)\nDetermines the maximum number of concurrent "
+            "connections to the database server. The default is typically 100 connections."
+            ) in settings
+    # An admonition title is text, not a section; a table caption is text too.
+    assert "\n\nNote\nWhen running a standby server" in settings
+    assert "Table 20.1. Limits" in settings
+    assert "Limits by platform\n| Platform | Limit |\n| Linux | 1024 per process |" in settings
+    # Code keeps its indentation and spacing.
+    assert "listen_addresses = '*'\n    port = 5432   # indented, spaced" in settings
+    prose = [line for s in doc.sections for line in s.text.split("\n")
+             if line and not line.startswith(" ") and "#" not in line]
+    assert not [line for line in prose if LAYOUT_SPACES.search(line)]
+
+
+def test_reference_page_title_heading_is_the_root(tmp_path):
+    # DocBook reference pages print their name and their sections as <h2>s alike.
+    path = tmp_path / "app-psql.html"
+    path.write_text(
+        "<html><head><title>psql</title></head><body><div class='refentry'>"
+        "<div class='refnamediv'><h2>psql</h2><p>psql \u2014 PostgreSQL interactive terminal</p>"
+        "</div><div class='refsect1'><h2>Options</h2><p>-a echoes all input.</p>"
+        "<div class='refsect2'><h3>Patterns</h3><p>Patterns match names.</p></div></div>"
+        "<div class='refsect1'><h2>Exit Status</h2><p>psql returns 0 to the shell.</p></div>"
+        "</div></body></html>")
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [
+        ("psql",), ("psql", "Options"), ("psql", "Options", "Patterns"),
+        ("psql", "Exit Status"),
+    ]
+
+
+def test_toc_only_page_keeps_its_toc_and_hidden_furniture_goes(tmp_path):
+    path = tmp_path / "part.html"
+    path.write_text(
+        "<html><body><div class='cookie-consent'>We use cookies</div>"
+        "<p hidden>HIDDENMARK</p><div style='display: none'>NONEMARK</div>"
+        "<h1>Part III</h1><div class='toc'><ul><li>16. Installation</li>"
+        "<li>17. Setup</li></ul></div></body></html>")
+    doc = load(path)
+    assert doc.sections[0].heading == ("Part III",)
+    assert doc.sections[0].text == "Part III\n\n- 16. Installation\n- 17. Setup"
+
+
+def test_lone_h1_before_main_heads_the_main_content(tmp_path):
+    path = tmp_path / "article.html"
+    path.write_text(
+        "<html><body><header><nav>Home</nav></header><h1>Returns</h1>"
+        "<main><p>Return any product within 30 days.</p><h2>Refunds</h2>"
+        "<p>Refunds take 5 business days.</p></main><footer>(c) Acme</footer></body></html>")
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [("Returns",), ("Returns", "Refunds")]
+    assert doc.title == "Returns"
+
+
+def test_collapse_whitespace():
+    assert collapse_whitespace("new \n\t        connections\u00a0now") == "new connections now"
+
+
+# --- HTML: the PostgreSQL manual ---------------------------------------------------------
+
+
+@needs_manual
+def test_postgresql_manual_section_paths_and_clean_text():
+    doc = load(MANUAL / "runtime-config-connection.html")
+    assert [s.heading for s in doc.sections] == [
+        ("20.3. Connections and Authentication", "20.3.1. Connection Settings"),
+        ("20.3. Connections and Authentication", "20.3.2. Authentication"),
+        ("20.3. Connections and Authentication", "20.3.3. SSL"),
+    ]
+    text = doc.text
+    assert "20.2. File Locations" not in text  # the navigation header and footer are gone
+    assert "Prev" not in text.split()
+    assert ("listen_addresses (string)\nSpecifies the TCP/IP address(es) on which the server "
+            "is to listen for connections from client applications.") in text
+    assert "\nNote\nOn Windows, setting a value of 0" in text
+    assert not [line for line in text.split("\n")
+                if not line.startswith(" ") and LAYOUT_SPACES.search(line)]
+
+    reference = load(MANUAL / "sql-createtable.html")
+    headings = {s.heading for s in reference.sections}
+    assert ("CREATE TABLE", "Parameters") in headings
+    assert ("CREATE TABLE", "Description") in headings
+    assert all(h[0] == "CREATE TABLE" for h in headings)
+
+    release = load(MANUAL / "release-15-20.html")
+    assert ("E.1. Release 15.20", "E.1.2. Changes") in {s.heading for s in release.sections}
