@@ -9,6 +9,7 @@ with BM25, dense or hybrid (RRF) search and an optional cross-encoder reranker.
 """
 
 from index.bm25 import BM25Config
+from index.current_first import VERSION_POLICIES
 from index.hybrid import HybridConfig, rrf
 from index.manifest import FORMAT_VERSION, CommitStats, Manifest, check_embedder
 from index.records import DocRecord, Passage
@@ -20,6 +21,7 @@ from index.writer import IndexWriter
 __all__ = [
     "FORMAT_VERSION",
     "MODES",
+    "VERSION_POLICIES",
     "BM25Config",
     "CommitStats",
     "CrossEncoderReranker",

@@ -5,25 +5,34 @@ hash) are parsed, chunked and embedded (``ingest.pipeline``, or ``ingest.ray_eng
 unchanged files are carried over without re-embedding; files no longer present are
 removed. The index writer publishes the result atomically, so readers see either the
 old version or the new one.
+
+Every run also decides each document's version status over the whole new version
+(``ingest.families``, with the metadata file's overrides): a new version of a document
+demotes the old one by rewriting its record only, never its chunks or vectors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import ConfigError
+from core.errors import ConfigError, InputFileError
 from index.records import DocRecord
 from index.vectors import VectorIndexConfig
 from index.writer import IndexWriter
 from ingest.chunking import ChunkerConfig
 from ingest.discover import DiscoverConfig, FileEntry, Skipped, discover
 from ingest.embedding import Embedder, EmbedderConfig
+from ingest.families import DocFacts, Resolution, resolve_families
 from ingest.ids import file_sha256
+from ingest.loaders import load_document
+from ingest.metadata_file import MetadataRules
 from ingest.pipeline import Parsed, embed_chunks, parse_all
+from ingest.versions import INFO_FORMAT, VersionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,8 @@ class IngestConfig:
     engine: str = "local"
     lock_timeout: float = 0.0
     ray_address: str | None = None
+    # The metadata file (``ingest.metadata_file``); None reuses the live version's rules.
+    metadata: Path | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -52,7 +63,13 @@ class IngestConfig:
 
 @dataclass
 class IngestReport:
-    """What a run did, file by file; ``exit_code`` is 0 when nothing was skipped, else 3."""
+    """What a run did, file by file; ``exit_code`` is 0 when nothing was skipped, else 3.
+
+    ``warnings`` are version metadata that could not be read or decided (malformed front
+    matter, an impossible date, two current documents in a family, a supersedes cycle,
+    a metadata-file pattern that matches nothing): each document is still indexed.
+    ``status_changed`` lists kept documents whose status, date or family changed.
+    """
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -63,6 +80,9 @@ class IngestReport:
     chunks_total: int = 0
     version: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    status_changed: list[str] = field(default_factory=list)
+    metadata_reread: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -79,13 +99,18 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "chunks_total": self.chunks_total,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "warnings": self.warnings,
+            "status_changed": self.status_changed,
+            "metadata_reread": self.metadata_reread,
         }
 
 
-def doc_record(parsed: Parsed) -> DocRecord:
-    """What the index keeps about one parsed file."""
+def doc_record(parsed: Parsed, resolution: Resolution | None = None,
+               access: tuple[str, ...] = ()) -> DocRecord:
+    """What the index keeps about one parsed file; ``resolution`` is its version status
+    among the other documents (None: only what the file itself states)."""
     entry, document = parsed.entry, parsed.document
-    return DocRecord(
+    record = DocRecord(
         doc_id=document.doc_id,
         source=entry.source,
         content_hash=document.content_hash,
@@ -93,6 +118,19 @@ def doc_record(parsed: Parsed) -> DocRecord:
         mtime=entry.mtime,
         n_chunks=len(parsed.chunks),
         title=document.title,
+        effective_date=document.effective_date,
+        status=document.status,
+        family=document.family,
+        access=access,
+        version_info=document.version_info,
+    )
+    return _resolved(record, resolution) if resolution else record
+
+
+def _resolved(record: DocRecord, resolution: Resolution) -> DocRecord:
+    return dataclasses.replace(
+        record, effective_date=resolution.effective_date, status=resolution.status,
+        family=resolution.family, superseded_by=resolution.superseded_by,
     )
 
 
@@ -115,6 +153,7 @@ def ingest(
     clock = time.perf_counter()
     entries, skipped = discover(list(paths), config.discover)
     report.skipped.extend(skipped)
+    rules = MetadataRules.load(config.metadata) if config.metadata is not None else None
     embedder = embedder or Embedder(config.embedder)
     config.chunker.check_window(embedder.info.max_tokens)
 
@@ -122,11 +161,15 @@ def ingest(
         index_dir, embedder.info, vector_config=config.vectors, lock_timeout=config.lock_timeout
     ) as writer:
         previous = writer.previous_documents()
+        if rules is None and (stored := writer.previous_metadata_rules()) is not None:
+            rules = MetadataRules.from_json(stored)
+            logger.info("metadata rules of the live version reused (%s)", rules.origin)
         changed: list[FileEntry] = []
+        kept: list[FileEntry] = []  # carried over, in the order they are kept
         for entry in entries:
             old = previous.get(entry.source)
             if old is not None and old.content_hash == file_sha256(entry.path):
-                writer.keep_document(entry.source)
+                kept.append(entry)
                 report.unchanged.append(entry.source)
             else:
                 changed.append(entry)
@@ -148,15 +191,48 @@ def ingest(
             vectors = embed_chunks(embedder, all_chunks, config.chunker.prefix_tokens, progress)
             report.seconds["embed"] = time.perf_counter() - clock
 
+        by_source = {e.source: e for e in entries}
+        failed_kept = set()
         for skip in failed:
             report.skipped.append(skip)
             if skip.source in previous:  # keep what we had rather than lose the document
-                writer.keep_document(skip.source)
+                kept.append(by_source[skip.source])
+                failed_kept.add(skip.source)
                 report.unchanged.append(skip.source)
+
+        clock = time.perf_counter()
+        infos: dict[str, VersionInfo | None] = {}
+        titles: dict[str, str] = {}
+        for entry in kept:
+            record = previous[entry.source]
+            info = record.version_info
+            if entry.source not in failed_kept and (info is None or info.format < INFO_FORMAT):
+                info = _reread(entry, report) or info  # indexed before versions were read
+            infos[entry.source], titles[entry.source] = info, record.title
+        for item in parsed:
+            info = item.document.version_info or _reread(item.entry, report)  # Ray drops it
+            infos[item.entry.source], titles[item.entry.source] = info, item.document.title
+            report.warnings.extend(f"{item.entry.source}: {p}" for p in (info.problems if info
+                                                                          else ()))
+        resolutions = _resolve(infos, titles, rules, report)
+        for entry in kept:
+            old = previous[entry.source]
+            new = dataclasses.replace(
+                old, version_info=infos[entry.source],
+                access=_access(rules, entry.source),
+            )
+            resolution = resolutions.get(entry.source)
+            new = _resolved(new, resolution) if resolution else new
+            writer.keep_document(entry.source, new)
+            if (change := _changes(old, new)) and old.version_info is not None:
+                report.status_changed.append(f"{entry.source}: {change}")
+        report.seconds["versions"] = time.perf_counter() - clock
         offset = 0
         for item in parsed:
             n = len(item.chunks)
-            writer.add_document(doc_record(item), item.chunks, vectors[offset : offset + n])
+            source = item.entry.source
+            record = doc_record(item, resolutions.get(source), _access(rules, source))
+            writer.add_document(record, item.chunks, vectors[offset : offset + n])
             offset += n
             (report.updated if item.entry.source in previous else report.added).append(
                 item.entry.source
@@ -165,9 +241,61 @@ def ingest(
         seen = {e.source for e in entries}
         report.removed = sorted(s for s in previous if s not in seen)
 
+        writer.metadata_rules = rules.to_json() if rules is not None else None
         clock = time.perf_counter()
         manifest = writer.commit()
         report.seconds["commit"] = time.perf_counter() - clock
     report.version = manifest.version
     report.chunks_total = manifest.n_chunks
     return report
+
+
+def _reread(entry: FileEntry, report: IngestReport) -> VersionInfo | None:
+    """Read a file's version statements again (parse only, no chunking or embedding)."""
+    try:
+        info = load_document(entry).version_info
+    except InputFileError as exc:
+        logger.warning("cannot read the version statements of %s: %s", entry.source, exc)
+        return None
+    report.metadata_reread += 1
+    return info
+
+
+def _access(rules: MetadataRules | None, source: str) -> tuple[str, ...]:
+    override = rules.for_source(source) if rules is not None else None
+    return override.access if override is not None else ()
+
+
+def _resolve(
+    infos: Mapping[str, VersionInfo | None], titles: Mapping[str, str],
+    rules: MetadataRules | None, report: IngestReport,
+) -> dict[str, Resolution]:
+    """Each document's family and status over the whole new version (documents whose
+    statements could not be read stay ``unknown``); problems go to ``report.warnings``."""
+    facts = []
+    for source, info in infos.items():
+        if info is None:
+            continue
+        override = rules.for_source(source) if rules is not None else None
+        if override is not None:
+            info = override.apply(info)
+        facts.append(DocFacts(source, info.title or titles[source], info))
+    resolutions, problems = resolve_families(facts)
+    report.warnings.extend(problems)
+    if rules is not None:
+        report.warnings.extend(f"metadata file: '{p}' matches no document"
+                               for p in rules.unmatched(infos))
+    return resolutions
+
+
+def _changes(old: DocRecord, new: DocRecord) -> str:
+    """``"status current -> superseded (by x.md), ..."`` for what changed between records."""
+    parts = []
+    for name in ("status", "effective_date", "family"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            text = f"{name} {before or '-'} -> {after or '-'}"
+            if name == "status" and new.superseded_by:
+                text += f" (by {new.superseded_by})"
+            parts.append(text)
+    return ", ".join(parts)

@@ -6,6 +6,7 @@ touches it, and one that keeps documents maps ``vectors.npy`` instead of reading
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from index.analysis import TermCounts, Vocabulary
 from index.bm25 import BM25Index
 from index.chunkdb import DB_FILE, ChunkDB, StoredDocument
 from index.manifest import Manifest
-from index.store import BM25_DIR, VECTORS_FILE, IndexStore
+from index.store import BM25_DIR, DOC_METADATA_FILE, VECTORS_FILE, IndexStore
 from index.vectors import FAISS_FILE, VectorIndex, VectorIndexConfig
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,14 @@ class LiveVersion:
             db.close()
         self._vectors: np.ndarray | None = None
         self._terms: tuple[Vocabulary, TermCounts] | None = None
+
+    def metadata_rules(self) -> dict | None:
+        """The metadata-file rules this version was built with (None: none, or an older
+        version that did not store them)."""
+        path = self.dir / DOC_METADATA_FILE
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
 
     @property
     def vectors(self) -> np.ndarray:

@@ -4,6 +4,10 @@
 document's chunks occupy the contiguous rows ``row_start .. row_start + n_chunks - 1``,
 which is what lets the next version copy a kept document with one ``INSERT ... SELECT``
 and one slice of the vector array.
+
+Version metadata (effective date, status, family, and a JSON ``meta`` with what the file
+states) lives on the ``documents`` row only, so demoting a document rewrites one row and
+no chunk. Databases written before these columns existed open with them read as unknown.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from index.records import DocRecord
 from ingest.records import Chunk
+from ingest.versions import VersionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +31,9 @@ _SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT NOT NULL, source TEXT PRIMARY KEY, content_hash TEXT NOT NULL,
     size INTEGER NOT NULL, mtime REAL NOT NULL, n_chunks INTEGER NOT NULL,
-    title TEXT NOT NULL, row_start INTEGER NOT NULL
+    title TEXT NOT NULL, row_start INTEGER NOT NULL,
+    effective_date TEXT, status TEXT NOT NULL DEFAULT 'unknown',
+    family TEXT NOT NULL DEFAULT '', meta TEXT
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
@@ -44,10 +51,38 @@ class StoredDocument:
     row_start: int
 
 
-def _chunk_from_row(row: Sequence) -> Chunk:
+_DOC_COLUMNS = ("doc_id", "source", "content_hash", "size", "mtime", "n_chunks", "title",
+                "row_start", "effective_date", "status", "family", "meta")
+_VERSION_COLUMNS = ("effective_date", "status", "family", "meta")
+
+
+def _doc_row(d: StoredDocument) -> tuple:
+    r = d.record
+    meta = {"superseded_by": r.superseded_by, "access": list(r.access),
+            "version_info": r.version_info.to_json() if r.version_info else None}
+    return (r.doc_id, r.source, r.content_hash, r.size, r.mtime, r.n_chunks, r.title,
+            d.row_start, r.effective_date, r.status, r.family, json.dumps(meta))
+
+
+def _doc_from_row(row: Sequence) -> StoredDocument:
+    """A documents row (``_DOC_COLUMNS`` order; the version columns may be None)."""
+    effective, status, family, meta_text = row[8:12]
+    meta = json.loads(meta_text) if meta_text else {}
+    info = meta.get("version_info")
+    record = DocRecord(
+        *row[:7], effective_date=effective, status=status or "unknown", family=family or "",
+        superseded_by=meta.get("superseded_by"), access=tuple(meta.get("access") or ()),
+        version_info=VersionInfo.from_json(info) if info else None,
+    )
+    return StoredDocument(record, row[7])
+
+
+def _chunk_from_row(row: Sequence, doc: DocRecord | None = None) -> Chunk:
     return Chunk(
         chunk_id=row[0], doc_id=row[1], source=row[2], text=row[3], start=row[4], end=row[5],
         page_index=row[6], page_label=row[7], heading=tuple(json.loads(row[8])), title=row[9],
+        effective_date=doc.effective_date if doc else None,
+        status=doc.status if doc else "unknown", family=doc.family if doc else "",
     )
 
 
@@ -108,12 +143,9 @@ class ChunkDBWriter:
 
     def add_documents(self, docs: Iterable[StoredDocument]) -> None:
         self.conn.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (d.record.doc_id, d.record.source, d.record.content_hash, d.record.size,
-                 d.record.mtime, d.record.n_chunks, d.record.title, d.row_start)
-                for d in docs
-            ),
+            f"INSERT INTO documents ({', '.join(_DOC_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_DOC_COLUMNS))})",
+            (_doc_row(d) for d in docs),
         )
 
     def texts(self, batch: int = 10_000) -> Iterable[list[tuple[str, str]]]:
@@ -152,19 +184,22 @@ class ChunkDB:
         self._conn = sqlite3.connect(
             f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
+        self._docs: dict[str, DocRecord] | None = None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     def documents(self) -> list[StoredDocument]:
-        """Every document, in row order."""
+        """Every document, in row order (version fields unknown in an older database)."""
         with self._lock:
+            present = {r[1] for r in self._conn.execute("PRAGMA table_info(documents)")}
+            columns = [c if c in present or c not in _VERSION_COLUMNS else "NULL"
+                       for c in _DOC_COLUMNS]
             rows = self._conn.execute(
-                "SELECT doc_id, source, content_hash, size, mtime, n_chunks, title, row_start "
-                "FROM documents ORDER BY row_start, source"
+                f"SELECT {', '.join(columns)} FROM documents ORDER BY row_start, source"
             ).fetchall()
-        return [StoredDocument(DocRecord(*r[:7]), r[7]) for r in rows]
+        return [_doc_from_row(r) for r in rows]
 
     def count_chunks(self) -> int:
         with self._lock:
@@ -174,6 +209,8 @@ class ChunkDB:
         """The chunks at ``rows`` (missing rows are simply absent from the result)."""
         wanted = sorted({int(r) for r in rows})
         found: dict[int, Chunk] = {}
+        if self._docs is None:
+            self._docs = {d.record.source: d.record for d in self.documents()}
         with self._lock:
             for i in range(0, len(wanted), 500):
                 part = wanted[i : i + 500]
@@ -183,5 +220,5 @@ class ChunkDB:
                     f"page_label, heading, title FROM chunks WHERE row IN ({marks})",
                     part,
                 ):
-                    found[row[0]] = _chunk_from_row(row[1:])
+                    found[row[0]] = _chunk_from_row(row[1:], self._docs.get(row[3]))
         return found

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingest.versions import VersionInfo
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -12,6 +14,8 @@ class Passage:
     ``score`` is the score of the mode that ranked it (cosine for dense, BM25 for bm25,
     fused RRF score for hybrid, cross-encoder logit when reranked). ``scores`` keeps the
     per-retriever scores that went into a fused rank, for debugging and abstention.
+    ``effective_date``, ``status`` and ``family`` are its document's (``DocRecord``); a
+    superseded passage may be ranked below a current one with a lower score.
     """
 
     chunk_id: str
@@ -26,6 +30,9 @@ class Passage:
     end: int = 0
     title: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    effective_date: str | None = None
+    status: str = "unknown"
+    family: str = ""
 
     @property
     def heading_path(self) -> str:
@@ -41,12 +48,22 @@ class Passage:
             "page_index": self.page_index,
             "page_label": self.page_label,
             "heading": self.heading_path,
+            "effective_date": self.effective_date,
+            "status": self.status,
         }
 
 
 @dataclass(frozen=True)
 class DocRecord:
-    """What the index remembers about one ingested file, to decide what to re-embed."""
+    """What the index remembers about one ingested file, to decide what to re-embed.
+
+    ``mtime`` is the file's modification time, never taken for ``effective_date``.
+    ``effective_date``, ``status`` (current, superseded, archived, unknown) and ``family``
+    are as resolved against the other documents of the version (``ingest.families``), the
+    metadata file applied; ``superseded_by`` names the family's current source.
+    ``version_info`` is what the file itself states (None: not read, e.g. an index written
+    before versions were read); ``access`` the metadata file's tags.
+    """
 
     doc_id: str
     source: str
@@ -55,3 +72,25 @@ class DocRecord:
     mtime: float
     n_chunks: int = 0
     title: str = ""
+    effective_date: str | None = None
+    status: str = "unknown"
+    family: str = ""
+    superseded_by: str | None = None
+    access: tuple[str, ...] = ()
+    version_info: VersionInfo | None = None
+
+    def to_json(self) -> dict:
+        """The public JSON shape of ``assistant index docs --json``."""
+        return {
+            "source": self.source,
+            "title": self.title,
+            "family": self.family,
+            "status": self.status,
+            "effective_date": self.effective_date,
+            "date_source": self.version_info.date_source if self.version_info else None,
+            "version": self.version_info.version if self.version_info else None,
+            "superseded_by": self.superseded_by,
+            "access": list(self.access),
+            "n_chunks": self.n_chunks,
+            "mtime": self.mtime,
+        }

@@ -2,7 +2,8 @@
 
 A ``Searcher`` serves one index directory. It opens the version ``CURRENT`` names and
 keeps serving it until ``refresh()`` finds a newer one and swaps it in; searches that
-are running at that moment finish on the version they started with.
+are running at that moment finish on the version they started with. Superseded and
+archived documents rank below their current version by default (``index.current_first``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import ConfigError, IndexNotFoundError
+from index.current_first import VersionTable, check_policy, named_versions
 from index.hybrid import HybridConfig, rrf
 from index.manifest import Manifest, check_embedder
 from index.records import DocRecord, Passage
@@ -40,8 +43,11 @@ class Searcher:
     ``embedder`` embeds queries for dense and hybrid search; when None, the embedder
     recorded in the manifest is loaded on the first search that needs it. ``device``,
     ``ef_search`` and ``nprobe`` override the manifest's search-time vector settings.
-    Raises ``IndexNotFoundError`` when nothing is published at ``index_dir`` and
-    ``IndexMismatchError`` when ``embedder`` is not the one the index was built with.
+    ``versions`` is the default version policy: ``prefer`` (superseded and archived
+    documents rank below their current version), ``only-current`` or ``off``. Raises
+    ``IndexNotFoundError`` when nothing is published at ``index_dir``,
+    ``IndexMismatchError`` when ``embedder`` is not the one the index was built with and
+    ``ConfigError`` for an unknown policy.
     """
 
     def __init__(
@@ -53,7 +59,9 @@ class Searcher:
         device: str | None = None,
         ef_search: int | None = None,
         nprobe: int | None = None,
+        versions: str = "prefer",
     ) -> None:
+        self.versions = check_policy(versions)
         self.store = IndexStore(Path(index_dir))
         self.reranker = reranker
         self.hybrid = hybrid or HybridConfig()
@@ -100,10 +108,12 @@ class Searcher:
     def info(self) -> dict:
         """Version, manifest fields, counts, sizes on disk and the versions present."""
         snap = self._snapshot
+        statuses = Counter(d.record.status for d in snap.documents)
         return {
             "index": str(self.store.root),
             "version": snap.version,
             **{k: v for k, v in snap.manifest.to_json().items() if k != "version"},
+            "documents_by_status": {s: statuses[s] for s in sorted(statuses)},
             "size_bytes": dir_size(snap.dir),
             "total_size_bytes": dir_size(self.store.root),
             "versions": self.store.versions(),
@@ -116,15 +126,18 @@ class Searcher:
     # -- search ------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int = 5, mode: str = "hybrid", sources: Sequence[str] | None = None
+        self, query: str, k: int = 5, mode: str = "hybrid", sources: Sequence[str] | None = None,
+        versions: str | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``.
 
         ``mode`` is ``bm25``, ``dense`` or ``hybrid``; ``sources`` keeps only chunks whose
-        source equals or glob-matches one of the patterns. Raises ``ConfigError`` for an
-        empty query, ``k`` outside 1..1000 or an unknown mode.
+        source equals or glob-matches one of the patterns; ``versions`` overrides the
+        searcher's version policy for this call. Raises ``ConfigError`` for an empty
+        query, ``k`` outside 1..1000, an unknown mode or policy.
         """
-        return self.search_batch([query], k=k, mode=mode, sources=sources)[0]
+        return self.search_batch([query], k=k, mode=mode, sources=sources,
+                                 versions=versions)[0]
 
     def search_batch(
         self,
@@ -132,6 +145,7 @@ class Searcher:
         k: int = 5,
         mode: str = "hybrid",
         sources: Sequence[str] | None = None,
+        versions: str | None = None,
     ) -> list[list[Passage]]:
         """``search`` for many queries, embedding them in one batch (one list per query).
 
@@ -139,6 +153,7 @@ class Searcher:
         mode, ``rrf`` (and ``rerank`` when a reranker reordered it).
         """
         _check_k(k)
+        policy = check_policy(versions) if versions is not None else self.versions
         if mode not in MODES:
             raise ConfigError(f"search mode must be one of {', '.join(MODES)}, got {mode!r}")
         if isinstance(queries, str):
@@ -151,21 +166,44 @@ class Searcher:
         snap = self._snapshot
         mask = snap.source_mask(_patterns(sources))
         pool = max(k, self.reranker.candidates) if self.reranker else k
-        dense = None
+        table = snap.version_table if policy != "off" else None
+        if table is not None and not table.has_stale:
+            table = None  # nothing superseded in this version: nothing to do
+        named = [table.named(named_versions(q)) if table else frozenset() for q in queries]
+        masks = [mask] * len(queries)
+        fetch = self._fetch(pool, mode)
+        if table is not None and policy == "only-current":
+            masks = [_and(mask, table.allowed_rows(n)) for n in named]
+        elif table is not None:
+            fetch = max(fetch, 3 * pool)  # room to demote stale rows and still fill ``pool``
+        dense: list[dict[int, float]] = [{} for _ in queries]
         if mode != "bm25":
-            dense = self._dense(snap, self._encode(queries), self._fetch(pool, mode), mask)
+            vectors = self._encode(queries)
+            groups: dict[frozenset[int], list[int]] = {}
+            for i in range(len(queries)):  # one FAISS call per distinct mask
+                groups.setdefault(named[i] if masks[i] is not mask else frozenset(), []).append(i)
+            for members in groups.values():
+                found = self._dense(snap, vectors[members], fetch, masks[members[0]])
+                for i, by_row in zip(members, found, strict=True):
+                    dense[i] = by_row
         results = []
         for i, query in enumerate(queries):
             details: dict[str, dict[int, float]] = {}
             if mode != "dense":
-                rows, scores = snap.bm25.search(query, self._fetch(pool, mode), mask)
+                rows, scores = snap.bm25.search(query, fetch, masks[i])
                 details["bm25"] = dict(zip(rows.tolist(), scores.tolist(), strict=True))
-            if dense is not None:
+            if mode != "bm25":
                 details["dense"] = dense[i]
-            hits = self._rank(details, mode)[:pool]
-            passages = snap.passages(hits, details)
+            hits = self._rank(details, mode)
+            if table is not None and policy == "prefer":
+                order = table.prefer([int(table.row_doc[r]) for r, _ in hits], named[i])
+                hits = [hits[j] for j in order]
+            passages = snap.passages(hits[:pool], details)
             if self.reranker is not None and passages:
                 passages = self.reranker.rerank(query, passages)
+                if table is not None and policy == "prefer":
+                    order = table.prefer([table.doc_of(p.source) for p in passages], named[i])
+                    passages = [passages[j] for j in order]
             results.append(passages[:k])
         return results
 
@@ -178,7 +216,8 @@ class Searcher:
     def search_vectors(
         self, vectors: np.ndarray, k: int = 5, sources: Sequence[str] | None = None
     ) -> list[list[Passage]]:
-        """Dense search for a batch of embedded queries (float32 (q, dim))."""
+        """Dense search for a batch of embedded queries (float32 (q, dim)), under the
+        searcher's version policy (no question text: no date or version is named)."""
         _check_k(k)
         snap = self._snapshot
         dim = snap.manifest.embedder.dim
@@ -187,11 +226,23 @@ class Searcher:
             raise ConfigError(f"query vectors must have shape (q, {dim}), got {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise ConfigError("query vectors contain NaN or infinity")
-        dense = self._dense(snap, vectors, k, snap.source_mask(_patterns(sources)))
-        return [
-            snap.passages(self._rank({"dense": by_row}, "dense")[:k], {"dense": by_row})
-            for by_row in dense
-        ]
+        mask = snap.source_mask(_patterns(sources))
+        table: VersionTable | None = snap.version_table if self.versions != "off" else None
+        fetch = k
+        if table is not None and table.has_stale and self.versions == "only-current":
+            mask = _and(mask, table.allowed_rows(frozenset()))
+        elif table is not None and table.has_stale:
+            fetch = 3 * k
+        else:
+            table = None
+        out = []
+        for by_row in self._dense(snap, vectors, fetch, mask):
+            hits = self._rank({"dense": by_row}, "dense")
+            if table is not None and self.versions == "prefer":
+                order = table.prefer([int(table.row_doc[r]) for r, _ in hits], frozenset())
+                hits = [hits[j] for j in order]
+            out.append(snap.passages(hits[:k], {"dense": by_row}))
+        return out
 
     # -- internals ---------------------------------------------------------------
 
@@ -257,6 +308,10 @@ class Searcher:
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
         raise ConfigError(f"k must be an integer in 1..{MAX_K}, got {k!r}")
+
+
+def _and(mask: np.ndarray | None, other: np.ndarray) -> np.ndarray:
+    return other if mask is None else mask & other
 
 
 def _patterns(sources: Sequence[str] | str | None) -> list[str] | None:

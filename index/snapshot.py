@@ -18,6 +18,7 @@ import numpy as np
 
 from index.bm25 import BM25Index
 from index.chunkdb import DB_FILE, ChunkDB, StoredDocument
+from index.current_first import VersionTable
 from index.manifest import Manifest
 from index.records import Passage
 from index.store import BM25_DIR, VECTORS_FILE, IndexStore
@@ -49,6 +50,7 @@ class Snapshot:
         self.bm25 = BM25Index.load(self.dir / BM25_DIR, self.manifest.bm25)
         self._vectors_file = np.load(self.dir / VECTORS_FILE, mmap_mode="r")  # (n, dim)
         self._vector_index: VectorIndex | None = None
+        self._version_table: VersionTable | None = None
         self._lock = threading.Lock()
         if self.manifest.vector_kind != "flat":
             # Its file is read now: once this version is pruned, only open maps survive.
@@ -70,6 +72,15 @@ class Snapshot:
                         self._vectors_file,
                     )
         return self._vector_index
+
+    @property
+    def version_table(self) -> VersionTable:
+        """Row -> document -> family and status, for the version policy (built once)."""
+        if self._version_table is None:
+            with self._lock:
+                if self._version_table is None:
+                    self._version_table = VersionTable(self.documents, self.n_chunks)
+        return self._version_table
 
     def close(self) -> None:
         self.db.close()
@@ -103,6 +114,8 @@ class Snapshot:
                     text=chunk.text, score=float(score), page_index=chunk.page_index,
                     page_label=chunk.page_label, heading=chunk.heading, start=chunk.start,
                     end=chunk.end, title=chunk.title, scores=scores,
+                    effective_date=chunk.effective_date, status=chunk.status,
+                    family=chunk.family,
                 )
             )
         return out

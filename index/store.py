@@ -8,7 +8,7 @@
       versions/
         v000002/               an older version, kept for readers that still use it
         v000003/               manifest.json, vectors.npy, [vectors.faiss], bm25/,
-                               chunks.sqlite
+                               chunks.sqlite, [doc_metadata.json]
         .building-<pid>-<hex>/ a version being written (never read)
 
 The versions are a ``core.artifacts.VersionStore`` (``v`` + 6 digits): a version is
@@ -42,6 +42,9 @@ LOCK_FILE = ".lock"
 BUILDING_PREFIX = ".building-"
 VECTORS_FILE = "vectors.npy"  # float32 (n_chunks, dim): the source of truth for vectors
 BM25_DIR = "bm25"
+# The metadata-file rules the version was built with (``ingest.metadata_file``), reused by
+# the next ingest that is given none.
+DOC_METADATA_FILE = "doc_metadata.json"
 VERSION_FORMAT = INDEX_VERSIONS
 
 

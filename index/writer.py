@@ -12,6 +12,7 @@ counts with numpy; an HNSW graph is updated, an IVF quantizer reused (see ``carr
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import shutil
 import time
@@ -27,7 +28,7 @@ from index.carry import LiveVersion, VectorPart, assemble_vectors
 from index.chunkdb import DB_FILE, ChunkDBWriter, StoredDocument
 from index.manifest import CommitStats, Manifest, check_embedder, corpus_hash
 from index.records import DocRecord
-from index.store import BM25_DIR, VECTORS_FILE, IndexStore
+from index.store import BM25_DIR, DOC_METADATA_FILE, VECTORS_FILE, IndexStore
 from index.vectors import VectorIndex, VectorIndexConfig, effective_kind, resolve_device
 from ingest.embedding import EmbedderInfo
 from ingest.records import Chunk
@@ -68,6 +69,7 @@ class IndexWriter:
         self._kept_run: list[int] | None = None  # [old start, n, new start] not yet copied
         self._failure: BaseException | None = None
         self._stats = {"kept": 0, "added": 0, "updated": 0}
+        self.metadata_rules: dict | None = None  # stored with the version when set
         self._open = True
 
     @classmethod
@@ -123,16 +125,30 @@ class IndexWriter:
             return {}
         return {source: d.record for source, d in self._previous.docs.items()}
 
-    def keep_document(self, source: str) -> None:
-        """Carry ``source`` over unchanged from the live version (no re-embedding).
+    def previous_metadata_rules(self) -> dict | None:
+        """The metadata-file rules the live version was built with, if it stored any."""
+        return self._previous.metadata_rules() if self._previous is not None else None
 
-        Raises ``KeyError`` if the live version has no such document and ``ValueError``
-        if ``source`` was already kept or added in this writer.
+    def keep_document(self, source: str, record: DocRecord | None = None) -> None:
+        """Carry ``source`` over from the live version (no re-embedding, chunks as they are).
+
+        ``record`` replaces its document record, to change what only the record holds
+        (status, family, effective date, ...); it must describe the same file (source,
+        doc_id, content hash and chunk count). Raises ``KeyError`` if the live version has
+        no such document and ``ValueError`` for another file's record or if ``source`` was
+        already kept or added in this writer.
         """
         self._check_open()
         old = self._previous.docs.get(source) if self._previous else None
         if old is None:
             raise KeyError(f"keep_document: {source!r} is not in the live version")
+        if record is not None:
+            fields = ("source", "doc_id", "content_hash", "n_chunks")
+            if any(getattr(record, f) != getattr(old.record, f) for f in fields):
+                raise ValueError(
+                    f"keep_document({source!r}): the record given is not the live version's "
+                    f"file (it must have the same {', '.join(fields)})"
+                )
         self._claim(source)
         n = old.record.n_chunks
         run = self._kept_run
@@ -141,7 +157,7 @@ class IndexWriter:
         else:
             self._copy_kept_run()
             self._kept_run = [old.row_start, n, self._rows]
-        self._docs.append(StoredDocument(old.record, self._rows))
+        self._docs.append(StoredDocument(record or old.record, self._rows))
         self._rows += n
         self._stats["kept"] += 1
 
@@ -269,6 +285,10 @@ class IndexWriter:
         bm25 = BM25Index.build(counts, vocab, self.bm25_config)
         bm25.save(self._build_dir / BM25_DIR, vocab, counts)
 
+        if self.metadata_rules is not None:
+            (self._build_dir / DOC_METADATA_FILE).write_text(
+                json.dumps(self.metadata_rules, indent=2) + "\n", encoding="utf-8"
+            )
         stats = CommitStats(removed=removed, seconds=time.perf_counter() - clock, **self._stats)
         manifest = Manifest(
             version=self.store.next_version(),

@@ -22,6 +22,12 @@ __all__ = [
     "Chunker",
     "EmbedderConfig",
     "Embedder",
+    # versions.py / families.py / metadata_file.py
+    "VersionInfo",
+    "read_version_info",
+    "DocFacts",
+    "resolve_families",
+    "MetadataRules",
     # pipeline.py
     "Parsed",
     "parse_and_chunk",
@@ -37,6 +43,9 @@ _HOMES = {
     "EmbedderConfig": "embedding", "Embedder": "embedding",
     "Parsed": "pipeline", "parse_and_chunk": "pipeline", "parse_all": "pipeline",
     "embed_chunks": "pipeline",
+    "VersionInfo": "versions", "read_version_info": "versions",
+    "DocFacts": "families", "resolve_families": "families",
+    "MetadataRules": "metadata_file",
 }
 
 

@@ -8,12 +8,19 @@ from collections.abc import Callable, Iterable
 
 from core.errors import InputFileError
 from ingest.discover import FileEntry
+from ingest.families import name_key
 from ingest.html import parse_html
 from ingest.ids import doc_id_for
 from ingest.markdown import parse_markdown
 from ingest.pdf import DEFAULT_TIME_BUDGET_S, parse_pdf
-from ingest.records import Document
-from ingest.text import Parsed, parse_text
+from ingest.records import SECTION_SEPARATOR, Document
+from ingest.text import Parsed, clean_text, decode_text, parse_text
+from ingest.versions import (
+    VersionInfo,
+    front_matter,
+    pdf_metadata_date,
+    read_version_info,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +41,9 @@ def load_document(
 
     ``doc_id`` comes from the source name, ``content_hash`` is the SHA-256 of the bytes
     parsed (the same value as ``ids.file_sha256``), the title is the file's own (PDF
-    metadata, front matter, first heading, HTML title) or else the file stem.
+    metadata, front matter, first heading, HTML title) or else the file stem. Its
+    effective date, stated status and version details come from ``ingest.versions``
+    (problems reading them are in ``version_info.problems``, never raised).
     Raises ``InputFileError`` with a human reason for anything that cannot be ingested:
     unsupported type, unreadable, empty, corrupt, encrypted, binary or no text.
     """
@@ -57,13 +66,32 @@ def load_document(
     if not sections:
         hint = " (no text layer: a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise InputFileError(source, f"no extractable text{hint}")
+    title = parsed.title or entry.path.stem
+    info = version_info(suffix, data, SECTION_SEPARATOR.join(s.text for s in sections), source)
     return Document(
         doc_id=doc_id_for(source),
         source=source,
-        title=parsed.title or entry.path.stem,
+        title=title,
         sections=sections,
         content_hash=hashlib.sha256(data).hexdigest(),
+        effective_date=info.effective_date,
+        status=info.status or "unknown",
+        family=info.family or name_key(info.title or title).key,
+        version_info=info,
     )
+
+
+def version_info(suffix: str, data: bytes, text: str, source: str) -> VersionInfo:
+    """What a file of type ``suffix`` with these bytes and parsed ``text`` states about
+    its version: front matter for Markdown, metadata dates for PDF, lines and notices
+    near the top for every format."""
+    front: dict = {}
+    problems: list[str] = []
+    if suffix in (".md", ".markdown"):
+        front, problems = front_matter(clean_text(decode_text(data, source),
+                                                  collapse_spaces=False))
+    pdf_date = pdf_metadata_date(data) if suffix == ".pdf" else None
+    return read_version_info(text, front=front, pdf_date=pdf_date, problems=problems)
 
 
 def load_documents(

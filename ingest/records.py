@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingest.versions import VersionInfo
+
 
 @dataclass(frozen=True)
 class Section:
@@ -27,6 +29,10 @@ class Document:
     ``source`` is the path as the user will see it in citations (relative to the ingest
     root when there is one). ``doc_id`` is stable for a given source. ``text`` is the
     sections joined by ``SECTION_SEPARATOR``; chunk offsets point into it.
+
+    ``effective_date`` (ISO date), ``status`` and ``family`` are what the file itself
+    states (``ingest.versions``): status ``unknown`` until ``ingest.families`` compares it
+    with the other documents; ``version_info`` holds the details (None: not read).
     """
 
     doc_id: str
@@ -34,6 +40,10 @@ class Document:
     title: str
     sections: tuple[Section, ...]
     content_hash: str
+    effective_date: str | None = None
+    status: str = "unknown"
+    family: str = ""
+    version_info: VersionInfo | None = None
 
     @property
     def text(self) -> str:
@@ -56,7 +66,8 @@ class Chunk:
     """A passage small enough for the embedder's window, with where it came from.
 
     ``start``/``end`` are character offsets into ``Document.text`` of its document, so
-    ``document.text[start:end] == text``.
+    ``document.text[start:end] == text``. ``effective_date``, ``status`` and ``family`` are
+    its document's (filled when chunks are read back from an index).
     """
 
     chunk_id: str
@@ -69,6 +80,9 @@ class Chunk:
     page_label: str | None = None
     heading: tuple[str, ...] = ()
     title: str = ""
+    effective_date: str | None = None
+    status: str = "unknown"
+    family: str = ""
 
     @property
     def heading_path(self) -> str:

@@ -299,7 +299,8 @@ class CitationVerifier:
             p = passages[n - 1]
             out.append(Citation(n=n, chunk_id=p.chunk_id, source=p.source,
                                 page_index=p.page_index, page_label=p.page_label,
-                                heading=p.heading_path, quote=quote, support=score))
+                                heading=p.heading_path, quote=quote, support=score,
+                                effective_date=p.effective_date, status=p.status))
         return tuple(out)
 
 

@@ -29,6 +29,7 @@ class Citation:
 
     ``n`` is the 1-based number of the passage in the prompt; ``quote`` is the span of
     that passage that supports the cited sentence; ``support`` the verifier's score.
+    ``effective_date`` and ``status`` are the cited document's (``Passage``).
     """
 
     n: int
@@ -39,6 +40,8 @@ class Citation:
     heading: str
     quote: str
     support: float = 0.0
+    effective_date: str | None = None
+    status: str = "unknown"
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +53,8 @@ class Citation:
             "heading": self.heading,
             "quote": self.quote,
             "support": round(self.support, 4),
+            "effective_date": self.effective_date,
+            "status": self.status,
         }
 
 

@@ -44,6 +44,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         engine=args.engine,
         lock_timeout=args.wait,
         ray_address=args.ray_address,
+        metadata=Path(args.metadata) if args.metadata else None,
     )
     report = ingest([Path(p) for p in args.paths], Path(args.index), config, _progress(args))
     if args.json:
@@ -62,13 +63,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 print(f"  {label:8} {name}")
         for skip in report.skipped:
             print(f"  skipped  {skip.source}: {skip.reason}")
+        for line in report.status_changed:
+            print(f"  status   {line}")
+        for line in report.warnings:
+            print(f"  warning  {line}")
     return report.exit_code
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from index.searcher import Searcher
 
-    searcher = Searcher(Path(args.index))
+    searcher = Searcher(Path(args.index), versions=args.versions)
     sources = args.source or None
     passages = searcher.search(args.query, k=args.k, mode=args.mode, sources=sources)
     if args.json:
@@ -84,6 +89,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 where += f" (label {p.page_label})"
         if p.heading:
             where += f" \u00a7 {p.heading_path}"
+        if p.status in ("superseded", "archived"):
+            where += f" [{p.status}]"
         text = " ".join(p.text.split())
         print(f"{rank}. [{p.score:.4f}] {where}\n   {text[:300]}{'...' if len(text) > 300 else ''}")
     return EXIT_OK
@@ -99,6 +106,21 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         for key, value in info.items():
             shown = json.dumps(value, default=str) if isinstance(value, dict | list) else value
             print(f"{key}: {shown}")
+    return EXIT_OK
+
+
+def cmd_index_docs(args: argparse.Namespace) -> int:
+    from index.searcher import Searcher
+
+    docs = Searcher(Path(args.index)).documents()
+    if args.json:
+        print(json.dumps({"documents": [d.to_json() for d in docs]}, indent=2))
+        return EXIT_OK
+    rows = [(d.source, d.status, d.effective_date or "-", d.family or "-", d.title) for d in docs]
+    widths = [max(len(r[i]) for r in [("source", "status", "effective", "family", "")] + rows)
+              for i in range(4)]
+    for row in [("source", "status", "effective", "family", "title"), *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
     return EXIT_OK
 
 
@@ -140,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FAISS device; gpu without a GPU is an error")
     p.add_argument("--wait", type=float, default=0.0,
                    help="seconds to wait if another ingest holds the index (default: fail)")
+    p.add_argument("--metadata", default=None, metavar="FILE",
+                   help="TOML/JSON per-path overrides of title, family, status, effective date, "
+                        "access tags (default: the index's last ones)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_ingest)
 
@@ -149,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
     p.add_argument("--source", action="append", help="only these sources (glob); repeatable")
+    p.add_argument("--versions", choices=["prefer", "only-current", "off"], default="prefer",
+                   help="superseded/archived documents: rank below current (default), "
+                        "leave out, or ignore status")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
@@ -158,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--index", required=True)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_index_info)
+    q = isub.add_parser("docs", help="documents: title, family, status, effective date")
+    q.add_argument("--index", required=True)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_index_docs)
 
     p = sub.add_parser("eval", help="benchmarks and evaluation")
     esub = p.add_subparsers(dest="eval_command", required=True)

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 ANSWER_KEYS = {"id", "question", "answer", "abstained", "abstain_reason", "citations",
                "passages", "model", "adapter", "query", "timings", "usage"}
 CITATION_KEYS = {"n", "chunk_id", "source", "page_index", "page_label", "heading", "quote",
-                 "support"}
+                 "support", "effective_date", "status"}
 REFUND = "Customers may return a robot within 30 days of delivery for a full refund [1]."
 
 

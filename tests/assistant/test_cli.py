@@ -34,8 +34,9 @@ def test_search_json_has_the_documented_fields(indexed, capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     assert len(results) == 2
     assert set(results[0]) == {"chunk_id", "text", "score", "source", "page_index",
-                               "page_label", "heading"}
+                               "page_label", "heading", "effective_date", "status"}
     assert results[0]["source"] == "refunds.md"
+    assert results[0]["status"] == "current" and results[0]["effective_date"] is None
     assert results[0]["heading"] == "Refunds > Refund window"
 
 

@@ -1,0 +1,122 @@
+"""Does search put the document in force first? The acme conflict questions, dev split.
+
+Each ``conflict`` question of ``examples/acme/eval_questions.jsonl`` cites the current
+document and the older one it contradicts (``"role": "stale"``). This script indexes the
+acme documents once (bundled embedder; the index is reused on later runs), searches each
+dev question (hybrid, k=5) under every version policy the code on the path supports, and
+prints per policy:
+
+- ``top-1 current``: the top passage comes from the current document;
+- ``current first``: of the passages from the current and the stale document in the top
+  5, the first is from the current one (a question with neither counts as a miss);
+- ``top-1 stale`` and ``stale in top 5``: how often the older document leads or shows.
+
+It runs on older code too (no version policies: one row), which is how the "before"
+figure is made::
+
+    git worktree add /tmp/cf-before HEAD
+    (cd /tmp && PYTHONPATH=/tmp/cf-before /path/to/repo/.venv/bin/python \\
+        /path/to/repo/benchmarks/current_first.py)
+    git worktree remove --force /tmp/cf-before
+    .venv/bin/python -m benchmarks.current_first          # after
+
+Flags: ``--index DIR`` (default ``/tmp/current-first-index`` plus ``-before`` for code
+without policies), ``--split dev|test|all``, ``-k``, ``--mode``, ``--details``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ACME = REPO / "examples" / "acme"
+
+
+def load_questions(split: str) -> list[dict]:
+    """Conflict questions of ``split`` with their current and stale source files."""
+    out = []
+    for line in (ACME / "eval_questions.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q["type"] != "conflict" or (split != "all" and q["split"] != split):
+            continue
+        current = {s["file"] for s in q["sources"] if s.get("role") != "stale"}
+        stale = {s["file"] for s in q["sources"] if s.get("role") == "stale"}
+        out.append({"id": q["id"], "question": q["question"], "current": current,
+                    "stale": stale})
+    return out
+
+
+def score(questions: list[dict], results: list[list]) -> dict[str, float]:
+    """The four shares (see the module doc) over ``questions`` and their ranked passages."""
+    counts = {"top-1 current": 0, "current first": 0, "top-1 stale": 0, "stale in top 5": 0}
+    for q, passages in zip(questions, results, strict=True):
+        ranked = [p.source for p in passages]
+        if ranked and ranked[0] in q["current"]:
+            counts["top-1 current"] += 1
+        if ranked and ranked[0] in q["stale"]:
+            counts["top-1 stale"] += 1
+        either = [s for s in ranked if s in q["current"] or s in q["stale"]]
+        if either and either[0] in q["current"]:
+            counts["current first"] += 1
+        if any(s in q["stale"] for s in ranked):
+            counts["stale in top 5"] += 1
+    return {name: n / max(len(questions), 1) for name, n in counts.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=None)
+    parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
+    parser.add_argument("--details", action="store_true", help="print each question's top 5")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    import index.searcher as searcher_module
+    from index.build import ingest
+    from ingest.embedding import Embedder
+
+    Searcher = searcher_module.Searcher
+    has_policies = "versions" in inspect.signature(Searcher.search).parameters
+    code = Path(searcher_module.__file__).resolve().parents[1]
+    index_dir = args.index or Path("/tmp/current-first-index" + ("" if has_policies
+                                                                  else "-before"))
+    print(f"code: {code} ({'version policies' if has_policies else 'no version policies'})")
+    embedder = Embedder()
+    report = ingest([ACME / "docs"], index_dir, progress=False, embedder=embedder)
+    print(f"index: {index_dir} ({report.version}, {report.chunks_total} chunks, "
+          f"{report.chunks_embedded} embedded this run)")
+
+    questions = load_questions(args.split)
+    searcher = Searcher(index_dir, embedder=embedder)
+    texts = [q["question"] for q in questions]
+    policies = ["off", "prefer", "only-current"] if has_policies else [None]
+    rows = []
+    for policy in policies:
+        kw = {"versions": policy} if policy else {}
+        results = searcher.search_batch(texts, k=args.k, mode=args.mode, **kw)
+        rows.append((policy or "(no policy: code before versions)", score(questions, results)))
+        if args.details:
+            for q, passages in zip(questions, results, strict=True):
+                marks = "".join("C" if p.source in q["current"] else
+                                "S" if p.source in q["stale"] else "." for p in passages)
+                print(f"  {policy or '-':13} {q['id']} {marks:6} "
+                      f"{', '.join(p.source.rsplit('/', 1)[-1] for p in passages)}")
+
+    names = list(rows[0][1])
+    print(f"\n{len(questions)} {args.split} conflict questions, {args.mode}, k={args.k}\n")
+    print("| policy | " + " | ".join(names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for policy, shares in rows:
+        print(f"| {policy} | " + " | ".join(f"{shares[n]:.2f}" for n in names) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
