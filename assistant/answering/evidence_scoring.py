@@ -1,0 +1,184 @@
+"""How well an evidence unit matches a question: a lexical overlap term and, with an
+embedder, the cosine of the two embeddings.
+
+    score = (1 - lexical_weight) * cosine + lexical_weight * overlap
+            + rank_weight * retrieval_prior
+
+- ``cosine`` mixes the question's cosine with the unit's text and with ``prefix: text``
+  (``prefix_weight`` of the latter), so the heading path ("Regional prices", "Premium")
+  counts without drowning a short unit ("Weight: 3.6 kg") in it;
+- ``overlap`` is the share of the question's content terms (``content_terms``: words after
+  ``STOPWORDS``, lightly stemmed) in the unit's text, a term found only in its prefix
+  counting half;
+- ``retrieval_prior`` is 1 for the units of the first retrieved passage, falling linearly
+  with the passage's rank (off by default: on acme dev it moved hit@1 by a question
+  either way).
+
+The cosine of MiniLM embeddings of unrelated text is near 0 and the other terms are in
+[0, 1], so ``min_score`` is on a fixed scale. The defaults were chosen on the acme dev
+split (``benchmarks/evidence_selection.py``).
+
+``EmbeddingScorer`` embeds each distinct text once and keeps the vectors (up to
+``cache_size``), so scoring the same passages for many questions embeds them once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from assistant.answering.stopwords import STOPWORDS
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.answering.evidence import EvidenceUnit
+    from ingest.embedding import Embedder
+
+DEFAULT_LEXICAL_WEIGHT = 0.3
+DEFAULT_PREFIX_WEIGHT = 0.75
+DEFAULT_RANK_WEIGHT = 0.0
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.:_-][a-z0-9]+)*")
+# Question words that say what kind of answer is wanted, not what it is about.
+_QUESTION_WORD_LIST = (
+    "much many long often soon quickly far big large heavy tall wide high fast loud strong "
+    "cost costs price prices need needs want make makes happen happens mean means kind type "
+    "i'm im i've ive thing things way ways still ever anything something someone until "
+    "roughly approximately exactly")
+_QUESTION_WORDS = frozenset(_QUESTION_WORD_LIST.split())
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+}
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper ("refunds" -> "refund", "charging" -> "charg")."""
+    word = _NUMBER_WORDS.get(word, word)
+    if any(c.isdigit() for c in word) or len(word) <= 3:
+        return word
+    for suffix in ("ies", "ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "ies":
+                return word[:-3] + "y"
+            if suffix == "s" and word[-2] in "siu":  # "glass", "plus", "this"
+                return word
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens; dotted, dashed and colon-joined ones ("3.4.2", "e70",
+    "robots:control", "arv-x900p") are kept whole, with their parts added after them."""
+    out = []
+    for tok in _TOKEN.findall(text.casefold().replace("\u2019", "'")):
+        out.append(tok.strip(".:_-"))
+        parts = re.split(r"[.:_-]", tok)
+        if len(parts) > 1 and not re.fullmatch(r"[\d.]+", tok):
+            out.extend(p for p in parts if p)
+    return [t for t in out if t]
+
+
+def content_terms(text: str) -> list[str]:
+    """The stemmed content words of ``text`` (no stopwords, no question words), in order,
+    without repeats."""
+    seen, out = set(), []
+    for tok in tokens(text):
+        if tok in STOPWORDS or tok in _QUESTION_WORDS or len(tok) < 2 and not tok.isdigit():
+            continue
+        term = stem(tok)
+        if term not in seen:
+            seen.add(term)
+            out.append(term)
+    return out
+
+
+def term_set(text: str) -> set[str]:
+    """Every stemmed token of ``text`` (stopwords included), for membership tests."""
+    return {stem(t) for t in tokens(text)}
+
+
+def lexical_overlap(question: str, unit: EvidenceUnit, prefix_weight: float = 0.5) -> float:
+    """Share of ``question``'s content terms found in the unit: a term in its text counts
+    1, a term only in its prefix ``prefix_weight`` (0 when the question has none)."""
+    terms = content_terms(question)
+    if not terms:
+        return 0.0
+    text, prefix = term_set(unit.text), term_set(unit.path)
+    return sum(1.0 if t in text else prefix_weight if t in prefix else 0.0
+               for t in terms) / len(terms)
+
+
+def retrieval_prior(units: Sequence[EvidenceUnit]) -> np.ndarray:
+    """``1 - passage_rank / n_passages`` per unit: 1 for the first passage's units, falling
+    linearly (0.8, 0.6, ... with five passages)."""
+    n = max((u.passage_rank for u in units), default=0) + 1
+    return np.array([1 - u.passage_rank / n for u in units], dtype=np.float32)
+
+
+class LexicalScorer:
+    """``lexical_overlap`` alone: no model, for tests and as a fallback."""
+
+    def score(self, question: str, units: Sequence[EvidenceUnit]) -> np.ndarray:
+        return np.array([lexical_overlap(question, u) for u in units], dtype=np.float32)
+
+
+class EmbeddingScorer:
+    """Cosine of ``embedder`` embeddings mixed with ``lexical_overlap`` (module docstring).
+
+    ``embedder`` is anything with ``encode(list[str]) -> (n, dim)`` L2-normalized float32
+    rows, such as ``ingest.embedding.Embedder``. The cosine is taken with the unit's text
+    and with ``prefix: text``, mixed by ``prefix_weight`` (0: text only, 1: with prefix
+    only): a short unit embedded with its prefix is mostly its prefix. Raises
+    ``ConfigError`` when a weight is outside [0, 1].
+    """
+
+    def __init__(self, embedder: Embedder, lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
+                 prefix_weight: float = DEFAULT_PREFIX_WEIGHT,
+                 rank_weight: float = DEFAULT_RANK_WEIGHT, cache_size: int = 50_000) -> None:
+        for name, value in (("lexical_weight", lexical_weight), ("prefix_weight", prefix_weight),
+                            ("rank_weight", rank_weight)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {value}")
+        self.embedder = embedder
+        self.lexical_weight = lexical_weight
+        self.prefix_weight = prefix_weight
+        self.rank_weight = rank_weight
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` (float32 ``(n, dim)``), each distinct text encoded once."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vec in zip(missing, self.embedder.encode(missing), strict=True):
+                self._cache[text] = np.asarray(vec, dtype=np.float32)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0))
+
+    def cosines(self, question: str, units: Sequence[EvidenceUnit]) -> np.ndarray:
+        """Cosine of the question with each unit (float32 ``(len(units),)``)."""
+        if not units:
+            return np.zeros(0, dtype=np.float32)
+        q = self.vectors([question])[0]
+        pw = self.prefix_weight
+        out = np.zeros(len(units), dtype=np.float32)
+        if pw < 1.0:
+            out += (1 - pw) * (self.vectors([u.text for u in units]) @ q)
+        if pw > 0.0:
+            with_prefix = [f"{u.path}: {u.text}" if u.path else u.text for u in units]
+            out += pw * (self.vectors(with_prefix) @ q)
+        return out
+
+    def score(self, question: str, units: Sequence[EvidenceUnit]) -> np.ndarray:
+        if not units:
+            return np.zeros(0, dtype=np.float32)
+        w = self.lexical_weight
+        lexical = np.array([lexical_overlap(question, u) for u in units], dtype=np.float32)
+        score = lexical if w == 1.0 else (1 - w) * self.cosines(question, units) + w * lexical
+        return (score + self.rank_weight * retrieval_prior(units)).astype(np.float32)

@@ -1,0 +1,444 @@
+"""The extractive fallback: answer with the evidence itself, or not at all.
+
+``asked_for(question)`` says what kind of thing the question wants (a duration for "how
+long", an amount for "how much does X cost", a count for "how many", ...), read from its
+asking sentence ("I'm in France. What does it cost?" -> the second).
+``extract(question, units)`` returns the first unit, in the order given (best first),
+that holds both that kind of thing (regular expressions per ``AnswerType``) and the
+question's key terms, with the matching phrase as the answer span; ``None`` when no unit
+qualifies, and then the system must abstain rather than guess.
+
+A unit qualifies when
+
+- its text and path (title and headings) hold at least ``min_coverage`` of the question's
+  key terms (``evidence_scoring.content_terms``, less the words naming the kind asked
+  for: "time", "cost", ...), at least one of them in its text;
+- they hold every *required* term: the question's names, model numbers and versions
+  (capitalised words past a sentence's first, "S7", "3.4.2"), so a unit about another
+  product, country or version never answers;
+- its text holds a span of the kind asked for that is not the question's own number ("a
+  100 square meter floor") and, for a measure, is in a unit that fits what is measured (a
+  weight in kg or g, not liters).
+
+``PROCEDURE`` takes a menu path ("Account > Subscription > Cancel plan") or a numbered
+step; ``YESNO`` needs a polarity word ("not", "only", "never", "required", ...) and takes
+the clause holding it; ``OTHER`` has no pattern and takes the whole unit, with
+``other_min_coverage`` of the key terms. A unit of a superseded or archived document
+answers only when no current one does.
+
+The user-facing answer (``Extraction.text``) is the unit's sentence, trimmed to about
+``MAX_ANSWER_WORDS`` words around the span, with the span marked ``**like this**``.
+Thresholds were chosen on the acme dev split (``benchmarks/evidence_selection.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
+from assistant.answering.evidence_scoring import content_terms, stem, term_set, tokens
+from assistant.answering.stopwords import STOPWORDS
+
+MIN_COVERAGE = 0.6
+OTHER_MIN_COVERAGE = 0.6
+MAX_ANSWER_WORDS = 40
+EXTRACT_UNITS = 5  # how many of the best-scored units the benchmark hands to extract
+
+
+class AnswerType(StrEnum):
+    DURATION = "duration"
+    AMOUNT = "amount"
+    COUNT = "count"
+    PERCENTAGE = "percentage"
+    MEASURE = "measure"
+    DATE = "date"
+    TIME = "time"
+    CODE = "code"
+    NAME = "name"
+    PLACE = "place"
+    PROCEDURE = "procedure"
+    YESNO = "yesno"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An answer taken from the evidence: ``span`` (the phrase of ``answer_type``) at
+    ``span_start:span_end`` of ``unit.text``; ``text`` the sentence shown to the user with
+    the span marked; ``reason`` why this unit was taken; ``matched``/``missing`` the
+    question's key terms found and not found in the unit."""
+
+    answer_type: AnswerType
+    span: str
+    span_start: int
+    span_end: int
+    unit: EvidenceUnit
+    text: str
+    reason: str
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+    coverage: float
+
+
+# -- what is asked for -----------------------------------------------------------------
+
+_RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
+    (t, re.compile(p)) for t, p in (
+        (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
+                                r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
+                                r"battery)"),
+        (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
+                          r"^when (?:is|are|do|does|can)\b.*\b(?:open|available|reachable)\b"),
+        (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often)\b|\bhow much time\b|"
+                              r"\bhow many (?:seconds|minutes|hours|days|business days|weeks|"
+                              r"months|years)\b"),
+        (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
+                            r"water|data|memory)\b)|\bcost\b|\bprice\b|\bfee\b|\bsell for\b|"
+                            r"\bhow many (?:dollars|euros|pounds|cents)\b|\bwhat .* charge\b"),
+        (AnswerType.MEASURE, r"\bhow (?:heavy|big|large|tall|high|wide|deep|far|close|loud|"
+                             r"fast|strong|warm|cold|hot|thick|powerful|bright)\b|\bhow much\b|"
+                             r"\b(?:what|which) (?:size|weight|capacity|dimensions|speed|range|"
+                             r"volume|temperature|length|height|width|distance)\b"),
+        (AnswerType.COUNT, r"\bhow many\b"),
+        (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
+                               r"\bwhat steps\b"),
+        (AnswerType.CODE, r"\b(?:which|what)\b.*\b(?:code|error|scope|status|model number|"
+                          r"part number|certification number|id|version|release)\b"),
+        (AnswerType.DATE, r"^(?:since |until |till )?when\b|\b(?:what|which) (?:date|day|year|"
+                          r"month)\b|\bwhen\b"),
+        (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
+        (AnswerType.PLACE, r"^where\b|\bwhere\b"),
+        (AnswerType.YESNO, r"^(?:is|are|was|were|can|could|do|does|did|will|would|should|"
+                           r"shall|has|have|had|may|might|must)\b"),
+    )
+)
+
+
+def _asked_sentence(question: str) -> str:
+    """The sentence of ``question`` that asks (the last one ending in "?", else the
+    last), lower-cased."""
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question.strip()) if p.strip()]
+    asking = [p for p in parts if p.endswith("?")]
+    return (asking[-1] if asking else parts[-1] if parts else "").casefold()
+
+
+def asked_for(question: str) -> AnswerType:
+    """The kind of answer ``question`` wants, from its asking sentence (rules above, first
+    match wins); ``OTHER`` when none applies."""
+    q = _asked_sentence(question)
+    for answer_type, pattern in _RULES:
+        if pattern.search(q):
+            return answer_type
+    return AnswerType.OTHER
+
+
+# -- what each kind looks like ---------------------------------------------------------
+
+_NUM = r"\d+(?:[.,]\d+)*"
+_WORD_NUM = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+             r"twenty|thirty|forty|fifty|sixty|ninety|hundred|a few|several|half an?)")
+_N = rf"(?:{_NUM}|{_WORD_NUM})"
+_RANGE = rf"{_N}(?:\s*(?:to|-|\u2013|and|or)\s*{_N})?"
+_QUANT = (r"(?:(?:up to|at least|at most|about|around|approximately|roughly|more than|less "
+          r"than|fewer than|under|over|within|after|every|between|maximum|minimum|only|"
+          r"exactly|nearly|almost)\s+)?")
+_TIME_UNIT = (r"(?:(?:business|calendar|working)\s+)?(?:seconds?|secs?|minutes?|mins?|hours?|"
+              r"hrs?|days?|weeks?|months?|years?|decades?)")
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_MEASURE_UNIT = (r"(?:mm|cm|km|m|meters?|metres?|square (?:meters?|metres?)|m2|sq ?m|kg|g|"
+                 r"grams?|kilograms?|lbs?|ml|l|liters?|litres?|tb|gb|mb|kb|db|decibels?|pa|"
+                 r"pascals?|rpm|revolutions per minute|v|volts?|amps?|w|watts?|mah|ghz|mhz|"
+                 r"mbps|gbps|degrees(?: [cf])?|\u00b0[cf]?|characters?|floors?|inches)")
+
+_CLOCK = r"\d{1,2}(?::\d{2})?\s?(?:a\.m\.|p\.m\.|am\b|pm\b)"
+_UI_PATH = (r"\b[A-Z][\w'-]*(?: [a-z][\w'-]*)? > [A-Z0-9+][\w'-]*(?: [\w'-]+){0,3}"
+            r"(?: > [A-Z0-9+][\w'-]*(?: [\w'-]+){0,3})*")
+_IMPERATIVE = re.compile(
+    r"^(?:\d{1,2}[.)]\s+)?(?:open|go|tap|press|hold|select|choose|remove|pull|push|turn|set|"
+    r"use|add|click|sign|contact|unplug|plug|insert|place|wipe|check|enter|copy|upload|"
+    r"download|restart|reset|drag|move|keep|make|put|fill|attach|leave|call|email|send|slide|"
+    r"close|lift|clean|replace|update|switch|find|follow|wait|register|request|return)\b", re.I)
+
+_PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
+    AnswerType.DURATION: (
+        re.compile(rf"\b{_QUANT}{_RANGE}[\s-]{_TIME_UNIT}\b", re.I),
+        re.compile(r"\b(?:half an hour|an hour|a day|a week|a month|a year|overnight|"
+                   r"immediately)\b", re.I),
+    ),
+    AnswerType.AMOUNT: (
+        re.compile(rf"{_QUANT}(?:(?:US|C|A)?\$|\u20ac|\u00a3)\s?{_NUM}"
+                   rf"(?:\s+per\s+\w+(?:\s+per\s+\w+)?)?", re.I),
+        re.compile(rf"\b{_QUANT}(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)\s?{_NUM}"
+                   rf"(?:\s+per\s+\w+(?:\s+per\s+\w+)?)?"),
+        re.compile(rf"\b{_QUANT}{_NUM}\s?(?:USD|EUR|GBP|CAD|dollars?|euros?|pounds?|cents?)\b"),
+    ),
+    AnswerType.PERCENTAGE: (
+        re.compile(rf"\b{_QUANT}{_NUM}\s?(?:%|percent\b|per cent\b)(?:\s+off\b)?", re.I),
+    ),
+    AnswerType.MEASURE: (
+        re.compile(rf"\b{_QUANT}{_NUM}(?:\s?(?:x|by|\u00d7)\s?{_NUM}(?:\s?{_MEASURE_UNIT})?)*"
+                   rf"(?:\s?(?:to|-|and)\s?{_NUM})?\s?{_MEASURE_UNIT}\b", re.I),
+    ),
+    AnswerType.COUNT: (
+        re.compile(rf"\b{_QUANT}(?:{_NUM}\s+(?:million|thousand|billion)|\d{{1,3}}(?:,\d{{3}})*|"
+                   rf"\d+|{_WORD_NUM})\b", re.I),
+    ),
+    AnswerType.DATE: (
+        re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+"
+                   rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
+                   rf"\d{{4}}-\d{{2}}-\d{{2}})\b", re.I),
+        re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?(?:19|20)\d{2}\b"),
+        re.compile(r"\b(?:every\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
+                   r"sunday)s?\b", re.I),
+    ),
+    AnswerType.TIME: (
+        re.compile(rf"\b{_CLOCK}(?:\s?(?:to|-|\u2013|until)\s?{_CLOCK})?(?:\s+(?:pacific|eastern|"
+                   r"central|mountain) time|\s+(?:PT|ET|CT|MT|UTC|GMT|CET))?", re.I),
+        re.compile(r"\b\d{1,2}:\d{2}(?:\s?(?:to|-|\u2013)\s?\d{1,2}:\d{2})?(?:\s+(?:UTC|GMT|CET|"
+                   r"local(?: \w+)? time|[A-Z][a-z]+ time))?", re.I),
+        re.compile(r"\b(?:noon|midday|midnight)\b", re.I),
+    ),
+    AnswerType.CODE: (
+        re.compile(r"\bSQLSTATE\s+\w+|\bHTTP\s+\d{3}\b"),
+        re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,}(?:-[A-Z0-9]+)+\b"),
+        re.compile(r"\b[A-Z]{1,3}\d{2,4}\b"),
+        re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+:[a-z]+\b"),
+        re.compile(r"(?<![\w.])v?\d+(?:\.\d+){1,3}(?![\w.]*\d)"),  # versions: 5.4.1, v2.9.0
+    ),
+    AnswerType.NAME: (
+        re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+        re.compile(r"\b[A-Z][\w&'-]*(?:\s+(?:of|and|for|&)?\s*[A-Z][\w&'.-]*)*(?:,?\s+"
+                   r"(?:Inc|Ltd|LLC|GmbH|plc)\.?)?"),
+    ),
+    AnswerType.PROCEDURE: (re.compile(_UI_PATH),),
+    AnswerType.PLACE: (
+        re.compile(_UI_PATH),
+        re.compile(r"\b\d+\s+[A-Z]\w*(?:\s+[A-Z]\w*)*\s+(?:Lane|Street|St\.|Road|Rd\.|Avenue|"
+                   r"Ave\.|Square|Boulevard|Blvd\.|Drive|Way|Place)\b(?:,\s*[A-Z0-9][\w ]*)*"),
+        re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*, (?:[A-Z][a-z]+(?: [A-Z][a-z]+)*|[A-Z]{2})"
+                   r"\b"),
+        re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:https?://)?[\w-]+(?:\.[\w-]+)+/"
+                   r"[\w./-]*"),
+    ),
+}
+# What a measure question asks about -> the units that can answer it.
+_DIMENSIONS: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
+    (re.compile(q), re.compile(u, re.I)) for q, u in (
+        (r"\b(?:weigh\w*|heavy|heavier|mass)\b", r"\b(?:kg|g|grams?|kilograms?|lbs?)\b"),
+        (r"\b(?:loud\w*|noisy|noise|quiet)\b", r"\b(?:db|decibels?)\b"),
+        (r"\b(?:suction|strong|strength|pressure)\b", r"\b(?:pa|pascals?)\b"),
+        (r"\b(?:warm|cold|hot|temperature)\b", r"degrees|\u00b0"),
+        (r"\b(?:floor|area|surface)\b", r"square|m2|sq ?m"),
+        (r"\b(?:storage|space|memory|data)\b", r"\b(?:tb|gb|mb|kb)\b"),
+        (r"\b(?:hold|holds|capacity|volume|tank|reservoir)\b", r"\b(?:ml|l|liters?|litres?)\b"),
+        (r"\b(?:far|close|distance|tall|high|wide|deep|big|size|dimensions|long)\b",
+         r"\b(?:mm|cm|km|m|meters?|metres?|inches)\b"),
+        (r"\b(?:fast|speed|spin)\b", r"\b(?:rpm|revolutions|mbps|gbps)\b"),
+    ))
+
+
+def _measure_units(question: str) -> re.Pattern | None:
+    """The units a measure question can be answered in, from its asking sentence (None:
+    any)."""
+    q = _asked_sentence(question)
+    for asks, units in _DIMENSIONS:
+        if asks.search(q):
+            return units
+    return None
+
+
+# Words that name the kind of answer rather than what it is about.
+_KIND_WORDS = {
+    AnswerType.TIME: ("time", "hour"), AnswerType.DURATION: ("time",),
+    AnswerType.DATE: ("date", "day", "year"), AnswerType.CODE: ("code", "version"),
+    AnswerType.AMOUNT: ("cost", "price", "pay"), AnswerType.PERCENTAGE: ("percent", "percentage"),
+}
+
+_POLARITY = re.compile(
+    r"\b(?:yes|no|not|never|none|cannot|can't|don't|doesn't|won't|isn't|aren't|only|must|"
+    r"required|mandatory|optional|always|free|included?|includes|exclude[sd]?|supported|"
+    r"unsupported|allowed|accepted|refused|covered)\b(?![-\w])", re.I)
+
+
+# -- key terms -------------------------------------------------------------------------
+
+
+def key_terms(question: str) -> tuple[list[str], list[str]]:
+    """``(terms, required)``: the question's content terms, and those of them that are
+    names, model numbers or versions (capitalised past a sentence's first word, letters
+    with digits such as "S7", or "3.4.2"); a plain number ("30-day") is not required."""
+    terms = content_terms(question)
+    required = []
+    for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
+        words = re.findall(r"[\w.'-]*\w", sentence)
+        for i, word in enumerate(words):
+            lower = word.casefold().split("'")[0]
+            if lower in STOPWORDS or not lower:
+                continue
+            alnum = (any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+                     and not re.fullmatch(r"\d+(?:[.,]\d+)?-?[a-z]+", lower))  # not "30-day"
+            version = re.fullmatch(r"v?\d+(?:\.\d+){2,}", word) is not None
+            if alnum or version or (i > 0 and word[:1].isupper()):
+                for tok in tokens(lower):
+                    term = stem(tok)
+                    if term in terms and term not in required:
+                        required.append(term)
+                        break
+    return terms, required
+
+
+def _numbers(text: str) -> set[str]:
+    """The free-standing numbers of ``text`` (not the 3 of "M3")."""
+    return {n.replace(",", "") for n in re.findall(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])", text)}
+
+
+# -- extraction ------------------------------------------------------------------------
+
+
+def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[EvidenceUnit]:
+    if isinstance(units, Selection):
+        return [s.unit for s in units.by_score()]
+    return [u.unit if isinstance(u, ScoredUnit) else u for u in units]
+
+
+def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
+           question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
+    text = unit.text
+    if answer_type is AnswerType.YESNO:
+        return _clauses(text) if _POLARITY.search(text) else []
+    if answer_type is AnswerType.OTHER:
+        return [(0, len(text))]
+    if answer_type is AnswerType.PROCEDURE:
+        paths = [m.span() for m in _PATTERNS[answer_type][0].finditer(text)]
+        step = unit.kind == "item" and _IMPERATIVE.match(text)
+        return paths or ([(0, len(text))] if step else [])
+    dimension = _measure_units(question) if answer_type is AnswerType.MEASURE else None
+    asked_numbers = _numbers(question)
+    found: list[tuple[int, int]] = []
+    for pattern in _PATTERNS[answer_type]:
+        for m in pattern.finditer(text):
+            start, end = m.start(), m.end()
+            span = text[start:end].strip(" ,;")
+            if not span or any(s <= start < e or start <= s < end for s, e in found):
+                continue
+            numbers = _numbers(span)
+            if numbers and numbers <= asked_numbers:
+                continue  # the question's own number
+            if dimension is not None and not dimension.search(span):
+                continue  # a length where a weight is asked
+            if answer_type in (AnswerType.NAME, AnswerType.CODE) and (
+                    term_set(span) <= question_terms | STOPWORDS):
+                continue  # a name or code the question already gives
+            if answer_type is AnswerType.COUNT:
+                if _is_part_of_other(text, start, end):
+                    continue
+                end = _extend_with_terms(text, end, terms)
+            found.append((start, start + len(text[start:end].rstrip(" ,;"))))
+    return found
+
+
+def _is_part_of_other(text: str, start: int, end: int) -> bool:
+    """Whether a bare number belongs to a version, date, code, time, amount or measure."""
+    before, after = text[max(0, start - 1):start], text[end:end + 12]
+    if re.match(r"[.:/-]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(r"[\w.$\u20ac\u00a3-]", before):
+        return True
+    for answer_type in (AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.MEASURE,
+                        AnswerType.DATE, AnswerType.PERCENTAGE):
+        for pattern in _PATTERNS[answer_type]:
+            for m in pattern.finditer(text):
+                if m.start() <= start and end <= m.end() and (m.end() - m.start()) > end - start:
+                    return True
+    return False
+
+
+def _extend_with_terms(text: str, end: int, question_terms: set[str], limit: int = 3) -> int:
+    """Extend a count over up to ``limit`` following words that are question terms
+    ("10" -> "10 household members")."""
+    pos = end
+    for _ in range(limit):
+        m = re.match(r"\s+([A-Za-z][\w-]*)", text[pos:])
+        if not m or stem(m.group(1).casefold()) not in question_terms:
+            break
+        pos += m.end()
+    return pos
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    """Clauses (split at ";", ":" and sentence ends) that hold a polarity word."""
+    out, start = [], 0
+    for m in re.finditer(r"[;:]\s+|(?<=[a-z)])\.\s+(?=[A-Z])|$", text):
+        clause = text[start:m.start()]
+        if _POLARITY.search(clause):
+            lead = len(clause) - len(clause.lstrip())
+            out.append((start + lead, start + len(clause.rstrip(" ."))))
+        start = m.end()
+    return out
+
+
+def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str]) -> tuple[int, int]:
+    """The span nearest to where the question's terms occur in ``text``."""
+    if len(spans) == 1:
+        return spans[0]
+    positions = [m.start() for m in re.finditer(r"[\w.:-]+", text)
+                 if any(stem(t) in terms for t in tokens(m.group(0)))]
+    if not positions:
+        return spans[0]
+    return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
+
+
+def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
+    text = unit.text
+    marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    words = marked.split()
+    if len(words) <= MAX_ANSWER_WORDS:
+        return marked
+    before = len(text[:start].split())
+    lo = max(0, min(before - MAX_ANSWER_WORDS // 3, len(words) - MAX_ANSWER_WORDS))
+    hi = lo + MAX_ANSWER_WORDS
+    return ("... " if lo else "") + " ".join(words[lo:hi]) + (" ..." if hi < len(words) else "")
+
+
+def extract(
+    question: str,
+    units: Selection | Sequence[EvidenceUnit | ScoredUnit],
+    min_coverage: float = MIN_COVERAGE,
+    other_min_coverage: float = OTHER_MIN_COVERAGE,
+) -> Extraction | None:
+    """The first unit of ``units`` that answers ``question`` (module docstring), or None.
+
+    ``units`` are taken in the order given, best first (a ``Selection`` by score); a unit
+    of a superseded or archived document is taken only when no current one qualifies.
+    """
+    answer_type = asked_for(question)
+    terms, required = key_terms(question)
+    terms = [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())]
+    if not terms:
+        return None
+    question_terms = set(terms) | {stem(t) for t in tokens(question)}
+    threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
+    stale: Extraction | None = None
+    for unit in _as_units(units):
+        in_text = term_set(unit.text)
+        have = in_text | term_set(unit.path)
+        matched = tuple(t for t in terms if t in have)
+        coverage = len(matched) / len(terms)
+        if (coverage < threshold or not all(t in have for t in required)
+                or not any(t in in_text for t in terms)):
+            continue
+        spans = _spans(answer_type, unit, question, question_terms, set(terms))
+        if not spans:
+            continue
+        start, end = _best_span(unit.text, spans, terms)
+        span = unit.text[start:end]
+        reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
+                  f"{len(terms)} key terms ({', '.join(matched)})")
+        found = Extraction(answer_type, span, start, end, unit, _answer_text(unit, start, end),
+                           reason, matched, tuple(t for t in terms if t not in have), coverage)
+        if not unit.stale:
+            return found
+        stale = stale or found
+    return stale

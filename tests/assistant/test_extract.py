@@ -1,0 +1,200 @@
+"""The extractive fallback: what a question asks for, the evidence unit that holds it, and
+the refusals (a unit with a number of the wrong kind, or the right kind about something
+else). Hand-made units, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering.evidence import EvidenceUnit, select_units
+from assistant.answering.evidence_scoring import LexicalScorer
+from assistant.answering.extract import AnswerType, asked_for, extract, key_terms
+from index.records import Passage
+
+
+def unit(text: str, path: str = "Guide", status: str | None = None,
+         kind: str = "sentence") -> EvidenceUnit:
+    return EvidenceUnit(text=text, prefix=path, chunk_id="c", source="guide.md", page_index=None,
+                        page_label=None, heading=tuple(path.split(" > ")), start=0, end=len(text),
+                        kind=kind, status=status, path=path)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How long does the MopMate take to charge?", AnswerType.DURATION),
+    ("How often should I replace the filter?", AnswerType.DURATION),
+    ("How many days do I have to return it?", AnswerType.DURATION),
+    ("How much does Premium cost per month?", AnswerType.AMOUNT),
+    ("What does the SweepBot S7 cost in France?", AnswerType.AMOUNT),
+    ("I'm in France. What does the S7 sell for there?", AnswerType.AMOUNT),
+    ("How many household members can I add?", AnswerType.COUNT),
+    ("What percentage of the battery is used?", AnswerType.PERCENTAGE),
+    ("How heavy is the SweepBot S7?", AnswerType.MEASURE),
+    ("How much cloud storage do I get?", AnswerType.MEASURE),
+    ("When did the HomeHub H2 come out?", AnswerType.DATE),
+    ("Until what time can I call support?", AnswerType.TIME),
+    ("When is the Dublin team available?", AnswerType.TIME),
+    ("Which error code means the update failed?", AnswerType.CODE),
+    ("What SQLSTATE does a unique violation raise?", AnswerType.OTHER),
+    ("Which app version fixes the widget?", AnswerType.CODE),
+    ("Who represents Acme in the EU?", AnswerType.NAME),
+    ("Where do returned items get shipped?", AnswerType.PLACE),
+    ("How do I cancel my plan?", AnswerType.PROCEDURE),
+    ("Is two-step verification mandatory for admins?", AnswerType.YESNO),
+    ("Can the MopMate go over a rug?", AnswerType.YESNO),
+    ("What does the locate command do?", AnswerType.OTHER),
+])
+def test_asked_for(question, expected):
+    assert asked_for(question) is expected
+
+
+def test_key_terms_and_required_names():
+    terms, required = key_terms("What does the SweepBot S7 cost in Canada for a 30-day plan?")
+    assert terms == ["sweepbot", "s7", "canada", "30-day", "30", "day", "plan"]
+    assert required == ["sweepbot", "s7", "canada"]  # "30-day" is a plain number
+    assert key_terms("What did firmware 3.4.2 fix?")[1] == ["3.4.2"]
+
+
+# One case per answer type: (question, the unit that answers, its span, a unit holding a
+# number (or phrase) of another kind, a unit of the right kind about something else).
+CASES = [
+    ("How long is the return window for robots?",
+     "You can return robots within 30 days of delivery.", "within 30 days",
+     "Robots cost $449 when you return them to the shop.",
+     "The support line answers calls within 5 minutes."),
+    ("How much does Acme Care Plus cost?", "Acme Care Plus costs $12.99 per month.",
+     "$12.99 per month", "Acme Care Plus includes 50 GB of storage.",
+     "The AutoDock E2 costs $249 separately."),
+    ("How much is the SweepBot S7 in the European Union?",
+     "The SweepBot S7 sells for EUR 479 in the European Union.", "EUR 479",
+     "The SweepBot S7 is sold in 9 countries of the European Union.",
+     "The MopMate M3 sells for EUR 369 in the European Union."),
+    ("How many household members does Premium allow?",
+     "Premium allows up to 10 household members.", "up to 10 household members",
+     "Premium costs $19.99 per month for household members.",
+     "Free allows up to 2 homes."),
+    ("What discount on consumables do Premium members get?",
+     "Premium members get 20% off consumables.", "20% off",
+     "Premium members get consumables within 2 days.",
+     "The bug bounty pays 10% more for critical reports."),
+    ("How heavy is the SweepBot S7?", "The SweepBot S7 weighs 3.6 kg.", "3.6 kg",
+     "The SweepBot S7 has a 450 mL dustbin.", "The MopMate M3 weighs 2.4 kg."),
+    ("When did the HomeHub H2 launch?", "The HomeHub H2 launched in October 2024.",
+     "October 2024", "The HomeHub H2 launch price was $129.",
+     "The MopMate M3 launched in May 2024."),
+    ("Until what time is phone support open on weekdays?",
+     "Phone support is open on weekdays from 6:00 a.m. to 6:00 p.m. Pacific Time.",
+     "6:00 a.m. to 6:00 p.m. Pacific Time", "Phone support answers 95% of weekday calls.",
+     "The dock empties between 01:00 and 05:00 local time."),
+    ("Which error code means the firmware update failed?",
+     "Error E70 means the firmware update failed.", "E70",
+     "The firmware update failed for 3% of robots.",
+     "Error E42 means the Wi-Fi connection failed."),
+    ("Which SQLSTATE error code does a unique violation raise?",
+     "A unique violation raises SQLSTATE 23505.", "SQLSTATE 23505",
+     "A unique violation is raised in 2 cases.",
+     "A deadlock raises SQLSTATE 40P01."),
+    ("Who represents Acme Robotics for privacy matters in the EEA?",
+     "For privacy matters in the EEA, Acme Robotics is represented by Acme Robotics Europe Ltd.",
+     "Acme Robotics Europe Ltd.", "Privacy matters in the EEA are answered within 30 days.",
+     "Support for the EEA is run by the Dublin team."),
+    ("Where do I change the email address on my account?",
+     "Change the email address under Account > Profile > Email.",
+     "Account > Profile > Email", "The email address on your account needs 12 characters.",
+     "Change the password under Account > Security."),
+]
+
+
+@pytest.mark.parametrize("question, answer, span, other_kind, other_topic", CASES,
+                         ids=[c[0].split("?")[0][:40] for c in CASES])
+def test_extract_answers_with_the_span_and_refuses_the_rest(question, answer, span, other_kind,
+                                                             other_topic):
+    got = extract(question, [unit(other_kind), unit(other_topic), unit(answer)])
+    assert got is not None and got.span == span, got
+    assert got.unit.text == answer
+    assert got.text == answer.replace(span, f"**{span}**", 1)
+    assert got.answer_type is asked_for(question) and got.reason
+    # A unit with a number (or a name) that is not the kind asked for.
+    assert extract(question, [unit(other_kind)]) is None
+    # The kind asked for, but about something else.
+    assert extract(question, [unit(other_topic)]) is None
+
+
+def test_yes_no_takes_the_clause_with_its_polarity():
+    question = "Will the robot connect to a network that uses WPA3 only?"
+    got = extract(question, [unit("Security: WPA2-Personal or WPA3 transition mode. WPA3-only "
+                                  "networks are not supported.",
+                                  "Connect your robot > Network requirements")])
+    assert got is not None and got.span == "WPA3-only networks are not supported"
+    # Same terms, no yes/no word in it: no answer.
+    assert extract(question, [unit("The robot connects to networks that use WPA3 and WPA2.")]
+                   ) is None
+    # A polarity word, but about something else.
+    assert extract(question, [unit("Schedules are not lost when the robot is off.")]) is None
+
+
+def test_procedure_takes_a_menu_path_or_a_step():
+    question = "How do I make a colleague the owner of our organization?"
+    path = unit("An owner of the organization can be changed under Settings > Organization "
+                "> Transfer ownership.")
+    step = unit("1. Open the organization settings and choose a new owner.", kind="item")
+    assert extract(question, [path]).span == "Settings > Organization > Transfer ownership"
+    assert extract(question, [step]).span == step.text
+    assert extract(question, [unit("Each organization has exactly one owner.")]) is None
+
+
+def test_other_question_needs_most_key_terms():
+    question = "What does the locate command do?"
+    answer = unit("The locate command makes the robot play a sound so you can find it.")
+    assert extract(question, [answer]).span == answer.text
+    assert extract(question, [unit("Supported commands: start, pause and dock.")]) is None
+
+
+def test_required_name_missing_refuses():
+    # The unit has the price of the right product, but not for the country asked about.
+    question = "What is the price of the MopMate M3 in Canada?"
+    assert extract(question, [unit("The MopMate M3 costs $349 in the United States.")]) is None
+    assert extract("What did firmware 3.4.2 fix?",
+                   [unit("Firmware 3.4.1 fixed the dock error E55.")]) is None
+
+
+def test_question_numbers_and_wrong_dimensions_are_not_answers():
+    # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
+    got = extract("How long does mapping a 100 square meter floor take?",
+                  [unit("Mapping a 100 square meter floor takes about 12 minutes.")])
+    assert got.span == "about 12 minutes"
+    assert extract("How much does the AutoDock E2 weigh?",
+                   [unit("The AutoDock E2 dust bag holds 3.0 liters.")]) is None
+    assert extract("How many robots can I add to the HomeHub H2?",
+                   [unit("The HomeHub H2 supports firmware 3.4 for robots.")]) is None
+
+
+def test_a_current_document_wins_over_a_stale_one():
+    question = "How much does Acme Care Plus cost per month?"
+    old = unit("Acme Care Plus costs $9.99 per month.", "Price sheet 2023", status="archived")
+    new = unit("Acme Care Plus costs $12.99 per month.", "Plans and pricing", status="current")
+    assert extract(question, [old, new]).span == "$12.99 per month"
+    assert extract(question, [old]).span == "$9.99 per month"  # only the old one says it
+
+
+def test_first_qualifying_unit_in_the_given_order_wins():
+    question = "How long is the warranty on batteries?"
+    a = unit("The warranty on batteries is 12 months.")
+    b = unit("The warranty on batteries lasts 24 months with Premium.")
+    assert extract(question, [b, a]).span == "24 months"
+    assert extract(question, [a, b]).span == "12 months"
+
+
+def test_extract_takes_a_selection_and_trims_long_units():
+    long = ("The warranty on robots is 24 months. " + "It also covers the dock and the base "
+            "in every country where the robot is sold, " * 3 + "and nothing else.")
+    p = Passage(chunk_id="c", doc_id="d", source="warranty.md", text=long, score=1.0,
+                heading=("Warranty",), title="Warranty")
+    sel = select_units("How long is the warranty on robots?", [p], LexicalScorer(), min_score=0)
+    got = extract("How long is the warranty on robots?", sel)
+    assert got is not None and got.span == "24 months"
+    assert "**24 months**" in got.text and len(got.text.split()) <= 42
+
+
+def test_nothing_to_go_on():
+    assert extract("How long?", [unit("It takes 3 hours.")]) is None
+    assert extract("How long does charging take?", []) is None
