@@ -19,7 +19,8 @@ at least one ``[setups.NAME]``)::
                  runs ``assistant finetune --name NAME --mode MODE --data DATA
                  [--split SPLIT] [--index INDEX] --promote ARGS...`` first and records
                  how long it took; ``index = "eval"`` is this run's own index
-    [setups.NAME] retrieval, adapter, k, mode, reranker, base, description
+    [setups.NAME] retrieval, adapter, k, mode, reranker, base, description,
+                 evidence_first (true: answer from evidence units)
 
 A setup's ``adapter`` is a registry name (its promoted version), ``name@vN`` (that
 version) or a directory path (anything with a ``/``, or starting with ``.`` or ``~``).
@@ -150,6 +151,7 @@ class SetupConfig:
     reranker: Path | None = None
     base: str | None = None
     description: str = ""
+    evidence_first: bool = False  # answer from evidence units (AnswerConfig.evidence_first)
 
     @property
     def role(self) -> str:
@@ -190,7 +192,8 @@ _TABLES = {
     "run": RunConfig, "model": ModelSection, "corpus": CorpusConfig,
     "questions": QuestionsConfig, "retrieval": RetrievalDefaults, "answer": AnswerSection,
 }
-_SETUP_KEYS = ("retrieval", "adapter", "k", "mode", "reranker", "base", "description")
+_SETUP_KEYS = ("retrieval", "adapter", "k", "mode", "reranker", "base", "description",
+               "evidence_first")
 
 
 def load_config(path: Path | str) -> EvalConfig:

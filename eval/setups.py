@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -353,6 +353,8 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         resolved = adapters.get(setup.name)
         name = models.adapter(base, resolved) if resolved is not None else None
         searcher = searchers.get(setup.reranker) if setup.retrieval else None
-        out[setup.name] = EvalSetup(setup, generator, verifier, answer_config,
+        setup_answer = replace(answer_config, evidence_first=True) \
+            if setup.evidence_first else answer_config
+        out[setup.name] = EvalSetup(setup, generator, verifier, setup_answer,
                                     config.run.max_new_tokens, name, searcher)
     return out

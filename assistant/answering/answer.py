@@ -6,7 +6,9 @@ Every setup the eval compares implements ``Answerer.answer(question, history, op
   follow-up into a standalone query, retrieve, abstain early when nothing relevant came
   back, fit passages and history into the context window (``core.prompt_format``),
   generate, check the citations (``assistant.answering.citations``), abstain when the reply is not
-  supported.
+  supported. With ``AnswerConfig.evidence_first`` the prompt numbers evidence units
+  instead of passages and the reply is checked sentence by sentence, falling back to an
+  extracted answer or an abstention (``assistant.answering.evidence_first``).
 - ``ClosedBookAnswerer(generator, config)``: the model alone (base and fine-tune-only
   setups); no citations, abstains only when the model says the abstention sentence.
 
@@ -25,10 +27,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from assistant.answering import abstain
+from assistant.answering import abstain, evidence_first
 from assistant.answering.abstain import AbstainConfig
 from assistant.answering.adapters import AdapterSet
 from assistant.answering.citations import CitationVerifier, Verification
+from assistant.answering.evidence import UnitScorer
+from assistant.answering.evidence_first import Evidence
 from assistant.answering.generation import (
     Generation,
     GenerationConfig,
@@ -99,7 +103,11 @@ class AnswerConfig:
     ``max_history_tokens`` bounds the conversation kept (newest turns first); ``rewrite``
     turns follow-up rewriting on, ``llm_rewrite`` uses the model for it instead of rules;
     ``min_passages`` is how few passages budgeting may leave; ``temperature`` and
-    ``repetition_penalty`` go to decoding.
+    ``repetition_penalty`` go to decoding. ``evidence_first`` (off by default) answers
+    from evidence units: the prompt numbers the units ``select_units`` keeps, the reply
+    is checked sentence by sentence (unsupported sentences removed, key facts checked
+    against the cited units), and a reply that fails gives way to ``extract``'s answer or
+    an abstention (``assistant.answering.evidence_first``; retrieval answerers only).
     """
 
     abstain: AbstainConfig = field(default_factory=AbstainConfig)
@@ -109,8 +117,12 @@ class AnswerConfig:
     min_passages: int = 1
     temperature: float = 0.0
     repetition_penalty: float = 1.0
+    evidence_first: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.evidence_first, bool):
+            raise ConfigError(f"evidence_first must be true or false, got "
+                              f"{self.evidence_first!r}")
         if self.max_history_tokens < 0:
             raise ConfigError(f"max_history_tokens must be >= 0, got {self.max_history_tokens}")
         if self.min_passages < 1:
@@ -213,6 +225,8 @@ class _Draft:
     messages: list[dict] = field(default_factory=list)
     abstain_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    retrieved: list[Passage] = field(default_factory=list)
+    evidence: Evidence | None = None
 
 
 class _Base:
@@ -318,6 +332,19 @@ class RagAnswerer(_Base):
                  config: AnswerConfig | None = None) -> None:
         self.searcher, self.generator, self.verifier = searcher, generator, verifier
         self.config = config or AnswerConfig()
+        self._scorer: UnitScorer | None = None
+
+    @property
+    def scorer(self) -> UnitScorer:
+        """What scores evidence units (``evidence_first``): the verifier's embedder mixed
+        with lexical overlap (``EmbeddingScorer``), lexical alone without an embedder."""
+        if self._scorer is None:
+            from assistant.answering.evidence_scoring import EmbeddingScorer, LexicalScorer
+
+            embedder = self.verifier.embedder
+            self._scorer = EmbeddingScorer(embedder) if embedder is not None \
+                else LexicalScorer()
+        return self._scorer
 
     def _prepare(self, question: str, history: Sequence[Message],
                  options: AnswerOptions) -> _Draft:
@@ -339,8 +366,29 @@ class RagAnswerer(_Base):
         draft.passages = retrieved
         draft.abstain_reason = abstain.before_generation(query, retrieved, cfg.abstain,
                                                          self.verifier.embedder)
+        if draft.abstain_reason is None and cfg.evidence_first:
+            return self._prepare_evidence(draft, question, retrieved, turns)
         if draft.abstain_reason is None:
             draft.passages, draft.messages = self._fit(question, retrieved, turns, options)
+        return draft
+
+    def _prepare_evidence(self, draft: _Draft, question: str, retrieved: list[Passage],
+                          turns: list[Message]) -> _Draft:
+        """Units in place of passages; abstain (keeping the closest units) when the
+        selection does."""
+        step = time.perf_counter()
+        draft.retrieved = retrieved
+        draft.evidence = evidence = evidence_first.gather(draft.query, retrieved, self.scorer)
+        draft.timings["evidence"] = time.perf_counter() - step
+        selection = evidence.selection
+        draft.passages = list(evidence.passages) or retrieved
+        if selection.abstain:
+            draft.abstain_reason = (
+                f"low_evidence_score: best unit score {selection.best_score:.3f} < "
+                f"min_score {selection.min_score}")
+            return draft
+        draft.passages, draft.messages = self._fit(question, evidence.passages, turns,
+                                                   draft.options)
         return draft
 
     def _check_fits(self, question: str, options: AnswerOptions) -> None:
@@ -373,6 +421,8 @@ class RagAnswerer(_Base):
                           f"{options.max_new_tokens} reserved for the answer")
 
     def _finish(self, draft: _Draft, generation: Generation) -> Trace:
+        if self.config.evidence_first and draft.evidence is not None:
+            return self._finish_evidence(draft, generation)
         clock = time.perf_counter()
         verification = self.verifier.verify(generation.text, draft.passages)
         draft.timings["verify"] = time.perf_counter() - clock
@@ -382,6 +432,60 @@ class RagAnswerer(_Base):
             citations=() if reason else verification.citations,
             usage=_usage(generation))
         return Trace(answer, tuple(draft.messages), generation.text, verification)
+
+    def _finish_evidence(self, draft: _Draft, generation: Generation) -> Trace:
+        """The checked reply, else ``extract``'s answer, else an abstention (keeping the
+        units as related passages)."""
+        clock = time.perf_counter()
+        checked = evidence_first.check_generated(
+            generation.text, draft.query, draft.passages, self.verifier,
+            self.config.abstain.min_supported_fraction,
+            truncated=generation.finish_reason == "length")
+        draft.timings["verify"] = time.perf_counter() - clock
+        usage = _usage(generation)
+        messages, raw = tuple(draft.messages), generation.text
+        if checked.failure is None:
+            answer = self._answer(draft, checked.text, None, citations=checked.citations,
+                                  usage=usage, answer_kind="generated")
+            return Trace(answer, messages, raw, checked.verification)
+        step = time.perf_counter()
+        found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
+                                         draft.retrieved,
+                                         self.verifier.config.max_quote_chars)
+        draft.timings["extract"] = time.perf_counter() - step
+        if found is None:
+            answer = self._answer(draft, ABSTAIN_TEXT,
+                                  f"{checked.failure}; nothing to extract", usage=usage,
+                                  answer_kind="abstained")
+            return Trace(answer, messages, raw, checked.verification)
+        text, cite, draft.passages, _ = found
+        logger.debug("generated answer failed (%s); extracted instead", checked.failure)
+        answer = self._answer(draft, text, None, citations=(cite,), usage=usage,
+                              answer_kind="extracted")
+        return Trace(answer, messages, raw, checked.verification)
+
+    def _stream(self, draft: _Draft, pieces: Iterator[str],
+                clock: float) -> Iterator[StreamEvent]:
+        """Evidence-first: nothing unchecked is sent. The reply is generated in full,
+        checked, and the final answer sent as one piece before the ``FinalEvent``."""
+        if not self.config.evidence_first:
+            yield from super()._stream(draft, pieces, clock)
+            return
+        try:
+            for _ in pieces:
+                pass
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        generation = getattr(pieces, "result", None)
+        if generation is None:
+            raise RuntimeError("the generator's stream ended without a result")
+        draft.timings["generate"] = time.perf_counter() - clock
+        answer = self._finish(draft, generation).answer
+        if not answer.abstained:
+            yield TokenEvent(answer.answer)
+        yield FinalEvent(answer)
 
 
 class ClosedBookAnswerer(_Base):

@@ -287,7 +287,10 @@ class CitationVerifier:
 
     def _citations(self, sentences: list[SentenceSupport],
                    passages: Sequence[Passage]) -> tuple[Citation, ...]:
-        """One ``Citation`` per cited passage, quoting its best-supported sentence."""
+        """One ``Citation`` per cited passage, quoting its best-supported sentence; its
+        ``origin`` is ``model`` when some sentence kept the model's own ``[n]``, else
+        ``verifier`` (moved or added)."""
+        confirmed = {n for s in sentences for n in s.citations if n in s.cited}
         best: dict[int, tuple[float, str]] = {}
         for s in sentences:
             for n in s.citations:
@@ -300,7 +303,8 @@ class CitationVerifier:
             out.append(Citation(n=n, chunk_id=p.chunk_id, source=p.source,
                                 page_index=p.page_index, page_label=p.page_label,
                                 heading=p.heading_path, quote=quote, support=score,
-                                effective_date=p.effective_date, status=p.status))
+                                effective_date=p.effective_date, status=p.status,
+                                origin="model" if n in confirmed else "verifier"))
         return tuple(out)
 
 

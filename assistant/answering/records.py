@@ -29,7 +29,10 @@ class Citation:
 
     ``n`` is the 1-based number of the passage in the prompt; ``quote`` is the span of
     that passage that supports the cited sentence; ``support`` the verifier's score.
-    ``effective_date`` and ``status`` are the cited document's (``Passage``).
+    ``effective_date`` and ``status`` are the cited document's (``Passage``). ``origin``
+    says who made it: ``model`` (the model wrote the ``[n]`` and the verifier confirmed
+    it), ``verifier`` (the verifier moved it there or attached it to a supported sentence)
+    or ``extract`` (an extracted answer citing its own unit).
     """
 
     n: int
@@ -42,6 +45,7 @@ class Citation:
     support: float = 0.0
     effective_date: str | None = None
     status: str = "unknown"
+    origin: str = "model"
 
     def to_json(self) -> dict:
         return {
@@ -55,12 +59,18 @@ class Citation:
             "support": round(self.support, 4),
             "effective_date": self.effective_date,
             "status": self.status,
+            "origin": self.origin,
         }
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A grounded answer. ``abstained`` is true when the documents do not cover the question."""
+    """A grounded answer. ``abstained`` is true when the documents do not cover the question.
+
+    ``answer_kind`` is how it was made: ``generated`` (the model's checked reply),
+    ``extracted`` (a unit of the evidence itself, evidence-first answering) or
+    ``abstained``; left empty, it is read from ``abstained``.
+    """
 
     question: str
     answer: str
@@ -74,6 +84,12 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    answer_kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.answer_kind:
+            object.__setattr__(self, "answer_kind",
+                               "abstained" if self.abstained else "generated")
 
     def to_json(self) -> dict:
         return {
@@ -82,6 +98,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
+            "answer_kind": self.answer_kind,
             "citations": [c.to_json() for c in self.citations],
             "passages": [
                 {**p.to_json(), "n": i, "page_index": p.page_index}

@@ -30,10 +30,10 @@ from index.build import ingest
 from index.searcher import Searcher
 
 REPO = Path(__file__).resolve().parents[2]
-ANSWER_KEYS = {"id", "question", "answer", "abstained", "abstain_reason", "citations",
-               "passages", "model", "adapter", "query", "timings", "usage"}
+ANSWER_KEYS = {"id", "question", "answer", "abstained", "abstain_reason", "answer_kind",
+               "citations", "passages", "model", "adapter", "query", "timings", "usage"}
 CITATION_KEYS = {"n", "chunk_id", "source", "page_index", "page_label", "heading", "quote",
-                 "support", "effective_date", "status"}
+                 "support", "effective_date", "status", "origin"}
 REFUND = "Customers may return a robot within 30 days of delivery for a full refund [1]."
 
 

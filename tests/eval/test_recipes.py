@@ -124,3 +124,12 @@ def test_split_override_runs_the_dev_questions_under_another_hash(tmp_path):
     dev = with_split(config, "dev")
     assert dev.questions.split == "dev" and config.questions.split == "test"
     assert dev.hash != config.hash and dev.recipes == config.recipes
+
+
+def test_a_setup_can_answer_evidence_first(tmp_path):
+    text = CONFIG.replace("[setups.base]\n", "[setups.base]\nevidence_first = true\n")
+    config = _config(tmp_path, text)
+    assert [s.evidence_first for s in config.setups] == [True, False, False]
+    with pytest.raises(EvalConfigError, match="evidence_first must be true or false"):
+        bad = CONFIG.replace("[setups.base]\n", '[setups.base]\nevidence_first = "yes"\n')
+        _config(tmp_path, bad)

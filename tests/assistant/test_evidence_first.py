@@ -1,0 +1,235 @@
+"""Evidence-first answering (``AnswerConfig(evidence_first=True)``) on a small real index
+with the real embedder and generator doubles that read the prompt: confirmed model
+citations, verifier citations, removed sentences, the extractive fallback, abstention
+with the evidence kept, the repetition guard and checked-only streaming."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from assistant.answering.answer import (
+    AnswerConfig,
+    FinalEvent,
+    RagAnswerer,
+    TokenEvent,
+)
+from assistant.answering.citations import CitationVerifier
+from assistant.answering.evidence import DEFAULT_K
+from assistant.answering.evidence_first import guard_repetition, key_facts
+from assistant.answering.generation import Generation
+from core.errors import ConfigError
+from core.prompt_format import ABSTAIN_TEXT
+from index.build import ingest
+from index.searcher import Searcher
+from tests.assistant.test_answer import ANSWER_KEYS, CITATION_KEYS, write_docs
+
+REFUND_Q = "How many days do customers have to return a robot?"
+PRICE_Q = "How much does the SweepBot X9 Pro cost?"
+REFUND = "Customers may return a robot within 30 days of delivery for a full refund"
+PRICE = "The SweepBot X9 Pro costs $799 and comes with a two-year warranty"
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory, embedder):
+    root = tmp_path_factory.mktemp("evidence-corpus")
+    write_docs(root / "docs")
+    ingest([root / "docs"], root / "index", progress=False, embedder=embedder)
+    return Searcher(root / "index", embedder=embedder)
+
+
+@pytest.fixture(scope="module")
+def verifier(embedder):
+    return CitationVerifier(embedder)
+
+
+class PromptReader:
+    """TEST STUB, not a model: replies with ``reply``, where ``{n:WORDS}`` becomes the
+    number of the prompt's unit holding WORDS (so a test can cite the right unit)."""
+
+    model_id = "prompt-reader-stub"
+    context_window = 2048
+
+    def __init__(self, reply: str, finish_reason: str = "stop") -> None:
+        self.reply, self.finish_reason, self.prompts = reply, finish_reason, []
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def prompt_tokens(self, messages):
+        return sum(len(m["content"].split()) + 4 for m in messages)
+
+    def _text(self, messages) -> str:
+        prompt = messages[-1]["content"]
+        blocks = re.split(r"\n\n(?=\[\d+\] Source:)", prompt)
+
+        def number(match):
+            for block in blocks:
+                head = re.match(r"(?:Passages:\n\n)?\[(\d+)\] Source:", block)
+                if head and match.group(1) in block:
+                    return head.group(1)
+            return "99"
+
+        return re.sub(r"\{n:([^}]*)\}", number, self.reply)
+
+    def _generation(self, messages):
+        self.prompts.append(messages)
+        text = self._text(messages)
+        return Generation(text, self.prompt_tokens(messages), len(text.split()),
+                          self.finish_reason, 0.001)
+
+    def generate(self, messages, config, adapter=None):
+        return self._generation(messages)
+
+    def generate_many(self, batch, config, adapter=None):
+        return [self._generation(m) for m in batch]
+
+    def stream(self, messages, config, adapter=None):
+        return _Stream(self._generation(messages))
+
+
+class _Stream:
+    def __init__(self, generation):
+        self.result, self._pieces = generation, iter(generation.text.split(" "))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._pieces) + " "
+
+    def close(self):
+        pass
+
+
+def evidence(searcher, verifier, reply, **kwargs):
+    stub = PromptReader(reply, **kwargs)
+    return RagAnswerer(searcher, stub, verifier, AnswerConfig(evidence_first=True)), stub
+
+
+def test_the_option_is_off_by_default_and_validated():
+    assert AnswerConfig().evidence_first is False
+    with pytest.raises(ConfigError, match="evidence_first"):
+        AnswerConfig(evidence_first="yes")
+
+
+def test_a_confirmed_model_citation_keeps_origin_model(searcher, verifier):
+    answerer, stub = evidence(searcher, verifier, f"{REFUND} [{{n:30 days}}].")
+    answer = answerer.answer(REFUND_Q)
+    assert answer.answer_kind == "generated" and not answer.abstained
+    (citation,) = answer.citations
+    assert citation.origin == "model"
+    assert "30 days" in citation.quote and citation.heading
+    assert answer.passages[citation.n - 1].text.startswith("Customers may return")
+    assert answer.answer == f"{REFUND} [{citation.n}]."
+    # The prompt numbers units, not passages: each block is one short unit.
+    prompt = stub.prompts[0][-1]["content"]
+    assert "[1] Source: " in prompt and len(answer.passages) <= DEFAULT_K
+    assert "for a full refund.\n" in prompt  # the unit alone, not its whole chunk
+    assert "full refund. Refunds reach" not in " ".join(prompt.split())
+    data = json.loads(json.dumps(answer.to_json()))
+    assert set(data) == ANSWER_KEYS and set(data["citations"][0]) == CITATION_KEYS
+    assert data["answer_kind"] == "generated" and data["citations"][0]["origin"] == "model"
+    assert "evidence" in data["timings"]
+
+
+def test_an_uncited_supported_sentence_gets_a_verifier_citation(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier, f"{REFUND}.")
+    answer = answerer.answer(REFUND_Q)
+    assert answer.answer_kind == "generated"
+    (citation,) = answer.citations
+    assert citation.origin == "verifier" and "30 days" in citation.quote
+    assert answer.answer == f"{REFUND} [{citation.n}]."
+
+
+def test_an_unsupported_sentence_is_removed(searcher, verifier):
+    reply = (f"{REFUND} [{{n:30 days}}]. The moon is made of green cheese and orbits "
+             "Jupiter every Tuesday.")
+    answerer, _ = evidence(searcher, verifier, reply)
+    trace = answerer.answer_with_trace(REFUND_Q)
+    answer = trace.answer
+    assert answer.answer_kind == "generated"
+    assert "moon" not in answer.answer and "30 days" in answer.answer
+    assert [c.origin for c in answer.citations] == ["model"]
+    assert "moon" in trace.raw
+
+
+def test_a_wrong_number_falls_back_to_extraction(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier,
+                           "Customers may return a robot within 60 days of delivery for a "
+                           "full refund [{n:30 days}].")
+    answer = answerer.answer(REFUND_Q)
+    assert answer.answer_kind == "extracted" and not answer.abstained
+    assert "30 days" in answer.answer and "60" not in answer.answer
+    (citation,) = answer.citations
+    assert citation.origin == "extract" and "30 days" in citation.quote
+    assert answer.passages[citation.n - 1].text == citation.quote
+    assert f"[{citation.n}]" in answer.answer
+
+
+def test_a_wrong_model_name_falls_back_to_extraction(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier,
+                           "The SweepBot X7 Pro costs $799 [{n:$799}].")
+    answer = answerer.answer(PRICE_Q)
+    assert answer.answer_kind == "extracted"
+    assert "$799" in answer.answer and "X7" not in answer.answer
+    assert answer.citations[0].origin == "extract"
+
+
+def test_the_model_abstaining_gives_way_to_an_extracted_answer(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier, ABSTAIN_TEXT)
+    answer = answerer.answer(PRICE_Q)
+    assert answer.answer_kind == "extracted" and "$799" in answer.answer
+
+
+def test_nothing_extractable_abstains_and_keeps_the_evidence(searcher, verifier):
+    answerer, stub = evidence(searcher, verifier,
+                              "The SweepBot X9 Pro was released on March 3, 2021.")
+    answer = answerer.answer("When was the SweepBot X9 Pro released?")
+    assert stub.prompts  # generated, then checked: not supported, nothing to extract
+    assert answer.abstained and answer.answer == ABSTAIN_TEXT
+    assert answer.abstain_reason.endswith("nothing to extract")
+    assert answer.answer_kind == "abstained" and answer.citations == ()
+    assert answer.passages  # the closest evidence stays, as related passages
+    assert answer.to_json()["answer_kind"] == "abstained"
+
+
+def test_repetition_is_removed(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier, f"{REFUND} [{{n:30 days}}]. " * 3)
+    answer = answerer.answer(REFUND_Q)
+    assert answer.answer_kind == "generated"
+    assert answer.answer.count("30 days") == 1
+
+
+def test_repetition_guard_cuts_loops_and_an_unfinished_tail():
+    assert guard_repetition("A cat sat. a cat sat! The dog ran.") == "A cat sat. The dog ran."
+    looped = guard_repetition("Press the red button then press the red button then press the "
+                              "red button then")
+    assert looped == "Press the red button then."
+    assert guard_repetition("Refunds take 5 days. Shipping is free on orders over",
+                            truncated=True) == "Refunds take 5 days."
+
+
+def test_key_facts_are_numbers_codes_and_months():
+    facts = key_facts("The SweepBot X9 costs $1,299 from March 3.")
+    assert {"#1299", "#3", "@x9", "@sweepbot", "@march"} <= facts
+
+
+def test_streaming_sends_only_the_checked_answer(searcher, verifier):
+    reply = (f"{REFUND} [{{n:30 days}}]. The moon is made of green cheese and orbits "
+             "Jupiter every Tuesday.")
+    answerer, _ = evidence(searcher, verifier, reply)
+    events = list(answerer.stream_answer(REFUND_Q))
+    assert isinstance(events[-1], FinalEvent)
+    tokens = [e.text for e in events if isinstance(e, TokenEvent)]
+    assert "".join(tokens) == events[-1].answer.answer
+    assert "moon" not in "".join(tokens)
+
+
+def test_batched_answers_match_single_ones(searcher, verifier):
+    answerer, _ = evidence(searcher, verifier, f"{REFUND} [{{n:30 days}}].")
+    (batched,) = answerer.answer_many([REFUND_Q])
+    single = answerer.answer(REFUND_Q)
+    assert batched.answer == single.answer and batched.answer_kind == single.answer_kind
