@@ -29,7 +29,8 @@ permutation test (``eval.metrics``). Definitions (see ``METRICS`` for the list):
 - Outcomes, the figures a user feels (``outcome_scores``): ``answered`` (not abstained,
   no error; all questions); ``correct`` (answerable questions: answered, the answer part
   holds the gold answer or one of its ``aliases``, every ``answer_parts`` span, and not the
-  ``stale_answer``; yes/no questions: the decision is right); ``wrong`` (over answered
+  ``stale_answer``; a bare yes/no gold or alias must open the answer, not merely occur in
+  it; yes/no questions: the decision is right); ``wrong`` (over answered
   questions: unanswerable, or not correct); ``stale`` (over answered questions that have a
   ``stale_answer``: the answer holds it); ``correct_and_cited`` (answerable questions with
   gold sources: correct and at least one citation points to a gold document and section or
@@ -250,6 +251,21 @@ def holds(prediction: str, span: str) -> bool:
     return contains_answer(prediction, span) == 1.0
 
 
+_DECISIONS = ("yes", "no")
+_LEAD = re.compile(r"^\W*(?:the\s+answer\s+is\W*)?", re.I)
+
+
+def holds_answer(prediction: str, gold: str) -> bool:
+    """Whether ``prediction`` gives the answer ``gold``: a bare ``yes``/``no`` must be the
+    answer's first word (after an "The answer is:" lead), so "No, ..." answers "no" but a
+    "no" somewhere in a rambling reply does not; any other answer must occur as whole
+    words (``holds``)."""
+    if normalize_answer(gold) in _DECISIONS:
+        words = _LEAD.sub("", prediction).split()
+        return bool(words) and normalize_answer(words[0]) == normalize_answer(gold)
+    return holds(prediction, gold)
+
+
 def answer_kind(answer: Mapping | None, error: str | None = None) -> str:
     """How an answer record was made: its ``answer_kind`` when the answer path records one
     (generated, extracted, abstained), else ``abstained`` or ``generated``; ``error`` when
@@ -294,7 +310,8 @@ def outcome_scores(answer: Mapping | None, gold: Mapping, error: str | None = No
             correct = parse_decision(text) == gold_answer
         else:
             stale = gold.get("stale_answer")
-            correct = (any(holds(prediction, g) for g in (gold_answer, *gold.get("aliases", ())))
+            correct = (any(holds_answer(prediction, g)
+                           for g in (gold_answer, *gold.get("aliases", ())))
                        and all(holds(prediction, part) for part in gold.get("answer_parts", ()))
                        and not (stale and holds(prediction, stale)))
     if gold_answer is not None:

@@ -311,3 +311,12 @@ def test_answer_kind_reads_the_record_or_falls_back():
     assert answer_kind(_ans("x", abstained=True)) == "abstained"
     assert answer_kind(_ans("x")) == "generated"
     assert answer_kind(None, error="boom") == "error"
+
+
+def test_a_yes_no_alias_must_open_the_answer():
+    gold = _gold("not accepted as returns", aliases=["no"])
+    assert outcome_scores(_ans("No, opened items are not accepted."), gold)["correct"] == 1.0
+    assert outcome_scores(_ans("The answer is: No."), gold)["correct"] == 1.0
+    rambling = _ans("1. The robot is returnable. 2. There is no box needed.")
+    assert outcome_scores(rambling, gold)["correct"] == 0.0
+    assert outcome_scores(_ans("Yes, no problem."), gold)["correct"] == 0.0
