@@ -55,6 +55,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -279,8 +280,6 @@ def answer_kind(answer: Mapping | None, error: str | None = None) -> str:
 
 
 def _cites_gold(citations: Iterable[Mapping], refs: Sequence[SourceRef]) -> bool:
-    from types import SimpleNamespace
-
     return any(gold_index(SimpleNamespace(source=c.get("source", ""), doc_id="",
                                           page_index=c.get("page_index"),
                                           heading=c.get("heading") or ""), refs) is not None

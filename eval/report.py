@@ -378,6 +378,8 @@ def render_html(data: ReportData, plot_names: Iterable[str] = ()) -> str:
     only for a broken template (a bug)."""
     names = [s.name for s in data.setups]
     header, rows = _positions(data)
+    tables = [(title, breakdown_table(data, axis)) for axis, title in BREAKDOWN_AXES]
+    breakdowns = [{"title": title, "table": table} for title, table in tables if table[1]]
     pubmedqa = ({"rows": _pubmedqa_rows(data), "note": PUBMEDQA_NOTE}
                 if data.config.questions.format == "pubmedqa" else None)
     return _templates().get_template(TEMPLATE).render(
@@ -392,8 +394,7 @@ def render_html(data: ReportData, plot_names: Iterable[str] = ()) -> str:
                                 f"{c.p_value:.4f}", str(c.n))} for c in data.comparisons],
         positions={"header": header, "rows": rows, "note": POSITIONS_NOTE},
         pubmedqa=pubmedqa,
-        breakdowns=[{"title": title, "table": breakdown_table(data, axis)}
-                    for axis, title in BREAKDOWN_AXES if breakdown_table(data, axis)[1]],
+        breakdowns=breakdowns,
         long_answers=long_answers(data),
         long_words=LONG_ANSWER_WORDS,
         plots=list(plot_names),

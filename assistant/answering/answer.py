@@ -290,14 +290,8 @@ class _Base:
             for piece in pieces:
                 yield TokenEvent(piece)
         finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                close()
-        generation = getattr(pieces, "result", None)
-        if generation is None:
-            raise RuntimeError("the generator's stream ended without a result")
-        draft.timings["generate"] = time.perf_counter() - clock
-        yield FinalEvent(self._finish(draft, generation).answer)
+            _close_stream(pieces)
+        yield FinalEvent(self._finish(draft, _stream_result(draft, pieces, clock)).answer)
 
     def _gen_config(self, draft: _Draft) -> GenerationConfig:
         return self.config.generation(draft.options.max_new_tokens)
@@ -475,14 +469,8 @@ class RagAnswerer(_Base):
             for _ in pieces:
                 pass
         finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                close()
-        generation = getattr(pieces, "result", None)
-        if generation is None:
-            raise RuntimeError("the generator's stream ended without a result")
-        draft.timings["generate"] = time.perf_counter() - clock
-        answer = self._finish(draft, generation).answer
+            _close_stream(pieces)
+        answer = self._finish(draft, _stream_result(draft, pieces, clock)).answer
         if not answer.abstained:
             yield TokenEvent(answer.answer)
         yield FinalEvent(answer)
@@ -530,3 +518,20 @@ def _check_question(question: str) -> str:
 def _usage(generation: Generation) -> dict[str, int]:
     return {"prompt_tokens": generation.prompt_tokens,
             "completion_tokens": generation.completion_tokens}
+
+
+def _close_stream(pieces: Iterator[str]) -> None:
+    """Cancel a generator's stream (a ``TextStream`` has ``close``; a plain iterator not)."""
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
+
+
+def _stream_result(draft: _Draft, pieces: Iterator[str], clock: float) -> Generation:
+    """The ``Generation`` a finished stream holds, with the generate time recorded.
+    Raises ``RuntimeError`` for a stream that ended without one (a generator bug)."""
+    generation = getattr(pieces, "result", None)
+    if generation is None:
+        raise RuntimeError("the generator's stream ended without a result")
+    draft.timings["generate"] = time.perf_counter() - clock
+    return generation
