@@ -1,9 +1,20 @@
 # CPU image by default: the bundled models, `assistant serve` on port 8000.
 #   docker build -t acme-assistant .
-#   docker run -p 8000:8000 -v $PWD/index:/data/index acme-assistant
+# It serves 0.0.0.0, so it refuses to start without API keys. Give them from a mounted
+# file, never on the command line: full-access keys, one a line,
+#   docker run -p 8000:8000 -v $PWD/index:/data/index \
+#     -v $PWD/api-keys.txt:/run/secrets/api-keys:ro \
+#     -e ASSISTANT_SERVER_API_KEYS_FILE=/run/secrets/api-keys acme-assistant
+# or scoped keys from a key store made with `assistant keys create NAME --keys keys.sqlite`
+# (hashed; read on every request, so `assistant keys revoke` on the host applies at once):
+#     -v $PWD/keys.sqlite:/run/secrets/keys.sqlite:ro \
+#     -e ASSISTANT_SERVER_KEYS_DB=/run/secrets/keys.sqlite
+# (ASSISTANT_SERVER_API_KEYS='["KEY"]' also works, but shows in `docker inspect`.)
 # CUDA image: a CUDA runtime base, GPU torch and GPU FAISS instead of faiss-cpu.
 #   docker build --build-arg VARIANT=cuda -t acme-assistant:cuda .
-#   docker run --gpus all -p 8000:8000 -v $PWD/index:/data/index acme-assistant:cuda
+#   docker run --gpus all -p 8000:8000 -v $PWD/index:/data/index \
+#     -v $PWD/api-keys.txt:/run/secrets/api-keys:ro \
+#     -e ASSISTANT_SERVER_API_KEYS_FILE=/run/secrets/api-keys acme-assistant:cuda
 ARG VARIANT=cpu
 ARG CPU_BASE=python:3.11-slim-bookworm
 ARG CUDA_BASE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
@@ -50,4 +61,6 @@ VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status==200 else 1)"
+# Keys come from ASSISTANT_SERVER_API_KEYS_FILE / ASSISTANT_SERVER_KEYS_DB (see the top);
+# without any, serve exits with a message saying how to give them.
 CMD ["assistant", "serve", "--index", "/data/index", "--host", "0.0.0.0", "--port", "8000"]

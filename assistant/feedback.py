@@ -16,6 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,12 +164,15 @@ class FeedbackStore:
             ).fetchall()
         return [Feedback(*row) for row in rows]
 
-    def training_records(self, min_rating: int = -1) -> list[dict]:
+    def training_records(self, min_rating: int = -1,
+                         key_ids: Sequence[str] | None = None) -> list[dict]:
         """Training records from the latest feedback on each answer (see module docs).
 
         A record's ``answer`` is the correction when there is one, else the original
         answer when it was rated +1; feedback with neither is skipped, as is feedback
-        rated below ``min_rating``.
+        rated below ``min_rating``. ``key_ids`` keeps only answers the server gave to
+        those API keys (the ``key_id`` it stores with each answer): the records of a
+        key scoped to public documents hold no text from other documents.
         """
         with self._lock:
             rows = self._db.execute(
@@ -184,6 +188,8 @@ class FeedbackStore:
             record = json.loads(raw)
             if correction is None and rating <= 0:
                 continue
+            if key_ids is not None and record.get("key_id") not in key_ids:
+                continue
             records.append({
                 "id": f"feedback-{answer_id}",
                 "question": record["question"],
@@ -196,8 +202,10 @@ class FeedbackStore:
         return records
 
 
-def export_feedback(db_path: str | Path, out_path: str | Path, min_rating: int = -1) -> int:
-    """Write the training records of the feedback DB ``db_path`` to ``out_path`` (JSONL).
+def export_feedback(db_path: str | Path, out_path: str | Path, min_rating: int = -1,
+                    key_ids: Sequence[str] | None = None) -> int:
+    """Write the training records of the feedback DB ``db_path`` to ``out_path`` (JSONL);
+    ``key_ids`` keeps only answers given to those API keys (``training_records``).
 
     Returns how many were written. Raises ``AssistantError`` when ``db_path`` is missing
     or not a feedback database; ``out_path`` is written whole or not at all.
@@ -207,7 +215,7 @@ def export_feedback(db_path: str | Path, out_path: str | Path, min_rating: int =
         raise AssistantError(f"{db_path}: no feedback database there")
     store = FeedbackStore(db_path)
     try:
-        records = store.training_records(min_rating)
+        records = store.training_records(min_rating, key_ids)
     finally:
         store.close()
     out_path.parent.mkdir(parents=True, exist_ok=True)

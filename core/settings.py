@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     server_index: Path | None = None
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
-    server_api_keys: list[str] = Field(default_factory=list)
+    server_api_keys: list[str] = Field(default_factory=list)  # full-access keys (JSON list)
+    server_api_keys_file: Path | None = None  # full-access keys, one a line (a mounted secret)
+    server_keys_db: Path | None = None  # the key store; None: home/keys.sqlite
     server_model: str = "SmolLM2-135M-Instruct"
     server_device: str = "auto"
     server_adapters: dict[str, Path] = Field(default_factory=dict)
@@ -53,6 +55,9 @@ class Settings(BaseSettings):
     server_batch_window_ms: float = Field(default=15.0, ge=0, le=1000)
     server_max_batch: int | None = Field(default=None, ge=1, le=256)  # None: 8 on a GPU, 1 on CPU
     server_refresh_s: float = Field(default=5.0, gt=0)
+    # How answers are made everywhere (ask, serve, integrations): from evidence units, each
+    # answer checked and cited (true), or the model over whole passages (false).
+    answer_evidence_first: bool = True
 
     @property
     def models_dir(self) -> Path:
@@ -68,6 +73,12 @@ class Settings(BaseSettings):
     def embedders_dir(self) -> Path:
         """Embedders tuned by ``assistant finetune --mode retriever``: ``home/embedders``."""
         return self.home.expanduser() / "embedders"
+
+    @property
+    def keys_db(self) -> Path:
+        """The API key store (``assistant keys``): ``server_keys_db`` or
+        ``home/keys.sqlite``."""
+        return (self.server_keys_db or self.home / "keys.sqlite").expanduser()
 
     @property
     def feedback_db(self) -> Path:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import ConfigError, IndexNotFoundError
+from index.access import AccessFilter, effective
 from index.current_first import VersionTable, check_policy, named_versions
 from index.hybrid import HybridConfig, rrf
 from index.manifest import Manifest, check_embedder
@@ -127,17 +128,19 @@ class Searcher:
 
     def search(
         self, query: str, k: int = 5, mode: str = "hybrid", sources: Sequence[str] | None = None,
-        versions: str | None = None,
+        versions: str | None = None, access: AccessFilter | None = None,
     ) -> list[Passage]:
         """The ``k`` best passages for ``query``.
 
         ``mode`` is ``bm25``, ``dense`` or ``hybrid``; ``sources`` keeps only chunks whose
         source equals or glob-matches one of the patterns; ``versions`` overrides the
-        searcher's version policy for this call. Raises ``ConfigError`` for an empty
-        query, ``k`` outside 1..1000, an unknown mode or policy.
+        searcher's version policy for this call; ``access`` (and any filter
+        ``index.access.restricted`` set in this context) keeps only documents it allows,
+        before the top-k cut. Raises ``ConfigError`` for an empty query, ``k`` outside
+        1..1000, an unknown mode or policy.
         """
         return self.search_batch([query], k=k, mode=mode, sources=sources,
-                                 versions=versions)[0]
+                                 versions=versions, access=access)[0]
 
     def search_batch(
         self,
@@ -146,6 +149,7 @@ class Searcher:
         mode: str = "hybrid",
         sources: Sequence[str] | None = None,
         versions: str | None = None,
+        access: AccessFilter | None = None,
     ) -> list[list[Passage]]:
         """``search`` for many queries, embedding them in one batch (one list per query).
 
@@ -153,6 +157,7 @@ class Searcher:
         mode, ``rrf`` (and ``rerank`` when a reranker reordered it).
         """
         _check_k(k)
+        filters = effective(access)
         policy = check_policy(versions) if versions is not None else self.versions
         if mode not in MODES:
             raise ConfigError(f"search mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -164,17 +169,19 @@ class Searcher:
         if not queries:
             return []
         snap = self._snapshot
-        mask = snap.source_mask(_patterns(sources))
+        mask = _and_optional(snap.source_mask(_patterns(sources)), snap.access_mask(filters))
         pool = max(k, self.reranker.candidates) if self.reranker else k
         table = snap.version_table if policy != "off" else None
+        series = table if table is not None and table.has_series else None  # release notes
         if table is not None and not table.has_stale:
             table = None  # nothing superseded in this version: nothing to do
-        named = [table.named(named_versions(q)) if table else frozenset() for q in queries]
+        asked = [named_versions(q) for q in queries] if table or series else []
+        named = [table.named(a) for a in asked] if table else [frozenset()] * len(queries)
         masks = [mask] * len(queries)
         fetch = self._fetch(pool, mode)
         if table is not None and policy == "only-current":
             masks = [_and(mask, table.allowed_rows(n)) for n in named]
-        elif table is not None:
+        elif table is not None or series is not None:
             fetch = max(fetch, 3 * pool)  # room to demote stale rows and still fill ``pool``
         dense: list[dict[int, float]] = [{} for _ in queries]
         if mode != "bm25":
@@ -198,27 +205,40 @@ class Searcher:
             if table is not None and policy == "prefer":
                 order = table.prefer([int(table.row_doc[r]) for r, _ in hits], named[i])
                 hits = [hits[j] for j in order]
+            if series is not None:
+                order = series.series_order([int(series.row_doc[r]) for r, _ in hits],
+                                            asked[i], k)
+                hits = [hits[j] for j in order]
             passages = snap.passages(hits[:pool], details)
             if self.reranker is not None and passages:
                 passages = self.reranker.rerank(query, passages)
                 if table is not None and policy == "prefer":
                     order = table.prefer([table.doc_of(p.source) for p in passages], named[i])
                     passages = [passages[j] for j in order]
+                if series is not None:
+                    order = series.series_order([series.doc_of(p.source) for p in passages],
+                                                asked[i], k)
+                    passages = [passages[j] for j in order]
             results.append(passages[:k])
         return results
 
     def search_vector(
-        self, vector: np.ndarray, k: int = 5, sources: Sequence[str] | None = None
+        self, vector: np.ndarray, k: int = 5, sources: Sequence[str] | None = None,
+        access: AccessFilter | None = None,
     ) -> list[Passage]:
         """Dense search with an already embedded query (float32 (dim,)); no reranking."""
-        return self.search_vectors(np.asarray(vector)[None, :], k=k, sources=sources)[0]
+        return self.search_vectors(np.asarray(vector)[None, :], k=k, sources=sources,
+                                   access=access)[0]
 
     def search_vectors(
-        self, vectors: np.ndarray, k: int = 5, sources: Sequence[str] | None = None
+        self, vectors: np.ndarray, k: int = 5, sources: Sequence[str] | None = None,
+        access: AccessFilter | None = None,
     ) -> list[list[Passage]]:
         """Dense search for a batch of embedded queries (float32 (q, dim)), under the
-        searcher's version policy (no question text: no date or version is named)."""
+        searcher's version policy (no question text: no date or version is named) and
+        the access filters (``access`` and the context's), as ``search``."""
         _check_k(k)
+        filters = effective(access)
         snap = self._snapshot
         dim = snap.manifest.embedder.dim
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -226,7 +246,7 @@ class Searcher:
             raise ConfigError(f"query vectors must have shape (q, {dim}), got {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise ConfigError("query vectors contain NaN or infinity")
-        mask = snap.source_mask(_patterns(sources))
+        mask = _and_optional(snap.source_mask(_patterns(sources)), snap.access_mask(filters))
         table: VersionTable | None = snap.version_table if self.versions != "off" else None
         fetch = k
         if table is not None and table.has_stale and self.versions == "only-current":
@@ -312,6 +332,10 @@ def _check_k(k: int) -> None:
 
 def _and(mask: np.ndarray | None, other: np.ndarray) -> np.ndarray:
     return other if mask is None else mask & other
+
+
+def _and_optional(mask: np.ndarray | None, other: np.ndarray | None) -> np.ndarray | None:
+    return mask if other is None else _and(mask, other)
 
 
 def _patterns(sources: Sequence[str] | str | None) -> list[str] | None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from index.access import AccessFilter
 from index.bm25 import BM25Index
 from index.chunkdb import DB_FILE, ChunkDB, StoredDocument
 from index.current_first import VersionTable
@@ -25,6 +26,8 @@ from index.store import BM25_DIR, VECTORS_FILE, IndexStore
 from index.vectors import VectorIndex, VectorIndexConfig
 
 logger = logging.getLogger(__name__)
+
+_MAX_ACCESS_MASKS = 64
 
 
 class Snapshot:
@@ -51,6 +54,7 @@ class Snapshot:
         self._vectors_file = np.load(self.dir / VECTORS_FILE, mmap_mode="r")  # (n, dim)
         self._vector_index: VectorIndex | None = None
         self._version_table: VersionTable | None = None
+        self._access_masks: dict[tuple[AccessFilter, ...], np.ndarray] = {}
         self._lock = threading.Lock()
         if self.manifest.vector_kind != "flat":
             # Its file is read now: once this version is pruned, only open maps survive.
@@ -94,6 +98,26 @@ class Snapshot:
             source = doc.record.source
             if any(source == p or fnmatch.fnmatchcase(source, p) for p in patterns):
                 mask[doc.row_start : doc.row_start + doc.record.n_chunks] = True
+        return mask
+
+    def access_mask(self, filters: Sequence[AccessFilter]) -> np.ndarray | None:
+        """Bool (n_chunks,) of rows of documents every filter allows (None: no filters).
+        Kept per filter combination (a server sees a handful: one per key scope)."""
+        key = tuple(filters)
+        if not key:
+            return None
+        mask = self._access_masks.get(key)
+        if mask is not None:
+            return mask
+        mask = np.zeros(self.n_chunks, dtype=bool)
+        for doc in self.documents:
+            r = doc.record
+            if all(f.allows(r.source, r.access) for f in key):
+                mask[doc.row_start : doc.row_start + r.n_chunks] = True
+        with self._lock:
+            if len(self._access_masks) >= _MAX_ACCESS_MASKS:
+                self._access_masks.clear()
+            self._access_masks[key] = mask
         return mask
 
     def passages(

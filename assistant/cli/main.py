@@ -204,9 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(esub)
 
     from assistant.cli import finetune as cli_finetune
+    from assistant.cli import keys as cli_keys
     from assistant.cli import serve as cli_serve
 
     cli_serve.add_parsers(sub)
+    cli_keys.add_parsers(sub)
     cli_finetune.add_parsers(sub)
     return parser
 

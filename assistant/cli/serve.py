@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,16 +62,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.server.app import serve
+    from core.errors import ConfigError
     from core.settings import get_settings
 
+    if args.api_key is not None:  # a key on the command line shows in `ps` and shell history
+        raise ConfigError(
+            "serve no longer takes --api-key: a key on the command line is visible to every "
+            "user of the machine. Create keys with `assistant keys create NAME` (the server "
+            "reads the key store, --keys FILE), or give them in the environment: "
+            "ASSISTANT_SERVER_API_KEYS_FILE=/run/secrets/keys (one key a line) or "
+            "ASSISTANT_SERVER_API_KEYS='[\"KEY\"]'")
     update = {"server_index": Path(args.index), "server_host": args.host,
               "server_port": args.port, "server_model": args.model,
               "server_device": args.device}
-    if args.api_key:
-        update["server_api_keys"] = args.api_key
     if args.registry:
         update["server_registry"] = Path(args.registry)
-    serve(get_settings().model_copy(update=update))
+    if args.keys:
+        update["server_keys_db"] = Path(args.keys)
+    serve(get_settings().model_copy(update=update), insecure_no_auth=args.insecure_no_auth)
     return 0
 
 
@@ -79,7 +88,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     from core.settings import get_settings
 
     db = Path(args.db) if args.db else get_settings().feedback_db
-    n = export_feedback(db, Path(args.out), min_rating=args.min_rating)
+    n = export_feedback(db, Path(args.out), min_rating=args.min_rating, key_ids=args.key)
     print(f"wrote {n} training records to {args.out}")
     return 0
 
@@ -90,7 +99,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     if args.url:
         from assistant.integrations.client import AssistantClient
 
-        backend = AssistantClient(args.url, api_key=args.api_key)
+        backend = AssistantClient(args.url, api_key=args.api_key
+                                  or os.environ.get("ASSISTANT_API_KEY") or None)
     elif args.no_model:
         from index.searcher import Searcher
 
@@ -124,7 +134,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--api-key", action="append", help="require this key; repeatable")
+    p.add_argument("--keys", metavar="FILE",
+                   help="API key store (default: ASSISTANT_SERVER_KEYS_DB or "
+                        "$ASSISTANT_HOME/keys.sqlite); see `assistant keys`")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve a non-loopback address without API keys (only behind a "
+                        "proxy that checks access)")
+    p.add_argument("--api-key", action="append", help=argparse.SUPPRESS)  # an error: see cmd_serve
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("feedback", help="user feedback collected by the server")
@@ -133,13 +149,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True)
     q.add_argument("--db", help="feedback DB (default: $ASSISTANT_HOME/feedback.sqlite3)")
     q.add_argument("--min-rating", type=int, default=-1, choices=[-1, 1])
+    q.add_argument("--key", action="append", metavar="ID",
+                   help="only answers given to this API key (repeatable): training data "
+                        "for an adapter that key's users get holds only what they may see")
     q.set_defaults(func=cmd_feedback_export)
 
     p = sub.add_parser("mcp", parents=[model], help="MCP server (stdio): search and answer tools")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--index", help="serve a local index (and model)")
     where.add_argument("--url", help="serve a running `assistant serve` over HTTP")
-    p.add_argument("--api-key", help="key for --url")
+    p.add_argument("--api-key", help="key for --url (default: the ASSISTANT_API_KEY "
+                                      "environment variable, which keeps it out of `ps`)")
     p.add_argument("--adapter", help="adapter for answers (local mode)")
     p.add_argument("--no-model", action="store_true", help="local mode: search tool only")
     p.set_defaults(func=cmd_mcp)

@@ -10,7 +10,9 @@ flight finish on the old one), opens an index that appeared after start, and loa
 promoted adapter versions.
 
 Settings (``core.settings.Settings``, env ``ASSISTANT_SERVER_*``): ``server_index``,
-``server_host``, ``server_port``, ``server_api_keys``, ``server_model``,
+``server_host``, ``server_port``, ``server_api_keys`` and ``server_api_keys_file``
+(full-access keys), ``server_keys_db`` (the key store, default ``home/keys.sqlite``;
+``assistant.server.auth``), ``server_model``,
 ``server_device``, ``server_adapters`` (name -> path), ``server_registry`` (default
 ``home/adapters``), ``server_feedback_db`` (default ``home/feedback.sqlite3``),
 ``server_verifier_embedder`` (the embedder citations are checked with; default: the
@@ -26,6 +28,7 @@ index's, set it to the bundled one when the index uses a tuned embedder),
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
 import time
@@ -36,7 +39,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from assistant.server import errors
-from assistant.server.auth import ApiKeys
+from assistant.server.auth import Auth
 from assistant.server.limits import BodyLimit
 from assistant.server.metrics import Metrics, MetricsMiddleware
 from assistant.server.routes_answer import router as answer_router
@@ -44,6 +47,7 @@ from assistant.server.routes_misc import STATIC_DIR
 from assistant.server.routes_misc import router as misc_router
 from assistant.server.routes_openai import router as openai_router
 from assistant.server.services import Runtime, Services, build_services
+from core.errors import ConfigError
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -51,18 +55,23 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """Answers questions from your own documents, with citations.
 
 Send `Authorization: Bearer KEY` (or `X-API-Key: KEY`) to every `/v1` route when the
-server was started with API keys. Errors are JSON: `{"error": {"type", "message", "field"}}`.
+server has API keys. A key's scopes decide which documents it retrieves from, which
+adapters and actions (search, answer, feedback, admin) it may use (403 otherwise) and
+its request rate (429 past it). Errors are JSON: `{"error": {"type", "message", "field"}}`.
 """
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """Build the app. ``services=None``: load the real ones from ``settings`` on startup.
 
-    Raises ``ValueError`` for unusable API keys (empty, or with surrounding spaces).
+    Raises ``ConfigError`` for unusable API keys (empty, or with surrounding spaces) or
+    an unreadable key file.
     """
     settings = settings or get_settings()
+    auth = Auth(settings)  # first: unusable keys fail before anything starts
     metrics = Metrics()
     runtime = Runtime(settings, metrics)
+    runtime.auth = auth
     if services is not None:
         runtime.install(services)
 
@@ -82,7 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                   lifespan=lifespan)
     app.state.runtime = runtime
     app.state.metrics = metrics
-    app.state.keys = ApiKeys(settings.server_api_keys)
+    app.state.auth = auth
     app.state.started = time.time()
     errors.install(app)
     app.include_router(answer_router)
@@ -111,11 +120,44 @@ async def _upkeep(runtime: Runtime, every_s: float) -> None:
             logger.exception("background refresh failed")
 
 
-def serve(settings: Settings | None = None) -> None:
-    """Run the server with uvicorn until interrupted (``assistant serve``)."""
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1: addresses only this machine reaches."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def check_open_access(settings: Settings, insecure_no_auth: bool = False) -> None:
+    """``ConfigError`` when the server would answer anyone on a non-loopback address:
+    no key in the environment, no key store, and no ``insecure_no_auth``."""
+    if is_loopback(settings.server_host) or Auth(settings).enabled:
+        return
+    if insecure_no_auth:
+        logger.warning("serving on %s WITHOUT API keys (--insecure-no-auth): anyone who can "
+                       "reach it can read every document", settings.server_host)
+        return
+    raise ConfigError(
+        f"refusing to serve on {settings.server_host} without API keys: anyone who can reach "
+        f"it could read every document. Create a key with `assistant keys create NAME` (key "
+        f"store {settings.keys_db}), or set ASSISTANT_SERVER_API_KEYS_FILE (a file with one "
+        f"key a line) or ASSISTANT_SERVER_API_KEYS (a JSON list); or pass --insecure-no-auth "
+        f"if a proxy in front checks access")
+
+
+def serve(settings: Settings | None = None, insecure_no_auth: bool = False) -> None:
+    """Run the server with uvicorn until interrupted (``assistant serve``).
+
+    Raises ``ConfigError`` (see ``check_open_access``) before starting on a non-loopback
+    address without API keys unless ``insecure_no_auth``.
+    """
     import uvicorn
 
     settings = settings or get_settings()
+    check_open_access(settings, insecure_no_auth)
     if settings.server_index is None:
         logger.warning("no index configured (--index); the server will not be ready")
     app = create_app(settings)

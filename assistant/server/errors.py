@@ -20,9 +20,33 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.answering.generation import PromptError
 from assistant.answering.models import AdapterError
 from assistant.feedback import UnknownAnswerError
+from assistant.server.schemas import ErrorResponse
 from core.errors import AssistantError, ConfigError, IndexNotFoundError
 
 logger = logging.getLogger(__name__)
+
+# What each error status means, for the OpenAPI document (``error_responses``).
+STATUS_MEANINGS = {
+    400: "Malformed JSON (`invalid_json`), a question that does not fit the model's "
+         "context window (`prompt_too_long`) or options the answer path refuses "
+         "(`invalid_request`)",
+    401: "Missing or invalid API key (`unauthorized`)",
+    403: "The API key is not allowed this route, index or source (`forbidden`)",
+    404: "An unknown adapter (`adapter_not_found`) or answer id (`answer_not_found`)",
+    413: "The request body is larger than ASSISTANT_SERVER_MAX_REQUEST_BYTES "
+         "(`request_too_large`)",
+    422: "A field is invalid; `field` names it (`validation_error`)",
+    429: "All generation slots are busy, or the key's rate limit is reached "
+         "(`too_many_requests`); retry after `Retry-After` seconds",
+    503: "The index or model is not loaded yet (`not_ready`); retry after `Retry-After`",
+    504: "No answer within ASSISTANT_SERVER_TIMEOUT_S (`timeout`)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` documenting ``statuses`` with the JSON error body."""
+    return {status: {"model": ErrorResponse, "description": STATUS_MEANINGS[status]}
+            for status in statuses}
 
 
 class ApiError(Exception):

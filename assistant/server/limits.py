@@ -7,11 +7,13 @@
   its load balancer) retries elsewhere or later. A slot is held until the generation
   really ends, also when the client already got its 504, so the bound holds for the
   work the model does and not just for open connections.
+- ``RateLimiter``: each key's request rate (its ``rate`` scope), 429 past it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable
 
@@ -113,3 +115,32 @@ class Slots:
                 self._on_change(self._used)
 
         return release
+
+
+class RateLimiter:
+    """Per-key request rates: a token bucket of ``rate.requests`` per ``rate.per_s``
+    seconds for each key id. ``take(key_id, rate)`` raises a 429 ``ApiError`` with
+    ``Retry-After`` (whole seconds until one request is allowed again) past it."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str, rate) -> None:
+        if rate is None:
+            return
+        now = self._clock()
+        capacity, per_token = float(rate.requests), rate.per_s / rate.requests
+        with self._lock:
+            tokens, when = self._buckets.get(key_id, (capacity, now))
+            tokens = min(capacity, tokens + (now - when) / per_token)
+            if tokens < 1.0:
+                self._buckets[key_id] = (tokens, now)
+                wait = max(1, math.ceil((1.0 - tokens) * per_token))
+                raise ApiError(429, "too_many_requests",
+                               f"this key is limited to {rate} requests; retry in {wait} s",
+                               headers={"Retry-After": str(wait)})
+            self._buckets[key_id] = (tokens - 1.0, now)

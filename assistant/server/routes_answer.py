@@ -18,13 +18,18 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from assistant.answering.records import Message
-from assistant.server.auth import require_key
-from assistant.server.errors import ApiError, from_library
+from assistant.feedback import FeedbackStore, UnknownAnswerError
+from assistant.server.auth import key_of, require_key
+from assistant.server.errors import ApiError, error_responses, from_library
+from assistant.server.keystore import KeyInfo
 from assistant.server.schemas import AnswerRequest, ChatRequest, FeedbackRequest, RetrievalOptions
 from assistant.server.services import Runtime
 from assistant.server.streaming import AnswerStream, event_source
 
-router = APIRouter(dependencies=[Depends(require_key)], tags=["answers"])
+# Every route here needs a key (401), may be refused to it (403) or be busy (429).
+KEYED = error_responses(401, 403, 429)
+ANSWERING = error_responses(400, 404, 413, 422, 503, 504)
+router = APIRouter(dependencies=[Depends(require_key)], tags=["answers"], responses=KEYED)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -48,11 +53,13 @@ def options_of(runtime: Runtime, body: RetrievalOptions, adapter: str | None = N
     """``AnswerOptions`` for a request (``assistant.answering.answer``)."""
     from assistant.answering.answer import AnswerOptions
 
+    cap = runtime.settings.server_max_new_tokens
     try:
         return AnswerOptions(
             k=body.k, mode=body.mode or runtime.settings.server_search_mode, adapter=adapter,
             sources=tuple(body.sources) if body.sources else None,
-            max_new_tokens=max_new_tokens or runtime.settings.server_max_new_tokens,
+            # The server's limit caps what a request asks (the answer path's budget may give less).
+            max_new_tokens=min(max_new_tokens or cap, cap),
         )
     except ValueError as exc:
         raise from_library(exc) from exc
@@ -66,27 +73,29 @@ def split_conversation(messages: Sequence[Message], field: str) -> tuple[str, li
     return messages[-1].content, list(messages[:-1])
 
 
-@router.post("/v1/answer", summary="Answer a question with citations (the answer record)")
+@router.post("/v1/answer", summary="Answer a question with citations (the answer record)",
+             responses=ANSWERING)
 async def answer(body: AnswerRequest, request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     question = check_question(runtime, body.question, "body.question")
     history = [Message(m.role, m.content) for m in body.history]
     options = options_of(runtime, body, body.adapter, body.max_new_tokens)
-    result = await runtime.answer(question, history, options)
+    result = await runtime.answer(question, history, options, key=key_of(request))
     return JSONResponse(result.to_json())
 
 
 @router.post("/v1/chat", summary="Stream an answer as Server-Sent Events",
              response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "token* then answer, or error"}})
+                              "description": "token* then answer, or error"},
+                        **ANSWERING})
 async def chat(body: ChatRequest, request: Request) -> EventSourceResponse:
     runtime = runtime_of(request)
     messages = [Message(m.role, m.content) for m in body.messages]
     question, history = split_conversation(messages, "body.messages")
     check_question(runtime, question, "body.messages")
     options = options_of(runtime, body, body.adapter, body.max_new_tokens)
-    stream = await runtime.stream(question, history, options)
+    stream = await runtime.stream(question, history, options, key=key_of(request))
     return event_source(chat_events(stream), stream)
 
 
@@ -109,14 +118,25 @@ async def chat_events(stream: AnswerStream) -> AsyncIterator[dict[str, str]]:
         stream.cancel()
 
 
+def check_owner(store: FeedbackStore, answer_id: str, key: KeyInfo) -> None:
+    """A key limited to part of the index rates only the answers it was given: any other
+    id is unknown to it (404, as an id never stored), so it learns nothing of others'."""
+    if key.scopes.access is None:
+        return
+    if store.get_answer(answer_id).get("key_id") != key.id:
+        raise UnknownAnswerError(f"no answer with id {answer_id!r}")
+
+
 @router.post("/v1/feedback", status_code=201, tags=["feedback"],
-             summary="Rate an answer (-1 or +1), optionally with a corrected answer")
+             summary="Rate an answer (-1 or +1), optionally with a corrected answer",
+             responses=error_responses(400, 404, 413, 422, 503))
 async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     store = runtime.feedback
     if store is None:
         raise ApiError(503, "not_ready", "the feedback store is not open yet")
     try:
+        await run_in_threadpool(check_owner, store, body.answer_id, key_of(request))
         saved = await run_in_threadpool(store.add_feedback, body.answer_id, body.rating,
                                         body.correction, body.comment)
     except Exception as exc:

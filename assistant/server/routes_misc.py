@@ -3,6 +3,7 @@
 - ``GET /v1/search?q=...&k=5&mode=hybrid&source=PATTERN`` (key required; ``mode``
   defaults to ``server_search_mode``):
   ``{"query", "mode", "k", "index_version", "results": [passage, ...]}``;
+- ``GET /v1/keys`` (an ``admin`` key): the key store's keys and scopes, never tokens;
 - ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP;
 - ``GET /readyz``: 200 with index version, model and adapters once both index and model
   are loaded, else 503 with ``reasons``;
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from assistant.server.auth import require_key
-from assistant.server.errors import ApiError, from_library
-from assistant.server.routes_answer import runtime_of
-from assistant.server.schemas import MAX_K, Mode
+from assistant.server.auth import check_sources, key_of, require_key
+from assistant.server.errors import ApiError, error_responses, from_library
+from assistant.server.routes_answer import KEYED, runtime_of
+from assistant.server.schemas import MAX_K, NOT_BLANK, Mode, SourcePattern
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -30,23 +31,30 @@ router = APIRouter()
 
 
 @router.get("/v1/search", dependencies=[Depends(require_key)], tags=["search"],
-            summary="Search the index without generating")
+            summary="Search the index without generating",
+            responses={**KEYED, **error_responses(400, 422, 503)})
 async def search(
     request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=4000, description="the query")],
+    q: Annotated[str, Query(min_length=1, max_length=4000, json_schema_extra=NOT_BLANK,
+                            description="the query (not blank)")],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
     mode: Mode | None = None,
-    source: Annotated[list[str] | None, Query(description="source filter, repeatable")] = None,
+    source: Annotated[list[SourcePattern] | None,
+                      Query(max_length=50, description="source filter, repeatable")] = None,
 ) -> JSONResponse:
     runtime = runtime_of(request)
     mode = mode or runtime.settings.server_search_mode
     searcher = runtime.require_searcher()
     if not q.strip():
         raise ApiError(422, "validation_error", "query.q: the query is empty", field="query.q")
+    key = key_of(request)
+    check_sources(key, source, "query.source")
     try:
-        passages = await run_in_threadpool(searcher.search, q, k, mode, source or None)
+        passages = await run_in_threadpool(searcher.search, q, k, mode, source or None,
+                                           access=key.scopes.access)
     except Exception as exc:
         raise from_library(exc, field="query") from exc
+    runtime.screen(key, [p.source for p in passages])
     return JSONResponse({
         "query": q, "mode": mode, "k": k, "index_version": searcher.version,
         "results": [p.to_json() for p in passages],
@@ -58,7 +66,9 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"], summary="Readiness: index and model loaded")
+@router.get("/readyz", tags=["ops"], summary="Readiness: index and model loaded",
+            responses={503: {"description": "not ready: `{\"ready\": false, \"reasons\": "
+                                            "[...]}`"}})
 async def readyz(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     reasons = runtime.not_ready_reasons() if runtime.answerer is None else []
@@ -74,7 +84,10 @@ async def readyz(request: Request) -> JSONResponse:
     })
 
 
-@router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+@router.get("/metrics", tags=["ops"], summary="Prometheus metrics",
+            response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition format"}})
 async def metrics(request: Request) -> Response:
     body, content_type = request.app.state.metrics.render()
     return Response(body, media_type=content_type)
@@ -83,3 +96,11 @@ async def metrics(request: Request) -> Response:
 @router.get("/", include_in_schema=False)
 async def index_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+
+@router.get("/v1/keys", dependencies=[Depends(require_key)], tags=["admin"],
+            summary="The API keys of the key store, without their tokens (admin keys only)")
+async def keys(request: Request) -> JSONResponse:
+    store = request.app.state.auth.store
+    listed = await run_in_threadpool(store.list)
+    return JSONResponse({"keys": [k.to_json() for k in listed]})

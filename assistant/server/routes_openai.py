@@ -23,9 +23,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from assistant.answering.records import Answer, Message
-from assistant.server.auth import require_key
+from assistant.server.auth import key_of, require_key
 from assistant.server.errors import ApiError
 from assistant.server.routes_answer import (
+    ANSWERING,
+    KEYED,
     check_question,
     options_of,
     runtime_of,
@@ -35,7 +37,7 @@ from assistant.server.schemas import ChatCompletionRequest
 from assistant.server.services import Runtime
 from assistant.server.streaming import AnswerStream, event_source
 
-router = APIRouter(dependencies=[Depends(require_key)], tags=["openai"])
+router = APIRouter(dependencies=[Depends(require_key)], tags=["openai"], responses=KEYED)
 
 BASE_ALIAS = "base"
 _ROLES = {"system": "system", "developer": "system", "tool": "system", "function": "system",
@@ -49,7 +51,10 @@ async def models(request: Request) -> dict:
     data = [{"id": runtime.model_id, "object": "model", "created": created,
              "owned_by": "acme-assistant", "adapter": None, "canary": None}]
     if runtime.router is not None:
+        scopes = key_of(request).scopes
         for entry in runtime.router.describe():
+            if not scopes.allows_adapter(entry["id"]):
+                continue  # adapters this key may not use are not listed to it
             data.append({"object": "model", "created": created, "owned_by": "acme-assistant",
                          **entry})
     return {"object": "list", "data": data}
@@ -60,7 +65,11 @@ def adapter_for(runtime: Runtime, model: str) -> str | None:
     return None if model in (runtime.model_id, BASE_ALIAS) else model
 
 
-@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with citations")
+@router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with citations",
+             responses={200: {"content": {"application/json": {}, "text/event-stream": {}},
+                              "description": "a chat.completion object, or with "
+                                             "stream=true chat.completion.chunk events"},
+                        **ANSWERING})
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     runtime = runtime_of(request)
     messages = []
@@ -75,9 +84,11 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     options = options_of(runtime, body, adapter_for(runtime, body.model),
                          body.max_completion_tokens or body.max_tokens)
     if not body.stream:
-        answer = await runtime.answer(question, history, options, field="body.model")
+        answer = await runtime.answer(question, history, options, field="body.model",
+                                      key=key_of(request))
         return JSONResponse(completion(answer, body.model))
-    stream = await runtime.stream(question, history, options, field="body.model")
+    stream = await runtime.stream(question, history, options, field="body.model",
+                                  key=key_of(request))
     return event_source(chunks(stream, body.model), stream)
 
 

@@ -3,17 +3,64 @@
 Unknown fields are an error in the project's own endpoints; the OpenAI-compatible one
 accepts (and ignores) the many OpenAI fields it does not use, so existing clients work.
 Length limits that depend on settings (question size) are checked in the routes.
+
+The schema states what the server accepts: a text that must hold a non-space character
+says so with ``pattern: "\\S"`` (checked in the routes with a clearer message than a
+pattern error); the rules JSON Schema cannot state (the last message of a conversation
+must be the user's, its text is the question and must not be blank) are in the
+descriptions. ``ErrorResponse`` is the body of every 4xx/5xx answer.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MAX_K = 50
 MAX_HISTORY = 50
+NOT_BLANK = {"pattern": r"\S"}  # JSON Schema: holds a non-space character
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a source pattern must not be blank")
+    return value
+
+
+def _correction_not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("the correction must not be blank")
+    return value
+
+
+SourcePattern = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, json_schema_extra=NOT_BLANK,
+          description="a source path or glob pattern (not blank)"),
+    AfterValidator(_not_blank),
+]
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong: ``type`` (machine-readable, also in ``code``), a ``message``, and
+    for a bad request the ``field`` at fault (``body.question``) and its last part
+    (``param``). Some errors add keys (``errors`` for validation, ``known`` adapters)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    message: str
+    code: str
+    field: str | None = None
+    param: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer: ``{"error": {...}}``."""
+
+    error: ErrorInfo
 
 
 class ChatMessage(BaseModel):
@@ -39,31 +86,35 @@ class RetrievalOptions(BaseModel):
         default=None, min_length=1, max_length=200,
         description="LoRA adapter name (registry name or name@vN); null = base model",
     )
-    sources: list[str] | None = Field(
+    sources: list[SourcePattern] | None = Field(
         default=None, max_length=50,
-        description="keep passages whose source equals or glob-matches one of these",
+        description="keep passages whose source equals or glob-matches one of these "
+                    "(an empty list: no filter)",
     )
-    max_new_tokens: int | None = Field(default=None, ge=1, le=8192)
-
-    @field_validator("sources")
-    @classmethod
-    def _sources_not_empty(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not all(s.strip() for s in value):
-            raise ValueError("source patterns must not be empty")
-        return value or None
+    max_new_tokens: int | None = Field(
+        default=None, ge=1, le=8192,
+        description="at most this many tokens of answer; the server caps it at its "
+                    "ASSISTANT_SERVER_MAX_NEW_TOKENS and may give short questions less")
 
 
 class AnswerRequest(RetrievalOptions):
     """``POST /v1/answer``: one question, optionally with the conversation so far."""
 
-    question: str = Field(min_length=1, description="the question to answer")
+    question: str = Field(
+        min_length=1, json_schema_extra=NOT_BLANK,
+        description="the question to answer (not blank; at most "
+                    "ASSISTANT_SERVER_MAX_QUESTION_CHARS characters, 4000 by default)")
     history: list[ChatMessage] = Field(default_factory=list, max_length=MAX_HISTORY)
 
 
 class ChatRequest(RetrievalOptions):
     """``POST /v1/chat``: the conversation; the last message is the user's question."""
 
-    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY + 1)
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=MAX_HISTORY + 1,
+        description="the conversation, oldest first; the last message must be the user's "
+                    "and is the question (not blank, at most "
+                    "ASSISTANT_SERVER_MAX_QUESTION_CHARS characters), else 422")
 
 
 class FeedbackRequest(BaseModel):
@@ -73,8 +124,14 @@ class FeedbackRequest(BaseModel):
 
     answer_id: str = Field(min_length=1, max_length=200)
     rating: Literal[-1, 1] = Field(description="-1 = bad answer, 1 = good answer")
-    correction: str | None = Field(default=None, min_length=1, max_length=20_000)
+    correction: Annotated[str | None, AfterValidator(_correction_not_blank)] = Field(
+        default=None, min_length=1, max_length=20_000, json_schema_extra=NOT_BLANK,
+        description="the right answer, if the rated one was wrong (not blank)")
     comment: str | None = Field(default=None, max_length=5_000)
+
+
+# Tool and developer messages are passed to the model as system turns.
+OpenAIRole = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
 class OpenAIMessage(BaseModel):
@@ -82,7 +139,7 @@ class OpenAIMessage(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    role: str
+    role: OpenAIRole
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
@@ -102,11 +159,14 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=200)
-    messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_HISTORY + 1)
+    messages: list[OpenAIMessage] = Field(
+        min_length=1, max_length=MAX_HISTORY + 1,
+        description="the conversation, oldest first; the last message must be the user's "
+                    "and its text is the question (not blank), else 422")
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
     n: int = Field(default=1, ge=1, le=1)
     k: int = Field(default=5, ge=1, le=MAX_K)
     mode: Mode | None = None  # None: the server's default search mode
-    sources: list[str] | None = Field(default=None, max_length=50)
+    sources: list[SourcePattern] | None = Field(default=None, max_length=50)

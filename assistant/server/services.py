@@ -24,14 +24,24 @@ from typing import Any
 from assistant.answering.build import build_answerer, load_generator, open_index
 from assistant.answering.records import Answer, Message
 from assistant.feedback import FeedbackStore
+from assistant.server.auth import (
+    OPEN,
+    Auth,
+    check_adapter,
+    check_sources,
+    screen_history,
+    screen_passages,
+)
 from assistant.server.batching import BatchingGenerator, deadline
 from assistant.server.errors import ApiError, from_library, not_ready
+from assistant.server.keystore import KeyInfo
 from assistant.server.limits import Slots
 from assistant.server.metrics import Metrics
 from assistant.server.routing import AdapterRouter, UnknownAdapterError
 from assistant.server.streaming import AnswerStream, timeout_error
 from core.errors import AssistantError
 from core.settings import Settings
+from index.access import restricted
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +132,7 @@ class Runtime:
         self.executor = ThreadPoolExecutor(settings.server_max_concurrent + 4,
                                            thread_name_prefix="assistant-answer")
         self._lock = threading.Lock()
+        self.auth: Auth | None = None  # set by create_app; checks responses against scopes
 
     # -- setup and background upkeep -----------------------------------------------
 
@@ -218,25 +229,47 @@ class Runtime:
 
     # -- answering -------------------------------------------------------------------
 
-    def _finish(self, answer: Answer, label: str | None) -> Answer:
+    def _finish(self, answer: Answer, label: str | None, key: KeyInfo = OPEN) -> Answer:
         if answer.adapter != label:
             answer = replace(answer, adapter=label)
+        self.screen(key, [p.source for p in answer.passages]
+                    + [c.source for c in answer.citations])
         assert self.feedback is not None
-        self.feedback.save_answer(answer)
+        # The key id: feedback under a scoped key may name only that key's answers.
+        self.feedback.save_answer({**answer.to_json(), "key_id": key.id})
         self.metrics.tokens.inc(int(answer.usage.get("completion_tokens", 0) or 0))
         return answer
 
-    def _resolve(self, adapter: str | None, field: str) -> str | None:
+    def screen(self, key: KeyInfo, sources: Sequence[str]) -> None:
+        """500 ``ApiError`` when a source is outside what ``key`` may see (the last
+        check before a response; search already filters inside the index)."""
+        if key.scopes.access is not None and self.auth is not None:
+            screen_passages(self.auth, key, self.require_searcher(), sources)
+
+    def scoped(self, key: KeyInfo, history: Sequence[Message], options: Any,
+               field: str) -> list[Message]:
+        """Check ``options`` against ``key`` (403 for an adapter or a source outside
+        it) and return the history the request is answered with."""
+        check_adapter(key, options.adapter, field)
+        check_sources(key, options.sources, "body.sources")
+        return screen_history(key, history)
+
+    def _resolve(self, adapter: str | None, field: str, key: KeyInfo = OPEN) -> str | None:
         assert self.router is not None
         try:
             return self.router.resolve(adapter)
         except UnknownAdapterError as exc:
-            raise ApiError(404, "adapter_not_found", str(exc), field=field,
-                           known=exc.known) from exc
+            known = [n for n in exc.known if key.scopes.allows_adapter(n)]  # only its own
+            raise ApiError(404, "adapter_not_found", str(UnknownAdapterError(exc.name, known)),
+                           field=field, known=known) from exc
 
     async def answer(self, question: str, history: Sequence[Message], options: Any,
-                     field: str = "body.adapter") -> Answer:
-        """Answer in a worker thread under a slot and the deadline; ``ApiError`` on failure."""
+                     field: str = "body.adapter", key: KeyInfo = OPEN) -> Answer:
+        """Answer in a worker thread under a slot and the deadline; ``ApiError`` on failure.
+
+        Every search made for it is limited to what ``key`` may see (``index.access``).
+        """
+        history = self.scoped(key, history, options, field)
         answerer = self.require_answerer()
         limit = self.settings.server_timeout_s
         release = self.slots.take()
@@ -245,14 +278,15 @@ class Runtime:
         def work() -> Answer:
             deadline.set(until)
             try:
-                label = self._resolve(options.adapter, field)
+                label = self._resolve(options.adapter, field, key)
                 result = answerer.answer(question, history, replace(options, adapter=label))
-                return self._finish(result, label)
+                return self._finish(result, label, key)
             finally:
                 release()
 
-        future = asyncio.get_running_loop().run_in_executor(
-            self.executor, contextvars.copy_context().run, work)
+        with restricted(key.scopes.access):  # the worker's copy of the context keeps it
+            future = asyncio.get_running_loop().run_in_executor(
+                self.executor, contextvars.copy_context().run, work)
         future.add_done_callback(_consume)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout=limit)
@@ -262,31 +296,33 @@ class Runtime:
             raise from_library(exc, field=field) from exc
 
     async def stream(self, question: str, history: Sequence[Message], options: Any,
-                     field: str = "body.adapter") -> AnswerStream:
+                     field: str = "body.adapter", key: KeyInfo = OPEN) -> AnswerStream:
         """Start a streamed answer; returns once its first event is there.
 
         Errors before the first event (not ready, unknown adapter, busy, timeout) raise
         ``ApiError`` here, so they become proper HTTP statuses; later ones come out of
-        the stream as an error item.
+        the stream as an error item. Searches are limited to what ``key`` may see.
         """
+        history = self.scoped(key, history, options, field)
         answerer = self.require_answerer()
         release = self.slots.take()
         stream = AnswerStream(self.settings.server_timeout_s)
 
         def events() -> Iterator[Any]:
-            label = self._resolve(options.adapter, field)
+            label = self._resolve(options.adapter, field, key)
             inner = answerer.stream_answer(question, history, replace(options, adapter=label))
             try:
                 for event in inner:
                     if hasattr(event, "answer"):
-                        event = replace(event, answer=self._finish(event.answer, label))
+                        event = replace(event, answer=self._finish(event.answer, label, key))
                     yield event
             finally:
                 close = getattr(inner, "close", None)
                 if close is not None:
                     close()  # stops the generation thread when the client went away
 
-        stream.start(self.executor, events, release)
+        with restricted(key.scopes.access):  # the worker's copy of the context keeps it
+            stream.start(self.executor, events, release)
         await stream.first()
         return stream
 
