@@ -21,7 +21,18 @@ figure is made::
     .venv/bin/python -m benchmarks.current_first          # after
 
 Flags: ``--index DIR`` (default ``/tmp/current-first-index`` plus ``-before`` for code
-without policies), ``--split dev|test|all``, ``-k``, ``--mode``, ``--details``.
+without policies), ``--split dev|test|all``, ``-k``, ``--mode``, ``--details``,
+``--no-ingest`` (search ``--index`` as it is: an index of the whole PostgreSQL manual,
+for instance, which the default run would otherwise cut down to the benchmark's pages).
+
+``--corpus postgresql`` runs the same measure on the PostgreSQL 15 release notes
+(``examples/postgresql/questions.jsonl``, pages from ``../shared/data/postgresql-15-docs``):
+an index of the 21 ``release-15*.html`` pages plus ``release.html``, ``release-prior.html``
+and seven manual pages the release questions touch (default ``/tmp/pg-release-index``).
+Two groups are scored: the questions with a ``stale_answer`` (a later release changed
+what an earlier one said; the stale page is marked ``"role": "stale"``) and every
+``release`` question (the gold page is "current", whether it is the newest release or the
+one the question names).
 """
 
 from __future__ import annotations
@@ -35,6 +46,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ACME = REPO / "examples" / "acme"
+POSTGRESQL = REPO / "examples" / "postgresql"
+PG_HTML = next((p / "postgresql-15-docs" / "html" for p in
+                (REPO.parent / "shared" / "data", Path("/work/shared/data"))
+                if (p / "postgresql-15-docs" / "html").is_dir()),
+               REPO.parent / "shared" / "data" / "postgresql-15-docs" / "html")
+# Manual pages beside the release notes, so the release questions have distractors that
+# talk about the same functions and settings.
+PG_OTHER_PAGES = ("release.html", "release-prior.html", "runtime-config-resource.html",
+                  "functions-string.html", "functions-matching.html", "libpq-exec.html",
+                  "pgcrypto.html", "datatype-datetime.html")
 
 
 def load_questions(split: str) -> list[dict]:
@@ -49,6 +70,31 @@ def load_questions(split: str) -> list[dict]:
         out.append({"id": q["id"], "question": q["question"], "current": current,
                     "stale": stale})
     return out
+
+
+def load_pg_questions(split: str, group: str) -> list[dict]:
+    """PostgreSQL ``release`` questions of ``split``: those with a ``stale_answer``
+    (``group="stale"``) or all of them (``"release"``), with current and stale pages."""
+    out = []
+    for line in (POSTGRESQL / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if q["type"] != "release" or (split != "all" and q["split"] != split):
+            continue
+        if group == "stale" and not q.get("stale_answer"):
+            continue
+        out.append({"id": q["id"], "question": q["question"],
+                    "current": {s["file"] for s in q["sources"] if s.get("role") != "stale"},
+                    "stale": {s["file"] for s in q["sources"] if s.get("role") == "stale"}})
+    return out
+
+
+def pg_pages() -> list[Path]:
+    """The PostgreSQL pages the ``--corpus postgresql`` index holds."""
+    pages = sorted(PG_HTML.glob("release-15*.html")) + [PG_HTML / n for n in PG_OTHER_PAGES]
+    missing = [str(p) for p in pages if not p.is_file()]
+    if not pages or missing:
+        raise SystemExit(f"PostgreSQL pages not found under {PG_HTML}: {missing or 'none'}")
+    return pages
 
 
 def score(questions: list[dict], results: list[list]) -> dict[str, float]:
@@ -70,11 +116,15 @@ def score(questions: list[dict], results: list[list]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=["acme", "postgresql"], default="acme")
     parser.add_argument("--index", type=Path, default=None)
     parser.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
     parser.add_argument("--details", action="store_true", help="print each question's top 5")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="search --index as it is (it must hold the pages); without it "
+                             "the index is made to mirror the benchmark's documents")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -85,36 +135,47 @@ def main(argv: list[str] | None = None) -> int:
     Searcher = searcher_module.Searcher
     has_policies = "versions" in inspect.signature(Searcher.search).parameters
     code = Path(searcher_module.__file__).resolve().parents[1]
-    index_dir = args.index or Path("/tmp/current-first-index" + ("" if has_policies
-                                                                  else "-before"))
+    pg = args.corpus == "postgresql"
+    default = "/tmp/pg-release-index" if pg else "/tmp/current-first-index"
+    index_dir = args.index or Path(default + ("" if has_policies else "-before"))
     print(f"code: {code} ({'version policies' if has_policies else 'no version policies'})")
     embedder = Embedder()
-    report = ingest([ACME / "docs"], index_dir, progress=False, embedder=embedder)
-    print(f"index: {index_dir} ({report.version}, {report.chunks_total} chunks, "
-          f"{report.chunks_embedded} embedded this run)")
-
-    questions = load_questions(args.split)
+    if args.no_ingest:  # e.g. an index of the whole manual, searched as it is
+        print(f"index: {index_dir} (as it is, not re-ingested)")
+    else:
+        report = ingest(pg_pages() if pg else [ACME / "docs"], index_dir, progress=False,
+                        embedder=embedder)
+        print(f"index: {index_dir} ({report.version}, {report.chunks_total} chunks, "
+              f"{report.chunks_embedded} embedded this run)")
+    if pg:
+        groups = [("release questions with a stale_answer", load_pg_questions(args.split,
+                                                                              "stale")),
+                  ("release questions", load_pg_questions(args.split, "release"))]
+    else:
+        groups = [("conflict questions", load_questions(args.split))]
     searcher = Searcher(index_dir, embedder=embedder)
-    texts = [q["question"] for q in questions]
     policies = ["off", "prefer", "only-current"] if has_policies else [None]
-    rows = []
-    for policy in policies:
-        kw = {"versions": policy} if policy else {}
-        results = searcher.search_batch(texts, k=args.k, mode=args.mode, **kw)
-        rows.append((policy or "(no policy: code before versions)", score(questions, results)))
-        if args.details:
-            for q, passages in zip(questions, results, strict=True):
-                marks = "".join("C" if p.source in q["current"] else
-                                "S" if p.source in q["stale"] else "." for p in passages)
-                print(f"  {policy or '-':13} {q['id']} {marks:6} "
-                      f"{', '.join(p.source.rsplit('/', 1)[-1] for p in passages)}")
+    for title, questions in groups:
+        texts = [q["question"] for q in questions]
+        rows = []
+        for policy in policies:
+            kw = {"versions": policy} if policy else {}
+            results = searcher.search_batch(texts, k=args.k, mode=args.mode, **kw)
+            rows.append((policy or "(no policy: code before versions)",
+                         score(questions, results)))
+            if args.details:
+                for q, passages in zip(questions, results, strict=True):
+                    marks = "".join("C" if p.source in q["current"] else
+                                    "S" if p.source in q["stale"] else "." for p in passages)
+                    print(f"  {policy or '-':13} {q['id']} {marks:6} "
+                          f"{', '.join(p.source.rsplit('/', 1)[-1] for p in passages)}")
 
-    names = list(rows[0][1])
-    print(f"\n{len(questions)} {args.split} conflict questions, {args.mode}, k={args.k}\n")
-    print("| policy | " + " | ".join(names) + " |")
-    print("| --- |" + " --- |" * len(names))
-    for policy, shares in rows:
-        print(f"| {policy} | " + " | ".join(f"{shares[n]:.2f}" for n in names) + " |")
+        names = list(rows[0][1])
+        print(f"\n{len(questions)} {args.split} {title}, {args.mode}, k={args.k}\n")
+        print("| policy | " + " | ".join(names) + " |")
+        print("| --- |" + " --- |" * len(names))
+        for policy, shares in rows:
+            print(f"| {policy} | " + " | ".join(f"{shares[n]:.2f}" for n in names) + " |")
     return 0
 
 

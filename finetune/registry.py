@@ -22,11 +22,11 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.artifacts import (
     ADAPTER_VERSIONS,
@@ -35,6 +35,9 @@ from core.artifacts import (
     write_atomic,
 )
 from core.errors import AssistantError
+
+if TYPE_CHECKING:
+    from finetune.provenance import DataCheck
 
 logger = logging.getLogger(__name__)
 
@@ -340,20 +343,39 @@ def _promote(state: dict[str, Any], version: int) -> None:
         state["canary"] = None
 
 
-def render_versions(versions: list[AdapterVersion], as_json: bool = False) -> str:
-    """Text for ``assistant adapters list``: ``{"adapters": [...]}`` or an aligned table."""
+def render_versions(
+    versions: list[AdapterVersion], as_json: bool = False,
+    data_checks: Mapping[tuple[str, int], DataCheck] | None = None,
+) -> str:
+    """Text for ``assistant adapters list``: ``{"adapters": [...]}`` or an aligned table.
+
+    ``data_checks`` (per ``(name, version)``, from ``provenance.check_training_data``
+    against an index) adds a ``DATA`` column and a ``training_data`` key.
+    """
     if as_json:
-        return json.dumps({"adapters": [v.to_json() for v in versions]}, indent=2)
+        items = []
+        for v in versions:
+            item = v.to_json()
+            if data_checks is not None and (v.name, v.version) in data_checks:
+                item["training_data"] = data_checks[(v.name, v.version)].to_json()
+            items.append(item)
+        return json.dumps({"adapters": items}, indent=2)
     if not versions:
         return "no adapters registered"
     rows = [("NAME", "VERSION", "STATUS", "BASE", "CREATED", "EVAL_LOSS")]
+    if data_checks is not None:
+        rows[0] += ("DATA",)
     for v in versions:
         status = "promoted" if v.promoted else (f"canary {v.canary_fraction:g}"
                                                 if v.canary_fraction else "-")
         loss = v.manifest.get("metrics", {}).get("eval_loss")
-        rows.append((v.name, str(v.version), status, str(v.manifest.get("base_model_id", "?")),
-                     str(v.manifest.get("created_at", "?")),
-                     f"{loss:.4f}" if isinstance(loss, (int, float)) else "-"))
+        row = (v.name, str(v.version), status, str(v.manifest.get("base_model_id", "?")),
+               str(v.manifest.get("created_at", "?")),
+               f"{loss:.4f}" if isinstance(loss, (int, float)) else "-")
+        if data_checks is not None:
+            check = data_checks.get((v.name, v.version))
+            row += (check.label() if check is not None else "-",)
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
     return "\n".join(line.rstrip() for line in lines)

@@ -14,6 +14,15 @@ A question that names a date, a year or a version reaches the older version unde
 ``prefer`` and ``only-current``: "under the 2023 policy" names the version that took
 effect in 2023 (or, if none did, the one in force then), "on 1 May 2024" the one in force
 that day, "in firmware 2.9" the one whose version or name is 2 or 2.9.
+
+Release notes are a *series*, not versions (``ingest.families.series_of``): every release's
+notes stay ``current``, so the policy above never demotes one. Under ``prefer`` and
+``only-current`` search orders a series instead: a question that names a release ("in
+15.3", "15.20") puts that release's passages first among the series' passages it
+retrieved (from the whole candidate list, so a named release below the top ``k`` comes
+up); a question that asks for the latest ("latest", "newest", "most recent", "current")
+and names none orders the series' passages within the top ``k`` newest release first.
+Other documents keep their places.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import numpy as np
 
 from core.errors import ConfigError
 from index.chunkdb import StoredDocument
-from ingest.families import name_key, stem_of, version_tuple
+from ingest.families import name_key, series_of, stem_of, version_tuple
 from ingest.versions import DATE_PATTERN, STALE_STATUSES, is_month_date, parse_date
 
 VERSION_POLICIES = ("prefer", "only-current", "off")
@@ -41,6 +50,13 @@ _VERSION_AFTER_WORD = re.compile(
     re.IGNORECASE,
 )
 _VERSION_ALONE = re.compile(r"(?<![\w.$])(\d+\.\d+\.\d+|\d+\.x)\b", re.IGNORECASE)
+_RELEASE_NUMBER = re.compile(r"(?<![\w.$/-])(\d+\.\d+(?:\.\d+)*)(?![\w.]*\d)(?!\.?\w)")
+# "after 15.9 ... which release restored it?": a release named as a point of reference
+# ("after", "before", "from", "prior to", "older than", ...) is not the one asked about.
+_REFERENCE = re.compile(
+    r"\b(?:after|before|from|prior\s+to|(?:earlier|older|later|newer)\s+than)\s+"
+    r"(?:the\s+)?(?:(?:postgresql|version|release|v)\.?\s*)?$", re.IGNORECASE)
+_LATEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|current)\b", re.IGNORECASE)
 
 
 def check_policy(policy: str) -> str:
@@ -58,6 +74,8 @@ class NamedVersions:
 
     periods: tuple[tuple[date, date], ...] = ()
     versions: tuple[tuple[int, ...], ...] = ()
+    releases: tuple[tuple[int, ...], ...] = ()  # "in 15.3": exact release numbers asked about
+    latest: bool = False  # asks for the latest, newest, most recent or current one
 
     def __bool__(self) -> bool:
         return bool(self.periods or self.versions)
@@ -85,7 +103,12 @@ def named_versions(query: str) -> NamedVersions:
             version = version_tuple(match.group(1))
             if version and not (len(version) == 1 and 1900 <= version[0] <= 2099):
                 versions.append(version)
-    return NamedVersions(tuple(periods), tuple(dict.fromkeys(versions)))
+    releases = [version_tuple(m.group(1)) for m in _RELEASE_NUMBER.finditer(query)
+                if not any(a <= m.start() < b for a, b in taken)
+                and not _REFERENCE.search(query[: m.start()])]
+    releases += [v for v in versions if len(v) >= 2 and v in releases]
+    return NamedVersions(tuple(periods), tuple(dict.fromkeys(versions)),
+                         tuple(dict.fromkeys(releases)), bool(_LATEST.search(query)))
 
 
 def _month_end(day: date) -> date:
@@ -118,6 +141,17 @@ class VersionTable:
             versions = ((version_tuple(declared),) if declared else ()) + title.versions \
                 + stem.versions
             self.markers.append((tuple(v for v in versions if v), title.years + stem.years))
+        self.series = np.full(len(documents), -1, dtype=np.int64)
+        self.series_version: list[tuple[int, ...]] = [()] * len(documents)
+        found: dict[str, list[int]] = defaultdict(list)
+        for i, d in enumerate(documents):
+            if not self.stale[i] and (named := series_of(d.record.title, d.record.source)):
+                found[named[0]].append(i)
+                self.series_version[i] = named[1]
+        for members in found.values():
+            if len({_padded(self.series_version[i], 4) for i in members}) > 1:
+                self.series[members] = members[0]
+        self.has_series = bool((self.series >= 0).any())
         in_force = np.zeros(len(families), dtype=bool)
         in_force[self.family[~self.stale]] = True
         self.family_in_force = in_force
@@ -177,8 +211,42 @@ class VersionTable:
             keys.append((anchor, demoted[pos], pos))
         return [k[2] for k in sorted(keys)]
 
+    def series_order(self, docs: Sequence[int], query: NamedVersions, top: int) -> list[int]:
+        """Positions of ``docs`` (document index per ranked item, -1 unknown) reordered
+        for release-note series (see the module doc): items of a release ``query`` names
+        first among their series' items, else, when it asks for the latest, the series'
+        items among the first ``top`` newest release first; stable otherwise."""
+        order = list(range(len(docs)))
+        if not self.has_series:
+            return order
+        named = {_padded(v, 4) for v in query.releases}
+        slots: dict[int, list[int]] = defaultdict(list)
+        for pos, d in enumerate(docs):
+            if d >= 0 and self.series[d] >= 0 and (named or pos < top):
+                slots[int(self.series[d])].append(pos)
+        for positions in slots.values():
+            if named:
+                hit = [p for p in positions
+                       if _padded(self.series_version[docs[p]], 4) in named]
+                if not hit:
+                    continue
+                ranked = hit + [p for p in positions if p not in hit]
+            elif query.latest:
+                ranked = sorted(positions, key=lambda p: (
+                    tuple(-x for x in _padded(self.series_version[docs[p]], 4)), p))
+            else:
+                continue
+            for slot, pos in zip(positions, ranked, strict=True):
+                order[slot] = pos
+        return order
+
     def doc_of(self, source: str) -> int:
         return self.sources.get(source, -1)
+
+
+def _padded(version: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """``version`` with zeros added up to ``n`` parts: 15 == 15.0 == 15.0.0."""
+    return tuple(version) + (0,) * max(0, n - len(version))
 
 
 def _compatible(marker: tuple[int, ...], named: tuple[int, ...]) -> bool:

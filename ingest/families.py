@@ -7,6 +7,14 @@ and "Returns Policy"; ``firmware-2.txt`` and ``firmware-3.html``), or when one s
 its top that it replaces the other and the words it uses name exactly one other document
 ("These prices replace the 2023 price sheet").
 
+Release notes are not versions of one another: the notes of 2.1 stay true about 2.1 once
+2.2 ships. A document whose title or file name says it is release notes ("Release Notes",
+"Changelog", "What's New", "Release 15.1") is not joined to another by its name alone
+unless one of the documents so named says it is archived or superseded (a stated ``family`` or
+``supersedes`` still joins it); release notes in force form a *series*
+instead (``series_of``), which search orders by version when a question asks for the
+latest one (``index.current_first``).
+
 In each family the newest document in force is ``current`` (by effective date, else
 version, else the year in its name); the others are ``superseded``, or ``archived`` where
 they say so. What cannot be decided safely stays visible instead of being guessed: two
@@ -33,6 +41,38 @@ _VERSION_WORDS = frozenset({"version", "ver", "rev", "revision", "edition", "rel
 _STATUS_WORDS = frozenset({"archived", "superseded", "obsolete", "withdrawn", "old"})
 _STOP = frozenset({"the", "a", "an", "of", "for", "and", "to", "in", "on", "by", "our", "its",
                    "this", "these", "that", "with", "from", "at"})
+
+
+_RELEASE_NOTES = re.compile(
+    r"\brelease[\s_-]*notes?\b|\bchange[\s_-]*log\b|\bwhat'?s[\s_-]+new\b"
+    r"|\brelease[\s_-]+v?\d",
+    re.IGNORECASE,
+)
+_SECTION_NUMBER = re.compile(r"^\s*(?:[A-Z]|\d+)(?:\.\d+)*\.\s+")
+
+
+def is_release_notes(title: str, source: str) -> bool:
+    """True when the title or file name says the document is release notes."""
+    return bool(_RELEASE_NOTES.search(title) or _RELEASE_NOTES.search(stem_of(source)[1]))
+
+
+def series_of(title: str, source: str) -> tuple[str, tuple[int, ...]] | None:
+    """``(series name, version)`` of a release-notes document: ``("release", (15, 1))``
+    for "E.20. Release 15.1" (a leading section number is not part of the name), from its
+    title, else from its file name; the name is scoped by folder. ``None`` when it is not
+    release notes or does not carry exactly one version number."""
+    if not is_release_notes(title, source):
+        return None
+    folder, stem = stem_of(source)
+    for text, file_stem in ((_SECTION_NUMBER.sub("", title.split(" | ")[0]), False),
+                            (stem.replace("-", " ").replace("_", " "), True)):
+        key = name_key(text, file_stem=file_stem)
+        if file_stem and len(key.versions) > 1 and all(len(v) == 1 for v in key.versions):
+            key = NameKey(key.key, (tuple(v[0] for v in key.versions),), key.years, True)
+        if len(key.versions) == 1:
+            words = [t for t in _TOKEN.findall(text.lower()) if not any(c.isdigit() for c in t)]
+            return f"{folder}/{' '.join(words)}", key.versions[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -218,7 +258,10 @@ def resolve_families(
 
 def _join_by_name(state: _Docs, stated_family: list[str | None]) -> None:
     """Same title, or same file name in one folder, once version markers are out; at least
-    one of the two must have had a marker (two plain "FAQ" pages are not versions)."""
+    one of the two must have had a marker (two plain "FAQ" pages are not versions).
+    Release notes (whose versions all stay true) join only a group in which a document
+    says it is archived or superseded ("Firmware 2.x Release Notes (ARCHIVED)")."""
+    notes = [is_release_notes(d.title, d.source) for d in state.docs]
     for keys, scope in ((state.titles, False), (state.stems, True)):
         seen: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, key in enumerate(keys):
@@ -226,6 +269,9 @@ def _join_by_name(state: _Docs, stated_family: list[str | None]) -> None:
                 folder = stem_of(state.docs[i].source)[0] if scope else ""
                 seen[(folder, key.key)].append(i)
         for members in seen.values():
+            if not any(state.docs[i].info.status in ("archived", "superseded")
+                       for i in members):
+                members = [i for i in members if not notes[i]]
             marked = [i for i in members if keys[i].marked]
             for i in marked:
                 for j in members:

@@ -12,6 +12,7 @@ import re
 
 from ingest.records import Section
 from ingest.text import Parsed, clean_text, decode_text
+from ingest.versions import front_matter
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,11 @@ def parse_markdown(data: bytes, source: str) -> Parsed:
 
 
 def split_front_matter(text: str) -> tuple[str | None, str]:
-    """(title from YAML front matter or None, text without the front matter)."""
+    """(title from YAML front matter or None, text without the front matter).
+
+    Front matter that is not valid YAML (``ingest.versions.front_matter`` names it in the
+    ingest summary) gives no title: its fields are ignored, the title among them.
+    """
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         return None, text
@@ -44,6 +49,10 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
         if lines[i].strip() in ("---", "..."):
             match = _FRONT_MATTER_TITLE.search("\n".join(lines[1:i]))
             title = match.group(1).strip("'\"").strip() if match else None
+            if title:
+                fields, _ = front_matter("\n".join(lines[: i + 1]))
+                stated = fields.get("title")
+                title = stated.strip() if isinstance(stated, str) else None
             return title or None, "\n".join(lines[i + 1 :])
     return None, text  # no closing line: a thematic break, not front matter
 
