@@ -20,7 +20,8 @@ at least one ``[setups.NAME]``)::
                  [--split SPLIT] [--index INDEX] --promote ARGS...`` first and records
                  how long it took; ``index = "eval"`` is this run's own index
     [setups.NAME] retrieval, adapter, k, mode, reranker, base, description,
-                 evidence_first (true: answer from evidence units)
+                 evidence_first (default true: answer from evidence units; false: the
+                 model over whole passages, the path before evidence-first answering)
 
 A setup's ``adapter`` is a registry name (its promoted version), ``name@vN`` (that
 version) or a directory path (anything with a ``/``, or starting with ``.`` or ``~``).
@@ -151,7 +152,7 @@ class SetupConfig:
     reranker: Path | None = None
     base: str | None = None
     description: str = ""
-    evidence_first: bool = False  # answer from evidence units (AnswerConfig.evidence_first)
+    evidence_first: bool = True  # answer from evidence units (false: the model over passages)
 
     @property
     def role(self) -> str:

@@ -353,8 +353,7 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         resolved = adapters.get(setup.name)
         name = models.adapter(base, resolved) if resolved is not None else None
         searcher = searchers.get(setup.reranker) if setup.retrieval else None
-        setup_answer = replace(answer_config, evidence_first=True) \
-            if setup.evidence_first else answer_config
+        setup_answer = replace(answer_config, evidence_first=setup.evidence_first)
         out[setup.name] = EvalSetup(setup, generator, verifier, setup_answer,
                                     config.run.max_new_tokens, name, searcher)
     return out

@@ -24,13 +24,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from assistant.answering import abstain, evidence_first
 from assistant.answering.abstain import AbstainConfig
 from assistant.answering.adapters import AdapterSet
-from assistant.answering.citations import CitationVerifier, Verification
+from assistant.answering.budget import decline_reason, question_budget
+from assistant.answering.citations import CitationVerifier, Verification, split_sentences
 from assistant.answering.evidence import UnitScorer
 from assistant.answering.evidence_first import Evidence
 from assistant.answering.generation import (
@@ -103,11 +104,14 @@ class AnswerConfig:
     ``max_history_tokens`` bounds the conversation kept (newest turns first); ``rewrite``
     turns follow-up rewriting on, ``llm_rewrite`` uses the model for it instead of rules;
     ``min_passages`` is how few passages budgeting may leave; ``temperature`` and
-    ``repetition_penalty`` go to decoding. ``evidence_first`` (off by default) answers
+    ``repetition_penalty`` go to decoding. ``evidence_first`` (on by default) answers
     from evidence units: the prompt numbers the units ``select_units`` keeps, the reply
     is checked sentence by sentence (unsupported sentences removed, key facts checked
     against the cited units), and a reply that fails gives way to ``extract``'s answer or
     an abstention (``assistant.answering.evidence_first``; retrieval answerers only).
+    ``extract_first`` (evidence-first only; on by default) answers with ``extract``'s
+    sentence when a unit qualifies, without generating: on the acme dev split extracted
+    answers were right far more often than generated ones.
     """
 
     abstain: AbstainConfig = field(default_factory=AbstainConfig)
@@ -117,12 +121,14 @@ class AnswerConfig:
     min_passages: int = 1
     temperature: float = 0.0
     repetition_penalty: float = 1.0
-    evidence_first: bool = False
+    evidence_first: bool = True
+    extract_first: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.evidence_first, bool):
-            raise ConfigError(f"evidence_first must be true or false, got "
-                              f"{self.evidence_first!r}")
+        for name in ("evidence_first", "extract_first"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got "
+                                  f"{getattr(self, name)!r}")
         if self.max_history_tokens < 0:
             raise ConfigError(f"max_history_tokens must be >= 0, got {self.max_history_tokens}")
         if self.min_passages < 1:
@@ -227,6 +233,7 @@ class _Draft:
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)
     evidence: Evidence | None = None
+    ready: Trace | None = None  # answered without generation (an extraction)
 
 
 class _Base:
@@ -243,9 +250,11 @@ class _Base:
     def answer_with_trace(self, question: str, history: Sequence[Message] = (),
                           options: AnswerOptions | None = None) -> Trace:
         """``answer`` plus the prompt, raw reply and citation check (for the eval)."""
-        draft = self._prepare(question, history, options or AnswerOptions())
+        draft = self._start(question, history, options or AnswerOptions())
         if draft.abstain_reason is not None:
             return self._abstained(draft)
+        if draft.ready is not None:
+            return draft.ready
         clock = time.perf_counter()
         generation = self.generator.generate(draft.messages, self._gen_config(draft),
                                              draft.options.adapter)
@@ -256,8 +265,8 @@ class _Base:
                     options: AnswerOptions | None = None) -> list[Answer]:
         """Answer independent questions, generating them in one batch (same options)."""
         options = options or AnswerOptions()
-        drafts = [self._prepare(q, (), options) for q in questions]
-        todo = [d for d in drafts if d.abstain_reason is None]
+        drafts = [self._start(q, (), options) for q in questions]
+        todo = [d for d in drafts if d.abstain_reason is None and d.ready is None]
         clock = time.perf_counter()
         generations = self.generator.generate_many(
             [d.messages for d in todo], self.config.generation(options.max_new_tokens),
@@ -267,7 +276,8 @@ class _Base:
         for draft, generation in zip(todo, generations, strict=True):
             draft.timings["generate"] = seconds
             done[id(draft)] = self._finish(draft, generation).answer
-        return [done.get(id(d)) or self._abstained(d).answer for d in drafts]
+        return [done.get(id(d)) or (d.ready.answer if d.ready is not None else
+                                    self._abstained(d).answer) for d in drafts]
 
     def stream_answer(self, question: str, history: Sequence[Message] = (),
                       options: AnswerOptions | None = None) -> Iterator[StreamEvent]:
@@ -276,9 +286,12 @@ class _Base:
         Errors (bad options, an oversize question, an unknown adapter) raise here, before
         the first event. Closing the iterator early cancels generation.
         """
-        draft = self._prepare(question, history, options or AnswerOptions())
+        draft = self._start(question, history, options or AnswerOptions())
         if draft.abstain_reason is not None:
             return iter([FinalEvent(self._abstained(draft).answer)])
+        if draft.ready is not None:
+            answer = draft.ready.answer
+            return iter([TokenEvent(answer.answer), FinalEvent(answer)])
         clock = time.perf_counter()
         pieces = self.generator.stream(draft.messages, self._gen_config(draft),
                                        draft.options.adapter)
@@ -292,6 +305,23 @@ class _Base:
         finally:
             _close_stream(pieces)
         yield FinalEvent(self._finish(draft, _stream_result(draft, pieces, clock)).answer)
+
+    def _start(self, question: str, history: Sequence[Message],
+               options: AnswerOptions) -> _Draft:
+        """The cheap checks first: a question with no word a document could answer (and
+        no earlier user turn with one) is declined before retrieval; every other one
+        generates at most ``budget.question_budget`` tokens (``assistant.answering.budget``).
+        Then ``_prepare``."""
+        clock = time.perf_counter()
+        reason = decline_reason(_check_question(question), history)
+        if reason is not None:
+            draft = _Draft(question.strip(), question.strip(), options, clock)
+            draft.abstain_reason = reason
+            return draft
+        budget = question_budget(question, options.max_new_tokens)
+        if budget != options.max_new_tokens:
+            options = replace(options, max_new_tokens=budget)
+        return self._prepare(question, history, options)
 
     def _gen_config(self, draft: _Draft) -> GenerationConfig:
         return self.config.generation(draft.options.max_new_tokens)
@@ -381,9 +411,30 @@ class RagAnswerer(_Base):
                 f"low_evidence_score: best unit score {selection.best_score:.3f} < "
                 f"min_score {selection.min_score}")
             return draft
+        if self.config.extract_first:
+            draft.ready = self._extracted(draft, None, None)
+            if draft.ready is not None:
+                return draft
         draft.passages, draft.messages = self._fit(question, evidence.passages, turns,
                                                    draft.options)
         return draft
+
+    def _extracted(self, draft: _Draft, usage: dict[str, int] | None,
+                   generation: Generation | None) -> Trace | None:
+        """``extract``'s answer from the draft's evidence as a ``Trace``; None when no unit
+        qualifies."""
+        step = time.perf_counter()
+        found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
+                                         draft.retrieved,
+                                         self.verifier.config.max_quote_chars)
+        draft.timings["extract"] = time.perf_counter() - step
+        if found is None:
+            return None
+        text, cite, draft.passages, _ = found
+        answer = self._answer(draft, text, None, citations=(cite,),
+                              usage=usage or {"prompt_tokens": 0, "completion_tokens": 0},
+                              answer_kind="extracted")
+        return Trace(answer, tuple(draft.messages), generation.text if generation else "")
 
     def _check_fits(self, question: str, options: AnswerOptions) -> None:
         gen = self.generator
@@ -442,36 +493,60 @@ class RagAnswerer(_Base):
             answer = self._answer(draft, checked.text, None, citations=checked.citations,
                                   usage=usage, answer_kind="generated")
             return Trace(answer, messages, raw, checked.verification)
-        step = time.perf_counter()
-        found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
-                                         draft.retrieved,
-                                         self.verifier.config.max_quote_chars)
-        draft.timings["extract"] = time.perf_counter() - step
-        if found is None:
+        # With extract_first the evidence was tried before generating: no second look.
+        trace = None if self.config.extract_first else self._extracted(draft, usage, generation)
+        if trace is None:
             answer = self._answer(draft, ABSTAIN_TEXT,
                                   f"{checked.failure}; nothing to extract", usage=usage,
                                   answer_kind="abstained")
             return Trace(answer, messages, raw, checked.verification)
-        text, cite, draft.passages, _ = found
         logger.debug("generated answer failed (%s); extracted instead", checked.failure)
-        answer = self._answer(draft, text, None, citations=(cite,), usage=usage,
-                              answer_kind="extracted")
-        return Trace(answer, messages, raw, checked.verification)
+        return Trace(trace.answer, messages, raw, checked.verification)
 
     def _stream(self, draft: _Draft, pieces: Iterator[str],
                 clock: float) -> Iterator[StreamEvent]:
-        """Evidence-first: nothing unchecked is sent. The reply is generated in full,
-        checked, and the final answer sent as one piece before the ``FinalEvent``."""
+        """Evidence-first: nothing unchecked is sent. Each time a sentence is complete the
+        reply so far is checked (``check_generated``: every rule, the whole-answer ones
+        included); when it passes, what it adds to the text already sent goes out. So the
+        first piece waits until the reply answers the question, and a sentence that fails
+        is never sent. The final answer is the whole reply's check; when that fails after
+        checked text went out (a late rule: too few sentences supported), the answer is
+        what was sent, with its citations. ``timings["first_token"]``: seconds from the
+        request to the first piece sent."""
         if not self.config.evidence_first:
             yield from super()._stream(draft, pieces, clock)
             return
+        text = upto = sent = ""
+        last: evidence_first.Checked | None = None
         try:
-            for _ in pieces:
-                pass
+            for piece in pieces:
+                text += piece
+                spans = split_sentences(text)
+                if len(spans) < 2 or text[:spans[-2][1]] == upto:
+                    continue  # the last sentence may be unfinished
+                upto = text[:spans[-2][1]]
+                checked = evidence_first.check_generated(
+                    upto, draft.query, draft.passages, self.verifier,
+                    self.config.abstain.min_supported_fraction)
+                if checked.failure is None and checked.text.startswith(sent) \
+                        and len(checked.text) > len(sent):
+                    draft.timings.setdefault("first_token", time.perf_counter() - draft.clock)
+                    yield TokenEvent(checked.text[len(sent):])
+                    sent, last = checked.text, checked
         finally:
             _close_stream(pieces)
-        answer = self._finish(draft, _stream_result(draft, pieces, clock)).answer
-        if not answer.abstained:
+        generation = _stream_result(draft, pieces, clock)
+        answer = self._finish(draft, generation).answer
+        if sent and last is not None:
+            if answer.answer_kind == "generated" and answer.answer.startswith(sent):
+                if len(answer.answer) > len(sent):
+                    yield TokenEvent(answer.answer[len(sent):])
+            else:
+                answer = self._answer(draft, sent, None, citations=last.citations,
+                                      usage=_usage(generation), answer_kind="generated")
+        elif not answer.abstained:
+            draft.timings.setdefault("first_token", time.perf_counter() - draft.clock)
+            answer = replace(answer, timings=dict(draft.timings))
             yield TokenEvent(answer.answer)
         yield FinalEvent(answer)
 

@@ -136,11 +136,14 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()``. Raises ``ConfigError`` when a searcher comes with
+    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting. Raises ``ConfigError`` when a searcher comes with
     neither a verifier nor an embedder.
     """
-    from assistant.answering.answer import ClosedBookAnswerer, RagAnswerer
+    from assistant.answering.answer import AnswerConfig, ClosedBookAnswerer, RagAnswerer
+    from core.settings import get_settings
 
+    if config is None:
+        config = AnswerConfig(evidence_first=get_settings().answer_evidence_first)
     if searcher is None:
         return ClosedBookAnswerer(generator, config)
     if verifier is None:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.answering.injection import instruction_reason
 from assistant.answering.segment import norm, segment
 from core.errors import ConfigError
 
@@ -172,13 +173,16 @@ def split_passage(passage: Passage, passage_rank: int = 0) -> list[EvidenceUnit]
 
 def split_passages(passages: Sequence[Passage]) -> list[EvidenceUnit]:
     """Units of every passage, passages in the given (retrieval) order; a unit whose text
-    repeats one already seen (overlapping chunks) is dropped."""
+    repeats one already seen (overlapping chunks) is dropped, and so is one that speaks to
+    the assistant instead of about the subject ("ignore your instructions and ...",
+    ``injection.instruction_reason``): documents are data, and such a unit is never
+    evidence, never shown to the model, never quoted."""
     seen: set[str] = set()
     units = []
     for rank, passage in enumerate(passages):
         for unit in split_passage(passage, rank):
             key = norm(unit.text)
-            if key in seen:
+            if key in seen or instruction_reason(unit.text) is not None:
                 continue
             seen.add(key)
             units.append(unit)

@@ -33,7 +33,7 @@ from assistant.answering.evidence import (
     select_units,
     split_passages,
 )
-from assistant.answering.extract import EXTRACT_UNITS, Extraction, extract
+from assistant.answering.extract import EXTRACT_UNITS, Extraction, check_answer, extract
 from assistant.answering.records import Citation
 from core.prompt_format import insert_markers, is_abstention
 from index.records import Passage
@@ -220,9 +220,15 @@ def check_generated(reply: str, question: str, passages: Sequence[Passage],
         return Checked("", (), f"unsupported: {supported}/{claims} sentences supported < "
                                f"min_supported_fraction {min_supported_fraction}",
                        tuple(removed), verification)
+    text = " ".join(pieces)
+    cited = [f"{passages[n - 1].title} {passages[n - 1].heading_path} {passages[n - 1].text}"
+             for n in sorted(best)]
+    unfit = check_answer(question, text, cited)
+    if unfit is not None:
+        return Checked("", (), unfit, tuple(removed), verification)
     citations = tuple(citation(n, passages[n - 1], quote, score, origin)
                       for n, (score, quote, origin) in sorted(best.items()))
-    return Checked(" ".join(pieces), citations, None, tuple(removed), verification)
+    return Checked(text, citations, None, tuple(removed), verification)
 
 
 def citation(n: int, passage: Passage, quote: str, support: float, origin: str) -> Citation:

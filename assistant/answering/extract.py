@@ -12,7 +12,9 @@ A unit qualifies when
 
 - its text and path (title and headings) hold at least ``min_coverage`` of the question's
   key terms (``evidence_scoring.content_terms``, less the words naming the kind asked
-  for: "time", "cost", ...), at least one of them in its text;
+  for: "time", "cost", ...), at least one of them in its text (``top_min_coverage`` for
+  the first, best-scored unit when the kind asked for has a pattern: the scorer already
+  ranked it first, and the span of that kind is the stronger sign);
 - they hold every *required* term: the question's names, model numbers and versions
   (capitalised words past a sentence's first, "S7", "3.4.2"), so a unit about another
   product, country or version never answers;
@@ -43,7 +45,9 @@ from assistant.answering.evidence_scoring import content_terms, stem, term_set, 
 from assistant.answering.stopwords import STOPWORDS
 
 MIN_COVERAGE = 0.6
+TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
 OTHER_MIN_COVERAGE = 0.6
+TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
 MAX_ANSWER_WORDS = 40
 EXTRACT_UNITS = 5  # how many of the best-scored units the benchmark hands to extract
 
@@ -83,6 +87,13 @@ class Extraction:
     coverage: float
 
 
+# Kinds with a pattern of their own: an extracted unit must hold such a span, and so must a
+# generated answer (``check_answer``). Names, places, yes/no and other questions have none.
+_TYPED = frozenset({AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.PERCENTAGE,
+                    AnswerType.MEASURE, AnswerType.COUNT, AnswerType.DATE, AnswerType.TIME,
+                    AnswerType.CODE, AnswerType.PROCEDURE})
+
+
 # -- what is asked for -----------------------------------------------------------------
 
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
@@ -120,9 +131,14 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
 def _asked_sentence(question: str) -> str:
     """The sentence of ``question`` that asks (the last one ending in "?", else the
     last), lower-cased."""
+    return _asking(question).casefold()
+
+
+def _asking(question: str) -> str:
+    """The sentence of ``question`` that asks, as written (``_asked_sentence`` folds case)."""
     parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question.strip()) if p.strip()]
     asking = [p for p in parts if p.endswith("?")]
-    return (asking[-1] if asking else parts[-1] if parts else "").casefold()
+    return asking[-1] if asking else parts[-1] if parts else ""
 
 
 def asked_for(question: str) -> AnswerType:
@@ -307,14 +323,19 @@ def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[Ev
 
 def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
            question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
-    text = unit.text
+    return _text_spans(answer_type, unit.text, question, question_terms, terms,
+                       item=unit.kind == "item")
+
+
+def _text_spans(answer_type: AnswerType, text: str, question: str, question_terms: set[str],
+                terms: set[str], item: bool = False) -> list[tuple[int, int]]:
     if answer_type is AnswerType.YESNO:
         return _clauses(text) if _POLARITY.search(text) else []
     if answer_type is AnswerType.OTHER:
         return [(0, len(text))]
     if answer_type is AnswerType.PROCEDURE:
         paths = [m.span() for m in _PATTERNS[answer_type][0].finditer(text)]
-        step = unit.kind == "item" and _IMPERATIVE.match(text)
+        step = item and _IMPERATIVE.match(text)
         return paths or ([(0, len(text))] if step else [])
     dimension = _measure_units(question) if answer_type is AnswerType.MEASURE else None
     asked_numbers = _numbers(question)
@@ -407,6 +428,7 @@ def extract(
     units: Selection | Sequence[EvidenceUnit | ScoredUnit],
     min_coverage: float = MIN_COVERAGE,
     other_min_coverage: float = OTHER_MIN_COVERAGE,
+    top_min_coverage: float = TOP_MIN_COVERAGE,
 ) -> Extraction | None:
     """The first unit of ``units`` that answers ``question`` (module docstring), or None.
 
@@ -421,12 +443,14 @@ def extract(
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     stale: Extraction | None = None
-    for unit in _as_units(units):
+    for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         matched = tuple(t for t in terms if t in have)
         coverage = len(matched) / len(terms)
-        if (coverage < threshold or not all(t in have for t in required)
+        needed = min(threshold, top_min_coverage) if rank == 0 and answer_type in _TYPED \
+            else threshold
+        if (coverage < needed or not all(t in have for t in required)
                 or not any(t in in_text for t in terms)):
             continue
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
@@ -442,3 +466,55 @@ def extract(
             return found
         stale = stale or found
     return stale
+
+
+# -- checking a generated answer against what was asked -----------------------------------
+
+# Words a reply uses to frame an answer; they add nothing the question did not ask.
+_FRAME = frozenset(term_set("answer document documents state states stated say says "
+                            "mention mentions provide provided information text passage "
+                            "according yes no"))
+
+
+def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None:
+    """Why a generated ``answer`` does not answer ``question`` from its ``cited`` unit
+    texts (title and heading path included), or None when it may be shown:
+
+    - ``echo``: it adds no term and no number the question does not already hold (the
+      question restated as a statement), nor, to a yes/no question, a yes, a no or a
+      polarity word ("not", "only", ...) the question lacks;
+    - ``missing_kind``: the question asks for a kind of thing (a duration, amount, code,
+      menu path or step, ...) and the answer holds none that is not the question's own,
+      or holds one whose numbers no cited unit states;
+    - ``other_subject``: a name, model or version the asking sentence gives (the "Premium"
+      of "What will Premium cost?") is in none of the cited units, so they are about
+      something else.
+    """
+    answer = re.sub(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]", " ", answer)
+    asked_terms = term_set(question)
+    said = term_set(answer) - asked_terms - STOPWORDS - _FRAME
+    new_numbers = _numbers(answer) - _numbers(question)
+    answer_type = asked_for(question)
+    polar = answer_type is AnswerType.YESNO and (
+        re.match(r"\W*(?:yes|no)\b", answer, re.I) or
+        (_POLARITY.search(answer) and not _POLARITY.search(question)))
+    if not said and not new_numbers and not polar:
+        return "echo: the answer only restates the question"
+    cited_text = " ".join(cited)
+    if answer_type in _TYPED:
+        terms = set(content_terms(question))
+        spans = _text_spans(answer_type, answer, question, asked_terms | terms, terms,
+                            item=True)
+        cited_numbers = _numbers(cited_text)
+        backed = [(s, e) for s, e in spans
+                  if _numbers(answer[s:e]) <= cited_numbers]
+        if not backed:
+            why = "none" if not spans else "only unbacked ones"
+            return (f"missing_kind: the question asks for a {answer_type.value}; the answer "
+                    f"holds {why}")
+    _, required = key_terms(_asking(question))
+    have = term_set(cited_text)
+    missing = [t for t in required if t not in have]
+    if missing:
+        return f"other_subject: the cited evidence never names {', '.join(missing)}"
+    return None

@@ -34,6 +34,7 @@ ANSWER_KEYS = {"id", "question", "answer", "abstained", "abstain_reason", "answe
                "citations", "passages", "model", "adapter", "query", "timings", "usage"}
 CITATION_KEYS = {"n", "chunk_id", "source", "page_index", "page_label", "heading", "quote",
                  "support", "effective_date", "status", "origin"}
+PASSAGES = AnswerConfig(evidence_first=False)  # the model over whole passages
 REFUND = "Customers may return a robot within 30 days of delivery for a full refund [1]."
 
 
@@ -116,7 +117,7 @@ class _FixedStream:
 
 def rag(searcher, verifier, reply):
     stub = FixedReplyGenerator(reply)
-    return RagAnswerer(searcher, stub, verifier), stub
+    return RagAnswerer(searcher, stub, verifier, PASSAGES), stub
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [
@@ -188,7 +189,8 @@ def test_irrelevant_question_abstains_before_generation(searcher, verifier):
     assert len(events) == 1 and isinstance(events[0], FinalEvent)
     assert events[0].answer.abstained
     off = RagAnswerer(searcher, stub, verifier,
-                      AnswerConfig(abstain=AbstainConfig(min_retrieval_score=-1.0)))
+                      AnswerConfig(abstain=AbstainConfig(min_retrieval_score=-1.0),
+                                   evidence_first=False))
     off.answer("Who painted the Mona Lisa?")
     assert len(stub.prompts) == 1  # with the check off, the model is asked
 
@@ -235,7 +237,7 @@ TINY_OPTIONS = AnswerOptions(k=3, max_new_tokens=8)
 
 def test_tiny_model_end_to_end_within_its_window(searcher, verifier, tiny):
     generator = LocalGenerator(tiny)
-    answerer = RagAnswerer(searcher, generator, verifier)
+    answerer = RagAnswerer(searcher, generator, verifier, PASSAGES)
     question = "How many days do I have to return a robot?"
     trace = answerer.answer_with_trace(question, options=TINY_OPTIONS)
     answer = trace.answer
@@ -261,7 +263,7 @@ def test_tiny_model_end_to_end_within_its_window(searcher, verifier, tiny):
 
 
 def test_tiny_model_oversize_question_is_a_clear_error(searcher, verifier, tiny):
-    answerer = RagAnswerer(searcher, LocalGenerator(tiny), verifier)
+    answerer = RagAnswerer(searcher, LocalGenerator(tiny), verifier, PASSAGES)
     question = "How many days do I have to return a robot bought " + "online " * 300 + "?"
     with pytest.raises(PromptError, match="shorten"):
         answerer.answer(question, options=TINY_OPTIONS)
@@ -294,12 +296,14 @@ def test_smollm2_answers_the_sample_corpus(smollm2, embedder, tmp_path):
     answer = answerer.answer("What restocking fee applies if I return an item without its "
                              "original box?", options=options)
     data = answer.to_json()
+    # The default path: evidence units, an answer only with a checked citation.
     assert set(data) == ANSWER_KEYS and data["model"] == "SmolLM2-135M-Instruct"
-    assert len(data["passages"]) == 4 and data["answer"].strip()
+    assert data["answer"].strip() and data["answer_kind"] in ("generated", "extracted")
     assert any(p["source"] == "policies/refunds-2025.md" for p in data["passages"])
-    assert data["usage"]["completion_tokens"] > 0
-    for citation in data["citations"]:  # the untuned model rarely cites; if it does, checked
+    assert data["citations"], data
+    for citation in data["citations"]:
         assert citation["quote"] in data["passages"][citation["n"] - 1]["text"]
+    assert any(c["source"] == "policies/refunds-2025.md" for c in data["citations"])
     off_topic = answerer.answer("What is the capital of France?", options=options)
     assert off_topic.abstained and off_topic.abstain_reason.startswith("low_retrieval_score")
     # in-domain but not in the documents: retrieval finds neighbours, so the model answers
@@ -307,4 +311,6 @@ def test_smollm2_answers_the_sample_corpus(smollm2, embedder, tmp_path):
     unanswerable = answerer.answer("What was Acme Robotics' revenue last year?",
                                    options=options)
     assert unanswerable.abstained, unanswerable.to_json()
-    assert unanswerable.abstain_reason.split(":")[0] in ("unsupported", "model_abstained")
+    assert unanswerable.abstain_reason.split(":")[0] in (
+        "unsupported", "model_abstained", "low_evidence_score", "echo", "missing_kind",
+        "other_subject", "unchecked_fact", "empty_answer")

@@ -104,13 +104,29 @@ class _Stream:
         pass
 
 
-def evidence(searcher, verifier, reply, **kwargs):
+def evidence(searcher, verifier, reply, extract_first=False, **kwargs):
+    """An evidence-first answerer over a stub replying ``reply``; extract-first off, so
+    the reply is what gets checked (``test_extract_first_answers_without_generating``)."""
     stub = PromptReader(reply, **kwargs)
-    return RagAnswerer(searcher, stub, verifier, AnswerConfig(evidence_first=True)), stub
+    config = AnswerConfig(evidence_first=True, extract_first=extract_first)
+    return RagAnswerer(searcher, stub, verifier, config), stub
 
 
-def test_the_option_is_off_by_default_and_validated():
-    assert AnswerConfig().evidence_first is False
+def test_extract_first_answers_without_generating(searcher, verifier):
+    answerer, stub = evidence(searcher, verifier, "Something else entirely.",
+                              extract_first=True)
+    answer = answerer.answer(REFUND_Q)
+    assert answer.answer_kind == "extracted" and not answer.abstained
+    assert stub.prompts == [] and answer.usage["completion_tokens"] == 0
+    (citation,) = answer.citations
+    assert citation.origin == "extract" and "30 days" in citation.quote
+    events = list(answerer.stream_answer(REFUND_Q))
+    assert events[-1].answer.answer == answer.answer and stub.prompts == []
+    assert "".join(e.text for e in events[:-1]) == answer.answer
+
+
+def test_the_option_is_on_by_default_and_validated():
+    assert AnswerConfig().evidence_first is True and AnswerConfig().extract_first is True
     with pytest.raises(ConfigError, match="evidence_first"):
         AnswerConfig(evidence_first="yes")
 
@@ -233,3 +249,26 @@ def test_batched_answers_match_single_ones(searcher, verifier):
     (batched,) = answerer.answer_many([REFUND_Q])
     single = answerer.answer(REFUND_Q)
     assert batched.answer == single.answer and batched.answer_kind == single.answer_kind
+
+
+def test_streaming_sends_checked_sentences_as_they_complete(searcher, verifier):
+    # An echo first (held: alone it answers nothing), then the answer (sent with it, while
+    # the model is still writing), then a sentence no unit supports (never sent).
+    reply = ("Customers have days to return a robot. "
+             f"{REFUND} [{{n:30 days}}]. The moon orbits Jupiter every Tuesday and never "
+             "stops for anyone at all.")
+    answerer, stub = evidence(searcher, verifier, reply)
+    streams = []
+    make = stub.stream
+    stub.stream = lambda *a, **k: streams.append(make(*a, **k)) or streams[-1]
+    events = answerer.stream_answer(REFUND_Q)
+    first = next(e for e in events if isinstance(e, TokenEvent))
+    left = list(streams[0]._pieces)  # what the model had not yet written
+    assert left and "Jupiter" in "".join(left), left
+    assert first.text.startswith("Customers have days") and "30 days" in first.text
+    rest = [first, *events]
+    tokens = [e.text for e in rest if isinstance(e, TokenEvent)]
+    final = rest[-1].answer
+    assert "".join(tokens) == final.answer and final.answer_kind == "generated"
+    assert "moon" not in final.answer
+    assert 0 < final.timings["first_token"] <= final.timings["total"]

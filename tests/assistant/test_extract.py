@@ -8,7 +8,14 @@ import pytest
 
 from assistant.answering.evidence import EvidenceUnit, select_units
 from assistant.answering.evidence_scoring import LexicalScorer
-from assistant.answering.extract import AnswerType, asked_for, extract, key_terms
+from assistant.answering.extract import (
+    MIN_COVERAGE,
+    AnswerType,
+    asked_for,
+    check_answer,
+    extract,
+    key_terms,
+)
 from index.records import Passage
 
 
@@ -115,8 +122,21 @@ def test_extract_answers_with_the_span_and_refuses_the_rest(question, answer, sp
     assert got.answer_type is asked_for(question) and got.reason
     # A unit with a number (or a name) that is not the kind asked for.
     assert extract(question, [unit(other_kind)]) is None
-    # The kind asked for, but about something else.
-    assert extract(question, [unit(other_topic)]) is None
+    # The kind asked for, but about something else (the best-scored unit is held to the
+    # same coverage here; ``test_the_best_scored_unit_needs_less_coverage`` shows the rest).
+    assert extract(question, [unit(other_topic)], top_min_coverage=MIN_COVERAGE) is None
+    assert extract(question, [unit(answer), unit(other_topic)]).unit.text == answer
+
+
+def test_the_best_scored_unit_needs_less_coverage():
+    question = "For error E12, how long should the robot stay off its base before I try again?"
+    first = unit("Leave the robot off the base for 30 minutes so the battery can cool.",
+                 "Error E12")
+    got = extract(question, [first])
+    assert got is not None and got.span == "30 minutes" and got.coverage < MIN_COVERAGE
+    # The same unit ranked second is held to min_coverage.
+    assert extract(question, [unit("The base has a light."), first]) is None
+    assert extract(question, [first], top_min_coverage=MIN_COVERAGE) is None
 
 
 def test_yes_no_takes_the_clause_with_its_polarity():
@@ -198,3 +218,41 @@ def test_extract_takes_a_selection_and_trims_long_units():
 def test_nothing_to_go_on():
     assert extract("How long?", [unit("It takes 3 hours.")]) is None
     assert extract("How long does charging take?", []) is None
+
+
+@pytest.mark.parametrize("question, answer, cited, rule", [
+    # The question restated: nothing new, whatever it cites.
+    ("Does the SweepBot S7 have a child lock?", "The SweepBot S7 has a child lock [2].",
+     ["The SweepBot S7 has a child lock button."], "echo"),
+    ("Which map view was dropped from the app in version 5.3.0?",
+     "The map view was dropped from the app in version 5.3.0 [1].",
+     ['Removed the legacy "Classic map" view.'], "echo"),
+    # A code asked for, none given; an amount asked for, a volume given.
+    ("Which error code means the update failed?", "The error is about the update failure.",
+     ["Error E70 means the firmware update failed."], "missing_kind"),
+    ("How much does a bottle of cleaning solution cost?", "A 50 mL bottle of solution [1].",
+     ["Cleaning solution comes in 50 mL bottles."], "missing_kind"),
+    # An amount the cited unit does not state.
+    ("How much does Acme Care Plus cost?", "Plus costs $14.99 per month [1].",
+     ["Acme Care Plus costs $12.99 per month."], "missing_kind"),
+    # The asking sentence names Premium; the cited unit is about Plus.
+    ("I'm in London. What will Premium cost me per month?", "It costs GBP 12.99 [1].",
+     ["Plus: GBP 12.99 per month."], "other_subject"),
+])
+def test_check_answer_refuses_answers_that_do_not_answer(question, answer, cited, rule):
+    reason = check_answer(question, answer, cited)
+    assert reason is not None and reason.startswith(rule + ":"), reason
+
+
+@pytest.mark.parametrize("question, answer, cited", [
+    ("How much does Acme Care Plus cost?", "Acme Care Plus costs $12.99 per month [1].",
+     ["Acme Care Plus costs $12.99 per month."]),
+    ("I'm in London. What will Premium cost me per month?",
+     "Premium costs GBP 16.99 per month [1].", ["Premium: GBP 16.99 per month (UK)."]),
+    ("Which error code means the update failed?", "It is E70 [1].",
+     ["Error E70 means the firmware update failed."]),
+    ("Can I use vinegar in the tank?", "No, do not use vinegar [1].",
+     ["Do not use bleach or vinegar."]),
+])
+def test_check_answer_passes_answers_of_the_kind_asked(question, answer, cited):
+    assert check_answer(question, answer, cited) is None
