@@ -48,6 +48,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(answer.answer)
     if answer.abstained:
         print(f"\n(abstained: {answer.abstain_reason})")
+        if answer.passages:
+            print("\nRelated passages:")
+        for p in answer.passages[:3]:
+            where = p.source + (f" \u00a7 {p.heading_path}" if p.heading_path else "")
+            print(f"- {where}: {' '.join(p.text.split())[:200]}")
     for c in answer.citations:
         where = c.source + (f" p.{c.page_index}" if c.page_index is not None else "")
         if c.page_label and c.page_label != str(c.page_index):

@@ -252,12 +252,16 @@ def where(item: Mapping[str, Any]) -> str:
 def answer_text(record: Mapping[str, Any]) -> str:
     """An answer record as text: the answer, then one ``[n] source p.N`` line per citation.
 
-    An abstention says so (with its reason) instead of listing sources.
+    An abstention says so (with its reason) and lists up to three related passages, the
+    closest evidence found, instead of sources.
     """
     text = str(record.get("answer", "")).strip()
     if record.get("abstained"):
         reason = record.get("abstain_reason") or "the documents do not cover the question"
-        return f"{text}\n\n(No answer from the documents: {reason}.)".lstrip()
+        out = f"{text}\n\n(No answer from the documents: {reason}.)".lstrip()
+        related = [f"- {where(p)}: {' '.join(str(p.get('text', '')).split())[:200]}"
+                   for p in list(record.get("passages") or ())[:3]]
+        return out + ("\n\nRelated passages:\n" + "\n".join(related) if related else "")
     lines, seen = [], set()
     for citation in sorted(record.get("citations", ()), key=lambda c: c.get("n", 0)):
         if citation.get("n") in seen:

@@ -100,6 +100,11 @@ def test_answer_text_of_an_abstention_and_of_pdf_labels():
                  "abstain_reason": "no passage scored above the threshold", "citations": []}
     text = answer_text(abstained)
     assert "Sources:" not in text and "no passage scored above the threshold" in text
+    assert "Related passages" not in text  # none were found
+    related = dict(abstained, passages=[
+        {"n": 1, "source": "c.md", "heading": "Shipping", "text": "Orders  ship in\n2 days."}])
+    assert answer_text(related).splitlines()[-2:] == [
+        "Related passages:", "- c.md \u00a7 Shipping: Orders ship in 2 days."]
     cited = {"answer": "Yes [2][1][2].", "abstained": False, "citations": [
         {"n": 2, "source": "a.pdf", "page_index": 3, "page_label": "iii", "heading": ""},
         {"n": 1, "source": "b.md", "page_index": None, "page_label": None, "heading": "H > I"},

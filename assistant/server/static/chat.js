@@ -78,6 +78,17 @@
   }
 
   function renderSources(msg, record, passages) {
+    if (record.abstained && (record.passages || []).length) {
+      // No answer: show the closest evidence instead of nothing.
+      const related = el("ul", "cites");
+      related.appendChild(el("li", null, "Related passages:"));
+      record.passages.slice(0, 3).forEach(function (p) {
+        const where = p.source + (p.heading ? " — " + p.heading : "");
+        related.appendChild(el("li", null, where + ": " + p.text.slice(0, 200)));
+      });
+      msg.appendChild(related);
+      return;
+    }
     if (!record.citations.length) return;
     const list = el("ul", "cites");
     const seen = {};
