@@ -193,11 +193,7 @@ def answer_target(
     """``"<answer> [n]."`` then, when the answer is found in passage ``n``, the sentence
     holding it: ``Passage [n] says: "..."``. With ``quote_first`` the quote comes first:
     ``Passage [n] says: "..." So the answer is: <answer> [n].``"""
-    text = answer.strip()
-    if re.search(r"[.!?]$", text):  # "... 2:00 p.m." keeps its own full stop
-        target = text + " " + "".join(f"[{n}]" for n in cite)
-    else:
-        target = format_target(text + ".", cite)
+    target = cited_answer(answer, cite)
     for n in cite:
         quote = quote_sentence(passages[n - 1].text, answer, question, quote_words)
         if quote and flat(quote) != flat(answer).rstrip("."):
@@ -205,6 +201,15 @@ def answer_target(
                 return f'Passage [{n}] says: "{quote}" So the answer is: {target}'
             return f'{target} Passage [{n}] says: "{quote}"'
     return target
+
+
+def cited_answer(answer: str, cite: Sequence[int]) -> str:
+    """``"<answer> [n]."``: the answer as one short sentence citing ``cite`` (an answer
+    ending in its own full stop, "... 2:00 p.m.", keeps it and the markers follow)."""
+    text = answer.strip()
+    if re.search(r"[.!?]$", text):
+        return text + " " + "".join(f"[{n}]" for n in cite)
+    return format_target(text + ".", cite)
 
 
 def quote_sentence(

@@ -12,7 +12,11 @@ from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-MODES = ("closed-book", "grounded", "pubmedqa", "pubmedqa-closed-book", "retriever")
+MODES = ("closed-book", "grounded", "grounded-units", "pubmedqa", "pubmedqa-closed-book",
+         "retriever")
+# Passages per example: grounded shows k passages; grounded-units retrieves k, as serving
+# does (the eval's [retrieval] k), and shows the evidence units selected from them.
+K_DEFAULTS = {"grounded": 4, "grounded-units": 5}
 # Per-mode defaults of the options whose best value differs between a LoRA adapter and an
 # embedder (a full fine-tune of a 22M-parameter model wants a 10x lower rate).
 LORA_DEFAULTS = {"epochs": 1, "lr": 2e-4, "batch_size": 4}
@@ -32,9 +36,17 @@ def _or(value, default):
 def _raft_config(args: argparse.Namespace):
     from finetune import RaftConfig
 
-    return RaftConfig(k=args.k, p_gold=_or(args.p_gold, 0.8), seed=args.seed,
+    return RaftConfig(k=_or(args.k, K_DEFAULTS["grounded"]), p_gold=_or(args.p_gold, 0.8),
+                      seed=args.seed,
                       quote_words=args.quote_words, quote_first=args.quote_first,
                       order=args.order)
+
+
+def _units_config(args: argparse.Namespace):
+    from assistant.grounded_units import UnitsConfig
+
+    return UnitsConfig(k=_or(args.k, K_DEFAULTS["grounded-units"]),
+                       p_gold=_or(args.p_gold, 0.8), seed=args.seed)
 
 
 def _pubmedqa_config(args: argparse.Namespace):
@@ -74,7 +86,16 @@ def build_examples(args: argparse.Namespace):
     if args.mode == "closed-book":
         return build_closed_book(records)
     if not args.index:
-        raise ConfigError("--mode grounded needs --index DIR to retrieve passages from")
+        raise ConfigError(f"--mode {args.mode} needs --index DIR to retrieve passages from")
+    if args.mode == "grounded-units":
+        from assistant.answering.build import open_index
+        from assistant.answering.evidence_scoring import EmbeddingScorer
+        from assistant.grounded_units import build_grounded_units
+
+        # the serving scorer: the index's embedder (the verifier's), mixed with overlap
+        searcher, embedder = open_index(Path(args.index), required=True)
+        return build_grounded_units(records, searcher, EmbeddingScorer(embedder),
+                                    _units_config(args))
     from index.searcher import Searcher
 
     searcher = Searcher(Path(args.index))
@@ -96,6 +117,10 @@ def builder_settings(args: argparse.Namespace) -> dict:
         c = _raft_config(args)
         settings.update(k=c.k, p_gold=c.p_gold, order=c.order, quote_first=c.quote_first,
                         quote_words=c.quote_words, seed=c.seed, index=str(args.index))
+    if args.mode == "grounded-units":
+        u = _units_config(args)
+        settings.update(format="units", k=u.k, p_gold=u.p_gold, seed=u.seed, mode=u.mode,
+                        versions="only-current", index=str(args.index))
     return settings
 
 
@@ -139,7 +164,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         progress=bar, callbacks=lines, base_model_id=loaded.model_id,
         base_weights_hash=loaded.weights_hash,
         data_manifest={"mode": args.mode, "source": str(args.data),
-                       "builder": builder_settings(args), **report.to_json()},
+                       "builder": builder_settings(args), **report.to_json(),
+                       "documents": training_documents(args, train)},
     )
     if not result.is_main_process:
         return 0
@@ -233,7 +259,9 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     registry = AdapterRegistry(_registry_root(args))
     action = args.adapters_command
     if action == "list":
-        print(render_versions(registry.list(args.name), as_json=args.json))
+        versions = registry.list(args.name)
+        checks = _data_checks(versions, Path(args.index)) if args.index else None
+        print(render_versions(versions, as_json=args.json, data_checks=checks))
         return 0
     if action == "show":
         version = registry.get(args.name, args.version)
@@ -251,6 +279,32 @@ def cmd_adapters(args: argparse.Namespace) -> int:
         version = registry.delete(args.name, args.version, force=args.force)
     print(render_version(version, as_json=args.json))
     return 0
+
+
+def _data_checks(versions: list, index: Path) -> dict:
+    """Each version's training documents checked against the index at ``index``."""
+    from finetune.provenance import check_training_data
+    from index.searcher import Searcher
+
+    searcher = Searcher(index)
+    try:
+        documents = searcher.documents()
+    finally:
+        searcher.close()
+    return {(v.name, v.version): check_training_data(v.manifest, documents) for v in versions}
+
+
+def training_documents(args: argparse.Namespace, examples: list) -> list[str] | None:
+    """The gold source files of the Q&A records the ``examples`` were built from (what
+    the manifest records as ``data.documents``); None for PubMedQA, not from an index."""
+    if args.mode.startswith("pubmedqa"):
+        return None
+    from finetune import read_qa
+    from finetune.provenance import record_documents
+
+    records, _ = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
+    used = {str(e.meta.get("record_id", e.id)) for e in examples}
+    return record_documents(records, used)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -272,9 +326,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="retriever mode: embedder to tune (default: the one --index was built "
                         "with)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--k", type=int, default=4, help="passages per grounded example")
+    p.add_argument("--k", type=int, default=None,
+                   help="passages per grounded example (default 4); grounded-units: passages "
+                        "retrieved to select units from, as serving retrieves (default 5)")
     p.add_argument("--p-gold", type=float, default=None,
-                   help="fraction of examples with the gold passage (grounded: 0.8, pubmedqa: 1)")
+                   help="fraction of examples with the gold passage (grounded: 0.8, pubmedqa: 1)"
+                        " or gold unit (grounded-units: 0.8)")
     p.add_argument("--quote-words", type=int, default=40,
                    help="grounded mode: longest quote of the gold sentence, in words")
     p.add_argument("--quote-first", action="store_true",
@@ -329,6 +386,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     common.add_argument("--json", action="store_true")
     q = asub.add_parser("list", parents=[common])
     q.add_argument("name", nargs="?", default=None)
+    q.add_argument("--index", help="check each version's training documents against this "
+                                   "index: ok, superseded (a newer version is in force) or "
+                                   "deleted (no longer indexed)")
     for action in ("show", "promote", "delete", "canary"):
         q = asub.add_parser(action, parents=[common])
         q.add_argument("name")
