@@ -136,8 +136,8 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting. Raises ``ConfigError`` when a searcher comes with
-    neither a verifier nor an embedder.
+    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting. Raises
+    ``ConfigError`` when a searcher comes with neither a verifier nor an embedder.
     """
     from assistant.answering.answer import AnswerConfig, ClosedBookAnswerer, RagAnswerer
     from core.settings import get_settings
