@@ -45,7 +45,7 @@ from assistant.answering.generation import (
     render_chat,
 )
 from assistant.answering.models import AdapterError, LoadedModel
-from assistant.answering.records import Answer, Message
+from assistant.answering.records import Answer, Citation, Message
 from assistant.answering.rewrite import bound_history, standalone_query
 from assistant.answering.text_stream import TextStream, stream_batch
 from core.errors import ConfigError
@@ -328,6 +328,8 @@ class _Base:
 
     def _answer(self, draft: _Draft, text: str, reason: str | None, **kwargs) -> Answer:
         draft.timings["total"] = time.perf_counter() - draft.clock
+        if reason is None:
+            text += stale_note(kwargs.get("citations", ()))
         return Answer(
             question=draft.question, answer=ABSTAIN_TEXT if reason else text,
             abstained=reason is not None, abstain_reason=reason,
@@ -538,12 +540,11 @@ class RagAnswerer(_Base):
         generation = _stream_result(draft, pieces, clock)
         answer = self._finish(draft, generation).answer
         if sent and last is not None:
-            if answer.answer_kind == "generated" and answer.answer.startswith(sent):
-                if len(answer.answer) > len(sent):
-                    yield TokenEvent(answer.answer[len(sent):])
-            else:
+            if answer.answer_kind != "generated" or not answer.answer.startswith(sent):
                 answer = self._answer(draft, sent, None, citations=last.citations,
                                       usage=_usage(generation), answer_kind="generated")
+            if len(answer.answer) > len(sent):  # the rest of the reply, or a stale note
+                yield TokenEvent(answer.answer[len(sent):])
         elif not answer.abstained:
             draft.timings.setdefault("first_token", time.perf_counter() - draft.clock)
             answer = replace(answer, timings=dict(draft.timings))
@@ -582,6 +583,21 @@ class ClosedBookAnswerer(_Base):
         reason = abstain.after_generation(text, None, self.config.abstain)
         answer = self._answer(draft, text, reason, usage=_usage(generation))
         return Trace(answer, tuple(draft.messages), generation.text)
+
+
+_STALE = ("superseded", "archived")
+
+
+def stale_note(citations: Sequence[Citation]) -> str:
+    """What an answer drawn only from superseded or archived documents must say: " (From
+    SOURCE, a superseded document, effective DATE.)"; "" when any citation is to a
+    document in force (or of unknown status), or there is none."""
+    if not citations or any(c.status not in _STALE for c in citations):
+        return ""
+    c = citations[0]
+    when = f", effective {c.effective_date}" if c.effective_date else ""
+    article = "an" if c.status[0] in "aeiou" else "a"
+    return f" (From {c.source}, {article} {c.status} document{when}.)"
 
 
 def _check_question(question: str) -> str:

@@ -272,3 +272,20 @@ def test_streaming_sends_checked_sentences_as_they_complete(searcher, verifier):
     assert "".join(tokens) == final.answer and final.answer_kind == "generated"
     assert "moon" not in final.answer
     assert 0 < final.timings["first_token"] <= final.timings["total"]
+
+
+def test_an_answer_only_from_a_superseded_document_says_so():
+    from assistant.answering.answer import stale_note
+    from assistant.answering.records import Citation
+
+    def cite(status, date=None):
+        return Citation(n=1, chunk_id="c", source="policies/refunds-2023.md", page_index=None,
+                        page_label=None, heading="", quote="q", support=1.0,
+                        effective_date=date, status=status)
+
+    assert stale_note([cite("superseded", "2023-01-01")]) == (
+        " (From policies/refunds-2023.md, a superseded document, effective 2023-01-01.)")
+    assert stale_note([cite("archived")]) == (
+        " (From policies/refunds-2023.md, an archived document.)")
+    assert stale_note([cite("superseded"), cite("current")]) == ""
+    assert stale_note([cite("unknown")]) == "" and stale_note([]) == ""
