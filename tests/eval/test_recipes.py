@@ -127,9 +127,9 @@ def test_split_override_runs_the_dev_questions_under_another_hash(tmp_path):
 
 
 def test_a_setup_can_answer_evidence_first(tmp_path):
-    text = CONFIG.replace("[setups.base]\n", "[setups.base]\nevidence_first = true\n")
+    text = CONFIG.replace("[setups.base]\n", "[setups.base]\nevidence_first = false\n")
     config = _config(tmp_path, text)
-    assert [s.evidence_first for s in config.setups] == [True, False, False]
+    assert [s.evidence_first for s in config.setups] == [False, True, True]
     with pytest.raises(EvalConfigError, match="evidence_first must be true or false"):
         bad = CONFIG.replace("[setups.base]\n", '[setups.base]\nevidence_first = "yes"\n')
         _config(tmp_path, bad)

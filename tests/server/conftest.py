@@ -59,11 +59,14 @@ def settings(tmp_path, index_dir):
 
 @pytest.fixture
 def make_answerer(embedder):
-    """``(searcher, generator) -> Answerer``: the real RAG answerer and citation checker."""
-    from assistant.answering.answer import RagAnswerer
+    """``(searcher, generator) -> Answerer``: the real RAG answerer and citation checker,
+    over whole passages (the server tests drive its mechanics with scripted generators:
+    streaming, batching, cancellation); ``evidence_first=True`` for the default path."""
+    from assistant.answering.answer import AnswerConfig, RagAnswerer
 
-    def make(searcher, generator):
-        return RagAnswerer(searcher, generator, _verifier(embedder))
+    def make(searcher, generator, evidence_first: bool = False):
+        return RagAnswerer(searcher, generator, _verifier(embedder),
+                           AnswerConfig(evidence_first=evidence_first))
 
     return make
 
