@@ -218,14 +218,27 @@ def select_units(
     ``abstain`` is true when the best score is below ``min_score``. Raises
     ``ConfigError`` for ``k`` < 1 or ``budget_tokens`` < 1.
     """
+    units = split_passages(passages)
+    scores = [float(s) for s in scorer.score(question, units)] if units else []
+    return choose_units(units, scores, budget_tokens, k, min_score, count_tokens)
+
+
+def choose_units(
+    units: Sequence[EvidenceUnit],
+    scores: Sequence[float],
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+    k: int = DEFAULT_K,
+    min_score: float = DEFAULT_MIN_SCORE,
+    count_tokens: Callable[[str], int] = approx_tokens,
+) -> Selection:
+    """``select_units``'s choice over ``units`` already scored (``scores``, one each), for
+    a caller that needs the scores of every unit too."""
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     if budget_tokens < 1:
         raise ConfigError(f"budget_tokens must be at least 1, got {budget_tokens}")
-    units = split_passages(passages)
     if not units:
         return Selection((), True, float("-inf"), min_score, 0)
-    scores = [float(s) for s in scorer.score(question, units)]
     order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
     kept: list[int] = []
     used = 0

@@ -1,9 +1,9 @@
 """Evidence-first answering: the pieces ``RagAnswerer`` uses when
 ``AnswerConfig.evidence_first`` is on.
 
-- ``gather``: retrieved passages -> evidence units -> ``select_units`` (the dev-chosen
-  defaults) plus the best-scored units ``extract`` reads (``EXTRACT_UNITS``, as the
-  benchmark that chose its thresholds did).
+- ``gather``: retrieved passages -> evidence units, scored once -> ``choose_units`` (the
+  dev-chosen defaults of ``select_units``) plus the best-scored units ``extract`` reads
+  (``EXTRACT_UNITS``, as the benchmark that chose its thresholds did).
 - ``unit_passage``: a unit as a ``Passage`` (its text, source, page, heading path and its
   document's date and status), so the grounded prompt numbers units and the citation
   verifier checks against them.
@@ -30,7 +30,7 @@ from assistant.answering.evidence import (
     EvidenceUnit,
     Selection,
     UnitScorer,
-    select_units,
+    choose_units,
     split_passages,
 )
 from assistant.answering.extract import EXTRACT_UNITS, Extraction, check_answer, extract
@@ -83,18 +83,15 @@ def unit_passage(unit: EvidenceUnit, source: Passage | None, score: float = 0.0)
 
 
 def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer) -> Evidence:
-    """Units of ``passages`` for ``query``: the selection (``select_units`` defaults), the
+    """Units of ``passages`` for ``query``: the selection (``select_units``'s defaults), the
     selection as passages, and the top ``EXTRACT_UNITS`` units by score."""
-    selection = select_units(query, passages, scorer)
     by_chunk = {p.chunk_id: p for p in passages}
-    units = split_passages(passages)
-    scores: dict[tuple[str, int, int], float] = {}
-    ranked: list[EvidenceUnit] = []
-    if units:
-        values = [float(s) for s in scorer.score(query, units)]
-        order = sorted(range(len(units)), key=lambda i: (-values[i], i))
-        ranked = [units[i] for i in order[:EXTRACT_UNITS]]
-        scores = {unit_key(u): v for u, v in zip(units, values, strict=True)}
+    units = split_passages(passages)  # split and scored once, for selection and ranking
+    values = [float(s) for s in scorer.score(query, units)] if units else []
+    selection = choose_units(units, values)
+    order = sorted(range(len(units)), key=lambda i: (-values[i], i))
+    ranked = [units[i] for i in order[:EXTRACT_UNITS]]
+    scores = {unit_key(u): v for u, v in zip(units, values, strict=True)}
     shown = [unit_passage(s.unit, by_chunk.get(s.unit.chunk_id), s.score)
              for s in selection.units]
     return Evidence(selection, shown, ranked, scores)

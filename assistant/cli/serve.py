@@ -45,21 +45,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), indent=2))
         return 0
+    from assistant.integrations.client import where
+
     print(answer.answer)
     if answer.abstained:
         print(f"\n(abstained: {answer.abstain_reason})")
         if answer.passages:
             print("\nRelated passages:")
         for p in answer.passages[:3]:
-            where = p.source + (f" \u00a7 {p.heading_path}" if p.heading_path else "")
-            print(f"- {where}: {' '.join(p.text.split())[:200]}")
+            print(f"- {where(p.to_json())}: {' '.join(p.text.split())[:200]}")
     for c in answer.citations:
-        where = c.source + (f" p.{c.page_index}" if c.page_index is not None else "")
-        if c.page_label and c.page_label != str(c.page_index):
-            where += f" (label {c.page_label})"
-        if c.heading:
-            where += f" \u00a7 {c.heading}"
-        print(f"[{c.n}] {where}\n    \u201c{c.quote}\u201d")
+        print(f"[{c.n}] {where(c.to_json())}\n    \u201c{c.quote}\u201d")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items())
     print(f"\nmodel {answer.model}{' + ' + answer.adapter if answer.adapter else ''}; {timing}")
     return 0
