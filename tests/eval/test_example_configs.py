@@ -48,8 +48,8 @@ def test_pubmedqa_config_points_at_the_shared_data_beside_the_checkout():
 REPORTS = EXAMPLES.parent / "eval" / "reports"
 
 
-@pytest.mark.parametrize("config_path", sorted(REPORTS.glob("*/eval.toml")),
-                         ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("config_path", sorted(REPORTS.rglob("eval.toml")),
+                         ids=lambda p: str(p.parent.relative_to(REPORTS)))
 def test_committed_report_configs_load_and_name_the_setups_they_report(config_path):
     import json
 
