@@ -12,7 +12,7 @@ from eval.config import load_config
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.mark.parametrize("name", ["acme", "pubmedqa"])
+@pytest.mark.parametrize("name", ["acme", "pubmedqa", "postgresql"])
 def test_example_config_loads_with_four_setups(name):
     config = load_config(EXAMPLES / name / "eval.toml")
     extra = ["combined-units"] if name == "acme" else []
@@ -36,6 +36,25 @@ def test_acme_config_points_inside_the_checkout():
         if setup.adapter:
             recipe = config.recipes[setup.adapter]
             assert recipe.data.is_file() and recipe.split == "train"
+
+
+def test_postgresql_adapters_are_trained_on_its_own_train_questions():
+    config = load_config(EXAMPLES / "postgresql" / "eval.toml")
+    by_name = {s.name: s for s in config.setups}
+    assert by_name["finetune"].adapter == "pg-closed-book"
+    assert by_name["combined"].adapter == "pg-units" and by_name["combined"].evidence_first
+    assert config.recipes["pg-closed-book"].mode == "closed-book"
+    units = config.recipes["pg-units"]
+    assert units.mode == "grounded-units" and units.index == "eval"
+    for setup in config.setups:
+        if setup.adapter:
+            recipe = config.recipes[setup.adapter]
+            assert recipe.data == EXAMPLES / "postgresql" / "train_qa.jsonl"
+            assert recipe.data.is_file() and recipe.split == "train"
+    # the same training settings as the Acme recipes they follow
+    acme = load_config(EXAMPLES / "acme" / "eval.toml").recipes
+    assert config.recipes["pg-closed-book"].args == acme["acme-closed-book"].args
+    assert units.args == acme["acme-units"].args
 
 
 def test_pubmedqa_config_points_at_the_shared_data_beside_the_checkout():

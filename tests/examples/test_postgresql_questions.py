@@ -3,8 +3,9 @@
 Gold answers are scored by exact match / F1 later, so every answer must literally occur
 (lowercased, whitespace collapsed) in the visible text of the section it cites: the page's
 body without scripts, styles and the navigation header/footer, under the cited h1..h4
-heading. Schema, counts and splits are checked from the repository alone; the checks
-against the pages skip when the shared manual (``../shared/data``) is absent.
+heading (read by ``tests/pg_manual.py``). Schema, counts and splits are checked from the
+repository alone; the checks against the pages skip when the shared manual
+(``../shared/data``) is absent.
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
-import lxml.html
-import pytest
-from lxml.html import HtmlElement
-from shared_data import SHARED_DATA
+from pg_manual import (
+    HTML,
+    headings,
+    needs_manual,
+    norm,
+    page_names,
+    page_text,
+    pages_with_term,
+    section_text,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "postgresql"
 QUESTIONS = EXAMPLE / "questions.jsonl"
-HTML = SHARED_DATA / "postgresql-15-docs" / "html"
 
 TYPES = {"config_default", "error_code", "function", "release", "paraphrase", "table",
          "unanswerable"}
@@ -39,22 +45,6 @@ PAGES_BY_TYPE = {
 KEYS = {"id", "question", "answer", "aliases", "stale_answer", "sources", "split", "type"}
 MAX_ANSWER_CHARS = 80
 
-_HEADINGS = ("h1", "h2", "h3", "h4")
-_NAVIGATION = '//script|//style|//div[@class="navheader"]|//div[@class="navfooter"]'
-# Elements that end a visual line: a space is put around their text, so table cells and
-# definition terms do not run together ("23505unique_violation").
-_BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "pre", "table", "tr",
-                     "td", "th", "thead", "tbody", "caption", "blockquote", "br", "hr",
-                     "h1", "h2", "h3", "h4", "h5", "h6"})
-
-needs_manual = pytest.mark.skipif(not HTML.is_dir(),
-                                  reason=f"PostgreSQL manual not available: {HTML}")
-
-
-def norm(text: str) -> str:
-    """Lowercase and collapse whitespace."""
-    return re.sub(r"\s+", " ", text).strip().lower()
-
 
 @cache
 def rows() -> tuple[dict, ...]:
@@ -64,48 +54,6 @@ def rows() -> tuple[dict, ...]:
 
 def answerable() -> list[dict]:
     return [r for r in rows() if r["type"] != "unanswerable"]
-
-
-@cache
-def page(name: str) -> HtmlElement:
-    """The page's ``<body>`` without scripts, styles and navigation, block text spaced."""
-    data = re.sub(rb"^\s*<\?xml[^>]*\?>", b"", (HTML / name).read_bytes())
-    tree = lxml.html.document_fromstring(data)
-    for element in tree.xpath(_NAVIGATION):
-        element.drop_tree()
-    for element in tree.iter():
-        if isinstance(element.tag, str) and element.tag in _BLOCKS:
-            element.text = " " + (element.text or "")
-            element.tail = " " + (element.tail or "")
-    return tree.find("body")
-
-
-@cache
-def page_text(name: str) -> str:
-    return norm(page(name).text_content())
-
-
-def headings(name: str) -> dict[str, HtmlElement]:
-    """Normalised heading text -> the first h1..h4 element with that text."""
-    found: dict[str, HtmlElement] = {}
-    for element in page(name).iter(*_HEADINGS):
-        found.setdefault(norm(element.text_content()), element)
-    return found
-
-
-@cache
-def section_text(name: str, heading: str) -> str | None:
-    """Visible text of the section the heading titles: the DocBook section ``div`` that
-    holds the heading's ``titlepage`` (or the heading's parent where there is none)."""
-    element = headings(name).get(norm(heading))
-    if element is None:
-        return None
-    holder = element
-    while holder is not None and not (holder.tag == "div"
-                                      and "titlepage" in (holder.get("class") or "")):
-        holder = holder.getparent()
-    section = holder.getparent() if holder is not None else element.getparent()
-    return norm(section.text_content())
 
 
 def load_splitter():
@@ -213,7 +161,7 @@ def test_the_eval_config_loads_the_test_split():
     from eval.questions import load_questions
 
     config = load_config(EXAMPLE / "eval.toml")
-    assert [s.name for s in config.setups] == ["base", "rag"]
+    assert [s.name for s in config.setups] == ["base", "rag", "finetune", "combined"]
     assert config.corpus.kind == "docs" and config.questions.split == "test"
     assert config.corpus.docs == (EXAMPLE / "../../../shared/data/postgresql-15-docs/html"
                                   ).resolve()
@@ -259,14 +207,10 @@ def test_stale_answers_occur_in_the_stale_sources():
 
 @needs_manual
 def test_unanswerable_terms_occur_on_no_page():
-    names = sorted(p.name for p in HTML.glob("*.html"))
-    assert len(names) == 1169
-    texts = [page_text(name) for name in names]
+    assert len(page_names()) == 1169
     for r in rows():
         for term in r.get("absent_terms", []):
-            pattern = re.compile(r"(?<![\w-])" + re.escape(norm(term)) + r"(?![\w-])")
-            hits = [n for n, t in zip(names, texts, strict=True)
-                    if norm(term) in t and pattern.search(t)]  # `in` first: fast
+            hits = pages_with_term(term)
             assert not hits, f"{r['id']}: {term!r} occurs on {hits[:3]}"
 
 
