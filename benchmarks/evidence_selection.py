@@ -3,6 +3,12 @@ does the extractive fallback answer right, and does it abstain when it should?
 
     python -m benchmarks.evidence_selection --split dev --grid   # choose defaults here
     python -m benchmarks.evidence_selection --split test         # then report, once
+    python -m benchmarks.evidence_selection --split dev --selector acme-selector@v1
+
+``--selector`` (repeatable: a tuned unit selector, ``NAME@vN`` or its directory, from
+``assistant finetune --mode selector``) scores the units with it instead of the bundled
+embedder (``EmbeddingScorer`` over it, same weights), and ends with a table comparing
+each scorer's unit hit@1/hit@3 and extraction outcome on the split.
 
 Retrieval is hybrid k=5 with the bundled embedder over an index of
 ``examples/acme/docs`` (built into ``--index`` on first use, reused after). Every
@@ -165,8 +171,8 @@ def _choose(scorer) -> None:
     scorer.rank_weight = defaults.DEFAULT_RANK_WEIGHT
 
 
-def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> None:
-    """The figures of the chosen defaults."""
+def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> dict:
+    """The figures of the chosen defaults; returns the totals for ``compare``."""
     from assistant.answering.evidence import (
         DEFAULT_BUDGET_TOKENS,
         DEFAULT_K,
@@ -225,6 +231,22 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> N
     for c, e in zip(unanswerable, exs, strict=True):
         if e is not None:
             print(f"- {c.record.id} answered: {c.record.question!r} -> {e.span!r} ({e.reason})")
+    return {**{key: total[key] for key in keys}, "unanswerable": rows[0]}
+
+
+def compare(results: dict[str, dict], split: str) -> None:
+    """One row per scorer: unit hit@1/hit@3 and the extraction outcome."""
+    rows = []
+    for name, r in results.items():
+        n = r["n"]
+        rows.append({"scorer": name, "n": n, "unit hit@1": round(r["unit hit@1"] / n, 3),
+                     "unit hit@3": round(r["unit hit@3"] / n, 3),
+                     "extract right": r["extract: right span"],
+                     "extract wrong": r["extract: wrong span"],
+                     "extract none": r["extract: none"], "abstained": r["abstained"],
+                     "unanswerable declined (either)":
+                         f"{r['unanswerable']['either']} of {r['unanswerable']['n']}"})
+    table(rows, f"{split}: scorers compared (answerable questions unless said otherwise)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,23 +259,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="also print the tables defaults are chosen from (dev only)")
     parser.add_argument("--verbose", action="store_true",
                         help="print each answerable question's extraction")
+    parser.add_argument("--selector", action="append", default=[], metavar="PATH",
+                        help="a tuned unit selector (NAME@vN or its directory) to score the "
+                             "units with as well; repeatable")
     args = parser.parse_args(argv)
     if args.grid and args.split != "dev":
         parser.error("--grid chooses defaults: run it on the dev split only")
 
     from assistant.answering.evidence_scoring import EmbeddingScorer
+    from assistant.answering.selector import load_selector
 
+    selectors = {spec: load_selector(spec) for spec in args.selector}  # bad ones fail first
     cases, embedder = load_cases(args.split, args.index, args.k)
     answerable = [c for c in cases if c.record.answer is not None]
     unanswerable = [c for c in cases if c.record.answer is None]
-    scorer = EmbeddingScorer(embedder)
-    print(f"## Evidence selection, acme {args.split}: {len(answerable)} answerable, "
-          f"{len(unanswerable)} unanswerable; hybrid k={args.k}")
-    if args.grid:
-        grid(answerable, scorer, unanswerable)
-    report(answerable, scorer, unanswerable, args.split)
-    if args.verbose:
-        _verbose(answerable, scorer)
+    results = {}
+    for name, model in {"bundled embedder": embedder, **selectors}.items():
+        scorer = EmbeddingScorer(model)
+        print(f"## Evidence selection, acme {args.split}: {len(answerable)} answerable, "
+              f"{len(unanswerable)} unanswerable; hybrid k={args.k}; units scored with "
+              f"{name}")
+        if args.grid:
+            grid(answerable, scorer, unanswerable)
+        results[name] = report(answerable, scorer, unanswerable, args.split)
+        if args.verbose:
+            _verbose(answerable, scorer)
+    if selectors:
+        compare(results, args.split)
 
 
 def _verbose(cases: list[Case], scorer) -> None:

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # How answers are made everywhere (ask, serve, integrations): from evidence units, each
     # answer checked and cited (true), or the model over whole passages (false).
     answer_evidence_first: bool = True
+    # What scores evidence units: None, the verifier's embedder (the index's, or
+    # server_verifier_embedder); or a unit selector tuned by `assistant finetune --mode
+    # selector`, as NAME@vN, NAME (its newest version) or its directory.
+    answer_unit_selector: str | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -71,7 +75,8 @@ class Settings(BaseSettings):
 
     @property
     def embedders_dir(self) -> Path:
-        """Embedders tuned by ``assistant finetune --mode retriever``: ``home/embedders``."""
+        """Embedders tuned by ``assistant finetune --mode retriever`` and unit selectors
+        tuned by ``--mode selector``: ``home/embedders``."""
         return self.home.expanduser() / "embedders"
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,11 @@ def resolve_model_path(model: str) -> str:
         if not path.is_dir():
             raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
                               "with `assistant finetune --mode retriever`)")
+        if _manifest_kind(path) == "selector":
+            raise ConfigError(f"embedder {model!r} is a unit selector (`assistant finetune "
+                              "--mode selector`), not an embedder for an index or the citation "
+                              "check: set it as ASSISTANT_ANSWER_UNIT_SELECTOR or an eval "
+                              "setup's selector")
         return str(path)
     if model in _BUNDLED:
         package, sub = _BUNDLED[model]
@@ -118,6 +124,15 @@ def resolve_model_path(model: str) -> str:
             )
         return str(Path(list(spec.submodule_search_locations)[0]) / sub)
     return model
+
+
+def _manifest_kind(path: Path) -> str | None:
+    """The ``kind`` in a tuned version's manifest (``embedder``, ``selector``), or None."""
+    try:
+        data = json.loads((path / TUNED_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
 
 
 def embedder_unless_loaded(model: str | None, loaded: Embedder | None) -> Embedder | None:

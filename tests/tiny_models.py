@@ -94,3 +94,31 @@ def build_lora_adapter(base_dir: Path, out: Path, loaded=None, seed: int = 1,
         (out / "manifest.json").write_text(json.dumps(
             {"base_model_id": loaded.model_id, "base_weights_hash": loaded.weights_hash}))
     return out
+
+
+def build_tiny_embedder(directory: Path, seed: int = 0) -> Path:
+    """A 2-layer, 32-dim BERT with the bundled embedder's tokenizer, saved as a
+    sentence-transformers directory (random weights: it ranks no better than chance, and
+    scores units differently from the bundled model)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    try:  # sentence-transformers 6
+        from sentence_transformers.base.modules.transformer import Transformer
+    except ImportError:  # 5.x
+        from sentence_transformers.models import Transformer
+
+    from ingest.embedding import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"))
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=256)
+    BertModel(config).save_pretrained(directory / "bert")
+    tokenizer.save_pretrained(directory / "bert")
+    model = SentenceTransformer(modules=[Transformer(str(directory / "bert"), max_seq_length=128),
+                                         Pooling(32), Normalize()], device="cpu")
+    model.save(str(directory / "st"))
+    return directory / "st"

@@ -355,14 +355,15 @@ class RagAnswerer(_Base):
     """Retrieve -> budget -> generate -> check citations -> abstain if unsupported."""
 
     def __init__(self, searcher: Searcher, generator: Generator, verifier: CitationVerifier,
-                 config: AnswerConfig | None = None) -> None:
+                 config: AnswerConfig | None = None, scorer: UnitScorer | None = None) -> None:
         self.searcher, self.generator, self.verifier = searcher, generator, verifier
         self.config = config or AnswerConfig()
-        self._scorer: UnitScorer | None = None
+        self._scorer: UnitScorer | None = scorer
 
     @property
     def scorer(self) -> UnitScorer:
-        """What scores evidence units (``evidence_first``): the verifier's embedder mixed
+        """What scores evidence units (``evidence_first``): the ``scorer`` given (e.g. a
+        tuned unit selector, ``build.build_answerer``), else the verifier's embedder mixed
         with lexical overlap (``EmbeddingScorer``), lexical alone without an embedder."""
         if self._scorer is None:
             from assistant.answering.evidence_scoring import EmbeddingScorer, LexicalScorer

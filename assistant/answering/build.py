@@ -10,7 +10,8 @@ across setups and records what the generator returns):
 - ``load_adapter(adapters, spec)``: one adapter by directory, ``name`` (the registry's
   promoted version) or ``name@vN`` (``core.refs``), served under ``name@vN``;
 - ``open_index(index_dir)``: the searcher and the embedder the index was built with;
-- ``build_answerer(generator, searcher, ...)``: a ``RagAnswerer`` over a searcher, or a
+- ``build_answerer(generator, searcher, ...)``: a ``RagAnswerer`` over a searcher (its
+  evidence units scored by a tuned unit selector when one is set), or a
   ``ClosedBookAnswerer`` without one.
 
 Heavy modules (torch, transformers, peft) load when a function runs, not on import.
@@ -130,24 +131,40 @@ def open_index(index_dir: Path | None, embedder: Embedder | None = None, *,
 
 def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
                    embedder: Embedder | None = None, verifier: CitationVerifier | None = None,
-                   config: AnswerConfig | None = None) -> RagAnswerer | ClosedBookAnswerer:
+                   config: AnswerConfig | None = None,
+                   selector: str | Embedder | None = None) -> RagAnswerer | ClosedBookAnswerer:
     """The answerer over ``generator``.
 
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting. Raises
-    ``ConfigError`` when a searcher comes with neither a verifier nor an embedder.
+    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting.
+
+    ``selector`` scores the evidence units: a unit selector tuned by ``assistant finetune
+    --mode selector`` (``NAME@vN``, ``NAME`` or its directory, ``selector.load_selector``)
+    or one already loaded; without one, the verifier's embedder does. When ``config`` is
+    None too, the ``answer_unit_selector`` setting is the default (a caller passing its
+    own config, as the eval does, passes its own selector). Raises ``ConfigError`` when a
+    searcher comes with neither a verifier nor an embedder, or for a selector that is
+    unknown, missing or not a selector (the message names it).
     """
     from assistant.answering.answer import AnswerConfig, ClosedBookAnswerer, RagAnswerer
     from core.settings import get_settings
 
     if config is None:
-        config = AnswerConfig(evidence_first=get_settings().answer_evidence_first)
+        settings = get_settings()
+        config = AnswerConfig(evidence_first=settings.answer_evidence_first)
+        if selector is None:
+            selector = settings.answer_unit_selector
     if searcher is None:
         return ClosedBookAnswerer(generator, config)
     if verifier is None:
         from assistant.answering.citations import CitationVerifier
 
         verifier = CitationVerifier(embedder)
-    return RagAnswerer(searcher, generator, verifier, config)
+    scorer = None
+    if selector is not None:
+        from assistant.answering.selector import selector_scorer
+
+        scorer = selector_scorer(selector)
+    return RagAnswerer(searcher, generator, verifier, config, scorer=scorer)

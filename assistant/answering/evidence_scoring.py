@@ -113,6 +113,22 @@ def lexical_overlap(question: str, unit: EvidenceUnit, prefix_weight: float = 0.
                for t in terms) / len(terms)
 
 
+def with_path(unit: EvidenceUnit) -> str:
+    """``path: text``, the unit as ``EmbeddingScorer`` embeds it with its prefix (its text
+    alone when it has no path)."""
+    return f"{unit.path}: {unit.text}" if unit.path else unit.text
+
+
+def embedded_texts(unit: EvidenceUnit, prefix_weight: float = DEFAULT_PREFIX_WEIGHT,
+                   ) -> list[str]:
+    """The texts of ``unit`` that ``EmbeddingScorer(prefix_weight=...)`` embeds: its text
+    (when ``prefix_weight`` < 1) and ``with_path`` (when > 0), without repeats. A tuned
+    selector (``assistant.answering.selector``) trains on exactly these."""
+    texts = ([unit.text] if prefix_weight < 1.0 else []) + \
+        ([with_path(unit)] if prefix_weight > 0.0 else [])
+    return list(dict.fromkeys(texts))
+
+
 def retrieval_prior(units: Sequence[EvidenceUnit]) -> np.ndarray:
     """``1 - passage_rank / n_passages`` per unit: 1 for the first passage's units, falling
     linearly (0.8, 0.6, ... with five passages)."""
@@ -171,8 +187,7 @@ class EmbeddingScorer:
         if pw < 1.0:
             out += (1 - pw) * (self.vectors([u.text for u in units]) @ q)
         if pw > 0.0:
-            with_prefix = [f"{u.path}: {u.text}" if u.path else u.text for u in units]
-            out += pw * (self.vectors(with_prefix) @ q)
+            out += pw * (self.vectors([with_path(u) for u in units]) @ q)
         return out
 
     def score(self, question: str, units: Sequence[EvidenceUnit]) -> np.ndarray:

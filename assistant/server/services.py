@@ -75,6 +75,7 @@ class Services:
     registry: Any = None
     static_adapters: dict[str, Path] | None = None
     verifier_embedder: Any = None
+    selector: Any = None  # a tuned unit selector (answer_unit_selector), loaded at start
 
 
 def build_services(settings: Settings) -> Services:
@@ -102,6 +103,12 @@ def build_services(settings: Settings) -> Services:
         verifier_embedder = embedder_unless_loaded(settings.server_verifier_embedder, embedder)
         if verifier_embedder is embedder:
             verifier_embedder = None
+    selector = None
+    if settings.answer_unit_selector:  # loaded now: a bad one stops the start, naming it
+        from assistant.answering.selector import load_selector
+
+        selector = load_selector(settings.answer_unit_selector, settings.embedders_dir,
+                                 device=settings.server_device)
     return Services(
         generator=base.generator,
         model_id=base.loaded.model_id,
@@ -113,6 +120,7 @@ def build_services(settings: Settings) -> Services:
         registry=registry,
         static_adapters=dict(settings.server_adapters),
         verifier_embedder=verifier_embedder,
+        selector=selector,
     )
 
 
@@ -166,7 +174,8 @@ class Runtime:
             else:
                 self.answerer = build_answerer(
                     self.generator, services.searcher,
-                    embedder=services.verifier_embedder or services.embedder)
+                    embedder=services.verifier_embedder or services.embedder,
+                    selector=services.selector)
         self.metrics.set_index_version(services.searcher.version)
         self.metrics.ready.set(1)
         logger.info("ready: index %s, model %s", services.searcher.version, services.model_id)
