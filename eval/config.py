@@ -21,7 +21,13 @@ at least one ``[setups.NAME]``)::
                  how long it took; ``index = "eval"`` is this run's own index
     [setups.NAME] retrieval, adapter, k, mode, reranker, base, description,
                  evidence_first (default true: answer from evidence units; false: the
-                 model over whole passages, the path before evidence-first answering)
+                 model over whole passages, the path before evidence-first answering),
+                 extract_first (default true: an extracted sentence answers before the
+                 model is asked; false: the model answers first and extraction is the
+                 fallback when its reply fails the checks),
+                 selector (a unit selector tuned by ``assistant finetune --mode
+                 selector``: ``name@vN``, ``name`` (its newest version) or a directory;
+                 default: the units are scored with the verifier's embedder)
 
 A setup's ``adapter`` is a registry name (its promoted version), ``name@vN`` (that
 version) or a directory path (anything with a ``/``, or starting with ``.`` or ``~``).
@@ -153,6 +159,8 @@ class SetupConfig:
     base: str | None = None
     description: str = ""
     evidence_first: bool = True  # answer from evidence units (false: the model over passages)
+    extract_first: bool = True  # evidence-first: extract before generating (false: generate first)
+    selector: str | None = None  # a tuned unit selector (None: the verifier's embedder)
 
     @property
     def role(self) -> str:
@@ -194,7 +202,7 @@ _TABLES = {
     "questions": QuestionsConfig, "retrieval": RetrievalDefaults, "answer": AnswerSection,
 }
 _SETUP_KEYS = ("retrieval", "adapter", "k", "mode", "reranker", "base", "description",
-               "evidence_first")
+               "evidence_first", "extract_first", "selector")
 
 
 def load_config(path: Path | str) -> EvalConfig:
@@ -386,5 +394,10 @@ def _setups(raw: dict, defaults: RetrievalDefaults, base_dir: Path) -> tuple[Set
             raise EvalConfigError(f"[{where}] mode must be one of {', '.join(MODES)}")
         if setup.adapter is not None and not setup.adapter.strip():
             raise EvalConfigError(f"[{where}] adapter must be a name, name@vN or a path")
+        if setup.selector is not None and not setup.selector.strip():
+            raise EvalConfigError(f"[{where}] selector must be a name, name@vN or a path")
+        if setup.selector is not None and not setup.retrieval:
+            raise EvalConfigError(f"[{where}] selector scores evidence units of retrieved "
+                                  "passages: it needs retrieval = true")
         out.append(setup)
     return tuple(out)

@@ -25,6 +25,7 @@ from assistant.answering.answer import AnswerConfig, AnswerOptions, Trace
 from assistant.answering.build import LoadedBase, build_answerer, load_generator
 from assistant.answering.citations import CitationConfig, CitationVerifier
 from assistant.answering.records import Answer
+from core.errors import ConfigError
 from core.refs import RefError, parse_ref
 from eval.config import EvalConfig, EvalConfigError, SetupConfig
 from eval.questions import EvalQuestion
@@ -251,7 +252,7 @@ class EvalSetup:
 
     def __init__(self, config: SetupConfig, generator, verifier: CitationVerifier,
                  answer_config: AnswerConfig, max_new_tokens: int, adapter_name: str | None,
-                 searcher=None) -> None:
+                 searcher=None, selector: Embedder | None = None) -> None:
         self.config = config
         self.name = config.name
         self.searcher = searcher
@@ -262,7 +263,8 @@ class EvalSetup:
         if config.retrieval and searcher is None:
             raise EvalConfigError(f"setup {config.name!r} uses retrieval but has no index")
         self.answerer = build_answerer(self.generator, searcher if config.retrieval else None,
-                                       verifier=verifier, config=answer_config)
+                                       verifier=verifier, config=answer_config,
+                                       selector=selector)
 
     def answer(self, question: str) -> Answer:
         """The answer record for ``question`` under this setup."""
@@ -346,6 +348,7 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         temperature=answer.temperature)
     verifier = CitationVerifier(verifier_embedder(answer.verifier_embedder, embedder),
                                 CitationConfig(min_support=answer.min_support))
+    selectors = _selectors(config, setups)
     out = {}
     for setup in setups:
         base = setup.base or config.model.base
@@ -353,7 +356,28 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         resolved = adapters.get(setup.name)
         name = models.adapter(base, resolved) if resolved is not None else None
         searcher = searchers.get(setup.reranker) if setup.retrieval else None
-        setup_answer = replace(answer_config, evidence_first=setup.evidence_first)
+        setup_answer = replace(answer_config, evidence_first=setup.evidence_first,
+                               extract_first=setup.extract_first)
         out[setup.name] = EvalSetup(setup, generator, verifier, setup_answer,
-                                    config.run.max_new_tokens, name, searcher)
+                                    config.run.max_new_tokens, name, searcher,
+                                    selectors.get(setup.selector))
+    return out
+
+
+def _selectors(config: EvalConfig, setups: Sequence[SetupConfig]) -> dict[str, Embedder]:
+    """Each distinct ``selector`` of ``setups`` loaded once (``selector.load_selector``,
+    relative paths from the config's folder). Raises ``EvalConfigError`` naming the setup
+    for one that is unknown, missing or not a selector."""
+    from assistant.answering.selector import load_selector
+
+    base_dir = config.path.parent if config.path.is_file() else config.path
+    out: dict[str, Embedder] = {}
+    for setup in setups:
+        if setup.selector is None or setup.selector in out:
+            continue
+        try:
+            out[setup.selector] = load_selector(setup.selector, device=config.model.device,
+                                                base_dir=base_dir)
+        except ConfigError as exc:
+            raise EvalConfigError(f"[setups.{setup.name}] {exc}") from exc
     return out

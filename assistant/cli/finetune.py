@@ -13,7 +13,7 @@ from core.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 MODES = ("closed-book", "grounded", "grounded-units", "pubmedqa", "pubmedqa-closed-book",
-         "retriever")
+         "retriever", "selector")
 # Passages per example: grounded shows k passages; grounded-units retrieves k, as serving
 # does (the eval's [retrieval] k), and shows the evidence units selected from them.
 K_DEFAULTS = {"grounded": 4, "grounded-units": 5}
@@ -133,8 +133,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     check_name(args.name)
     if args.mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    if args.threads is not None:
+        set_threads(args.threads)
     if args.mode == "retriever":
         return cmd_finetune_retriever(args)
+    if args.mode == "selector":
+        return cmd_finetune_selector(args)
     for key, value in LORA_DEFAULTS.items():
         setattr(args, key, _or(getattr(args, key), value))
     config = TrainConfig(
@@ -230,6 +234,73 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune_selector(args: argparse.Namespace) -> int:
+    """``--mode selector``: tune the embedder that scores evidence units on (question,
+    answer unit, hard negative units) rows from the passages ``--index`` retrieves, and
+    save it as the next version under ``$ASSISTANT_HOME/embedders`` (or ``--registry``)
+    with a ``kind: selector`` manifest."""
+    from assistant.answering.build import open_index
+    from assistant.answering.evidence_scoring import EmbeddingScorer
+    from assistant.answering.selector import (
+        SelectorConfig,
+        build_selector_pairs,
+        split_unit_pairs,
+        train_selector,
+    )
+    from core.settings import get_settings
+    from finetune import Redactor
+    from ingest.embedding import embedder_unless_loaded
+
+    if not args.index:
+        raise ConfigError("--mode selector needs --index DIR: the passages whose units are "
+                          "trained on are retrieved from it")
+    defaults = SelectorConfig()
+    config = SelectorConfig(
+        epochs=_or(args.epochs, defaults.epochs), lr=_or(args.lr, defaults.lr),
+        batch_size=_or(args.batch_size, defaults.batch_size),
+        hard_negatives=_or(args.hard_negatives, defaults.hard_negatives),
+        k=_or(args.k, defaults.k), val_fraction=args.val_fraction, seed=args.seed)
+    records = read_records(args)
+    # The passages as serving retrieves them; the hard negatives ranked by the embedder
+    # to be tuned (the index's, which serving scores units with, unless --embedder).
+    searcher, embedder = open_index(Path(args.index), required=True)
+    try:
+        base = args.embedder or searcher.manifest.embedder.load_name()
+        scorer = EmbeddingScorer(embedder_unless_loaded(args.embedder, embedder))
+        pairs, report = build_selector_pairs(
+            records, searcher, scorer, config, Redactor(enabled=not args.no_redact),
+            public_documents=args.keep_document_contacts)
+    finally:
+        searcher.close()
+    train, val = split_unit_pairs(pairs, config.val_fraction, config.seed)
+    report.train, report.val = len(train), len(val)
+    print(report.to_text(), file=sys.stderr)
+    registry = Path(args.registry) if args.registry else get_settings().embedders_dir
+
+    def say(row: dict) -> None:
+        if not args.quiet:
+            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, held-out unit "
+                  f"hit@1 {row['val_hit@1']}, hit@3 {row['val_hit@3']}", file=sys.stderr)
+
+    result = train_selector(
+        train, val, base, registry, args.name, config, device=args.device,
+        data={"source": str(args.data), "split": args.split, "index": str(args.index),
+              **report.to_json()},
+        progress=not args.quiet and sys.stderr.isatty(), on_epoch=say)
+    if args.json:
+        print(json.dumps({"path": str(result.path), **result.manifest}, indent=2, default=str))
+        return 0
+    before = result.manifest["metrics"]["val_before"]
+    after = result.manifest["metrics"]["val_after"] or {}
+    ref = result.path if args.registry else f"{args.name}@v{result.version}"
+    print(f"saved unit selector {args.name} v{result.version} at {result.path}; held-out "
+          f"unit hit@1 {before['hit@1']} -> {after.get('val_hit@1')}, hit@3 "
+          f"{before['hit@3']} -> {after.get('val_hit@3')} ({before['n']} questions)\n"
+          f"answer with it: ASSISTANT_ANSWER_UNIT_SELECTOR={ref} (or an eval setup's "
+          f"selector = \"{ref}\")")
+    return 0
+
+
 def cmd_embedders(args: argparse.Namespace) -> int:
     """``assistant embedders list [NAME]``: the tuned embedders and how each was made."""
     from core.settings import get_settings
@@ -246,6 +317,13 @@ def cmd_embedders(args: argparse.Namespace) -> int:
     for v in versions:
         metrics = v.get("metrics", {})
         before, after = metrics.get("val_before") or {}, metrics.get("val_after") or {}
+        if v.get("kind") == "selector":
+            print(f"{v.get('name')}@v{v.get('version')}  unit selector  "
+                  f"{v.get('created_at', '?')}  base "
+                  f"{v.get('base_embedder', {}).get('model_id', '?')}  "
+                  f"{v.get('data', {}).get('train_pairs', '?')} pairs  held-out unit hit@1 "
+                  f"{before.get('hit@1')} -> {after.get('val_hit@1')}  {v['path']}")
+            continue
         print(f"{v.get('name')}@v{v.get('version')}  {v.get('created_at', '?')}  base "
               f"{v.get('base_embedder', {}).get('model_id', '?')}  "
               f"{v.get('data', {}).get('train_pairs', '?')} pairs  held-out MRR "
@@ -281,6 +359,16 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_threads(threads: int) -> None:
+    """Train on ``threads`` CPU threads (``torch.set_num_threads``); ``ConfigError`` for
+    fewer than one."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"--threads must be a whole number >= 1, got {threads!r}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _data_checks(versions: list, index: Path) -> dict:
     """Each version's training documents checked against the index at ``index``."""
     from finetune.provenance import check_training_data
@@ -311,7 +399,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``finetune``, ``embedders`` and ``adapters`` on the main parser's
     subcommands."""
     p = sub.add_parser("finetune", help="train a LoRA adapter and register it, or tune the "
-                                        "embedder (--mode retriever)")
+                                        "embedder (--mode retriever) or the evidence-unit "
+                                        "selector (--mode selector)")
     p.add_argument("--data", required=True,
                    help="Q&A file (JSONL/CSV: question, answer, sources) or PubMedQA dir")
     p.add_argument("--mode", required=True, choices=MODES)
@@ -320,15 +409,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train",
                    help="use only records of this split (default: train; 'all' for every one)")
     p.add_argument("--registry", help="registry dir (default: $ASSISTANT_HOME/adapters; "
-                                      "$ASSISTANT_HOME/embedders in retriever mode)")
+                                      "$ASSISTANT_HOME/embedders in retriever and selector "
+                                      "modes)")
     p.add_argument("--model", default="SmolLM2-135M-Instruct", help="base model")
     p.add_argument("--embedder", default=None,
-                   help="retriever mode: embedder to tune (default: the one --index was built "
-                        "with)")
+                   help="retriever and selector modes: embedder to tune (default: the one "
+                        "--index was built with)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for training (default: torch's, one per core). On a "
+                        "machine other jobs share, use the cores that are free: two threads "
+                        "on two busy cores ran a step 20 times slower than one")
     p.add_argument("--k", type=int, default=None,
-                   help="passages per grounded example (default 4); grounded-units: passages "
-                        "retrieved to select units from, as serving retrieves (default 5)")
+                   help="passages per grounded example (default 4); grounded-units and "
+                        "selector: passages retrieved to select units from, as serving "
+                        "retrieves (default 5)")
     p.add_argument("--p-gold", type=float, default=None,
                    help="fraction of examples with the gold passage (grounded: 0.8, pubmedqa: 1)"
                         " or gold unit (grounded-units: 0.8)")
@@ -348,11 +443,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.05)
     p.add_argument("--target-modules", default="q_proj,k_proj,v_proj,o_proj")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 2e-4; retriever mode 5e-5)")
-    p.add_argument("--epochs", type=int, default=None, help="default 1; retriever mode 3")
+                   help="learning rate (default 2e-4; retriever mode 5e-5; selector mode "
+                        "2e-5)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default 1; retriever mode 3; selector mode 1")
+    p.add_argument("--hard-negatives", type=int, default=None,
+                   help="selector mode: other units of the same passages per row, the ones "
+                        "the untuned scorer ranks highest (default 3)")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None,
-                   help="examples per step (default 4; retriever mode 16 pairs)")
+                   help="examples per step (default 4; retriever mode 16 pairs; selector "
+                        "mode 16 rows)")
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--micro-batch-size", type=int, default=None,
                    help="examples per forward pass (a divisor of --batch-size; default 1 on "
@@ -371,7 +472,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_finetune)
 
-    p = sub.add_parser("embedders", help="list the embedders tuned by --mode retriever")
+    p = sub.add_parser("embedders", help="list the embedders tuned by --mode retriever and the "
+                                         "unit selectors tuned by --mode selector")
     esub = p.add_subparsers(dest="embedders_command", required=True)
     q = esub.add_parser("list")
     q.add_argument("name", nargs="?", default=None)

@@ -234,6 +234,14 @@ def test_setup_answers_through_the_answerer_interface(world, tmp_path, embedder)
         answer = built[name].answer("who sat where ?")
         assert isinstance(answer, Answer) and answer.question == "who sat where ?"
     assert len(models.loaded) == 1  # one base model shared by all four setups
+    # each setup's own evidence_first / extract_first reach its answerer
+    assert all(built[n].answerer.config.extract_first for n in SETUPS)
+    from dataclasses import replace
+
+    late = replace(config.setups[-1], name="late", extract_first=False, evidence_first=True)
+    built = build_setups(config, [late], adapters, models, embedder, {None: searcher})
+    assert not built["late"].answerer.config.extract_first
+    assert built["late"].answerer.config.evidence_first
     searcher.close()
 
 

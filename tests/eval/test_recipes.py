@@ -133,3 +133,12 @@ def test_a_setup_can_answer_evidence_first(tmp_path):
     with pytest.raises(EvalConfigError, match="evidence_first must be true or false"):
         bad = CONFIG.replace("[setups.base]\n", '[setups.base]\nevidence_first = "yes"\n')
         _config(tmp_path, bad)
+
+
+def test_a_setup_can_generate_before_extracting(tmp_path):
+    text = CONFIG.replace("[setups.base]\n", "[setups.base]\nextract_first = false\n")
+    config = _config(tmp_path, text)
+    assert [s.extract_first for s in config.setups] == [False, True, True]
+    with pytest.raises(EvalConfigError, match="extract_first must be true or false"):
+        bad = CONFIG.replace("[setups.base]\n", '[setups.base]\nextract_first = 1\n')
+        _config(tmp_path, bad)
