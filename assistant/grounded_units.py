@@ -40,7 +40,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answering.evidence import (
-    STALE_STATUSES,
     EvidenceUnit,
     UnitScorer,
     split_passage,
@@ -49,7 +48,14 @@ from assistant.answering.evidence_first import gather
 from assistant.answering.segment import norm
 from core.errors import ConfigError
 from core.prompt_format import ABSTAIN_TEXT, build_grounded_messages
-from finetune.raft import chunks_per_source, cited_answer, flat, golds_by_sources
+from finetune.raft import (
+    answer_needles,
+    chunks_per_source,
+    cited_answer,
+    golds_by_sources,
+    holds_needle,
+    in_force,
+)
 from finetune.records import BuildReport, Example, QARecord
 from index.records import Passage
 from index.searcher import MODES, Searcher
@@ -99,23 +105,9 @@ class _Adjusted:
         for i, unit in enumerate(units):
             if norm(unit.text) in self.top:
                 scores[i] = _TOP
-            elif self.bottom and _holds(self.bottom, unit.text):
+            elif self.bottom and holds_needle(self.bottom, unit.text):
                 scores[i] = _BOTTOM
         return scores
-
-
-def _needles(record: QARecord) -> list[str]:
-    return [n for n in (flat(a).rstrip(".") for a in (record.answer or "", *record.aliases))
-            if n]
-
-
-def _holds(needles: Sequence[str], text: str) -> bool:
-    text = flat(text)
-    return any(n in text for n in needles)
-
-
-def _current(passages: Sequence[Passage]) -> list[Passage]:
-    return [p for p in passages if p.status not in STALE_STATUSES]
 
 
 def build_grounded_units(
@@ -137,9 +129,9 @@ def build_grounded_units(
     if not records:
         return [], report
     questions = [r.question for r in records]
-    retrieved = [_current(h) for h in searcher.search_batch(
+    retrieved = [in_force(h) for h in searcher.search_batch(
         questions, k=config.k, mode=config.mode, versions="only-current")]
-    deep = [_current(h) for h in searcher.search_batch(
+    deep = [in_force(h) for h in searcher.search_batch(
         questions, k=config.depth, mode=config.mode, versions="only-current")]
     by_sources = golds_by_sources(records, searcher, chunks_per_source(searcher))
 
@@ -148,17 +140,17 @@ def build_grounded_units(
         if record.answer is None:
             plans.append((record, hits, [], [], None))
             continue
-        needles = _needles(record)
-        golds, found_by = _current(cited), "sources"
+        needles = answer_needles(record)
+        golds, found_by = in_force(cited), "sources"
         if cited and not golds:  # its answer is an outdated one: never a target
             report.drop("gold source is superseded or archived")
             continue
         if not golds:
-            golds, found_by = [h for h in deeper if _holds(needles, h.text)][:1], "retrieval"
+            golds, found_by = [h for h in deeper if holds_needle(needles, h.text)][:1], "retrieval"
         if not golds:
             report.drop("gold passage not found in the current documents")
             continue
-        units = [u for g in golds for u in split_passage(g) if _holds(needles, u.text)]
+        units = [u for g in golds for u in split_passage(g) if holds_needle(needles, u.text)]
         if not units:
             report.drop("no unit of the gold passage holds the answer")
             continue
@@ -169,7 +161,7 @@ def build_grounded_units(
 
     examples = []
     for i, (record, hits, golds, gold_units, found_by) in enumerate(plans):
-        needles = _needles(record)
+        needles = answer_needles(record)
         meta = {"record_id": record.id, "origin": record.origin, "split": record.split,
                 "answerable": record.answer is not None, "gold_found_by": found_by}
         if record.answer is None:
@@ -194,7 +186,7 @@ def build_grounded_units(
             passages = _with_golds(hits, golds, rng)
             mask = _Adjusted(scorer, bottom=needles)
             shown = [p for p in gather(record.question, passages, mask).passages
-                     if not _holds(needles, p.text)]
+                     if not holds_needle(needles, p.text)]
             positions, target, how = [], ABSTAIN_TEXT, None
         if not shown:
             report.drop("no evidence units left to show")

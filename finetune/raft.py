@@ -33,6 +33,7 @@ from finetune.records import BuildReport, Example, QARecord, SourceRef
 from finetune.sources import normalize
 from index.records import Passage
 from index.searcher import MODES, Searcher
+from ingest.versions import STALE_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -352,6 +353,24 @@ def gold_by_retrieval(answer: str, hits: list[Passage]) -> list[Passage]:
     one-item list; empty if none does."""
     needle = flat(answer)
     return next(([h] for h in hits if needle in flat(h.text)), [])
+
+
+def answer_needles(record: QARecord) -> list[str]:
+    """``record``'s answer and aliases as ``flat`` match strings, a final full stop
+    dropped; empty for an unanswerable record."""
+    return [n for n in (flat(a).rstrip(".") for a in (record.answer or "", *record.aliases))
+            if n]
+
+
+def holds_needle(needles: Sequence[str], text: str) -> bool:
+    """Whether ``text`` (compared ``flat``) holds any of ``needles`` (``answer_needles``)."""
+    text = flat(text)
+    return any(n in text for n in needles)
+
+
+def in_force(passages: Sequence[Passage]) -> list[Passage]:
+    """``passages`` less those of superseded or archived documents."""
+    return [p for p in passages if p.status not in STALE_STATUSES]
 
 
 def flat(text: str) -> str:

@@ -32,7 +32,7 @@ from assistant.answering.abstain import AbstainConfig
 from assistant.answering.adapters import AdapterSet
 from assistant.answering.budget import decline_reason, question_budget
 from assistant.answering.citations import CitationVerifier, Verification, split_sentences
-from assistant.answering.evidence import UnitScorer
+from assistant.answering.evidence import STALE_STATUSES, UnitScorer
 from assistant.answering.evidence_first import Evidence
 from assistant.answering.generation import (
     Generation,
@@ -586,14 +586,11 @@ class ClosedBookAnswerer(_Base):
         return Trace(answer, tuple(draft.messages), generation.text)
 
 
-_STALE = ("superseded", "archived")
-
-
 def stale_note(citations: Sequence[Citation]) -> str:
     """What an answer drawn only from superseded or archived documents must say: " (From
     SOURCE, a superseded document, effective DATE.)"; "" when any citation is to a
     document in force (or of unknown status), or there is none."""
-    if not citations or any(c.status not in _STALE for c in citations):
+    if not citations or any(c.status not in STALE_STATUSES for c in citations):
         return ""
     c = citations[0]
     when = f", effective {c.effective_date}" if c.effective_date else ""

@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.answering.injection import instruction_reason
 from assistant.answering.segment import norm, segment
 from core.errors import ConfigError
+from ingest.versions import STALE_STATUSES  # the statuses ingest gives outdated documents
 
 if TYPE_CHECKING:
     import numpy as np
 
     from index.records import Passage
 
-STALE_STATUSES = frozenset({"superseded", "archived"})
 
 # Selection defaults, chosen on the acme dev split (benchmarks/evidence_selection.py).
 DEFAULT_K = 3

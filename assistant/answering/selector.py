@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.answering.evidence import (
-    STALE_STATUSES,
     EvidenceUnit,
     UnitScorer,
     split_passage,
@@ -64,7 +63,13 @@ from assistant.answering.segment import norm
 from core.errors import ConfigError
 from core.refs import RefError, format_ref, parse_ref
 from finetune.pii import Redactor
-from finetune.raft import chunks_per_source, flat, golds_by_sources
+from finetune.raft import (
+    answer_needles,
+    chunks_per_source,
+    golds_by_sources,
+    holds_needle,
+    in_force,
+)
 from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import check_name
 from finetune.sources import normalize
@@ -143,16 +148,6 @@ class UnitPair:
         return [self.units[i] for i in self.negatives]
 
 
-def _needles(record: QARecord) -> list[str]:
-    return [n for n in (flat(a).rstrip(".") for a in (record.answer or "", *record.aliases))
-            if n]
-
-
-def _holds(needles: Sequence[str], text: str) -> bool:
-    text = flat(text)
-    return any(n in text for n in needles)
-
-
 def build_selector_pairs(
     records: Sequence[QARecord], searcher: Searcher, scorer: UnitScorer,
     config: SelectorConfig | None = None, redactor: Redactor | None = None,
@@ -178,13 +173,13 @@ def build_selector_pairs(
         if answerable else []
     raw: list[UnitPair] = []
     for record, cited, retrieved in zip(answerable, by_sources, hits, strict=True):
-        needles = _needles(record)
-        golds, how = [g for g in cited if g.status not in STALE_STATUSES], "sources"
+        needles = answer_needles(record)
+        golds, how = in_force(cited), "sources"
         if cited and not golds:  # its answer is an outdated one: never a target
             report.drop("gold source is superseded or archived")
             continue
         if not golds:
-            golds, how = [h for h in retrieved if _holds(needles, h.text)][:1], "retrieval"
+            golds, how = [h for h in retrieved if holds_needle(needles, h.text)][:1], "retrieval"
         if not golds:
             report.drop(f"gold passage not found (by sources, or the answer in the top "
                         f"{config.k})")
@@ -193,7 +188,7 @@ def build_selector_pairs(
         missed = [g for g in golds if g.chunk_id not in seen]
         units = split_passages([*retrieved, *missed])
         gold_texts = {norm(u.text) for g in golds for u in split_passage(g)}
-        answers = [i for i, u in enumerate(units) if _holds(needles, u.text)]
+        answers = [i for i, u in enumerate(units) if holds_needle(needles, u.text)]
         positives = [i for i in answers if norm(units[i].text) in gold_texts]
         if not positives:
             report.drop("no unit of the gold passage holds the answer")
