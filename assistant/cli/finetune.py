@@ -67,8 +67,9 @@ def read_records(args: argparse.Namespace) -> list:
     return records
 
 
-def build_examples(args: argparse.Namespace):
-    """Examples and a build report for ``--mode``; test-split questions never get in."""
+def build_examples(args: argparse.Namespace, records: list | None = None):
+    """Examples and a build report for ``--mode``; test-split questions never get in.
+    ``records``: the Q&A records of ``--data`` already read (``read_records``)."""
     from finetune import (
         build_closed_book,
         build_grounded,
@@ -82,7 +83,7 @@ def build_examples(args: argparse.Namespace):
         return build_pubmedqa_examples(items, _pubmedqa_config(args))
     if args.mode == "pubmedqa-closed-book":
         return build_pubmedqa_closed_book(load_pubmedqa(Path(args.data), split="train"))
-    records = read_records(args)
+    records = read_records(args) if records is None else records
     if args.mode == "closed-book":
         return build_closed_book(records)
     if not args.index:
@@ -149,7 +150,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         max_length=args.max_length, bf16=args.bf16,
         gradient_checkpointing=args.gradient_checkpointing, seed=args.seed,
     )
-    examples, build_report = build_examples(args)
+    records = None if args.mode.startswith("pubmedqa") else read_records(args)
+    examples, build_report = build_examples(args, records)
     loaded = load_base(ModelConfig(base=args.model, device=args.device))
     redactor = Redactor(enabled=not args.no_redact)
     train, val, prep_report = prepare(
@@ -169,7 +171,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         base_weights_hash=loaded.weights_hash,
         data_manifest={"mode": args.mode, "source": str(args.data),
                        "builder": builder_settings(args), **report.to_json(),
-                       "documents": training_documents(args, train)},
+                       "documents": training_documents(records, train)},
     )
     if not result.is_main_process:
         return 0
@@ -382,15 +384,14 @@ def _data_checks(versions: list, index: Path) -> dict:
     return {(v.name, v.version): check_training_data(v.manifest, documents) for v in versions}
 
 
-def training_documents(args: argparse.Namespace, examples: list) -> list[str] | None:
-    """The gold source files of the Q&A records the ``examples`` were built from (what
-    the manifest records as ``data.documents``); None for PubMedQA, not from an index."""
-    if args.mode.startswith("pubmedqa"):
+def training_documents(records: list | None, examples: list) -> list[str] | None:
+    """The gold source files of the Q&A ``records`` the ``examples`` were built from (what
+    the manifest records as ``data.documents``); None without records (PubMedQA, not from
+    an index)."""
+    if records is None:
         return None
-    from finetune import read_qa
     from finetune.provenance import record_documents
 
-    records, _ = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
     used = {str(e.meta.get("record_id", e.id)) for e in examples}
     return record_documents(records, used)
 

@@ -139,10 +139,11 @@ def test_the_manifest_records_the_gold_sources_of_the_trained_records(tmp_path):
     message = ({"role": "user", "content": "q"}, {"role": "assistant", "content": "a"})
     trained = [Example(f"{i}:closed_book", "closed_book", message, {"record_id": i})
                for i in ("q1", "q2")]  # q3 went to validation
+    from assistant.cli.finetune import read_records
+
     args = argparse.Namespace(mode="grounded", data=str(qa), split="train")
-    assert for_cli(args, trained) == ["refunds-2025.md", "shipping.txt"]
-    assert for_cli(argparse.Namespace(mode="pubmedqa", data=str(qa), split="train"),
-                   trained) is None
+    assert for_cli(read_records(args), trained) == ["refunds-2025.md", "shipping.txt"]
+    assert for_cli(None, trained) is None  # PubMedQA: no Q&A records
     from finetune import read_qa
 
     records, _ = read_qa(qa)
