@@ -56,7 +56,8 @@ class CitationConfig:
     support lost when none of the sentence's numbers is in the passage (pro rata).
     ``add_missing``: also cite the best passage for a supported sentence the model left
     uncited (off by default: the verifier checks citations, it does not invent them).
-    ``cache_size``: passage sentences whose embeddings are kept between calls (0 = none).
+    ``cache_size``: texts (passage sentences, answer sentences) whose embeddings are kept
+    between calls (0 = none).
     """
 
     min_support: float = 0.5
@@ -268,22 +269,28 @@ class CitationVerifier:
 
     def _embed(self, claims: list[str], units: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Unit-normalized vectors of claims and passage units, in one ``encode`` call for
-        everything not cached (passage units recur across questions)."""
+        every text not cached. Passage units recur across questions, and a streamed
+        answer's sentences recur across the checks of its growing prefix, so each is
+        embedded once."""
+        texts = claims + units
         with self._lock:
-            cached = {u: self._cache[u] for u in units if u in self._cache}
-        missing = list(dict.fromkeys(u for u in units if u not in cached))
-        vectors = self.embedder.encode(claims + missing)  # (claims + missing, dim)
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        fresh = dict(zip(missing, vectors[len(claims):], strict=True))
+            cached = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in cached))
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            vectors = self.embedder.encode(missing)  # (missing, dim)
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
+                                           1e-9)
+            fresh = dict(zip(missing, vectors, strict=True))
         if self.config.cache_size:
             with self._lock:
-                for text in units:
+                for text in dict.fromkeys(texts):
                     self._cache[text] = cached.get(text, fresh.get(text))
                     self._cache.move_to_end(text)
                 while len(self._cache) > self.config.cache_size:
                     self._cache.popitem(last=False)
-        unit_vectors = np.stack([cached[u] if u in cached else fresh[u] for u in units])
-        return vectors[: len(claims)], unit_vectors
+        vectors = np.stack([cached[t] if t in cached else fresh[t] for t in texts])
+        return vectors[: len(claims)], vectors[len(claims):]
 
     def _citations(self, sentences: list[SentenceSupport],
                    passages: Sequence[Passage]) -> tuple[Citation, ...]:

@@ -274,6 +274,29 @@ def test_streaming_sends_checked_sentences_as_they_complete(searcher, verifier):
     assert 0 < final.timings["first_token"] <= final.timings["total"]
 
 
+def test_streaming_embeds_each_answer_sentence_once(searcher, embedder):
+    # Each completed sentence re-checks the reply so far; the verifier's cache keeps the
+    # earlier sentences' vectors, so the embedding work grows with the answer, not with
+    # its square.
+    class Counting:
+        def __init__(self):
+            self.texts = []
+
+        def encode(self, texts):
+            self.texts.extend(texts)
+            return embedder.encode(texts)
+
+    counting = Counting()
+    tails = ("in most cases", "in every shop", "in every case", "in all shops")
+    reply = " ".join(f"{fact} {tail} [{{n:{key}}}]." for tail, (fact, key) in
+                     zip(tails, [(REFUND, "30 days"), (PRICE, "$799")] * 2, strict=True))
+    answerer, _ = evidence(searcher, CitationVerifier(counting), reply)
+    events = list(answerer.stream_answer(REFUND_Q))
+    assert isinstance(events[-1], FinalEvent) and events[-1].answer.answer_kind == "generated"
+    claims = [t for t in counting.texts if t.rstrip(".").endswith(tails)]
+    assert len(claims) >= 4 and len(claims) == len(set(claims)), counting.texts
+
+
 def test_an_answer_only_from_a_superseded_document_says_so():
     from assistant.answering.answer import stale_note
     from assistant.answering.records import Citation
