@@ -166,9 +166,23 @@ def insert_markers(sentence: str, markers: str) -> str:
     return f"{body} {markers}{sentence[match.start():]}"
 
 
+# A reply that opens by saying the documents do not hold the answer, in the model's own
+# words ("The document does not contain the information you are looking for.").
+_DECLINE = re.compile(
+    r"^\W*(?:(?:i'?m|i am) sorry,?\s+(?:but\s+)?)?(?:the|these|those|this)\s+"
+    r"(?:(?:provided|given)\s+)?(?:documents?|passages?|sources?|context|texts?|excerpts?)"
+    r"\s+(?:(?:provided|given|above)\s+)?(?:does|do|did)\s*(?:not|n't)\s+"
+    r"(?:cover|contain|mention|include|say|specify|provide|state|address|discuss|answer|"
+    r"describe|tell)\b", re.I)
+
+
 def is_abstention(text: str) -> bool:
-    """Whether a model's reply is (or starts with) the abstention sentence."""
-    return _normalize(text).startswith(_normalize(ABSTAIN_TEXT))
+    """Whether a model's reply is (or starts with) the abstention sentence, or opens by
+    saying in its own words that the documents do not hold the answer ("The document does
+    not contain the information ..."). A reply that says what a document does state is
+    not one ("The documents say 30 days.")."""
+    return (_normalize(text).startswith(_normalize(ABSTAIN_TEXT))
+            or _DECLINE.match(text.strip()) is not None)
 
 
 def fit_to_budget(

@@ -30,7 +30,8 @@ permutation test (``eval.metrics``). Definitions (see ``METRICS`` for the list):
   no error; all questions); ``correct`` (answerable questions: answered, the answer part
   holds the gold answer or one of its ``aliases``, every ``answer_parts`` span, and not the
   ``stale_answer``; a bare yes/no gold or alias must open the answer, not merely occur in
-  it; yes/no questions: the decision is right); ``wrong`` (over answered
+  it; a gold the question holds but for its punctuation must occur as written
+  (``gives_answer``); yes/no questions: the decision is right); ``wrong`` (over answered
   questions: unanswerable, or not correct); ``stale`` (over answered questions that have a
   ``stale_answer``: the answer holds it); ``correct_and_cited`` (answerable questions with
   gold sources: correct and at least one citation points to a gold document and section or
@@ -267,6 +268,17 @@ def holds_answer(prediction: str, gold: str) -> bool:
     return holds(prediction, gold)
 
 
+def gives_answer(prediction: str, gold: str, question: str = "") -> bool:
+    """``holds_answer``, except for a gold that the ``question`` itself holds once
+    punctuation is dropped but does not hold as written (the "RMA-" an RMA number starts
+    with): the answer must then hold it as written (case aside), or merely naming the
+    question's "RMA" would count. A gold the question holds as written (either of the
+    choices a question offers) keeps the plain rule."""
+    if question and holds(question, gold) and gold.casefold() not in question.casefold():
+        return gold.casefold() in prediction.casefold()
+    return holds_answer(prediction, gold)
+
+
 def answer_kind(answer: Mapping | None, error: str | None = None) -> str:
     """How an answer record was made: its ``answer_kind`` when the answer path records one
     (generated, extracted, abstained), else ``abstained`` or ``generated``; ``error`` when
@@ -309,7 +321,8 @@ def outcome_scores(answer: Mapping | None, gold: Mapping, error: str | None = No
             correct = parse_decision(text) == gold_answer
         else:
             stale = gold.get("stale_answer")
-            correct = (any(holds_answer(prediction, g)
+            asked = str(answer.get("question") or "")
+            correct = (any(gives_answer(prediction, g, asked)
                            for g in (gold_answer, *gold.get("aliases", ())))
                        and all(holds(prediction, part) for part in gold.get("answer_parts", ()))
                        and not (stale and holds(prediction, stale)))

@@ -320,3 +320,17 @@ def test_a_yes_no_alias_must_open_the_answer():
     rambling = _ans("1. The robot is returnable. 2. There is no box needed.")
     assert outcome_scores(rambling, gold)["correct"] == 0.0
     assert outcome_scores(_ans("Yes, no problem."), gold)["correct"] == 0.0
+
+
+def test_a_gold_the_question_names_must_occur_as_written():
+    # "RMA-" normalises to the question's own "RMA": naming the RMA number is not saying
+    # what it starts with.
+    q = "What does the RMA number for a warranty repair start with?"
+    gold = _gold("RMA-")
+    said = outcome_scores(_ans('It starts with "RMA-" [1].', question=q), gold)
+    named = outcome_scores(_ans("The RMA number is 11111 [1].", question=q), gold)
+    assert said["correct"] == 1.0 and (named["correct"], named["wrong"]) == (0.0, 1.0)
+    # A choice the question offers as written keeps the plain rule.
+    choice = _gold("NULL")
+    q2 = "What does array_length return for an empty array: 0 or NULL?"
+    assert outcome_scores(_ans("It returns NULL.", question=q2), choice)["correct"] == 1.0

@@ -65,6 +65,14 @@ def test_format_target_and_abstention():
     assert is_abstention(ABSTAIN_TEXT)
     assert is_abstention("the documents do NOT cover this question, sorry")
     assert not is_abstention("The documents say 30 days.")
+    # The model's own words for "not covered" are an abstention; a statement is not.
+    assert is_abstention("The document does not contain the information you are looking for.")
+    assert is_abstention("I'm sorry, but the provided passages don't mention a fee.")
+    assert is_abstention("The documents do not cover the last day to return the robot.")
+    assert not is_abstention("The document states that refunds take 30 days.")
+    assert not is_abstention("The warranty does not cover worn-out filters [2].")
+    # Only the opening words decide: a later "do not" is part of an answer.
+    assert not is_abstention("Yes. The documents do not limit the number of robots.")
 
 
 def test_everything_fits_untouched():
