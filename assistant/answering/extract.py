@@ -307,6 +307,27 @@ def key_terms(question: str) -> tuple[list[str], list[str]]:
     return terms, required
 
 
+def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -> list[str]:
+    """The ``required`` terms (``key_terms``) that ``text`` (whose terms are ``have``)
+    does not name. An acronym the question writes in capitals ("EEA", "UK") is also named
+    by its expansion, capitalised words whose initials spell it ("European Economic Area",
+    "United Kingdom"; "of", "and", "the" and "for" may sit between them)."""
+    acronyms = {w.casefold() for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    out = []
+    for term in required:
+        if term in have:
+            continue
+        if term in acronyms and _expansion(term.upper()).search(text):
+            continue
+        out.append(term)
+    return out
+
+
+def _expansion(acronym: str) -> re.Pattern[str]:
+    glue = r"(?:\s+(?:of|and|the|for|&))*\s+"
+    return re.compile(r"\b" + glue.join(f"{c}[a-z]+" for c in acronym) + r"\b")
+
+
 def _numbers(text: str) -> set[str]:
     """The free-standing numbers of ``text`` (not the 3 of "M3")."""
     return {n.replace(",", "") for n in re.findall(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])", text)}
@@ -450,7 +471,7 @@ def extract(
         coverage = len(matched) / len(terms)
         needed = min(threshold, top_min_coverage) if rank == 0 and answer_type in _TYPED \
             else threshold
-        if (coverage < needed or not all(t in have for t in required)
+        if (coverage < needed or unnamed(required, question, have, unit.text)
                 or not any(t in in_text for t in terms)):
             continue
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
@@ -513,8 +534,7 @@ def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None
             return (f"missing_kind: the question asks for a {answer_type.value}; the answer "
                     f"holds {why}")
     _, required = key_terms(_asking(question))
-    have = term_set(cited_text)
-    missing = [t for t in required if t not in have]
+    missing = unnamed(required, question, term_set(cited_text), cited_text)
     if missing:
         return f"other_subject: the cited evidence never names {', '.join(missing)}"
     return None

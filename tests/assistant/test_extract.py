@@ -235,6 +235,11 @@ def test_nothing_to_go_on():
     # An amount the cited unit does not state.
     ("How much does Acme Care Plus cost?", "Plus costs $14.99 per month [1].",
      ["Acme Care Plus costs $12.99 per month."], "missing_kind"),
+    # An acronym whose expansion the cited unit does not hold (European Union, not EEA).
+    ("Who represents Acme Robotics for privacy matters in the EEA?",
+     "Acme Robotics Europe Ltd. represents it [1].",
+     ["In the European Union our representative is Acme Robotics Europe Ltd."],
+     "other_subject"),
     # The asking sentence names Premium; the cited unit is about Plus.
     ("I'm in London. What will Premium cost me per month?", "It costs GBP 12.99 [1].",
      ["Plus: GBP 12.99 per month."], "other_subject"),
@@ -253,6 +258,11 @@ def test_check_answer_refuses_answers_that_do_not_answer(question, answer, cited
      ["Error E70 means the firmware update failed."]),
     ("Can I use vinegar in the tank?", "No, do not use vinegar [1].",
      ["Do not use bleach or vinegar."]),
+    # An acronym the question writes is named by its expansion.
+    ("Who represents Acme Robotics for privacy matters in the EEA and the UK?",
+     "Acme Robotics Europe Ltd. represents it [1].",
+     ["For customers in the European Economic Area and the United Kingdom, our "
+      "representative is Acme Robotics Europe Ltd."]),
 ])
 def test_check_answer_passes_answers_of_the_kind_asked(question, answer, cited):
     assert check_answer(question, answer, cited) is None
