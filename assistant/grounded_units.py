@@ -52,6 +52,7 @@ from finetune.raft import (
     answer_needles,
     chunks_per_source,
     cited_answer,
+    current_golds,
     golds_by_sources,
     holds_needle,
     in_force,
@@ -141,14 +142,9 @@ def build_grounded_units(
             plans.append((record, hits, [], [], None))
             continue
         needles = answer_needles(record)
-        golds, found_by = in_force(cited), "sources"
-        if cited and not golds:  # its answer is an outdated one: never a target
-            report.drop("gold source is superseded or archived")
-            continue
+        golds, found_by = current_golds(record, cited, deeper)
         if not golds:
-            golds, found_by = [h for h in deeper if holds_needle(needles, h.text)][:1], "retrieval"
-        if not golds:
-            report.drop("gold passage not found in the current documents")
+            report.drop(found_by or "gold passage not found in the current documents")
             continue
         units = [u for g in golds for u in split_passage(g) if holds_needle(needles, u.text)]
         if not units:

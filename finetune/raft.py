@@ -373,6 +373,27 @@ def in_force(passages: Sequence[Passage]) -> list[Passage]:
     return [p for p in passages if p.status not in STALE_STATUSES]
 
 
+STALE_GOLD = "gold source is superseded or archived"
+
+
+def current_golds(record: QARecord, cited: Sequence[Passage], candidates: Sequence[Passage],
+                  ) -> tuple[list[Passage], str | None]:
+    """The gold passages of an answerable ``record`` in the current documents, and how
+    they were found: its ``cited`` source passages (``golds_by_sources``) in force
+    (``"sources"``), else the first of ``candidates`` (retrieved passages) holding its
+    answer (``"retrieval"``). ``([], STALE_GOLD)`` when every cited passage is superseded
+    or archived (its answer is an outdated one: never a target), ``([], None)`` when
+    nothing holds it."""
+    golds = in_force(cited)
+    if cited and not golds:
+        return [], STALE_GOLD
+    if golds:
+        return golds, "sources"
+    needles = answer_needles(record)
+    golds = [h for h in candidates if holds_needle(needles, h.text)][:1]
+    return golds, "retrieval" if golds else None
+
+
 def flat(text: str) -> str:
     """Text for matching answers: lower-cased, markdown emphasis removed, whitespace
     collapsed (``**15 seconds**`` holds ``15 seconds``)."""

@@ -66,9 +66,9 @@ from finetune.pii import Redactor
 from finetune.raft import (
     answer_needles,
     chunks_per_source,
+    current_golds,
     golds_by_sources,
     holds_needle,
-    in_force,
 )
 from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import check_name
@@ -174,15 +174,10 @@ def build_selector_pairs(
     raw: list[UnitPair] = []
     for record, cited, retrieved in zip(answerable, by_sources, hits, strict=True):
         needles = answer_needles(record)
-        golds, how = in_force(cited), "sources"
-        if cited and not golds:  # its answer is an outdated one: never a target
-            report.drop("gold source is superseded or archived")
-            continue
+        golds, how = current_golds(record, cited, retrieved)
         if not golds:
-            golds, how = [h for h in retrieved if holds_needle(needles, h.text)][:1], "retrieval"
-        if not golds:
-            report.drop(f"gold passage not found (by sources, or the answer in the top "
-                        f"{config.k})")
+            report.drop(how or f"gold passage not found (by sources, or the answer in the "
+                               f"top {config.k})")
             continue
         seen = {h.chunk_id for h in retrieved}
         missed = [g for g in golds if g.chunk_id not in seen]
