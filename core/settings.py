@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # How answers are made everywhere (ask, serve, integrations): from evidence units, each
     # answer checked and cited (true), or the model over whole passages (false).
     answer_evidence_first: bool = True
+    # Whether the model may write an answer when no evidence unit answers by extraction
+    # (false: extract or decline; no generation, so every answer is a cited quote).
+    answer_generate: bool = True
     # What scores evidence units: None, the verifier's embedder (the index's, or
     # server_verifier_embedder); or a unit selector tuned by `assistant finetune --mode
     # selector`, as NAME@vN, NAME (its newest version) or its directory.

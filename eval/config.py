@@ -25,6 +25,8 @@ at least one ``[setups.NAME]``)::
                  extract_first (default true: an extracted sentence answers before the
                  model is asked; false: the model answers first and extraction is the
                  fallback when its reply fails the checks),
+                 generate (default true; false: extract or decline, the model is never
+                 asked; needs evidence_first),
                  selector (a unit selector tuned by ``assistant finetune --mode
                  selector``: ``name@vN``, ``name`` (its newest version) or a directory;
                  default: the units are scored with the verifier's embedder)
@@ -160,6 +162,7 @@ class SetupConfig:
     description: str = ""
     evidence_first: bool = True  # answer from evidence units (false: the model over passages)
     extract_first: bool = True  # evidence-first: extract before generating (false: generate first)
+    generate: bool = True  # evidence-first: false never asks the model (extract or decline)
     selector: str | None = None  # a tuned unit selector (None: the verifier's embedder)
 
     @property
@@ -202,7 +205,7 @@ _TABLES = {
     "questions": QuestionsConfig, "retrieval": RetrievalDefaults, "answer": AnswerSection,
 }
 _SETUP_KEYS = ("retrieval", "adapter", "k", "mode", "reranker", "base", "description",
-               "evidence_first", "extract_first", "selector")
+               "evidence_first", "extract_first", "generate", "selector")
 
 
 def load_config(path: Path | str) -> EvalConfig:
@@ -396,6 +399,10 @@ def _setups(raw: dict, defaults: RetrievalDefaults, base_dir: Path) -> tuple[Set
             raise EvalConfigError(f"[{where}] adapter must be a name, name@vN or a path")
         if setup.selector is not None and not setup.selector.strip():
             raise EvalConfigError(f"[{where}] selector must be a name, name@vN or a path")
+        if not setup.generate and not (setup.evidence_first and setup.retrieval):
+            raise EvalConfigError(f"[{where}] generate = false answers only by extracting "
+                                  "from evidence units: it needs retrieval = true and "
+                                  "evidence_first = true")
         if setup.selector is not None and not setup.retrieval:
             raise EvalConfigError(f"[{where}] selector scores evidence units of retrieved "
                                   "passages: it needs retrieval = true")

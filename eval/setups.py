@@ -357,7 +357,8 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         name = models.adapter(base, resolved) if resolved is not None else None
         searcher = searchers.get(setup.reranker) if setup.retrieval else None
         setup_answer = replace(answer_config, evidence_first=setup.evidence_first,
-                               extract_first=setup.extract_first)
+                               extract_first=setup.extract_first,
+                               generate=setup.generate)
         out[setup.name] = EvalSetup(setup, generator, verifier, setup_answer,
                                     config.run.max_new_tokens, name, searcher,
                                     selectors.get(setup.selector))

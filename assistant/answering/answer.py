@@ -111,7 +111,9 @@ class AnswerConfig:
     an abstention (``assistant.answering.evidence_first``; retrieval answerers only).
     ``extract_first`` (evidence-first only; on by default) answers with ``extract``'s
     sentence when a unit qualifies, without generating: on the acme dev split extracted
-    answers were right far more often than generated ones.
+    answers were right far more often than generated ones. ``generate`` (evidence-first
+    only; on by default): false never asks the model; a question no unit answers by
+    extraction is declined, with the closest units as related passages.
     """
 
     abstain: AbstainConfig = field(default_factory=AbstainConfig)
@@ -123,12 +125,16 @@ class AnswerConfig:
     repetition_penalty: float = 1.0
     evidence_first: bool = True
     extract_first: bool = True
+    generate: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("evidence_first", "extract_first"):
+        for name in ("evidence_first", "extract_first", "generate"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got "
                                   f"{getattr(self, name)!r}")
+        if not self.generate and not self.evidence_first:
+            raise ConfigError("generate = false needs evidence_first = true: over whole "
+                              "passages only the model can answer")
         if self.max_history_tokens < 0:
             raise ConfigError(f"max_history_tokens must be >= 0, got {self.max_history_tokens}")
         if self.min_passages < 1:
@@ -414,10 +420,14 @@ class RagAnswerer(_Base):
                 f"low_evidence_score: best unit score {selection.best_score:.3f} < "
                 f"min_score {selection.min_score}")
             return draft
-        if self.config.extract_first:
+        if self.config.extract_first or not self.config.generate:
             draft.ready = self._extracted(draft, None, None)
             if draft.ready is not None:
                 return draft
+        if not self.config.generate:
+            draft.abstain_reason = ("no_extraction: no unit holds what the question asks "
+                                    "for, and generation is off")
+            return draft
         draft.passages, draft.messages = self._fit(question, evidence.passages, turns,
                                                    draft.options)
         return draft

@@ -138,7 +138,8 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting.
+    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` and ``answer_generate``
+    settings.
 
     ``selector`` scores the evidence units: a unit selector tuned by ``assistant finetune
     --mode selector`` (``NAME@vN``, ``NAME`` or its directory, ``selector.load_selector``)
@@ -153,7 +154,8 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
 
     if config is None:
         settings = get_settings()
-        config = AnswerConfig(evidence_first=settings.answer_evidence_first)
+        config = AnswerConfig(evidence_first=settings.answer_evidence_first,
+                              generate=settings.answer_generate)
         if selector is None:
             selector = settings.answer_unit_selector
     if searcher is None:

@@ -112,6 +112,23 @@ def evidence(searcher, verifier, reply, extract_first=False, **kwargs):
     return RagAnswerer(searcher, stub, verifier, config), stub
 
 
+def test_with_generation_off_it_extracts_or_declines_without_the_model(searcher, verifier):
+    stub = PromptReader("Customers may return a robot within 30 days of delivery [1].")
+    answerer = RagAnswerer(searcher, stub, verifier,
+                           AnswerConfig(evidence_first=True, extract_first=False,
+                                        generate=False))
+    right = answerer.answer(REFUND_Q)
+    assert right.answer_kind == "extracted" and "30 days" in right.answer
+    # No unit states a colour: declined, the units kept as related passages.
+    events = list(answerer.stream_answer("What colour is the SweepBot X9 Pro's dust bin?"))
+    (final,) = events
+    declined = final.answer
+    assert declined.abstained and declined.abstain_reason.startswith("no_extraction:")
+    assert declined.passages and stub.prompts == []
+    with pytest.raises(ConfigError, match="generate = false needs evidence_first"):
+        AnswerConfig(evidence_first=False, generate=False)
+
+
 def test_extract_first_answers_without_generating(searcher, verifier):
     answerer, stub = evidence(searcher, verifier, "Something else entirely.",
                               extract_first=True)

@@ -135,6 +135,16 @@ def test_a_setup_can_answer_evidence_first(tmp_path):
         _config(tmp_path, bad)
 
 
+def test_a_setup_can_answer_without_generating(tmp_path):
+    (tmp_path / "docs").mkdir()
+    text = CONFIG.replace("[setups.finetune]\n",
+                          "[setups.finetune]\nretrieval = true\ngenerate = false\n")
+    config = _config(tmp_path, '[corpus]\nkind = "docs"\ndocs = "docs"\n' + text)
+    assert [s.generate for s in config.setups] == [True, False, True]
+    with pytest.raises(EvalConfigError, match="generate = false answers only by extracting"):
+        _config(tmp_path, CONFIG.replace("[setups.base]\n", "[setups.base]\ngenerate = false\n"))
+
+
 def test_a_setup_can_generate_before_extracting(tmp_path):
     text = CONFIG.replace("[setups.base]\n", "[setups.base]\nextract_first = false\n")
     config = _config(tmp_path, text)
