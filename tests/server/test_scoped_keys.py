@@ -77,11 +77,12 @@ def scoped_index(tmp_path_factory, embedder):
     return root / "index"
 
 
-@pytest.fixture
-def world(live, settings, services, scoped_index, embedder):
+@pytest.fixture(params=["passages", "evidence"])
+def world(request, live, settings, services, scoped_index, embedder, make_answerer):
     """``(url, keys, generator, settings)`` with keys ``admin``, ``public`` (sources
     ``public/*`` or tag ``public``), ``paths`` (``public/*`` only), ``searcher`` (search
-    only) and ``slow`` (2 requests a minute) in the real key store."""
+    only) and ``slow`` (2 requests a minute) in the real key store; once over whole
+    passages and once on the default evidence-first path (``generator.path``)."""
     from assistant.server.keystore import ACTIONS, KeyStore, Rate, Scopes
     from index.searcher import Searcher
 
@@ -101,9 +102,12 @@ def world(live, settings, services, scoped_index, embedder):
         keys[name] = (info, token)
     store.close()
     generator = Recording()
+    generator.path = request.param
+    evidence_first = request.param == "evidence"
     server = live(create_app(conf, services(
         generator=generator, index_dir=scoped_index,
-        searcher=Searcher(scoped_index, embedder=embedder))))
+        searcher=Searcher(scoped_index, embedder=embedder),
+        make_answerer=lambda s, g: make_answerer(s, g, evidence_first=evidence_first))))
     return server.url, keys, generator, conf
 
 
@@ -137,7 +141,8 @@ def test_nothing_returned_under_a_public_key_contains_the_secret(world):
     assert all(r.status_code == 200 for r in admin.values()), {
         n: r.text for n, r in admin.items() if r.status_code != 200}
     assert SECRET in admin["search"].text and SECRET in admin["answer"].text  # can fail
-    assert any(SECRET in p for p in generator.prompts)
+    if generator.path == "passages":  # evidence-first may extract it without a prompt
+        assert any(SECRET in p for p in generator.prompts)
     generator.prompts.clear()
 
     public = _requests(url, _h(keys, "public"))
@@ -145,7 +150,12 @@ def test_nothing_returned_under_a_public_key_contains_the_secret(world):
         assert response.status_code == 200, (name, response.text)
         assert SECRET not in response.text, name
     assert not any(SECRET in p for p in generator.prompts)  # never reached the model
-    assert generator.prompts  # answers were generated, not refused
+    if generator.path == "passages":
+        assert generator.prompts  # answers were generated, not refused
+    else:  # no document the key sees holds a code: declined, showing only those
+        declined = public["answer"].json()
+        assert declined["abstained"] and declined["passages"]
+        assert admin["answer"].json()["answer_kind"] in ("extracted", "generated")
     results = public["search"].json()["results"]
     assert len(results) == 5  # filtered before the top-k cut: still k results
     assert {r["source"] for r in results} <= set(PUBLIC) | {"internal/hours.md"}
@@ -284,7 +294,10 @@ def test_mcp_and_langchain_over_http_see_only_the_keys_scope(world):
         assert not result.is_error
         assert SECRET not in json.dumps(result.model_dump(mode="json"))
     assert len(found.structured_content["results"]) == 4
-    assert SECRET not in text and "Sources:" in text
+    # over passages the stub quotes a visible passage; evidence-first declines (no visible
+    # document holds a code) and lists only visible passages as related ones
+    shown = "Sources:" if generator.path == "passages" else "Related passages:"
+    assert SECRET not in text and shown in text and "internal/secret.md" not in text
     assert len(docs) == 4 and not any(SECRET in d.page_content for d in docs)
     assert all(d.metadata["source"] != "internal/secret.md" for d in docs)
     assert not any(SECRET in p for p in generator.prompts)
