@@ -31,7 +31,7 @@ from assistant.answering import abstain, evidence_first
 from assistant.answering.abstain import AbstainConfig
 from assistant.answering.adapters import AdapterSet
 from assistant.answering.budget import decline_reason, question_budget
-from assistant.answering.citations import CitationVerifier, Verification, split_sentences
+from assistant.answering.citations import CitationVerifier, Verification
 from assistant.answering.evidence import STALE_STATUSES, UnitScorer
 from assistant.answering.evidence_first import Evidence
 from assistant.answering.generation import (
@@ -518,34 +518,30 @@ class RagAnswerer(_Base):
 
     def _stream(self, draft: _Draft, pieces: Iterator[str],
                 clock: float) -> Iterator[StreamEvent]:
-        """Evidence-first: nothing unchecked is sent. Each time a sentence is complete the
-        reply so far is checked (``check_generated``: every rule, the whole-answer ones
-        included); when it passes, what it adds to the text already sent goes out. So the
-        first piece waits until the reply answers the question, and a sentence that fails
-        is never sent. The final answer is the whole reply's check; when that fails after
+        """Evidence-first: nothing unchecked is sent (``evidence_first.checked_prefixes``:
+        each time a sentence is complete the reply so far is checked; when it passes, what
+        it adds to the text already sent goes out). So the first piece waits until the
+        reply answers the question, and a sentence that fails is never sent. The final
+        answer is the whole reply's check; when that fails after
         checked text went out (a late rule: too few sentences supported), the answer is
         what was sent, with its citations. ``timings["first_token"]``: seconds from the
         request to the first piece sent."""
         if not self.config.evidence_first:
             yield from super()._stream(draft, pieces, clock)
             return
-        text = upto = sent = ""
+        sent = ""
         last: evidence_first.Checked | None = None
+
+        def check(upto: str) -> evidence_first.Checked:
+            return evidence_first.check_generated(
+                upto, draft.query, draft.passages, self.verifier,
+                self.config.abstain.min_supported_fraction)
+
         try:
-            for piece in pieces:
-                text += piece
-                spans = split_sentences(text)
-                if len(spans) < 2 or text[:spans[-2][1]] == upto:
-                    continue  # the last sentence may be unfinished
-                upto = text[:spans[-2][1]]
-                checked = evidence_first.check_generated(
-                    upto, draft.query, draft.passages, self.verifier,
-                    self.config.abstain.min_supported_fraction)
-                if checked.failure is None and checked.text.startswith(sent) \
-                        and len(checked.text) > len(sent):
-                    draft.timings.setdefault("first_token", time.perf_counter() - draft.clock)
-                    yield TokenEvent(checked.text[len(sent):])
-                    sent, last = checked.text, checked
+            for checked in evidence_first.checked_prefixes(pieces, check):
+                draft.timings.setdefault("first_token", time.perf_counter() - draft.clock)
+                yield TokenEvent(checked.text[len(sent):])
+                sent, last = checked.text, checked
         finally:
             _close_stream(pieces)
         generation = _stream_result(draft, pieces, clock)

@@ -16,13 +16,15 @@
   its claims are supported, or when a key fact (number, amount, date, code, model name)
   of a kept sentence is in none of the units it cites (facts the question itself states
   are exempt).
+- ``checked_prefixes``: verified streaming's buffer: as a streamed reply completes each
+  sentence, the reply so far is checked, and what passes is handed on.
 - ``extracted``: ``extract``'s answer with the unit itself as its citation (``extract``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from assistant.answering.citations import CitationVerifier, Verification, numbers, split_sentences
@@ -226,6 +228,28 @@ def check_generated(reply: str, question: str, passages: Sequence[Passage],
     citations = tuple(citation(n, passages[n - 1], quote, score, origin)
                       for n, (score, quote, origin) in sorted(best.items()))
     return Checked(text, citations, None, tuple(removed), verification)
+
+
+def checked_prefixes(pieces: Iterable[str], check: Callable[[str], Checked],
+                     ) -> Iterator[Checked]:
+    """Verified streaming: read the model's ``pieces``; each time a sentence is complete,
+    ``check`` the reply up to it (``check_generated`` with every rule, the whole-answer
+    ones included) and yield the result when it passes and extends what was yielded
+    before. The last sentence is held until the next one starts (it may be unfinished),
+    so a sentence that fails is never handed on; what a caller sends is the growing
+    ``Checked.text``."""
+    text = upto = sent = ""
+    for piece in pieces:
+        text += piece
+        spans = split_sentences(text)
+        if len(spans) < 2 or text[:spans[-2][1]] == upto:
+            continue
+        upto = text[:spans[-2][1]]
+        checked = check(upto)
+        if checked.failure is None and checked.text.startswith(sent) \
+                and len(checked.text) > len(sent):
+            sent = checked.text
+            yield checked
 
 
 def citation(n: int, passage: Passage, quote: str, support: float, origin: str) -> Citation:

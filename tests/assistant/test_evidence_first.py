@@ -329,3 +329,16 @@ def test_an_answer_only_from_a_superseded_document_says_so():
         " (From policies/refunds-2023.md, an archived document.)")
     assert stale_note([cite("superseded"), cite("current")]) == ""
     assert stale_note([cite("unknown")]) == "" and stale_note([]) == ""
+
+
+def test_checked_prefixes_hand_on_only_checked_complete_sentences():
+    from assistant.answering.evidence_first import Checked, checked_prefixes
+
+    def check(upto):  # fails any prefix holding the second sentence
+        return Checked("", (), "unsupported: test") if "moon" in upto else Checked(upto, (), None)
+
+    pieces = ["Returns take ", "30 days. The moon ", "is cheese. Refunds ", "take a week. ", "End"]
+    assert [c.text for c in checked_prefixes(pieces, check)] == ["Returns take 30 days."]
+    passing = [c.text for c in checked_prefixes(pieces, lambda u: Checked(u, (), None))]
+    assert passing == ["Returns take 30 days.", "Returns take 30 days. The moon is cheese.",
+                       "Returns take 30 days. The moon is cheese. Refunds take a week."]
