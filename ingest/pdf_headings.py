@@ -47,6 +47,7 @@ _MAX_HEADING_WORDS = 20
 _MAX_HEADING_CHARS = 160
 _MAX_RUN_IN_WORDS = 6
 _RUNNING_SHARE = 0.3  # a line on at least this share of the pages is a running header
+_EDGE_LINES = 3  # running headers and footers are dropped from a page's first and last lines
 _SENTENCE_END = (".", ",", ";")
 _WORD = re.compile(r"\w+")
 _NUMBERS = re.compile(r"\d+|\b[ivxlcdm]+\b")
@@ -206,6 +207,19 @@ def _key(line: Line) -> str:
     return _NUMBERS.sub("#", " ".join(line.text.lower().split()))
 
 
+def _text(page: PageText, first: int, end: int, drop: set[int]) -> str:
+    """The raw text of lines ``first``..``end - 1`` of ``page``, less the lines in
+    ``drop`` (running headers and footers: "Acme Robotics - Security Whitepaper - Version
+    2025.1 - Public" is not part of the section it sits above)."""
+    parts, pos = [], page.lines[first].start
+    for i in range(first, end):
+        if i in drop:
+            parts.append(page.raw[pos:page.lines[i].start])
+            pos = page.lines[i].end
+    parts.append(page.raw[pos:page.lines[end - 1].end] if pos < page.lines[end - 1].end else "")
+    return "".join(parts)
+
+
 def _running_lines(pages: Sequence[PageText]) -> set[str]:
     """Lines (numbers masked) that recur on many pages: running headers and footers."""
     counted = [p for p in pages if p.lines]
@@ -317,19 +331,26 @@ def split_pages(
             else:
                 cuts.append((line, new_path, count))
             path = new_path
-        out.append(_pieces(page, cuts, running))
+        out.append(_pieces(page, cuts, running, drop_running=any(q.lines for q in pages[:p])))
     return out
 
 
 def _pieces(page: PageText, cuts: Sequence[tuple[int, tuple[str, ...], int]],
-            running: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+            running: set[str], drop_running: bool = True,
+            ) -> list[tuple[str, tuple[str, ...]]]:
+    """The page's pieces; with ``drop_running``, running header and footer lines at the
+    page's top or bottom are left out of the text. The first page keeps them: a header
+    there may state the document's version or status ("ARCHIVED", "Version 2025.1"),
+    which ingest reads from the text near the top."""
     lines = page.lines
     bounds = [c[0] for c in cuts] + [len(lines)]
+    edges = {*range(min(_EDGE_LINES, len(lines))), *range(len(lines) - _EDGE_LINES, len(lines))}
+    drop = {i for i in edges if i >= 0 and _key(lines[i]) in running} if drop_running else set()
     pieces: list[tuple[str, tuple[str, ...]]] = []
     carry = ""
     for n, (first, heading_path, count) in enumerate(cuts):
         end = bounds[n + 1]
-        text = carry + page.raw[lines[first].start:lines[end - 1].end] if end > first else carry
+        text = carry + _text(page, first, end, drop) if end > first else carry
         body = [line for line in lines[first + count:end]
                 if line.text.strip() and _key(line) not in running]
         if not body and n + 1 < len(cuts):
