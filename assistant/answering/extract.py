@@ -179,6 +179,8 @@ _IMPERATIVE = re.compile(
     r"download|restart|reset|drag|move|keep|make|put|fill|attach|leave|call|email|send|slide|"
     r"close|lift|clean|replace|update|switch|find|follow|wait|register|request|return)\b", re.I)
 
+_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){1,3}(?![\w.]*\d)")  # 5.4.1, v2.9.0
+
 _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
     AnswerType.DURATION: (
         re.compile(rf"\b{_QUANT}{_RANGE}[\s-]{_TIME_UNIT}\b", re.I),
@@ -223,7 +225,7 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,}(?:-[A-Z0-9]+)+\b"),
         re.compile(r"\b[A-Z]{1,3}\d{2,4}\b"),
         re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+:[a-z]+\b"),
-        re.compile(r"(?<![\w.])v?\d+(?:\.\d+){1,3}(?![\w.]*\d)"),  # versions: 5.4.1, v2.9.0
+        _VERSION,
     ),
     AnswerType.NAME: (
         re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
@@ -348,6 +350,10 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
                        item=unit.kind == "item")
 
 
+# "Which version / release ..." (and not a code or id as well): only a version answers.
+_VERSION_ASKED = re.compile(r"\b(?:version|release)\b(?!.*\b(?:code|id|number)\b)", re.I)
+
+
 def _text_spans(answer_type: AnswerType, text: str, question: str, question_terms: set[str],
                 terms: set[str], item: bool = False) -> list[tuple[int, int]]:
     if answer_type is AnswerType.YESNO:
@@ -361,7 +367,10 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
     dimension = _measure_units(question) if answer_type is AnswerType.MEASURE else None
     asked_numbers = _numbers(question)
     found: list[tuple[int, int]] = []
-    for pattern in _PATTERNS[answer_type]:
+    patterns = _PATTERNS[answer_type]
+    if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
+        patterns = (_VERSION,)  # a version asked for: "ARH-H200" is a model, not a version
+    for pattern in patterns:
         for m in pattern.finditer(text):
             start, end = m.start(), m.end()
             span = text[start:end].strip(" ,;")

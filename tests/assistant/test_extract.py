@@ -266,3 +266,16 @@ def test_check_answer_refuses_answers_that_do_not_answer(question, answer, cited
 ])
 def test_check_answer_passes_answers_of_the_kind_asked(question, answer, cited):
     assert check_answer(question, answer, cited) is None
+
+
+def test_a_version_asked_for_is_answered_only_by_a_version():
+    question = "What is the latest firmware version for the HomeHub H2?"
+    model = unit("HomeHub H2 (ARH-H200) firmware", path="HomeHub H2 Quick Start")
+    assert extract(question, [model]) is None  # a model code is not a version
+    release = unit("HomeHub H2 firmware 2.4.1 is the latest", path="Release notes")
+    found = extract(question, [model, release])
+    assert found is not None and found.span == "2.4.1"
+    # a code asked for keeps every code pattern
+    coded = extract("Which error code means the firmware update failed?",
+                    [unit("Error ERR-42 means the firmware update failed.")])
+    assert coded is not None and coded.span == "ERR-42"
