@@ -316,6 +316,7 @@ def split_pages(
     """
     starts = _outline_starts(pages, outline) if len(outline) >= 2 else _layout_starts(pages)
     running = _running_lines(pages)
+    first_read = next((p for p, page in enumerate(pages) if page.lines), len(pages))
     path: tuple[str, ...] = ()
     out: list[list[tuple[str, tuple[str, ...]]]] = []
     for p, page in enumerate(pages):
@@ -331,7 +332,7 @@ def split_pages(
             else:
                 cuts.append((line, new_path, count))
             path = new_path
-        out.append(_pieces(page, cuts, running, drop_running=any(q.lines for q in pages[:p])))
+        out.append(_pieces(page, cuts, running, drop_running=p > first_read))
     return out
 
 
