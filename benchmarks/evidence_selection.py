@@ -41,6 +41,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ACME = ROOT / "examples" / "acme"
 DEFAULT_INDEX = Path(tempfile.gettempdir()) / "evidence-selection-acme-index"
+# The evaluation questions per corpus; the PostgreSQL index must be given (``--index``: an
+# ingest of ../shared/data/postgresql-15-docs/html, 8 minutes on two cores).
+QUESTIONS = {"acme": ACME / "eval_questions.jsonl",
+             "postgresql": ROOT / "examples" / "postgresql" / "questions.jsonl"}
 
 
 @dataclass
@@ -60,8 +64,11 @@ def holds_any(text: str, record) -> bool:
     return any(holds(text, g) for g in golds(record))
 
 
-def load_cases(split: str, index: Path, k: int) -> tuple[list[Case], object]:
-    """The split's questions with their retrieved passages and units, and the embedder."""
+def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
+               ) -> tuple[list[Case], object]:
+    """The split's questions of ``corpus`` with their retrieved passages and units, and
+    the embedder. The acme index is built into ``index`` when missing; a PostgreSQL one
+    must exist. Raises ``SystemExit`` naming a missing PostgreSQL index."""
     from assistant.answering.evidence import split_passages
     from finetune.sources import read_qa
     from index.build import ingest
@@ -70,8 +77,11 @@ def load_cases(split: str, index: Path, k: int) -> tuple[list[Case], object]:
 
     embedder = Embedder()
     if not (index / "CURRENT").exists():
+        if corpus != "acme":
+            raise SystemExit(f"{index}: no index; pass --index with an ingest of the "
+                             f"{corpus} documents")
         ingest([ACME / "docs"], index, progress=False, embedder=embedder)
-    records, _ = read_qa(ACME / "eval_questions.jsonl", split=split)
+    records, _ = read_qa(QUESTIONS[corpus], split=split)
     searcher = Searcher(index, embedder=embedder)
     try:
         results = searcher.search_batch([r.question for r in records], k=k, mode="hybrid")

@@ -10,7 +10,8 @@ retrieval (``benchmarks.evidence_selection``: hybrid k=5, bundled embedder, inde
 ``evidence_first.check_generated`` against the units the run showed it. Prints, for
 "generate then extract" (the order the run used, with today's checks) and "extract first",
 answered / correct / wrong of answered / abstention recall, and how many answers each kind
-gave. Use it on dev only: it is for choosing checks and thresholds.
+gave. Use it on dev only: it is for choosing checks and thresholds. ``--corpus postgresql
+--index DIR`` does the same for a PostgreSQL run (DIR: an index of the whole manual).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.evidence_selection import DEFAULT_INDEX, holds_any, load_cases, ranked
+from benchmarks.evidence_selection import (
+    DEFAULT_INDEX,
+    QUESTIONS,
+    holds_any,
+    load_cases,
+    ranked,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("results", type=Path, help="an eval run's results.jsonl")
     parser.add_argument("--setup", default="evidence", help="the evidence-first setup's name")
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--corpus", choices=sorted(QUESTIONS), default="acme",
+                        help="whose evaluation questions (postgresql needs --index)")
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
     parser.add_argument("--min-supported-fraction", type=float, default=0.5)
     parser.add_argument("--verbose", action="store_true", help="print every wrong answer")
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from assistant.answering.extract import EXTRACT_UNITS, extract
     from index.records import Passage
 
-    cases, embedder = load_cases(args.split, args.index, 5)
+    cases, embedder = load_cases(args.split, args.index, 5, args.corpus)
     scorer, verifier = EmbeddingScorer(embedder), CitationVerifier(embedder)
     by_id = {c.record.id: c for c in cases}
     fields = set(Passage.__dataclass_fields__)
