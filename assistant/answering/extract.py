@@ -285,10 +285,15 @@ _POLARITY = re.compile(
 # -- key terms -------------------------------------------------------------------------
 
 
+_RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
+
+
 def key_terms(question: str) -> tuple[list[str], list[str]]:
     """``(terms, required)``: the question's content terms, and those of them that are
     names, model numbers or versions (capitalised past a sentence's first word, letters
-    with digits such as "S7", or "3.4.2"); a plain number ("30-day") is not required."""
+    with digits such as "S7", "3.4.2", or a dotted number after a name or "version",
+    "firmware", ... as in "PostgreSQL 15.0"); a plain number ("30-day", "1.5 m") is not
+    required."""
     terms = content_terms(question)
     required = []
     for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
@@ -299,7 +304,10 @@ def key_terms(question: str) -> tuple[list[str], list[str]]:
                 continue
             alnum = (any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
                      and not re.fullmatch(r"\d+(?:[.,]\d+)?-?[a-z]+", lower))  # not "30-day"
-            version = re.fullmatch(r"v?\d+(?:\.\d+){2,}", word) is not None
+            version = re.fullmatch(r"v?\d+(?:\.\d+){2,}", word) is not None or (
+                # "PostgreSQL 15.0", "firmware 3.2": a dotted number naming a release
+                i > 0 and re.fullmatch(r"\d+(?:\.\d+)+", word) is not None
+                and (words[i - 1][:1].isupper() or words[i - 1].casefold() in _RELEASE_WORDS))
             if alnum or version or (i > 0 and word[:1].isupper()):
                 for tok in tokens(lower):
                     term = stem(tok)

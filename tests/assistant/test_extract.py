@@ -59,6 +59,13 @@ def test_key_terms_and_required_names():
     assert terms == ["sweepbot", "s7", "canada", "30-day", "30", "day", "plan"]
     assert required == ["sweepbot", "s7", "canada"]  # "30-day" is a plain number
     assert key_terms("What did firmware 3.4.2 fix?")[1] == ["3.4.2"]
+    # a dotted number after a name or "firmware" names a release; a measure does not
+    assert key_terms("When was PostgreSQL 15.0 released?")[1] == ["postgresql", "15.0"]
+    assert key_terms("What changed in firmware 3.2?")[1] == ["3.2"]
+    assert key_terms("How big is a 1.5 m mat?")[1] == []
+    history = unit("Version 1 was released to a few external users in June 1989.",
+                   path="A Brief History of PostgreSQL")
+    assert extract("When was PostgreSQL 15.0 released?", [history]) is None
 
 
 # One case per answer type: (question, the unit that answers, its span, a unit holding a
