@@ -116,6 +116,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.COUNT, r"\bhow many\b"),
         (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
                                r"\bwhat steps\b"),
+        (AnswerType.DATE, r"\b(?:which|what)\b.*\b(?:release|launch|effective|expiry) date\b"),
         (AnswerType.CODE, r"\b(?:which|what)\b.*\b(?:code|error|scope|status|model number|"
                           r"part number|certification number|id|version|release)\b"),
         (AnswerType.DATE, r"^(?:since |until |till )?when\b|\b(?:what|which) (?:date|day|year|"
@@ -221,7 +222,7 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(r"\b(?:noon|midday|midnight)\b", re.I),
     ),
     AnswerType.CODE: (
-        re.compile(r"\bSQLSTATE\s+\w+|\bHTTP\s+\d{3}\b"),
+        re.compile(r"\bSQLSTATE\s+[0-9A-Z]{5}\b|\bHTTP\s+\d{3}\b"),
         re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,}(?:-[A-Z0-9]+)+\b"),
         re.compile(r"\b[A-Z]{1,3}\d{2,4}\b"),
         re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+:[a-z]+\b"),

@@ -43,6 +43,7 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("Which error code means the update failed?", AnswerType.CODE),
     ("What SQLSTATE does a unique violation raise?", AnswerType.OTHER),
     ("Which app version fixes the widget?", AnswerType.CODE),
+    ("What's the release date of 15.20?", AnswerType.DATE),
     ("Who represents Acme in the EU?", AnswerType.NAME),
     ("Where do returned items get shipped?", AnswerType.PLACE),
     ("How do I cancel my plan?", AnswerType.PROCEDURE),
@@ -286,3 +287,11 @@ def test_a_version_asked_for_is_answered_only_by_a_version():
     coded = extract("Which error code means the firmware update failed?",
                     [unit("Error ERR-42 means the firmware update failed.")])
     assert coded is not None and coded.span == "ERR-42"
+
+
+def test_a_sqlstate_span_is_a_five_character_code():
+    question = "Which error code does a deadlock raise?"
+    assert extract(question, [unit("When specifying an error code by SQLSTATE code, "
+                                   "any five characters can be used for a deadlock.")]) is None
+    found = extract(question, [unit("A deadlock error will raise SQLSTATE 40P01.")])
+    assert found is not None and found.span == "SQLSTATE 40P01"
