@@ -286,6 +286,8 @@ _POLARITY = re.compile(
 # -- key terms -------------------------------------------------------------------------
 
 
+# "by default", "out of the box", "the default ...": what holds unless configured.
+_DEFAULT_ASKED = re.compile(r"\bdefaults?\b|\bout of the box\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 
 
@@ -476,6 +478,8 @@ def extract(
     """
     answer_type = asked_for(question)
     terms, required = key_terms(question)
+    if _DEFAULT_ASKED.search(question) and "default" not in required:
+        required = [*required, "default"]  # a default asked for: the unit must state one
     terms = [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())]
     if not terms:
         return None

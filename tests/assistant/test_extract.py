@@ -295,3 +295,14 @@ def test_a_sqlstate_span_is_a_five_character_code():
                                    "any five characters can be used for a deadlock.")]) is None
     found = extract(question, [unit("A deadlock error will raise SQLSTATE 40P01.")])
     assert found is not None and found.span == "SQLSTATE 40P01"
+
+
+def test_a_default_asked_for_needs_a_unit_that_states_one():
+    question = "How many autovacuum workers can run at the same time out of the box?"
+    launcher = unit("The launcher tries to start one worker within each database at a time.",
+                    path="Autovacuum workers")
+    assert extract(question, [launcher]) is None
+    setting = unit("Sets the maximum number of autovacuum workers that may be running at the "
+                   "same time. The default is three.", path="autovacuum_max_workers")
+    found = extract(question, [launcher, setting])
+    assert found is not None and found.unit is setting
