@@ -96,6 +96,28 @@ def ranked(scorer, case: Case) -> list:
     return [case.units[i] for i in sorted(range(len(case.units)), key=lambda i: -scores[i])]
 
 
+def ranking_row(orders: list[tuple[Case, list]]) -> dict:
+    """Over ``(case, its units best first)`` pairs: unit hit@1 and hit@3 (a unit holding
+    the gold answer) and what ``extract`` answers from the top units: a span holding the
+    gold (right), another span (wrong), nothing (none). ``n`` cases."""
+    from assistant.answering.extract import EXTRACT_UNITS, extract
+
+    n = len(orders)
+    at1 = at3 = right = wrong = none = 0
+    for case, order in orders:
+        at1 += any(holds_any(u.text, case.record) for u in order[:1])
+        at3 += any(holds_any(u.text, case.record) for u in order[:3])
+        found = extract(case.record.question, order[:EXTRACT_UNITS])
+        if found is None:
+            none += 1
+        elif holds_any(found.span, case.record):
+            right += 1
+        else:
+            wrong += 1
+    return {"n": n, "unit hit@1": round(at1 / n, 3), "unit hit@3": round(at3 / n, 3),
+            "extract right": right, "extract wrong": wrong, "extract none": none}
+
+
 def table(rows: list[dict], title: str) -> None:
     print(f"\n### {title}\n")
     if not rows:

@@ -9,7 +9,8 @@ index of ``examples/acme/docs``). For each answerable question the embedder's ``
 units are ranked three ways: by the embedder (``EmbeddingScorer``, today's default), by
 the mean log-probability of the question's tokens after "Passage: <unit> ... Question:"
 under ``--model``, and by the sum of both z-scores. Prints unit hit@1 and hit@3 (a unit
-holding the gold answer) and what ``extract`` answers from each order (right / wrong).
+holding the gold answer) and what ``extract`` answers from each order (right / wrong:
+the span it marks holds the gold answer or not; ``benchmarks.evidence_selection.ranking_row``).
 Dev only: it is for deciding whether to build such a scorer.
 """
 
@@ -30,9 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from assistant.answering.evidence_scoring import EmbeddingScorer
-    from assistant.answering.extract import EXTRACT_UNITS, extract
     from assistant.answering.models import ModelConfig, load_base
-    from benchmarks.evidence_selection import DEFAULT_INDEX, holds_any, load_cases, ranked
+    from benchmarks.evidence_selection import (
+        DEFAULT_INDEX,
+        load_cases,
+        ranked,
+        ranking_row,
+        table,
+    )
 
     torch.set_num_threads(args.threads)
     cases, embedder = load_cases("dev", DEFAULT_INDEX, 5)
@@ -57,27 +63,18 @@ def main(argv: list[str] | None = None) -> None:
 
     clock = time.perf_counter()
     answerable = [c for c in cases if c.record.answer is not None]
-    rows = {name: [0, 0, 0, 0] for name in ("embedder", "reader", "both")}
+    orders: dict[str, list] = {"embedder": [], "reader": [], "both": []}
     for case in answerable:
         top = ranked(scorer, case)[:args.top]
         lm = loglik(case.record.question, top)
         emb = np.asarray(scorer.score(case.record.question, top))
-        orders = {"embedder": top, "reader": [top[i] for i in np.argsort(-lm)],
-                  "both": [top[i] for i in np.argsort(-(z(lm) + z(emb)))]}
-        for name, order in orders.items():
-            row = rows[name]
-            row[0] += holds_any(order[0].text, case.record)
-            row[1] += any(holds_any(u.text, case.record) for u in order[:3])
-            found = extract(case.record.question, order[:EXTRACT_UNITS])
-            if found is not None:
-                row[2 if holds_any(found.text, case.record) else 3] += 1
-    n = len(answerable)
-    print(f"\nacme dev, {n} answerable questions; top {args.top} units rescored by "
-          f"{args.model} ({time.perf_counter() - clock:.0f} s, {args.threads} thread(s))\n")
-    print("| order | unit hit@1 | unit hit@3 | extraction right | extraction wrong |")
-    print("|---|---|---|---|---|")
-    for name, (h1, h3, right, wrong) in rows.items():
-        print(f"| {name} | {h1 / n:.3f} | {h3 / n:.3f} | {right} | {wrong} |")
+        orders["embedder"].append((case, top))
+        orders["reader"].append((case, [top[i] for i in np.argsort(-lm)]))
+        orders["both"].append((case, [top[i] for i in np.argsort(-(z(lm) + z(emb)))]))
+    print(f"\nacme dev, {len(answerable)} answerable questions; top {args.top} units "
+          f"rescored by {args.model} ({time.perf_counter() - clock:.0f} s, {args.threads} "
+          "thread(s))")
+    table([{"order": name, **ranking_row(pairs)} for name, pairs in orders.items()], "orders")
 
 
 if __name__ == "__main__":

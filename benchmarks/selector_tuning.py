@@ -24,9 +24,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.evidence_selection import ACME, holds_any, load_cases, ranked, table
-
-DEFAULT_INDEX = Path(tempfile.gettempdir()) / "evidence-selection-acme-index"
+from benchmarks.evidence_selection import (
+    ACME,
+    DEFAULT_INDEX,
+    load_cases,
+    ranked,
+    ranking_row,
+    table,
+)
 
 
 def parse_config(text: str):
@@ -43,24 +48,7 @@ def parse_config(text: str):
 
 def dev_row(name: str, scorer, cases: list) -> dict:
     """Unit hit@1/hit@3 of the full ranking and the extraction outcome on ``cases``."""
-    from assistant.answering.extract import EXTRACT_UNITS, extract
-
-    n = len(cases)
-    at1 = at3 = right = wrong = none = 0
-    for c in cases:
-        top = ranked(scorer, c)
-        at1 += any(holds_any(u.text, c.record) for u in top[:1])
-        at3 += any(holds_any(u.text, c.record) for u in top[:3])
-        ex = extract(c.record.question, top[:EXTRACT_UNITS])
-        if ex is None:
-            none += 1
-        elif holds_any(ex.span, c.record):
-            right += 1
-        else:
-            wrong += 1
-    return {"selector": name, "n": n, "unit hit@1": round(at1 / n, 3),
-            "unit hit@3": round(at3 / n, 3), "extract right": right, "extract wrong": wrong,
-            "extract none": none}
+    return {"selector": name, **ranking_row([(c, ranked(scorer, c)) for c in cases])}
 
 
 def main(argv: list[str] | None = None) -> None:
