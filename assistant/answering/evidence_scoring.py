@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -119,14 +119,24 @@ def with_path(unit: EvidenceUnit) -> str:
     return f"{unit.path}: {unit.text}" if unit.path else unit.text
 
 
+def unit_forms(prefix_weight: float = DEFAULT_PREFIX_WEIGHT,
+               ) -> list[Callable[[EvidenceUnit], str]]:
+    """The forms of a unit ``EmbeddingScorer(prefix_weight=...)`` embeds, in order: its
+    text (when ``prefix_weight`` < 1) and ``with_path`` (when > 0)."""
+    return ([_text] if prefix_weight < 1.0 else []) + \
+        ([with_path] if prefix_weight > 0.0 else [])
+
+
+def _text(unit: EvidenceUnit) -> str:
+    return unit.text
+
+
 def embedded_texts(unit: EvidenceUnit, prefix_weight: float = DEFAULT_PREFIX_WEIGHT,
                    ) -> list[str]:
-    """The texts of ``unit`` that ``EmbeddingScorer(prefix_weight=...)`` embeds: its text
-    (when ``prefix_weight`` < 1) and ``with_path`` (when > 0), without repeats. A tuned
-    selector (``assistant.answering.selector``) trains on exactly these."""
-    texts = ([unit.text] if prefix_weight < 1.0 else []) + \
-        ([with_path(unit)] if prefix_weight > 0.0 else [])
-    return list(dict.fromkeys(texts))
+    """The texts of ``unit`` that ``EmbeddingScorer(prefix_weight=...)`` embeds
+    (``unit_forms``), without repeats. A tuned selector (``assistant.answering.selector``)
+    trains on exactly these."""
+    return list(dict.fromkeys(form(unit) for form in unit_forms(prefix_weight)))
 
 
 def retrieval_prior(units: Sequence[EvidenceUnit]) -> np.ndarray:

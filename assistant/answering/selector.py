@@ -57,7 +57,7 @@ from assistant.answering.evidence_scoring import (
     DEFAULT_LEXICAL_WEIGHT,
     DEFAULT_PREFIX_WEIGHT,
     EmbeddingScorer,
-    with_path,
+    unit_forms,
 )
 from assistant.answering.segment import norm
 from core.errors import ConfigError
@@ -244,9 +244,7 @@ def training_rows(pairs: Sequence[UnitPair], hard_negatives: int,
     A row's keys are its question and every form of its answer units and negatives: two
     rows sharing one never share a batch, so no row's answer is another row's negative
     (the rows of one question, one per form, are in separate batches too)."""
-    forms: list[Callable[[EvidenceUnit], str]] = \
-        ([lambda u: u.text] if prefix_weight < 1.0 else []) + \
-        ([with_path] if prefix_weight > 0.0 else [])
+    forms = unit_forms(prefix_weight)
     columns: dict[str, list[str]] = {"anchor": [], "positive": []}
     for j in range(hard_negatives):
         columns[f"negative_{j + 1}"] = []
@@ -268,29 +266,16 @@ def training_rows(pairs: Sequence[UnitPair], hard_negatives: int,
     return columns, keys
 
 
-class _Encoder:
-    """``model`` (a SentenceTransformer) as ``EmbeddingScorer`` expects an embedder."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=64, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def unit_hits(embedder: Any, pairs: Sequence[UnitPair],
+def unit_hits(embedder: Embedder, pairs: Sequence[UnitPair],
               lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
               prefix_weight: float = DEFAULT_PREFIX_WEIGHT) -> dict[str, float | int | None]:
     """``hit@1`` and ``hit@3``: the share of ``pairs`` whose best-scored (top three)
-    units hold the answer, scored by ``EmbeddingScorer`` over ``embedder`` (an
-    ``Embedder`` or a SentenceTransformer) as serving scores them; ``n`` pairs."""
+    units hold the answer, scored by ``EmbeddingScorer`` over ``embedder`` as serving
+    scores them; ``n`` pairs. A fresh scorer each call: during training the embedder's
+    model changes under it."""
     if not pairs:
         return {"hit@1": None, "hit@3": None, "n": 0}
-    # a SentenceTransformer (it tokenizes) is wrapped; an Embedder encodes as it should
-    encoder = _Encoder(embedder) if hasattr(embedder, "tokenize") else embedder
-    scorer = EmbeddingScorer(encoder, lexical_weight=lexical_weight, prefix_weight=prefix_weight)
+    scorer = EmbeddingScorer(embedder, lexical_weight=lexical_weight, prefix_weight=prefix_weight)
     at1 = at3 = 0
     for p in pairs:
         scores = scorer.score(p.question, p.units)
@@ -340,13 +325,15 @@ def train_selector(
     check_name(name)
     if not train:
         raise DatasetError("no training pairs")
-    embedder = Embedder(EmbedderConfig(model=base, device=device))
+    # batch 64 for the held-out scoring; fit() trains embedder.model in place, so
+    # unit_hits(embedder) scores the model as it is after each epoch
+    embedder = Embedder(EmbedderConfig(model=base, device=device, batch_size=64))
     model = embedder.model
     lexical, prefix = DEFAULT_LEXICAL_WEIGHT, DEFAULT_PREFIX_WEIGHT
     columns, keys = training_rows(train, config.hard_negatives, prefix)
     plan = plan_batches(keys, config.batch_size, config.epochs, config.seed)
     steps = sum(len(b) for b in plan)
-    before = unit_hits(model, val, lexical, prefix)
+    before = unit_hits(embedder, val, lexical, prefix)
 
     def epoch_done(row: dict) -> None:
         logger.info("epoch %d: %s", row["epoch"], row)
@@ -355,7 +342,7 @@ def train_selector(
 
     started = time.perf_counter()
     epochs = fit(model, columns, plan, lr=config.lr, warmup=config.warmup, seed=config.seed,
-                 score=lambda: unit_hits(model, val, lexical, prefix), progress=progress,
+                 score=lambda: unit_hits(embedder, val, lexical, prefix), progress=progress,
                  desc=f"tuning selector {embedder.info.model_id}", on_epoch=epoch_done)
     seconds = time.perf_counter() - started
     manifest = {
