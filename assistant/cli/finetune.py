@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -189,7 +191,6 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
     """``--mode retriever``: tune the index's embedder on (question, gold passage) pairs
     and save it as the next version under ``$ASSISTANT_HOME/embedders`` (or
     ``--registry``)."""
-    from core.settings import get_settings
     from finetune import Redactor
     from finetune.retriever import RetrieverConfig, build_pairs, split_pairs, train_retriever
     from index.searcher import Searcher
@@ -209,22 +210,10 @@ def cmd_finetune_retriever(args: argparse.Namespace) -> int:
                                 public_documents=args.keep_document_contacts)
     searcher.close()
     train, val = split_pairs(pairs, config.val_fraction, config.seed)
-    report.train, report.val = len(train), len(val)
-    print(report.to_text(), file=sys.stderr)
-    registry = Path(args.registry) if args.registry else get_settings().embedders_dir
-
-    def say(row: dict) -> None:
-        if not args.quiet:
-            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, held-out "
-                  f"hit@1 {row['val_hit@1']}, MRR {row['val_mrr']}", file=sys.stderr)
-
-    result = train_retriever(
-        train, val, base, registry, args.name, config, device=args.device,
-        data={"source": str(args.data), "split": args.split, "index": str(args.index),
-              **report.to_json()},
-        progress=not args.quiet and sys.stderr.isatty(), on_epoch=say)
-    if args.json:
-        print(json.dumps({"path": str(result.path), **result.manifest}, indent=2, default=str))
+    result = _train_embedder(
+        args, train_retriever, train, val, base, config, report,
+        lambda row: f"held-out hit@1 {row['val_hit@1']}, MRR {row['val_mrr']}")
+    if result is None:
         return 0
     before = result.manifest["metrics"]["val_before"]
     after = result.manifest["metrics"]["val_after"] or {}
@@ -249,7 +238,6 @@ def cmd_finetune_selector(args: argparse.Namespace) -> int:
         split_unit_pairs,
         train_selector,
     )
-    from core.settings import get_settings
     from finetune import Redactor
     from ingest.embedding import embedder_unless_loaded
 
@@ -275,22 +263,10 @@ def cmd_finetune_selector(args: argparse.Namespace) -> int:
     finally:
         searcher.close()
     train, val = split_unit_pairs(pairs, config.val_fraction, config.seed)
-    report.train, report.val = len(train), len(val)
-    print(report.to_text(), file=sys.stderr)
-    registry = Path(args.registry) if args.registry else get_settings().embedders_dir
-
-    def say(row: dict) -> None:
-        if not args.quiet:
-            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, held-out unit "
-                  f"hit@1 {row['val_hit@1']}, hit@3 {row['val_hit@3']}", file=sys.stderr)
-
-    result = train_selector(
-        train, val, base, registry, args.name, config, device=args.device,
-        data={"source": str(args.data), "split": args.split, "index": str(args.index),
-              **report.to_json()},
-        progress=not args.quiet and sys.stderr.isatty(), on_epoch=say)
-    if args.json:
-        print(json.dumps({"path": str(result.path), **result.manifest}, indent=2, default=str))
+    result = _train_embedder(
+        args, train_selector, train, val, base, config, report,
+        lambda row: f"held-out unit hit@1 {row['val_hit@1']}, hit@3 {row['val_hit@3']}")
+    if result is None:
         return 0
     before = result.manifest["metrics"]["val_before"]
     after = result.manifest["metrics"]["val_after"] or {}
@@ -301,6 +277,35 @@ def cmd_finetune_selector(args: argparse.Namespace) -> int:
           f"answer with it: ASSISTANT_ANSWER_UNIT_SELECTOR={ref} (or an eval setup's "
           f"selector = \"{ref}\")")
     return 0
+
+
+def _train_embedder(args: argparse.Namespace, train_fn: Callable[..., Any], train: list,
+                    val: list, base: str, config: Any, report: Any,
+                    epoch_line: Callable[[dict], str]) -> Any:
+    """What ``--mode retriever`` and ``--mode selector`` share: print the build report,
+    train with ``train_fn`` (``train_retriever`` or ``train_selector``) into
+    ``--registry`` (default ``$ASSISTANT_HOME/embedders``), saying each epoch's loss and
+    ``epoch_line(row)``. Returns the result, or None once ``--json`` printed it."""
+    from core.settings import get_settings
+
+    report.train, report.val = len(train), len(val)
+    print(report.to_text(), file=sys.stderr)
+    registry = Path(args.registry) if args.registry else get_settings().embedders_dir
+
+    def say(row: dict) -> None:
+        if not args.quiet:
+            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
+                  f"{epoch_line(row)}", file=sys.stderr)
+
+    result = train_fn(
+        train, val, base, registry, args.name, config, device=args.device,
+        data={"source": str(args.data), "split": args.split, "index": str(args.index),
+              **report.to_json()},
+        progress=not args.quiet and sys.stderr.isatty(), on_epoch=say)
+    if args.json:
+        print(json.dumps({"path": str(result.path), **result.manifest}, indent=2, default=str))
+        return None
+    return result
 
 
 def cmd_embedders(args: argparse.Namespace) -> int:
