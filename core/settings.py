@@ -58,9 +58,13 @@ class Settings(BaseSettings):
     # How answers are made everywhere (ask, serve, integrations): from evidence units, each
     # answer checked and cited (true), or the model over whole passages (false).
     answer_evidence_first: bool = True
-    # Whether the model may write an answer when no evidence unit answers by extraction
-    # (false: extract or decline; no generation, so every answer is a cited quote).
-    answer_generate: bool = True
+    # Whether the model may write an answer when no evidence unit answers by extraction.
+    # None (the default): not with evidence-first answering, which then extracts or
+    # declines, every answer a cited quote (on both dev splits, the untuned model's answers
+    # after extraction were wrong 11 times for 4 right ones; eval/reports/README.md); over
+    # whole passages the model is the only one that can answer. true: the model answers
+    # what extraction cannot (a stronger or tuned reader).
+    answer_generate: bool | None = None
     # What scores evidence units: None, the verifier's embedder (the index's, or
     # server_verifier_embedder); or a unit selector tuned by `assistant finetune --mode
     # selector`, as NAME@vN, NAME (its newest version) or its directory.

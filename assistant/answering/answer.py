@@ -384,7 +384,8 @@ class RagAnswerer(_Base):
         clock = time.perf_counter()
         question = _check_question(question)
         cfg, gen = self.config, self.generator
-        self._check_fits(question, options)  # a client error: fail before any retrieval
+        if cfg.generate:  # a client error: fail before any retrieval
+            self._check_fits(question, options)
         turns = bound_history(history, gen.count_tokens, cfg.max_history_tokens)
         query = question
         if cfg.rewrite:

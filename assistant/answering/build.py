@@ -129,6 +129,26 @@ def open_index(index_dir: Path | None, embedder: Embedder | None = None, *,
     return searcher, embedder
 
 
+def generates(settings: Settings) -> bool:
+    """Whether answerers built from ``settings`` may ask the model for an answer:
+    ``answer_generate`` when set; unset, only when answering over whole passages
+    (``answer_evidence_first`` false), so evidence-first answering extracts or declines."""
+    if settings.answer_generate is not None:
+        return settings.answer_generate
+    return not settings.answer_evidence_first
+
+
+def warn_unused_adapters(what: str, settings: Settings) -> bool:
+    """Log a warning that ``what`` (adapters being loaded or served) will never answer,
+    when ``settings`` make answers by extraction only; returns whether it warned."""
+    if generates(settings):
+        return False
+    logger.warning("%s, but answers are extracted from the documents or declined, so no "
+                   "adapter writes one: set ASSISTANT_ANSWER_GENERATE=true to let the model "
+                   "answer what extraction cannot", what)
+    return True
+
+
 def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
                    embedder: Embedder | None = None, verifier: CitationVerifier | None = None,
                    config: AnswerConfig | None = None,
@@ -138,8 +158,8 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` and ``answer_generate``
-    settings.
+    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting and
+    ``generates(settings)``: on the default evidence-first path, extract or decline.
 
     ``selector`` scores the evidence units: a unit selector tuned by ``assistant finetune
     --mode selector`` (``NAME@vN``, ``NAME`` or its directory, ``selector.load_selector``)
@@ -155,7 +175,7 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     if config is None:
         settings = get_settings()
         config = AnswerConfig(evidence_first=settings.answer_evidence_first,
-                              generate=settings.answer_generate)
+                              generate=generates(settings))
         if selector is None:
             selector = settings.answer_unit_selector
     if searcher is None:

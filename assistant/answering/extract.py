@@ -47,7 +47,6 @@ from assistant.answering.stopwords import STOPWORDS
 MIN_COVERAGE = 0.6
 TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
 OTHER_MIN_COVERAGE = 0.7  # dev: 0.6 gave 8 right, 1 wrong, 3 unanswerable answered; 0.7: 6, 0, 2
-TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
 MAX_ANSWER_WORDS = 40
 EXTRACT_UNITS = 5  # how many of the best-scored units the benchmark hands to extract
 

@@ -31,6 +31,11 @@ def answerer_from_args(args: argparse.Namespace) -> tuple[Answerer, str | None]:
     base = load_generator(ModelConfig(base=args.model, device=args.device))
     registry = Path(args.registry) if args.registry else None
     adapter = load_adapter(base.adapters, args.adapter, registry) if args.adapter else None
+    if adapter is not None:
+        from assistant.answering.build import warn_unused_adapters
+        from core.settings import get_settings
+
+        warn_unused_adapters(f"adapter {adapter} is loaded", get_settings())
     return build_answerer(base.generator, searcher, embedder=embedder), adapter
 
 

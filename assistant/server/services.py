@@ -21,7 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.answering.build import build_answerer, load_generator, open_index
+from assistant.answering.build import (
+    build_answerer,
+    load_generator,
+    open_index,
+    warn_unused_adapters,
+)
 from assistant.answering.records import Answer, Message
 from assistant.feedback import FeedbackStore
 from assistant.server.auth import (
@@ -157,6 +162,8 @@ class Runtime:
                                     services.static_adapters)
         self.services = services
         self.router.sync()
+        if services.make_answerer is None and self.router.known():
+            warn_unused_adapters(f"adapters {', '.join(self.router.known())} are served", s)
         self._maybe_build_answerer()
 
     def _maybe_build_answerer(self) -> None:

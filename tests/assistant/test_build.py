@@ -108,8 +108,38 @@ def test_build_answerer_kinds(base, index_dir, embedder):
     assert answer.model == base.loaded.model_id and answer.passages
 
 
+def test_built_answerers_extract_or_decline_unless_generation_is_set(base, index_dir, embedder,
+                                                                     monkeypatch):
+    from core.settings import get_settings
+
+    searcher, _ = open_index(index_dir, embedder)
+
+    def built(**env: str) -> RagAnswerer:
+        for name in ("ASSISTANT_ANSWER_GENERATE", "ASSISTANT_ANSWER_EVIDENCE_FIRST"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(f"ASSISTANT_ANSWER_{name}", value)
+        get_settings.cache_clear()
+        return build_answerer(base.generator, searcher, embedder=embedder)
+
+    default = built()
+    assert default.config.evidence_first and default.config.generate is False
+    asked = []
+    monkeypatch.setattr(base.generator, "generate", lambda *a, **k: asked.append(a))
+    monkeypatch.setattr(base.generator, "stream", lambda *a, **k: asked.append(a))
+    answer = default.answer("what colour was the bird ?", options=AnswerOptions(k=2))
+    assert answer.abstained and answer.abstain_reason.startswith("no_extraction:")
+    assert answer.passages and asked == []  # the model was never asked
+    assert built(GENERATE="true").config.generate is True
+    # Over whole passages only the model can answer, so it generates unless told not to.
+    passages = built(EVIDENCE_FIRST="false").config
+    assert not passages.evidence_first and passages.generate is True
+    with pytest.raises(ConfigError, match="generate = false needs evidence_first"):
+        built(EVIDENCE_FIRST="false", GENERATE="false")
+
+
 def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tiny_adapter,
-                                                        capsys):
+                                                        capsys, caplog):
     code = main(["ask", "where did the dog run ?", "--index", str(index_dir), "--model",
                  str(tiny_dir), "--device", "cpu", "--adapter", str(tiny_adapter), "-k", "2",
                  "--max-new-tokens", "4", "--json"])
@@ -117,6 +147,8 @@ def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tin
     record = json.loads(capsys.readouterr().out)
     assert record["adapter"] == tiny_adapter.name and record["model"] == Path(tiny_dir).name
     assert record["passages"]
+    # By default answers are extracted or declined, so the adapter is told it is idle.
+    assert "ASSISTANT_ANSWER_GENERATE=true" in caplog.text and tiny_adapter.name in caplog.text
 
 
 def test_ask_fails_on_a_missing_index_before_loading_a_model(tmp_path, monkeypatch, capsys):
