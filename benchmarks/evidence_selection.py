@@ -4,6 +4,7 @@ does the extractive fallback answer right, and does it abstain when it should?
     python -m benchmarks.evidence_selection --split dev --grid   # choose defaults here
     python -m benchmarks.evidence_selection --split test         # then report, once
     python -m benchmarks.evidence_selection --split dev --selector acme-selector@v1
+    python -m benchmarks.evidence_selection --corpus postgresql --index PG_INDEX --split dev
 
 ``--selector`` (repeatable: a tuned unit selector, ``NAME@vN`` or its directory, from
 ``assistant finetune --mode selector``) scores the units with it instead of the bundled
@@ -285,7 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX,
-                        help="acme index (built from examples/acme/docs when missing)")
+                        help="acme index (built from examples/acme/docs when missing); "
+                             "with --corpus postgresql, an ingest of the manual (required)")
+    parser.add_argument("--corpus", choices=tuple(QUESTIONS), default="acme",
+                        help="whose evaluation questions (postgresql needs --index)")
     parser.add_argument("--k", type=int, default=5, help="passages retrieved (hybrid)")
     parser.add_argument("--grid", action="store_true",
                         help="also print the tables defaults are chosen from (dev only)")
@@ -297,18 +301,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.grid and args.split != "dev":
         parser.error("--grid chooses defaults: run it on the dev split only")
+    if args.corpus != "acme" and args.index == DEFAULT_INDEX:
+        parser.error(f"--corpus {args.corpus} needs --index: an ingest of its documents")
 
     from assistant.answering.evidence_scoring import EmbeddingScorer
     from assistant.answering.selector import load_selector
 
     selectors = {spec: load_selector(spec) for spec in args.selector}  # bad ones fail first
-    cases, embedder = load_cases(args.split, args.index, args.k)
+    cases, embedder = load_cases(args.split, args.index, args.k, args.corpus)
     answerable = [c for c in cases if c.record.answer is not None]
     unanswerable = [c for c in cases if c.record.answer is None]
     results = {}
     for name, model in {"bundled embedder": embedder, **selectors}.items():
         scorer = EmbeddingScorer(model)
-        print(f"## Evidence selection, acme {args.split}: {len(answerable)} answerable, "
+        print(f"## Evidence selection, {args.corpus} {args.split}: {len(answerable)} answerable, "
               f"{len(unanswerable)} unanswerable; hybrid k={args.k}; units scored with "
               f"{name}")
         if args.grid:
