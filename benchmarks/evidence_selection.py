@@ -68,22 +68,23 @@ def holds_any(text: str, record) -> bool:
 def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
                ) -> tuple[list[Case], object]:
     """The split's questions of ``corpus`` with their retrieved passages and units, and
-    the embedder. The acme index is built into ``index`` when missing; a PostgreSQL one
-    must exist. Raises ``SystemExit`` naming a missing PostgreSQL index."""
+    the index's embedder (which searched them). The acme index is built into ``index``
+    with the bundled embedder when missing; a PostgreSQL one must exist (``SystemExit``
+    naming it otherwise)."""
+    from assistant.answering.build import open_index
     from assistant.answering.evidence import split_passages
     from finetune.sources import read_qa
     from index.build import ingest
-    from index.searcher import Searcher
     from ingest.embedding import Embedder
 
-    embedder = Embedder()
     if not (index / "CURRENT").exists():
         if corpus != "acme":
             raise SystemExit(f"{index}: no index; pass --index with an ingest of the "
                              f"{corpus} documents")
-        ingest([ACME / "docs"], index, progress=False, embedder=embedder)
+        ingest([ACME / "docs"], index, progress=False, embedder=Embedder())
     records, _ = read_qa(QUESTIONS[corpus], split=split)
-    searcher = Searcher(index, embedder=embedder)
+    # The index's own embedder (a tuned one too) searches and scores units, as in `ask`.
+    searcher, embedder = open_index(index, required=True)
     try:
         results = searcher.search_batch([r.question for r in records], k=k, mode="hybrid")
     finally:
@@ -312,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     answerable = [c for c in cases if c.record.answer is not None]
     unanswerable = [c for c in cases if c.record.answer is None]
     results = {}
-    for name, model in {"bundled embedder": embedder, **selectors}.items():
+    for name, model in {f"index embedder ({embedder.config.model})": embedder,
+                        **selectors}.items():
         scorer = EmbeddingScorer(model)
         print(f"## Evidence selection, {args.corpus} {args.split}: {len(answerable)} answerable, "
               f"{len(unanswerable)} unanswerable; hybrid k={args.k}; units scored with "
