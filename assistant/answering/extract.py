@@ -22,11 +22,12 @@ A unit qualifies when
   100 square meter floor") and, for a measure, is in a unit that fits what is measured (a
   weight in kg or g, not liters).
 
-``PROCEDURE`` takes a menu path ("Account > Subscription > Cancel plan") or a numbered
-step; ``YESNO`` needs a polarity word ("not", "only", "never", "required", ...) and takes
-the clause holding it; ``OTHER`` has no pattern and takes the whole unit, with
-``other_min_coverage`` of the key terms. A unit of a superseded or archived document
-answers only when no current one does.
+``UNIT`` ("in what unit is it given?") takes a unit of time or size, with or without a
+number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
+Subscription > Cancel plan") or a numbered step; ``YESNO`` needs a polarity word ("not",
+"only", "never", "required", ...) and takes the clause holding it; ``OTHER`` has no
+pattern and takes the whole unit, with ``other_min_coverage`` of the key terms. A unit of
+a superseded or archived document answers only when no current one does.
 
 The user-facing answer (``Extraction.text``) is the unit's sentence, trimmed to about
 ``MAX_ANSWER_WORDS`` words around the span, with the span marked ``**like this**``.
@@ -63,6 +64,7 @@ class AnswerType(StrEnum):
     NAME = "name"
     PLACE = "place"
     PROCEDURE = "procedure"
+    UNIT = "unit"
     YESNO = "yesno"
     OTHER = "other"
 
@@ -90,13 +92,15 @@ class Extraction:
 # generated answer (``check_answer``). Names, places, yes/no and other questions have none.
 _TYPED = frozenset({AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.PERCENTAGE,
                     AnswerType.MEASURE, AnswerType.COUNT, AnswerType.DATE, AnswerType.TIME,
-                    AnswerType.CODE, AnswerType.PROCEDURE})
+                    AnswerType.CODE, AnswerType.PROCEDURE, AnswerType.UNIT})
 
 
 # -- what is asked for -----------------------------------------------------------------
 
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
+        (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
+                          r"\b(?:what|which) units? (?:is|are|does|do)\b"),
         (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
                                 r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
                                 r"battery)"),
@@ -233,6 +237,13 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
                    r"(?:Inc|Ltd|LLC|GmbH|plc)\.?)?"),
     ),
     AnswerType.PROCEDURE: (re.compile(_UI_PATH),),
+    # "In what unit is the timeout given?": a unit of time, size or count, with or without a
+    # number ("the given number of seconds", "in milliseconds", "8kB blocks").
+    AnswerType.UNIT: (
+        re.compile(r"\b(?:(?:micro|milli|nano)?seconds?|minutes?|hours?|days?|ms|us|"
+                   r"(?:kilo|mega|giga|tera)?bytes?|[kmgt]i?b|blocks?|pages?|"
+                   r"characters?|percent)\b", re.I),
+    ),
     AnswerType.PLACE: (
         re.compile(_UI_PATH),
         re.compile(r"\b\d+\s+[A-Z]\w*(?:\s+[A-Z]\w*)*\s+(?:Lane|Street|St\.|Road|Rd\.|Avenue|"
@@ -273,6 +284,7 @@ def _measure_units(question: str) -> re.Pattern | None:
 _KIND_WORDS = {
     AnswerType.TIME: ("time", "hour"), AnswerType.DURATION: ("time",),
     AnswerType.DATE: ("date", "day", "year"), AnswerType.CODE: ("code", "version"),
+    AnswerType.UNIT: ("unit",),
     AnswerType.AMOUNT: ("cost", "price", "pay"), AnswerType.PERCENTAGE: ("percent", "percentage"),
 }
 
