@@ -138,6 +138,15 @@ def generates(settings: Settings) -> bool:
     return not settings.answer_evidence_first
 
 
+def answer_config(settings: Settings) -> AnswerConfig:
+    """The ``AnswerConfig`` that ``settings`` ask for: ``answer_evidence_first`` and
+    ``generates(settings)``, the rest at their defaults."""
+    from assistant.answering.answer import AnswerConfig
+
+    return AnswerConfig(evidence_first=settings.answer_evidence_first,
+                        generate=generates(settings))
+
+
 def warn_unused_adapters(what: str, settings: Settings) -> bool:
     """Log a warning that ``what`` (adapters being loaded or served) will never answer,
     when ``settings`` make answers by extraction only; returns whether it warned."""
@@ -158,8 +167,8 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
     ``CitationVerifier`` over ``embedder``; pass one ``verifier`` to several answerers to
     share its cache). Without one: a ``ClosedBookAnswerer``, the model alone. ``config``
-    defaults to ``AnswerConfig()`` with the ``answer_evidence_first`` setting and
-    ``generates(settings)``: on the default evidence-first path, extract or decline.
+    defaults to ``answer_config(get_settings())``: on the default evidence-first path,
+    extract or decline.
 
     ``selector`` scores the evidence units: a unit selector tuned by ``assistant finetune
     --mode selector`` (``NAME@vN``, ``NAME`` or its directory, ``selector.load_selector``)
@@ -169,13 +178,12 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     searcher comes with neither a verifier nor an embedder, or for a selector that is
     unknown, missing or not a selector (the message names it).
     """
-    from assistant.answering.answer import AnswerConfig, ClosedBookAnswerer, RagAnswerer
+    from assistant.answering.answer import ClosedBookAnswerer, RagAnswerer
     from core.settings import get_settings
 
     if config is None:
         settings = get_settings()
-        config = AnswerConfig(evidence_first=settings.answer_evidence_first,
-                              generate=generates(settings))
+        config = answer_config(settings)
         if selector is None:
             selector = settings.answer_unit_selector
     if searcher is None:

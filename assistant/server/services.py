@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answering.build import (
+    answer_config,
     build_answerer,
     load_generator,
     open_index,
@@ -182,7 +183,7 @@ class Runtime:
                 self.answerer = build_answerer(
                     self.generator, services.searcher,
                     embedder=services.verifier_embedder or services.embedder,
-                    selector=services.selector)
+                    config=answer_config(self.settings), selector=services.selector)
         self.metrics.set_index_version(services.searcher.version)
         self.metrics.ready.set(1)
         logger.info("ready: index %s, model %s", services.searcher.version, services.model_id)

@@ -243,3 +243,30 @@ def test_requests_without_a_mode_search_with_the_servers_default(live, settings,
     plain = live(create_app(settings(), services()))
     assert httpx.get(f"{plain.url}/v1/search", params={"q": "refund"},
                      timeout=30).json()["mode"] == "hybrid"
+
+
+def test_by_default_the_server_extracts_or_declines_without_the_model(live, settings,
+                                                                      services):
+    """The answerer the server builds itself (no test answerer): with the settings'
+    defaults the model never writes an answer; every answer is a quote or a refusal."""
+    server = live(create_app(settings(), services(make_answerer=None)))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        # The second passes retrieval and evidence scoring but no unit answers it by
+        # extraction: with generation on, the model would be asked (8 tokens here).
+        for question in ("How many days do I have to return a product?",
+                         "Who pays for replacing a broken product?"):
+            r = http.post("/v1/answer", json={"question": question, "k": 3})
+            assert r.status_code == 200, r.text
+            record = r.json()
+            assert record["answer_kind"] in ("extracted", "abstained"), record
+            assert record["usage"]["completion_tokens"] == 0
+            if record["abstained"]:
+                assert record["passages"]  # shown as related passages
+            else:
+                assert record["citations"] and record["citations"][0]["quote"]
+    # The app's own settings decide (not the process environment): generation on asks
+    # the model for the question extraction cannot answer.
+    server = live(create_app(settings(answer_generate=True), services(make_answerer=None)))
+    r = httpx.post(f"{server.url}/v1/answer", timeout=30,
+                   json={"question": "Who pays for replacing a broken product?", "k": 3})
+    assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] > 0, r.text
