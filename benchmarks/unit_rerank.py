@@ -17,27 +17,29 @@ and prints, per ``alpha`` (0 = search as it is):
 
 Dev split by default; ``--split test`` only to confirm a value chosen on dev. Example::
 
-    python -m benchmarks.unit_rerank --acme-index /tmp/acme-index --pg-index /tmp/pg-index
+    python -m benchmarks.unit_rerank --pg-index /tmp/pg-index
+
+The questions, their retrieved passages and units come from
+``benchmarks.evidence_selection.load_cases`` (the index's own embedder searches and scores;
+the acme index is built at ``--acme-index`` when missing).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.evidence_selection import DEFAULT_INDEX, load_cases
+
 ALPHAS = (0.0, 0.5, 0.7, 1.0)
 
 
-def best_unit_scores(scorer, question: str, passages: list) -> dict[str, float]:
-    """Each passage's best evidence-unit score, by chunk id."""
-    from assistant.answering.evidence import split_passages
-
-    units = split_passages(passages)
+def best_unit_scores(scorer, case) -> dict[str, float]:
+    """Each retrieved passage's best evidence-unit score, by chunk id."""
     best: dict[str, float] = {}
-    for unit, value in zip(units, scorer.score(question, units), strict=True):
+    for unit, value in zip(case.units, scorer.score(case.record.question, case.units),
+                           strict=True):
         best[unit.chunk_id] = max(best.get(unit.chunk_id, float("-inf")), value)
     return best
 
@@ -53,71 +55,62 @@ def reorder(passages: list, best: dict[str, float], alpha: float) -> list:
     return [p for _, p in sorted(enumerate(passages), key=key)]
 
 
-def _records(path: Path, split: str) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return [r for r in rows if r["split"] == split and r.get("answer")]
+def _scored(index: Path, split: str, k: int, corpus: str) -> list[tuple[object, dict]]:
+    """``(case, best unit score per passage)`` for every question of the split."""
+    from assistant.answering.evidence_scoring import EmbeddingScorer
+
+    cases, embedder = load_cases(split, index, k, corpus)
+    scorer = EmbeddingScorer(embedder)
+    return [(case, best_unit_scores(scorer, case)) for case in cases]
 
 
-def _gold(record: dict) -> set[str]:
-    return {Path(s["file"]).name for s in record["sources"] if s.get("role") != "stale"}
+def _gold(record) -> set[str]:
+    return {Path(s.file).name for s in record.gold_sources}
 
 
-def _searched(index: Path, embedder, records: list[dict], k: int) -> list[list]:
-    from index.searcher import Searcher
-
-    searcher = Searcher(index, embedder=embedder)
-    try:
-        return searcher.search_batch([r["question"] for r in records], k=k, mode="hybrid")
-    finally:
-        searcher.close()
+def _top(case, best: dict[str, float], alpha: float):
+    return reorder(case.passages, best, alpha)[0]
 
 
-def _bests(scorer, questions: list[dict], found: list[list]) -> list[dict[str, float]]:
-    return [best_unit_scores(scorer, q["question"], passages)
-            for q, passages in zip(questions, found, strict=True)]
-
-
-def acme(index: Path, embedder, scorer, split: str, k: int) -> None:
+def acme(index: Path, split: str, k: int) -> None:
     from benchmarks.current_first import load_questions, score
 
+    scored = _scored(index, split, k, "acme")
+    by_id = {case.record.id: (case, best) for case, best in scored}
     conflicts = load_questions(split)
-    records = _records(REPO / "examples" / "acme" / "eval_questions.jsonl", split)
-    found_c = _searched(index, embedder, conflicts, k)
-    found = _searched(index, embedder, records, k)
-    best_c = _bests(scorer, conflicts, found_c)
-    best = _bests(scorer, records, found)
-    print(f"\n### acme {split}: {len(conflicts)} conflict questions, {len(records)} "
+    answerable = [(c, b) for c, b in scored if c.record.answer is not None]
+    print(f"\n### acme {split}: {len(conflicts)} conflict questions, {len(answerable)} "
           f"answerable\n\n| alpha | top-1 current (conflict) | top-1 gold source |\n|---|---|---|")
     for alpha in ALPHAS:
-        ordered = [reorder(ps, b, alpha) for ps, b in zip(found_c, best_c, strict=True)]
+        ordered = [reorder(by_id[q["id"]][0].passages, by_id[q["id"]][1], alpha)
+                   for q in conflicts]
         current = score(conflicts, ordered)["top-1 current"]
-        hits = sum(Path(reorder(ps, b, alpha)[0].source).name in _gold(r)
-                   for r, ps, b in zip(records, found, best, strict=True) if ps)
-        print(f"| {alpha} | {current:.3f} | {hits / len(records):.3f} |")
+        hits = sum(Path(_top(c, b, alpha).source).name in _gold(c.record)
+                   for c, b in answerable if c.passages)
+        print(f"| {alpha} | {current:.3f} | {hits / len(answerable):.3f} |")
 
 
-def postgresql(index: Path, embedder, scorer, split: str, k: int) -> None:
+def postgresql(index: Path, split: str, k: int) -> None:
     from eval.answer_metrics import holds
 
-    records = _records(REPO / "examples" / "postgresql" / "questions.jsonl", split)
-    found = _searched(index, embedder, records, k)
-    best = _bests(scorer, records, found)
-    print(f"\n### PostgreSQL {split}: {len(records)} answerable\n\n"
+    answerable = [(c, b) for c, b in _scored(index, split, k, "postgresql")
+                  if c.record.answer is not None]
+    print(f"\n### PostgreSQL {split}: {len(answerable)} answerable\n\n"
           f"| alpha | top-1 gold page | top-1 holds answer |\n|---|---|---|")
     for alpha in ALPHAS:
         page = hold = 0
-        for r, ps, b in zip(records, found, best, strict=True):
-            if not ps:
+        for case, best in answerable:
+            if not case.passages:
                 continue
-            top = reorder(ps, b, alpha)[0]
-            page += Path(top.source).name in _gold(r)
-            hold += holds(top.text, r["answer"])
-        print(f"| {alpha} | {page / len(records):.3f} | {hold / len(records):.3f} |")
+            top = _top(case, best, alpha)
+            page += Path(top.source).name in _gold(case.record)
+            hold += holds(top.text, case.record.answer)
+        print(f"| {alpha} | {page / len(answerable):.3f} | {hold / len(answerable):.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--acme-index", type=Path, default=Path("/tmp/acme-index"),
+    parser.add_argument("--acme-index", type=Path, default=DEFAULT_INDEX,
                         help="an ingest of examples/acme/docs (built there when missing)")
     parser.add_argument("--pg-index", type=Path, default=None,
                         help="an ingest of the whole PostgreSQL manual (skipped without it)")
@@ -126,21 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    from assistant.answering.evidence_scoring import EmbeddingScorer
-    from index.build import ingest
-    from ingest.embedding import Embedder
-
-    embedder = Embedder()
-    scorer = EmbeddingScorer(embedder)
-    if not (args.acme_index / "CURRENT").exists():
-        ingest([REPO / "examples" / "acme" / "docs"], args.acme_index, progress=False,
-               embedder=embedder)
     print(f"## Passages re-ordered by their best evidence unit (hybrid k={args.k})")
-    acme(args.acme_index, embedder, scorer, args.split, args.k)
+    acme(args.acme_index, args.split, args.k)
     if args.pg_index is not None:
-        if not (args.pg_index / "CURRENT").exists():
-            raise SystemExit(f"{args.pg_index}: no index; ingest the PostgreSQL manual there")
-        postgresql(args.pg_index, embedder, scorer, args.split, args.k)
+        postgresql(args.pg_index, args.split, args.k)
     return 0
 
 
