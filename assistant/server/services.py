@@ -163,8 +163,9 @@ class Runtime:
                                     services.static_adapters)
         self.services = services
         self.router.sync()
-        if services.make_answerer is None and self.router.known():
-            warn_unused_adapters(f"adapters {', '.join(self.router.known())} are served", s)
+        served = self.router.known() if services.make_answerer is None else []
+        if served:
+            warn_unused_adapters(f"adapters {', '.join(served)} are served", s)
         self._maybe_build_answerer()
 
     def _maybe_build_answerer(self) -> None:
