@@ -36,7 +36,14 @@ permutation test (``eval.metrics``). Definitions (see ``METRICS`` for the list):
   ``stale_answer``: the answer holds it); ``correct_and_cited`` (answerable questions with
   gold sources: correct and at least one citation points to a gold document and section or
   page); ``long_answer`` (over answered questions: more than ``LONG_ANSWER_WORDS`` words,
-  so dumping evidence cannot pass for an answer; the report lists them).
+  so dumping evidence cannot pass for an answer; the report lists them);
+  ``declined_pointed`` (answerable questions the system declined: one of the first
+  ``RELATED_SHOWN`` passages the abstention shows as related evidence, as ``ask``, the API
+  clients and the chat page do, holds the gold answer or an alias, so the user is pointed
+  to it); ``correct_or_pointed`` (answerable questions: correct, or declined pointing to
+  the answer). Neither applies to yes/no/maybe questions, whose verdict no passage
+  states. A declined question counts as neither answered nor correct: these say how much
+  of what declining costs the user finds in the related passages.
   Citations are scored against the gold sources apart from the verifier's own support
   scores, separately by who made them: ``gold_cited_model`` (a ``[n]`` the model wrote and
   the verifier kept) and ``gold_cited_system`` (a citation the answer path attached; only
@@ -83,6 +90,7 @@ _ANSWER_LEAD = re.compile(r"\bso the answer is:\s*", re.I)
 
 
 LONG_ANSWER_WORDS = 60  # an answer longer than this is flagged as a possible evidence dump
+RELATED_SHOWN = 3  # related passages an abstention shows on every surface
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,10 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("stale", "Stale answer (answered conflict questions)", "outcome", paired=False),
     MetricSpec("long_answer", f"Longer than {LONG_ANSWER_WORDS} words (answers given)",
                "outcome", paired=False),
+    MetricSpec("declined_pointed", "Declined, related passages hold the answer (answerable "
+               "declined)", "outcome", paired=False),
+    MetricSpec("correct_or_pointed", "Correct, or declined with the answer in the related "
+               "passages (answerable questions)", "outcome"),
     MetricSpec("gold_cited_model", "Model-written citation to a gold source", "citations",
                paired=False),
     MetricSpec("gold_cited_system", "System-attached citation to a gold source", "citations",
@@ -302,11 +314,13 @@ def outcome_scores(answer: Mapping | None, gold: Mapping, error: str | None = No
                    ) -> dict[str, float | None]:
     """The outcome metrics of one stored answer record against its ``gold`` (the
     results.jsonl shapes): ``answered``, ``correct``, ``wrong``, ``stale``,
-    ``correct_and_cited``, ``long_answer``, ``gold_cited_model``, ``gold_cited_system``
-    and ``prompt_tokens``; None where a metric does not apply (see the module text)."""
+    ``correct_and_cited``, ``long_answer``, ``declined_pointed``, ``correct_or_pointed``,
+    ``gold_cited_model``, ``gold_cited_system`` and ``prompt_tokens``; None where a metric
+    does not apply (see the module text)."""
     out: dict[str, float | None] = dict.fromkeys(
         ("answered", "correct", "wrong", "stale", "correct_and_cited", "long_answer",
-         "gold_cited_model", "gold_cited_system", "prompt_tokens"))
+         "declined_pointed", "correct_or_pointed", "gold_cited_model", "gold_cited_system",
+         "prompt_tokens"))
     abstained = bool(answer and answer.get("abstained"))
     answered = answer is not None and not error and not abstained
     out["answered"] = float(answered)
@@ -328,6 +342,14 @@ def outcome_scores(answer: Mapping | None, gold: Mapping, error: str | None = No
                        and not (stale and holds(prediction, stale)))
     if gold_answer is not None:
         out["correct"] = float(correct)
+    if gold_answer is not None and kind != "yesno":  # a verdict is not read off a passage
+        pointed = False
+        if abstained and not error:
+            golds = (gold_answer, *gold.get("aliases", ()))
+            shown = list(answer.get("passages") or ())[:RELATED_SHOWN]
+            pointed = any(holds(str(p.get("text", "")), g) for p in shown for g in golds)
+            out["declined_pointed"] = float(pointed)
+        out["correct_or_pointed"] = float(correct or pointed)
     if answered:
         out["wrong"] = float(gold_answer is None or not correct)
         out["long_answer"] = float(len(text.split()) > LONG_ANSWER_WORDS)

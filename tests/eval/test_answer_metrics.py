@@ -264,6 +264,32 @@ def test_wrong_is_over_answers_given_and_abstentions_are_not_wrong():
     assert failed["answered"] == 0.0 and failed["correct"] == 0.0 and failed["wrong"] is None
 
 
+def test_a_decline_points_to_the_answer_only_when_a_shown_passage_holds_it():
+    gold = _gold("30 days", aliases=["thirty days"])
+    shown = [{"text": "Shipping takes 5 days."}, {"text": "Returns: within thirty days."}]
+    pointed = outcome_scores(_ans("The documents do not cover this.", abstained=True,
+                                  passages=shown), gold)
+    assert pointed["correct"] == 0.0 and pointed["declined_pointed"] == 1.0
+    assert pointed["correct_or_pointed"] == 1.0
+    # only the first three passages are shown as related; a fourth does not count
+    late = [{"text": "a"}, {"text": "b"}, {"text": "c"}, {"text": "within 30 days"}]
+    hidden = outcome_scores(_ans("x", abstained=True, passages=late), gold)
+    assert hidden["declined_pointed"] == 0.0 and hidden["correct_or_pointed"] == 0.0
+    # "130 days" is not the answer; nor is an answer given pointing
+    near = outcome_scores(_ans("x", abstained=True, passages=[{"text": "130 days"}]), gold)
+    assert near["declined_pointed"] == 0.0
+    answered = outcome_scores(_ans("30 days [1].", passages=shown), gold)
+    assert answered["declined_pointed"] is None and answered["correct_or_pointed"] == 1.0
+    wrong = outcome_scores(_ans("60 days [1].", passages=shown), gold)
+    assert wrong["correct_or_pointed"] == 0.0
+    # unanswerable and yes/no questions take no part
+    none = outcome_scores(_ans("x", abstained=True, passages=shown), _gold(None, sources=[]))
+    assert none["declined_pointed"] is None and none["correct_or_pointed"] is None
+    verdict = outcome_scores(_ans("x", abstained=True, passages=[{"text": "yes"}]),
+                             {"answer": "yes", "kind": "yesno", "sources": []})
+    assert verdict["declined_pointed"] is None and verdict["correct_or_pointed"] is None
+
+
 def test_correct_and_cited_needs_a_citation_to_the_gold_section():
     gold = _gold("30 days", stale_answer="14 days")
     cited = outcome_scores(_ans("30 days [1].", citations=[GOLD_CITE]), gold)
