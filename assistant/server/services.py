@@ -24,6 +24,7 @@ from typing import Any
 from assistant.answering.build import (
     answer_config,
     build_answerer,
+    generates,
     load_generator,
     open_index,
     warn_unused_adapters,
@@ -88,12 +89,16 @@ def build_services(settings: Settings) -> Services:
     """Load the base model, adapters and index named by ``settings`` (blocking, seconds).
 
     A missing index is not an error (the server reports not ready until it appears);
-    a model that cannot load raises ``AssistantError``.
+    a model that cannot be found raises ``AssistantError``. When the settings' answers
+    are only extracted or declined (``build.generates`` false), the model's weights load
+    on first need (``build.load_generator(lazy=True)``): an adapter served (configured,
+    or promoted in the registry) loads them when ``Runtime.install`` adds it.
     """
     from assistant.answering.models import ModelConfig
 
     base = load_generator(ModelConfig(base=settings.server_model,
-                                      device=settings.server_device), settings)
+                                      device=settings.server_device), settings,
+                          lazy=not generates(settings))
     registry_root = settings.server_registry or settings.adapters_dir
     registry = None
     if registry_root.is_dir():

@@ -18,6 +18,7 @@ from assistant.answering.build import (
 )
 from assistant.answering.citations import CitationVerifier
 from assistant.answering.models import ModelConfig
+from assistant.answering.records import Message
 from assistant.cli.main import main
 from core.errors import ConfigError, IndexNotFoundError
 from core.refs import RefError
@@ -151,6 +152,92 @@ def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tin
     assert "ASSISTANT_ANSWER_GENERATE=true" in caplog.text and tiny_adapter.name in caplog.text
 
 
+@pytest.fixture
+def weight_loads(monkeypatch) -> list:
+    """Every load of a base model's weights (``models._load_model``), recorded."""
+    from assistant.answering import models
+
+    loads, real = [], models._load_model
+
+    def load(*args):
+        loads.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(models, "_load_model", load)
+    return loads
+
+
+def test_a_lazy_generator_answers_without_the_weights(index_dir, embedder, tiny_dir,
+                                                      weight_loads):
+    """Extract or decline (the default) never needs the weights: building the answerer
+    and answering load only the tokenizer, which counts the tokens."""
+    searcher, _ = open_index(index_dir, embedder)
+    base = load_generator(ModelConfig(base=str(tiny_dir), device="cpu"), lazy=True)
+    answerer = build_answerer(base.generator, searcher, embedder=embedder)
+    assert answerer.config.generate is False
+    for question in ("where did the dog run ?", "what colour was the bird ?"):
+        answer = answerer.answer(question, history=[  # bounded by counting its tokens
+            Message("user", "the cat sat on a mat"), Message("assistant", "who sat where ?")])
+        assert answer.model == Path(tiny_dir).name and answer.passages
+    assert base.generator.count_tokens("the cat sat") == 3
+    assert weight_loads == [] and not base.loaded.is_loaded
+
+
+def test_a_lazy_generator_loads_the_weights_once_on_first_generation(tiny_dir, weight_loads):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.answering.generation import GenerationConfig
+
+    eager = load_generator(ModelConfig(base=str(tiny_dir), device="cpu"))
+    assert len(weight_loads) == 1 and not hasattr(eager.loaded, "is_loaded")
+    lazy = load_generator(ModelConfig(base=str(tiny_dir), device="cpu"), lazy=True)
+    assert len(weight_loads) == 1 and not lazy.loaded.is_loaded
+    assert (lazy.generator.model_id, lazy.generator.context_window) \
+        == (eager.generator.model_id, eager.generator.context_window)
+    messages = [{"role": "user", "content": "who sat where ?"}]
+    config = GenerationConfig(max_new_tokens=4)
+    with ThreadPoolExecutor(3) as pool:
+        texts = list(pool.map(lambda _: lazy.generator.generate(messages, config).text,
+                              range(3)))
+    assert len(weight_loads) == 2 and lazy.loaded.is_loaded
+    assert set(texts) == {eager.generator.generate(messages, config).text}
+    stream = lazy.generator.stream(messages, config)
+    list(stream)
+    assert stream.result.completion_tokens == 4 and len(weight_loads) == 2
+
+
+def test_adding_an_adapter_loads_a_lazy_generators_weights(tiny_dir, tiny_adapter,
+                                                           weight_loads):
+    lazy = load_generator(ModelConfig(base=str(tiny_dir), device="cpu"), lazy=True)
+    assert lazy.adapters.names() == [] and weight_loads == []
+    assert load_adapter(lazy.adapters, str(tiny_adapter)) == tiny_adapter.name
+    assert lazy.loaded.is_loaded and len(weight_loads) == 1
+
+
+def test_a_lazy_generator_fails_at_start_on_a_model_it_cannot_find(tmp_path):
+    from assistant.answering.models import ModelLoadError
+
+    for lazy in (False, True):
+        with pytest.raises(ModelLoadError, match="not a .gguf file or a model directory"):
+            load_generator(ModelConfig(base=str(tmp_path / "nope.gguf"), device="cpu"),
+                           lazy=lazy)
+        with pytest.raises(ModelLoadError, match="has no config.json"):
+            load_generator(ModelConfig(base=str(tmp_path), device="cpu"), lazy=lazy)
+
+
+def test_ask_loads_the_weights_only_when_the_model_may_answer(index_dir, tiny_dir, capsys,
+                                                              monkeypatch, weight_loads):
+    from core.settings import get_settings
+
+    ask = ["ask", "where did the dog run ?", "--index", str(index_dir), "--model",
+           str(tiny_dir), "--device", "cpu", "-k", "2", "--max-new-tokens", "4", "--json"]
+    assert main(ask) == 0
+    assert json.loads(capsys.readouterr().out)["passages"] and weight_loads == []
+    monkeypatch.setenv("ASSISTANT_ANSWER_GENERATE", "true")
+    get_settings.cache_clear()
+    assert main(ask) == 0 and len(weight_loads) == 1  # loaded at start, as before
+
+
 def test_ask_fails_on_a_missing_index_before_loading_a_model(tmp_path, monkeypatch, capsys):
     from assistant.answering import models
 
@@ -158,6 +245,7 @@ def test_ask_fails_on_a_missing_index_before_loading_a_model(tmp_path, monkeypat
         raise AssertionError("no model may load before the index is found")
 
     monkeypatch.setattr(models, "load_base", no_model)
+    monkeypatch.setattr(models, "locate_base", no_model)  # nor be looked for
     assert main(["ask", "q", "--index", str(tmp_path / "none"), "--device", "cpu"]) == 2
     assert "error" in capsys.readouterr().err
 

@@ -244,14 +244,23 @@ def test_experimental_qwen_loads_and_answers(tmp_path, embedder, caplog, capsys)
     # reply is asked for and kept; the model's own reading is checked directly below.
     assert record["answer"].strip() and record["passages"]
     assert not any(p.package in sys.modules for p in experimental.QWEN_05B_SPEC.parts)
-    home = Path(os.environ["ASSISTANT_HOME"])
-    assert (home / "models" / experimental.QWEN_05B / "model.safetensors").is_file()
+    # Extract or decline (the default) needs no weights: ask read only the tokenizer,
+    # from the assembled GGUF, and kept it; the conversion waits for a generation.
+    models_dir = Path(os.environ["ASSISTANT_HOME"]) / "models"
+    assert (models_dir / f"{experimental.QWEN_05B}.tokenizer" / "tokenizer.json").is_file()
+    assert not (models_dir / experimental.QWEN_05B).exists()
     print(f"\n{record['answer']!r} in {record['timings']['total']:.1f} s")
 
     from assistant.answering.generation import GenerationConfig, generate
 
-    loaded = load_base(ModelConfig(base=experimental.QWEN_05B, device="cpu"))  # the cache
-    assert not loaded.converted and loaded.model_id == experimental.QWEN_05B
+    loaded = load_base(ModelConfig(base=experimental.QWEN_05B, device="cpu"))
+    assert loaded.converted and loaded.model_id == experimental.QWEN_05B
+    assert (models_dir / experimental.QWEN_05B / "model.safetensors").is_file()
+    from transformers import AutoTokenizer
+
+    kept = AutoTokenizer.from_pretrained(models_dir / f"{experimental.QWEN_05B}.tokenizer")
+    text = "How many days do I have to return a product? Héllo 😀 <|im_start|>"
+    assert kept(text)["input_ids"] == loaded.tokenizer(text)["input_ids"]  # counts alike
     reply = generate(loaded, [{"role": "user", "content": (
         "Passage: The SweepBot S7 weighs 3.6 kg.\n\n"
         "Question: How heavy is the SweepBot S7? Answer in a few words.")}],

@@ -4,6 +4,8 @@ hub ids offline, and LoRA adapters attached per name."""
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from assistant.answering.models import (
     AdapterError,
     ModelConfig,
     ModelLoadError,
+    lazy_base,
     load_base,
     resolve_dtype,
     weights_hash,
@@ -156,6 +159,101 @@ def test_hub_id_offline_names_the_id(monkeypatch):
         load_base(ModelConfig(base="acme/no-such-model", device="cpu"))
 
 
+# ---- lazy: found now, weights on first need ------------------------------------------
+
+
+@pytest.mark.parametrize("make", ["dir-without-config", "missing-gguf", "no-bundle"])
+def test_lazy_base_fails_at_start_like_load_base(make, tmp_path, monkeypatch):
+    from assistant.answering import models
+
+    base = {"dir-without-config": str(tmp_path), "missing-gguf": str(tmp_path / "no.gguf"),
+            "no-bundle": BUNDLED_MODEL}[make]
+    monkeypatch.setattr(models, "_BUNDLED_PACKAGE", "no_such_package_for_this_test")
+    with pytest.raises(ModelLoadError) as eager:
+        load_base(ModelConfig(base=base, device="cpu"))
+    with pytest.raises(ModelLoadError) as lazy:
+        lazy_base(ModelConfig(base=base, device="cpu"))
+    assert str(lazy.value) == str(eager.value)
+
+
+def test_lazy_base_counts_with_the_tokenizer_and_loads_the_weights_once(tiny, tiny_dir,
+                                                                      monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.answering import models
+
+    loads = []
+    real = models._load_model
+
+    def slow_load(*args):
+        loads.append(args)
+        time.sleep(0.2)  # long enough for the other threads to ask meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(models, "_load_model", slow_load)
+    lazy = lazy_base(ModelConfig(base=str(tiny_dir), device="cpu"))
+    assert not lazy.is_loaded and loads == []
+    assert (lazy.model_id, lazy.device, lazy.dtype) == (tiny.model_id, "cpu", "float32")
+    assert lazy.context_window == tiny.context_window == 256  # from config.json
+    text = "the cat sat on a mat"
+    assert lazy.tokenizer(text)["input_ids"] == tiny.tokenizer(text)["input_ids"]
+    assert not lazy.is_loaded and loads == []
+    with ThreadPoolExecutor(4) as pool:
+        hashes = list(pool.map(lambda _: lazy.weights_hash, range(4)))
+    assert len(loads) == 1 and set(hashes) == {tiny.weights_hash}
+    loaded = lazy.load()
+    assert lazy.is_loaded and lazy.model is loaded.model and len(loads) == 1
+    assert loaded.lock is lazy.lock and loaded.tokenizer is lazy.tokenizer
+    assert not lazy.converted and lazy.path == tiny_dir.resolve()
+
+
+def test_lazy_gguf_saves_its_tokenizer_and_converts_on_first_need(tmp_path, tiny_dir,
+                                                                 monkeypatch):
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from assistant.answering import models
+    from core.settings import get_settings
+
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"stands in for a GGUF")
+    parsed, converted = [], []
+
+    def gguf_tokenizer(path, model_id):  # what transformers reads from a real GGUF
+        parsed.append(path)
+        return models._checked_tokenizer(AutoTokenizer.from_pretrained(tiny_dir), model_id)
+
+    def dequantize(source, out):  # the tiny model stands in for the GGUF's conversion
+        converted.append(source)
+        for file in tiny_dir.iterdir():
+            shutil.copy(file, out / file.name)
+
+    monkeypatch.setattr(models, "_load_gguf_tokenizer", gguf_tokenizer)
+    monkeypatch.setattr(models, "_dequantize", dequantize)
+    config = ModelConfig(base=str(gguf), device="cpu")
+    lazy = lazy_base(config)
+    models_dir = get_settings().models_dir
+    saved = [p for p in models_dir.iterdir() if not p.name.endswith(".lock")]
+    assert parsed == [gguf] and converted == [] and not lazy.is_loaded
+    # Nothing converted; the tokenizer kept beside where the conversion will go.
+    assert len(saved) == 1 and saved[0].name.startswith("tiny-")
+    assert saved[0].name.endswith(".tokenizer")
+    again = lazy_base(config)  # reads the saved tokenizer, not the GGUF
+    assert parsed == [gguf]
+    assert again.tokenizer("who sat where ?")["input_ids"] \
+        == lazy.tokenizer("who sat where ?")["input_ids"]
+    from_gguf = lazy.tokenizer
+    loaded = lazy.load()  # converts, then loads with the conversion's own tokenizer
+    assert converted == [gguf] and lazy.converted
+    assert loaded.path == saved[0].with_name(saved[0].name.removesuffix(".tokenizer"))
+    assert lazy.tokenizer is loaded.tokenizer is not from_gguf
+    assert lazy.context_window == 256
+    third = lazy_base(config)  # the conversion is there now: its tokenizer, no parse
+    assert parsed == [gguf] and third.location.cached() == loaded.path
+    assert not third.is_loaded and third.load().path == loaded.path and converted == [gguf]
+
+
 # ---- adapters -------------------------------------------------------------------------
 
 
@@ -249,6 +347,33 @@ def test_bundled_model_converts_once_then_loads_from_cache(smollm2):
     assert "<|im_start|>" in loaded.tokenizer.chat_template
     assert loaded.tokenizer.pad_token is not None
     print(f"\nconvert {smollm2.convert_s:.1f} s, cached load {smollm2.cached_s:.2f} s")
+
+
+@pytest.mark.slow
+def test_bundled_model_read_lazily_counts_like_its_conversion(smollm2, tmp_path, monkeypatch):
+    """In a home without the conversion the tokenizer is read from the GGUF (and saved
+    for the next start): it counts and renders exactly as the converted model's."""
+    from core.settings import get_settings
+
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "fresh"))
+    get_settings.cache_clear()
+    lazy = lazy_base(ModelConfig(device="cpu"))
+    models_dir = tmp_path / "fresh" / "models"
+    assert not lazy.is_loaded and not (models_dir / BUNDLED_MODEL).exists()
+    assert (models_dir / f"{BUNDLED_MODEL}.tokenizer" / "manifest.json").is_file()
+    again = lazy_base(ModelConfig(device="cpu"))  # from the saved copy
+    converted = smollm2.loaded.tokenizer
+    messages = [{"role": "user", "content": "Héllo wörld 😀 <|im_start|> tabs\t\n"}]
+    for text in ("How long do I have to return a product?", messages[0]["content"],
+                 (Path(__file__).parents[2] / "README.md").read_text()):
+        ids = converted(text, add_special_tokens=False)["input_ids"]
+        assert lazy.tokenizer(text, add_special_tokens=False)["input_ids"] == ids
+        assert again.tokenizer(text, add_special_tokens=False)["input_ids"] == ids
+    for tokenizer in (lazy.tokenizer, again.tokenizer):
+        assert tokenizer.apply_chat_template(messages, tokenize=False) \
+            == converted.apply_chat_template(messages, tokenize=False)
+        assert tokenizer.pad_token_id == converted.pad_token_id
+    assert not lazy.is_loaded and not again.is_loaded
 
 
 @pytest.mark.gpu
