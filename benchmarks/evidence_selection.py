@@ -66,11 +66,12 @@ def holds_any(text: str, record) -> bool:
 
 
 def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
-               ) -> tuple[list[Case], object]:
-    """The split's questions of ``corpus`` with their retrieved passages and units, and
-    the index's embedder (which searched them). The acme index is built into ``index``
-    with the bundled embedder when missing; a PostgreSQL one must exist (``SystemExit``
-    naming it otherwise)."""
+               questions: Path | None = None) -> tuple[list[Case], object]:
+    """The split's questions of ``corpus`` (or of the ``questions`` file: a company's
+    training Q&A, say) with their retrieved passages and units, and the index's embedder
+    (which searched them). The acme index is built into ``index`` with the bundled
+    embedder when missing; a PostgreSQL one must exist (``SystemExit`` naming it
+    otherwise)."""
     from assistant.answering.build import open_index
     from assistant.answering.evidence import split_passages
     from finetune.sources import read_qa
@@ -82,7 +83,7 @@ def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
             raise SystemExit(f"{index}: no index; pass --index with an ingest of the "
                              f"{corpus} documents")
         ingest([ACME / "docs"], index, progress=False, embedder=Embedder())
-    records, _ = read_qa(QUESTIONS[corpus], split=split)
+    records, _ = read_qa(questions or QUESTIONS[corpus], split=split)
     # The index's own embedder (a tuned one too) searches and scores units, as in `ask`.
     searcher, embedder = open_index(index, required=True)
     try:
