@@ -64,3 +64,18 @@ def bundled_home(smollm2, tmp_path, monkeypatch) -> Path:
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def weight_loads(monkeypatch) -> list:
+    """Every load of a base model's weights (``models._load_model``), recorded."""
+    from assistant.answering import models
+
+    loads, real = [], models._load_model
+
+    def load(*args):
+        loads.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(models, "_load_model", load)
+    return loads

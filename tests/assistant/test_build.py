@@ -152,21 +152,6 @@ def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tin
     assert "ASSISTANT_ANSWER_GENERATE=true" in caplog.text and tiny_adapter.name in caplog.text
 
 
-@pytest.fixture
-def weight_loads(monkeypatch) -> list:
-    """Every load of a base model's weights (``models._load_model``), recorded."""
-    from assistant.answering import models
-
-    loads, real = [], models._load_model
-
-    def load(*args):
-        loads.append(args[0])
-        return real(*args)
-
-    monkeypatch.setattr(models, "_load_model", load)
-    return loads
-
-
 def test_a_lazy_generator_answers_without_the_weights(index_dir, embedder, tiny_dir,
                                                       weight_loads):
     """Extract or decline (the default) never needs the weights: building the answerer

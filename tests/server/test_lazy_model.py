@@ -8,25 +8,9 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 from server_doubles import build_lora_adapter
 
 from assistant.server import create_app
-
-
-@pytest.fixture
-def weight_loads(monkeypatch) -> list:
-    """Every load of a base model's weights (``models._load_model``), recorded."""
-    from assistant.answering import models
-
-    loads, real = [], models._load_model
-
-    def load(*args):
-        loads.append(args[0])
-        return real(*args)
-
-    monkeypatch.setattr(models, "_load_model", load)
-    return loads
 
 
 def started(live, settings) -> tuple:
