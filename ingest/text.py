@@ -133,10 +133,72 @@ def _detect_legacy(data: bytes) -> tuple[str, str] | None:
 
 
 def parse_text(data: bytes, source: str) -> Parsed:
-    """Parse a ``.txt`` file into one section (heading ``()``), paragraphs kept.
+    """Parse a ``.txt`` file into sections by the headings plain text uses
+    (``text_sections``), paragraphs kept; one section with heading ``()`` when it has none.
 
     Raises ``InputFileError`` for binary or undecodable data (see the module docstring).
-    The title is ``None``: a text file names no title of its own.
+    The title is ``None``: a text file names no title of its own (its first heading is
+    kept as the top of its sections' heading paths).
     """
     text = clean_text(decode_text(data, source))
-    return Parsed(title=None, sections=(Section(text=text),) if text else ())
+    return Parsed(title=None, sections=text_sections(text) if text else ())
+
+
+_UNDERLINE = re.compile(r"^(=+|-+)$")
+_MAX_HEADING_CHARS = 80
+
+
+def _is_caps_heading(line: str) -> bool:
+    """A short line whose letters are all capitals ("2. PASSWORDS", "PRODUCT LINE
+    (2025)"), with at least three of them and no sentence end."""
+    letters = [c for c in line if c.isalpha()]
+    return (0 < len(line) <= _MAX_HEADING_CHARS and len(letters) >= 3
+            and all(c.isupper() for c in letters) and not line.endswith((".", ",", ";")))
+
+
+def text_sections(text: str) -> tuple[Section, ...]:
+    """Split cleaned plain text into sections by its headings, with their paths:
+
+    - a line underlined with ``===`` (level 1) or ``---`` (level 2), the underline at least
+      three characters and half the line's length ("Firmware 2.9.3 - 12 March 2024");
+    - a line in capitals ("COMPANY FACTS", "3. TWO-STEP VERIFICATION") standing alone
+      between blank lines (level 2), or opening the file (level 1, its title line).
+
+    The heading line stays the first line of its section's text (the underline goes);
+    text before the first heading is a section of its own with no heading. Text with no
+    heading is one section, as before.
+    """
+    lines = text.split("\n")
+    stack: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    body: list[str] = []
+
+    def flush() -> None:
+        section_text = "\n".join(body).strip("\n")
+        if section_text.strip():
+            sections.append(Section(text=section_text, heading=tuple(h for _, h in stack)))
+        body.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        above_blank = i == 0 or not lines[i - 1].strip()
+        level = 0
+        if (line and len(line) <= 2 * _MAX_HEADING_CHARS and _UNDERLINE.match(below)
+                and len(below) >= max(3, len(line) // 2)):
+            level = 1 if below[0] == "=" else 2
+        elif _is_caps_heading(line) and above_blank and (i == 0 or not below):
+            level = 1 if i == 0 else 2
+        if not level:
+            body.append(lines[i])
+            i += 1
+            continue
+        flush()
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, line))
+        body.append(lines[i])
+        i += 2 if _UNDERLINE.match(below) else 1
+    flush()
+    return tuple(sections)

@@ -298,6 +298,29 @@ def test_text_paragraphs_and_bom(tmp_path):
     assert doc.title == "about"
 
 
+def test_text_headings_underlined_or_in_capitals_give_section_paths(tmp_path):
+    path = tmp_path / "schedule.txt"
+    path.write_text(
+        "ACME - CARE SCHEDULE\nRevised 8 April 2025.\n\n"
+        "MOPMATE M3\n----------\n\nMop pads: wash after every run.\n\n"
+        "COMPANY FACTS\n\n- Employees: about 340.\n\n"
+        "Firmware 2.9.3 - 12 March 2024\n==============================\n- Fixed: a bug.\n"
+        "Then a line IN CAPITALS INSIDE a paragraph, and a LONE WORD\nNEXT LINE\n")
+    doc = load(path)
+    paths = [s.heading for s in doc.sections]
+    assert paths == [("ACME - CARE SCHEDULE",), ("ACME - CARE SCHEDULE", "MOPMATE M3"),
+                     ("ACME - CARE SCHEDULE", "COMPANY FACTS"),
+                     ("Firmware 2.9.3 - 12 March 2024",)]
+    # the heading line opens its section's text; the underline goes; nothing else is lost
+    assert doc.sections[1].text == "MOPMATE M3\n\nMop pads: wash after every run."
+    assert "-----" not in doc.text and "NEXT LINE" in doc.sections[3].text
+    assert doc.title == "schedule"  # a text file still names no title of its own
+    # the acme fact sheet: its sections are cited by their headings
+    facts = load(Path(__file__).resolve().parents[2] / "examples" / "acme" / "docs" /
+                 "company" / "about-acme.txt")
+    assert [s.heading[-1] for s in facts.sections][-2:] == ["COMPANY FACTS", "MEDIA CONTACT"]
+
+
 def test_text_utf16_with_bom(tmp_path):
     path = tmp_path / "windows.txt"
     path.write_bytes("Gr\u00fc\u00dfe aus K\u00f6ln".encode("utf-16"))
