@@ -111,6 +111,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                               r"months|years)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
                             r"water|data|memory)\b)|\bcost\b|\bprice\b|\bfee\b|\bsell for\b|"
+                            r"\b(?:revenue|turnover|profit|income|earnings|salary|budget)\b|"
                             r"\bhow many (?:dollars|euros|pounds|cents)\b|\bwhat .* charge\b"),
         (AnswerType.MEASURE, r"\bhow (?:heavy|big|large|tall|high|wide|deep|far|close|loud|"
                              r"fast|strong|warm|cold|hot|thick|powerful|bright)\b|\bhow much\b|"

@@ -35,6 +35,8 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("How much does Premium cost per month?", AnswerType.AMOUNT),
     ("What does the SweepBot S7 cost in France?", AnswerType.AMOUNT),
     ("I'm in France. What does the S7 sell for there?", AnswerType.AMOUNT),
+    ("What was Acme Robotics' revenue last year?", AnswerType.AMOUNT),  # money, by its name
+    ("What is the annual marketing budget?", AnswerType.AMOUNT),
     ("How many household members can I add?", AnswerType.COUNT),
     ("What percentage of the battery is used?", AnswerType.PERCENTAGE),
     ("How heavy is the SweepBot S7?", AnswerType.MEASURE),
@@ -312,3 +314,13 @@ def test_a_default_asked_for_needs_a_unit_that_states_one():
                    "same time. The default is three.", path="autovacuum_max_workers")
     found = extract(question, [launcher, setting])
     assert found is not None and found.unit is setting
+
+
+def test_a_money_question_is_not_answered_by_a_supported_figure_of_another_kind():
+    # the untuned model's reply to "revenue" once cited a true "7 years" of spare parts
+    question = "What was Acme Robotics' revenue last year?"
+    cited = ["Spare parts are sold for at least 7 years after a model is discontinued."]
+    why = check_answer(question, "Acme Robotics has a warranty of 7 years [1].", cited)
+    assert why is not None and why.startswith("missing_kind")
+    assert check_answer(question, "Revenue was $12 million [1].",
+                        ["Acme Robotics revenue in 2024 was $12 million."]) is None
