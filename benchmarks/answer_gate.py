@@ -61,11 +61,7 @@ def candidates(question: str, units: list, scores: list[float]) -> list[tuple[li
     from assistant.answering import extract as x
     from assistant.answering.evidence_scoring import content_terms, stem, term_set, tokens
 
-    kind = x.asked_for(question)
-    terms, required = x.key_terms(question)
-    if x._DEFAULT_ASKED.search(question) and "default" not in required:
-        required = [*required, "default"]
-    terms = [t for t in terms if t not in x._KIND_WORDS.get(kind, ())]
+    kind, terms, required = x.asked_terms(question)
     if not terms:
         return []
     asking = [t for t in content_terms(x._asking(question)) if t in terms] or terms

@@ -476,6 +476,18 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
     return ("... " if lo else "") + " ".join(words[lo:hi]) + (" ..." if hi < len(words) else "")
 
 
+def asked_terms(question: str) -> tuple[AnswerType, list[str], list[str]]:
+    """``(kind asked for, key terms, required terms)`` as ``extract`` reads ``question``:
+    ``key_terms`` less the words naming the kind ("time", "cost", ...), and "default"
+    required when a default is asked for (the unit must state one)."""
+    answer_type = asked_for(question)
+    terms, required = key_terms(question)
+    if _DEFAULT_ASKED.search(question) and "default" not in required:
+        required = [*required, "default"]
+    return answer_type, [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())], \
+        required
+
+
 def extract(
     question: str,
     units: Selection | Sequence[EvidenceUnit | ScoredUnit],
@@ -488,11 +500,7 @@ def extract(
     ``units`` are taken in the order given, best first (a ``Selection`` by score); a unit
     of a superseded or archived document is taken only when no current one qualifies.
     """
-    answer_type = asked_for(question)
-    terms, required = key_terms(question)
-    if _DEFAULT_ASKED.search(question) and "default" not in required:
-        required = [*required, "default"]  # a default asked for: the unit must state one
-    terms = [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())]
+    answer_type, terms, required = asked_terms(question)
     if not terms:
         return None
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
