@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
+from core.hashing import file_sha256
 
-def file_sha256(path: Path, block: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while data := fh.read(block):
-            digest.update(data)
-    return digest.hexdigest()
+__all__ = ["chunk_id_for", "doc_id_for", "file_sha256"]
 
 
 def doc_id_for(source: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AssistantError
+from core.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -134,14 +135,6 @@ def find_parts(spec: PartsSpec) -> list[Path]:
     return found
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def assemble(spec: PartsSpec, paths: Sequence[Path], target: Path) -> None:
     """Concatenate ``paths`` (``spec``'s parts, in order) into ``target``, atomically.
 
@@ -224,4 +217,4 @@ def ensure_assembled(spec: PartsSpec, models_dir: Path) -> Path:
 def _is_verified(spec: PartsSpec, target: Path) -> bool:
     if not target.is_file() or target.stat().st_size != spec.size:
         return False
-    return _sha256(target) == spec.sha256
+    return file_sha256(target) == spec.sha256

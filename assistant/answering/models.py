@@ -44,6 +44,7 @@ from typing import Any
 from assistant.answering import experimental
 from core.devices import resolve_device
 from core.errors import AssistantError, ConfigError
+from core.hashing import remembered_sha256
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -125,34 +126,20 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return "float32"
 
 
-_HASH_MEMO: dict[tuple[str, int, int], str] = {}
-
-
 def weights_hash(model_dir: Path) -> str:
     """Short SHA-256 (16 hex) over the weight files of a model directory, in name order.
 
-    Uses ``*.safetensors`` (``*.bin`` when there are none). Memoized in-process by path,
-    size and mtime. Raises ``ModelLoadError`` when the directory holds no weights.
+    Uses ``*.safetensors`` (``*.bin`` when there are none). Each file's hash is remembered
+    in-process by path, size and mtime. Raises ``ModelLoadError`` when the directory holds
+    no weights.
     """
     files = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
     if not files:
         raise ModelLoadError(f"{model_dir}: no *.safetensors or *.bin weight files")
     digest = hashlib.sha256()
     for file in files:
-        stat = file.stat()
-        key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _HASH_MEMO:
-            _HASH_MEMO[key] = _sha256(file)
-        digest.update(file.name.encode() + b"\0" + _HASH_MEMO[key].encode())
+        digest.update(file.name.encode() + b"\0" + remembered_sha256(file).encode())
     return digest.hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bundled_gguf() -> Path:
@@ -229,7 +216,7 @@ class BaseLocation:
         assert self.gguf is not None and self.models_dir is not None
         stat, sha, name = self.gguf.stat(), None, self.cache_name
         if name is None:
-            sha = _sha256(self.gguf)
+            sha = remembered_sha256(self.gguf)
             name = f"{self.gguf.stem}-{sha[:12]}"
         return self.models_dir / name, stat, sha
 
@@ -466,7 +453,7 @@ def _save_tokenizer(tokenizer: Any, saved: Path, gguf: Path, stat: os.stat_resul
         manifest = {
             "format_version": FORMAT_VERSION,
             "source_gguf": str(gguf),
-            "source_sha256": sha or _sha256(gguf),
+            "source_sha256": sha or remembered_sha256(gguf),
             "source_size": stat.st_size,
             "source_mtime_ns": stat.st_mtime_ns,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -545,7 +532,7 @@ def ensure_converted(gguf: Path, models_dir: Path, name: str | None = None) -> t
     stat = gguf.stat()
     source_sha = None
     if name is None:
-        source_sha = _sha256(gguf)
+        source_sha = remembered_sha256(gguf)
         name = f"{gguf.stem}-{source_sha[:12]}"
     target = models_dir / name
     if _cache_matches(target, gguf, stat, source_sha):
@@ -553,7 +540,7 @@ def ensure_converted(gguf: Path, models_dir: Path, name: str | None = None) -> t
     models_dir.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(models_dir / f".{name}.lock"), timeout=900):
-            source_sha = source_sha or _sha256(gguf)
+            source_sha = source_sha or remembered_sha256(gguf)
             if _cache_matches(target, gguf, stat, source_sha):  # another process made it
                 return target, False
             _convert(gguf, models_dir, target, source_sha, stat)
@@ -568,7 +555,7 @@ def _cache_matches(target: Path, gguf: Path, stat: os.stat_result, sha: str | No
         return False
     if manifest["source_size"] == stat.st_size and manifest["source_mtime_ns"] == stat.st_mtime_ns:
         return True
-    return manifest["source_sha256"] == (sha or _sha256(gguf))
+    return manifest["source_sha256"] == (sha or remembered_sha256(gguf))
 
 
 def _convert(gguf: Path, models_dir: Path, target: Path, sha: str, stat: os.stat_result) -> None:

@@ -229,8 +229,17 @@ def test_lazy_gguf_saves_its_tokenizer_and_converts_on_first_need(tmp_path, tiny
         for file in tiny_dir.iterdir():
             shutil.copy(file, out / file.name)
 
+    import core.hashing
+
+    hashed, real_hash = [], core.hashing.file_sha256
+
+    def file_sha256(path, *args):  # every read of a file's bytes for its hash
+        hashed.append(path)
+        return real_hash(path, *args)
+
     monkeypatch.setattr(models, "_load_gguf_tokenizer", gguf_tokenizer)
     monkeypatch.setattr(models, "_dequantize", dequantize)
+    monkeypatch.setattr(core.hashing, "file_sha256", file_sha256)
     config = ModelConfig(base=str(gguf), device="cpu")
     lazy = lazy_base(config)
     models_dir = get_settings().models_dir
@@ -252,6 +261,9 @@ def test_lazy_gguf_saves_its_tokenizer_and_converts_on_first_need(tmp_path, tiny
     third = lazy_base(config)  # the conversion is there now: its tokenizer, no parse
     assert parsed == [gguf] and third.location.cached() == loaded.path
     assert not third.is_loaded and third.load().path == loaded.path and converted == [gguf]
+    # Naming the cache, checking the saved tokenizer and converting all need the GGUF's
+    # SHA-256: it is read once.
+    assert hashed.count(gguf) == 1
 
 
 # ---- adapters -------------------------------------------------------------------------
