@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assistant.answering.answer import Answerer
@@ -109,21 +109,31 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mcp(args: argparse.Namespace) -> int:
-    from assistant.integrations.mcp_server import run_mcp
+def mcp_backend(args: argparse.Namespace) -> Any:
+    """What ``assistant mcp`` serves, built from its arguments without starting stdio: an
+    ``AssistantClient`` for ``--url``, a ``Searcher`` for ``--no-model``, else the
+    ``answerer_from_args`` answerer, built as ``ask``'s (its weights loaded only on need
+    when answers are extracted or declined).
 
+    Raises what ``answerer_from_args`` raises (a missing index before any model load).
+    """
     if args.url:
         from assistant.integrations.client import AssistantClient
 
-        backend = AssistantClient(args.url, api_key=args.api_key
-                                  or os.environ.get("ASSISTANT_API_KEY") or None)
-    elif args.no_model:
+        return AssistantClient(args.url, api_key=args.api_key
+                               or os.environ.get("ASSISTANT_API_KEY") or None)
+    if args.no_model:
         from index.searcher import Searcher
 
-        backend = Searcher(Path(args.index))
-    else:
-        backend, _ = answerer_from_args(args)
-    run_mcp(backend)
+        return Searcher(Path(args.index))
+    answerer, _ = answerer_from_args(args)
+    return answerer
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.integrations.mcp_server import run_mcp
+
+    run_mcp(mcp_backend(args))
     return 0
 
 
