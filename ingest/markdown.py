@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
+from ingest.headings import HeadingStack
 from ingest.records import Section
 from ingest.text import Parsed, clean_text, decode_text
 from ingest.versions import front_matter
@@ -64,25 +65,13 @@ def markdown_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
     None. ``#`` lines inside fenced code blocks are text, not headings. Headings with no
     body of their own yield no section; they still appear in their children's paths.
     """
-    stack: list[tuple[int, str]] = []  # (level, heading text) of the open headings
-    sections: list[Section] = []
-    body: list[str] = []
+    stack = HeadingStack(lead_heading=True)
+    body = stack.body
     headings: list[tuple[int, str]] = []
     fence: str | None = None
 
-    def flush() -> None:
-        section_text = "\n".join(body).strip("\n")
-        if section_text.strip():
-            path = tuple(h for _, h in stack)
-            lead = f"{path[-1]}\n\n" if path else ""
-            sections.append(Section(text=lead + section_text, heading=path))
-        body.clear()
-
     def open_heading(level: int, title: str) -> None:
-        flush()
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
+        stack.open(level, title)
         headings.append((level, title))
 
     for line in text.split("\n"):
@@ -109,9 +98,9 @@ def markdown_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
         body.append(line)
     if fence is not None:
         logger.debug("unclosed code fence; kept its lines as text")
-    flush()
+    sections = stack.sections()
     h1 = next((t for level, t in headings if level == 1), None)
-    return h1 or (headings[0][1] if headings else None), tuple(sections)
+    return h1 or (headings[0][1] if headings else None), sections
 
 
 def _is_setext_title(body: list[str]) -> bool:

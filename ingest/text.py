@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from core.errors import InputFileError
+from ingest.headings import HeadingStack
 from ingest.records import Section
 
 logger = logging.getLogger(__name__)
@@ -137,68 +138,100 @@ def parse_text(data: bytes, source: str) -> Parsed:
     (``text_sections``), paragraphs kept; one section with heading ``()`` when it has none.
 
     Raises ``InputFileError`` for binary or undecodable data (see the module docstring).
-    The title is ``None``: a text file names no title of its own (its first heading is
-    kept as the top of its sections' heading paths).
+    The title is the heading that opens the file (``text_sections``), ``None`` when the
+    file opens with anything else, prose above all.
     """
     text = clean_text(decode_text(data, source))
-    return Parsed(title=None, sections=text_sections(text) if text else ())
+    title, sections = text_sections(text) if text else (None, ())
+    return Parsed(title=title, sections=sections)
 
 
 _UNDERLINE = re.compile(r"^(=+|-+)$")
 _MAX_HEADING_CHARS = 80
+# Capital lines with a sentence end ("ACME ROBOTICS, INC.") that may stand above the title.
+_MAX_LETTERHEAD_LINES = 2
+
+
+def _is_caps_line(line: str) -> bool:
+    """A short line whose letters are all capitals, with at least three of them."""
+    letters = [c for c in line if c.isalpha()]
+    return (0 < len(line) <= _MAX_HEADING_CHARS and len(letters) >= 3
+            and all(c.isupper() for c in letters))
 
 
 def _is_caps_heading(line: str) -> bool:
-    """A short line whose letters are all capitals ("2. PASSWORDS", "PRODUCT LINE
-    (2025)"), with at least three of them and no sentence end."""
-    letters = [c for c in line if c.isalpha()]
-    return (0 < len(line) <= _MAX_HEADING_CHARS and len(letters) >= 3
-            and all(c.isupper() for c in letters) and not line.endswith((".", ",", ";")))
+    """A capital line ("2. PASSWORDS", "PRODUCT LINE (2025)") with no sentence end."""
+    return _is_caps_line(line) and not line.endswith((".", ",", ";"))
 
 
-def text_sections(text: str) -> tuple[Section, ...]:
-    """Split cleaned plain text into sections by its headings, with their paths:
+def _underline_level(line: str, below: str) -> int:
+    """1 (``===``) or 2 (``---``) when ``below`` underlines ``line``: at least three
+    characters and half the line's length; else 0."""
+    if (line and len(line) <= 2 * _MAX_HEADING_CHARS and _UNDERLINE.match(below)
+            and len(below) >= max(3, len(line) // 2)):
+        return 1 if below[0] == "=" else 2
+    return 0
+
+
+def _title_line(lines: list[str]) -> int | None:
+    """Index of the line that titles the file: the first non-blank line when it is a
+    heading (underlined, or in capitals), else a capital heading line right under up to
+    two capital lines with a sentence end, the letterhead of a title block ("ACME
+    ROBOTICS, INC." over "CUSTOMER ACCOUNT SECURITY POLICY"). ``None`` when anything else
+    comes first: a file opening with prose names no title."""
+    seen = 0
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        if not line:
+            continue
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _underline_level(line, below) or _is_caps_heading(line):
+            return i
+        seen += 1
+        if seen > _MAX_LETTERHEAD_LINES or not _is_caps_line(line):
+            return None
+    return None
+
+
+def text_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
+    """Split cleaned plain text into sections by its headings, with their paths.
+
+    Returns (title, sections). Headings are:
 
     - a line underlined with ``===`` (level 1) or ``---`` (level 2), the underline at least
       three characters and half the line's length ("Firmware 2.9.3 - 12 March 2024");
     - a line in capitals ("COMPANY FACTS", "3. TWO-STEP VERIFICATION") standing alone
-      between blank lines (level 2), or opening the file (level 1, its title line).
+      between blank lines (level 2);
+    - the title line (``_title_line``): the heading that opens the file, level 1 when in
+      capitals, with any letterhead lines above it in its section. It is the title.
 
-    The heading line stays the first line of its section's text (the underline goes);
-    text before the first heading is a section of its own with no heading. Text with no
-    heading is one section, as before.
+    The heading line stays in its section's text (the underline goes); text before the
+    first heading is a section of its own with no heading. Text with no heading is one
+    section. ``#`` lines and code fences are text: plain text is not Markdown.
     """
     lines = text.split("\n")
-    stack: list[tuple[int, str]] = []
-    sections: list[Section] = []
-    body: list[str] = []
-
-    def flush() -> None:
-        section_text = "\n".join(body).strip("\n")
-        if section_text.strip():
-            sections.append(Section(text=section_text, heading=tuple(h for _, h in stack)))
-        body.clear()
-
+    headings = HeadingStack()
+    title_at = _title_line(lines)
+    title = lines[title_at].strip() if title_at is not None else None
     i = 0
+    if title_at is not None:
+        below = lines[title_at + 1].strip() if title_at + 1 < len(lines) else ""
+        level = _underline_level(title, below)
+        headings.open(level or 1, title)
+        headings.body.extend(lines[: title_at + 1])
+        i = title_at + (2 if level else 1)
     while i < len(lines):
         line = lines[i].strip()
         below = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        above_blank = i == 0 or not lines[i - 1].strip()
-        level = 0
-        if (line and len(line) <= 2 * _MAX_HEADING_CHARS and _UNDERLINE.match(below)
-                and len(below) >= max(3, len(line) // 2)):
-            level = 1 if below[0] == "=" else 2
-        elif _is_caps_heading(line) and above_blank and (i == 0 or not below):
-            level = 1 if i == 0 else 2
+        above_blank = i > 0 and not lines[i - 1].strip()
+        level = _underline_level(line, below)
+        if not level and _is_caps_heading(line) and above_blank and not below:
+            level = 2
         if not level:
-            body.append(lines[i])
+            headings.body.append(lines[i])
             i += 1
             continue
-        flush()
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, line))
-        body.append(lines[i])
+        headings.open(level, line)
+        headings.body.append(lines[i])
         i += 2 if _UNDERLINE.match(below) else 1
-    flush()
-    return tuple(sections)
+    return title, headings.sections()

@@ -11,11 +11,13 @@ import pytest
 
 from core.errors import ConfigError
 from ingest.discover import SUPPORTED_SUFFIXES, DiscoverConfig, FileEntry, discover
+from ingest.headings import HeadingStack
 from ingest.ids import doc_id_for, file_sha256
 from ingest.loaders import load_document, load_documents
 from ingest.markdown import markdown_sections
 from ingest.pdf import clean_pdf_text
 from ingest.records import Document, Section
+from ingest.text import text_sections
 
 
 def load(path: Path) -> Document:
@@ -314,11 +316,88 @@ def test_text_headings_underlined_or_in_capitals_give_section_paths(tmp_path):
     # the heading line opens its section's text; the underline goes; nothing else is lost
     assert doc.sections[1].text == "MOPMATE M3\n\nMop pads: wash after every run."
     assert "-----" not in doc.text and "NEXT LINE" in doc.sections[3].text
-    assert doc.title == "schedule"  # a text file still names no title of its own
+    assert doc.title == "ACME - CARE SCHEDULE"  # the capital line that opens the file
     # the acme fact sheet: its sections are cited by their headings
     facts = load(Path(__file__).resolve().parents[2] / "examples" / "acme" / "docs" /
                  "company" / "about-acme.txt")
     assert [s.heading[-1] for s in facts.sections][-2:] == ["COMPANY FACTS", "MEDIA CONTACT"]
+
+
+def test_text_capital_title_block_gives_the_title_and_heads_the_sections(tmp_path):
+    path = tmp_path / "security-policy-2022.txt"
+    path.write_text("ACME ROBOTICS, INC.\nCUSTOMER ACCOUNT SECURITY POLICY\n"
+                    "Document SEC-POL-004, version 1.3\n\nThis document describes controls.\n\n"
+                    "1. SCOPE\n\nCustomer accounts.\n")
+    doc = load(path)
+    assert doc.title == "CUSTOMER ACCOUNT SECURITY POLICY"
+    assert [s.heading for s in doc.sections] == [
+        ("CUSTOMER ACCOUNT SECURITY POLICY",),
+        ("CUSTOMER ACCOUNT SECURITY POLICY", "1. SCOPE")]
+    # the letterhead line stays in the title's section: nothing is lost
+    assert doc.sections[0].text.startswith("ACME ROBOTICS, INC.\nCUSTOMER ACCOUNT SECURITY")
+    # the acme file itself, and an underlined first line
+    acme = load(Path(__file__).resolve().parents[2] / "examples" / "acme" / "docs" /
+                "policies" / "security-policy-2022.txt")
+    assert acme.title == "CUSTOMER ACCOUNT SECURITY POLICY"
+    underlined = "Firmware 2.x Notes\n==================\n\nbody\n"
+    assert text_sections(underlined)[0] == "Firmware 2.x Notes"
+
+
+@pytest.mark.parametrize("text", [
+    "Acme Robotics Support - Known Issues\nMaintained by Support.\n\nKI-1  X9 Pro\n",
+    "Our robots are repaired, not thrown away.\n\nCOMPANY FACTS\n\n- Founded 2016.\n",
+    "WARNING: HOT SURFACE.\nDo not touch the dock.\n",
+    "ACME ROBOTICS, INC.\nACME, LTD.\nTHIRD, LINE.\nTITLE TOO LATE\n\nbody\n",
+])
+def test_text_opening_with_prose_or_no_heading_names_no_title(tmp_path, text):
+    path = tmp_path / "notes.txt"
+    path.write_text(text)
+    doc = load(path)
+    assert doc.title == "notes"  # no title of its own: the loader falls back to the stem
+    assert doc.sections[0].heading == ()
+
+
+def test_text_is_not_markdown_and_keeps_its_heading_lines():
+    title, sections = text_sections(
+        "# not a heading\n\n```\nCODE FENCE\n```\n\nNOTES\n\nSetup\n-----\nstep one\n")
+    assert title is None
+    assert [(s.heading, s.text) for s in sections] == [
+        ((), "# not a heading\n\n```\nCODE FENCE\n```"),
+        (("NOTES",), "NOTES"),
+        (("Setup",), "Setup\nstep one"),
+    ]
+
+
+def test_heading_stack_closes_same_or_deeper_levels_and_skips_empty_sections():
+    stack = HeadingStack()
+    stack.body.append("before")
+    stack.open(1, "A")
+    stack.open(2, "B")  # no body: no section, still in the path of what follows
+    stack.open(3, "C")
+    stack.body.append("c text")
+    stack.open(2, "D")  # closes C and B, keeps A
+    stack.body.extend(["", "d text", ""])
+    assert stack.path == ("A", "D")
+    stack.open(1, "E")  # closes everything
+    stack.body.append("   ")  # whitespace only: no section
+    assert [(s.heading, s.text) for s in stack.sections()] == [
+        ((), "before"), (("A", "B", "C"), "c text"), (("A", "D"), "d text")]
+    lead = HeadingStack(lead_heading=True)
+    lead.open(1, "Title")
+    lead.body.append("body")
+    assert lead.sections()[0].text == "Title\n\nbody"
+
+
+def test_markdown_and_text_cut_sections_alike_with_their_own_heading_syntax():
+    """One mechanism: the same outline written as Markdown and as plain text gives the
+    same heading paths; Markdown puts the heading first, plain text keeps its line."""
+    _, md = markdown_sections("# Guide\n\nintro\n\n## Setup\n\nstep\n\n# Other\n\nend\n")
+    title, txt = text_sections("Guide\n=====\nintro\n\nSetup\n-----\nstep\n\nOther\n=====\nend\n")
+    assert title == "Guide"
+    assert [s.heading for s in md] == [s.heading for s in txt] == [
+        ("Guide",), ("Guide", "Setup"), ("Other",)]
+    assert [s.text for s in md] == ["Guide\n\nintro", "Setup\n\nstep", "Other\n\nend"]
+    assert [s.text for s in txt] == ["Guide\nintro", "Setup\nstep", "Other\nend"]
 
 
 def test_text_utf16_with_bom(tmp_path):
