@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ConfigError, InputFileError
+from core.hashing import file_sha256
 from index.records import DocRecord
 from index.vectors import VectorIndexConfig
 from index.writer import IndexWriter
@@ -28,7 +29,6 @@ from ingest.chunking import ChunkerConfig
 from ingest.discover import DiscoverConfig, FileEntry, Skipped, discover
 from ingest.embedding import Embedder, EmbedderConfig
 from ingest.families import DocFacts, Resolution, resolve_families
-from ingest.ids import file_sha256
 from ingest.loaders import load_document
 from ingest.metadata_file import MetadataRules
 from ingest.pipeline import Parsed, embed_chunks, parse_all

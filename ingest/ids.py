@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-from core.hashing import file_sha256
-
-__all__ = ["chunk_id_for", "doc_id_for", "file_sha256"]
-
 
 def doc_id_for(source: str) -> str:
     """A short stable id for a document, derived from its source path."""

@@ -40,7 +40,7 @@ def load_document(
     """Read and parse one file into a Document.
 
     ``doc_id`` comes from the source name, ``content_hash`` is the SHA-256 of the bytes
-    parsed (the same value as ``ids.file_sha256``), the title is the file's own (PDF
+    parsed (the same value as ``core.hashing.file_sha256``), the title is the file's own (PDF
     metadata, front matter, first heading, HTML title) or else the file stem. Its
     effective date, stated status and version details come from ``ingest.versions``
     (problems reading them are in ``version_info.problems``, never raised).

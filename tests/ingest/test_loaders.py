@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
+from core.hashing import file_sha256
 from ingest.discover import SUPPORTED_SUFFIXES, DiscoverConfig, FileEntry, discover
 from ingest.headings import HeadingStack
-from ingest.ids import doc_id_for, file_sha256
+from ingest.ids import doc_id_for
 from ingest.loaders import load_document, load_documents
 from ingest.markdown import markdown_sections
 from ingest.pdf import clean_pdf_text
