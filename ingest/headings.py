@@ -1,15 +1,25 @@
 """The open headings of a document being read line by line, and the sections they cut.
 
-Plain text (``text.text_sections``) and Markdown (``markdown.markdown_sections``) find
-their headings differently but cut sections the same way: a heading closes the section
-before it, closes every open heading of its own level or deeper, and heads what follows;
-each section carries the path of headings open over it. ``HeadingStack`` is that one
-mechanism, so the two formats cannot drift apart in how paths are built.
+Plain text (``text.text_sections``), Markdown (``markdown.markdown_sections``) and HTML
+(``html._sections``) find their headings differently but cut sections the same way: a
+heading closes the section before it, closes every open heading of its own level or
+deeper, and heads what follows; each section carries the path of headings open over it.
+PDF layout headings (``pdf_headings``) build the same paths without sections.
+``HeadingStack`` is that one mechanism, so the formats cannot drift apart in how paths
+are built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ingest.records import Section
+
+
+def join_lines(lines: list[str]) -> str:
+    """A section's text from its lines, leading and trailing blank lines dropped."""
+    return "\n".join(lines).strip("\n")
 
 
 class HeadingStack:
@@ -19,12 +29,16 @@ class HeadingStack:
     text (Markdown drops its ``#`` line, so the heading's words would otherwise be lost);
     plain text keeps its heading line in the body and leaves it off. ``body`` is the lines
     of the section being read; a parser may look at or take back its last line (a setext
-    title is only known to be a heading once its underline is read).
+    title is only known to be a heading once its underline is read). ``join`` makes a
+    section's text of its body (lines by default; HTML keeps (kind, text) blocks and joins
+    them by kind).
     """
 
-    def __init__(self, *, lead_heading: bool = False) -> None:
+    def __init__(self, *, lead_heading: bool = False,
+                 join: Callable[[list[Any]], str] = join_lines) -> None:
         self.lead_heading = lead_heading
-        self.body: list[str] = []
+        self.join = join
+        self.body: list[Any] = []
         self._open: list[tuple[int, str]] = []  # (level, heading) of the open headings
         self._sections: list[Section] = []
 
@@ -44,7 +58,7 @@ class HeadingStack:
     def flush(self) -> None:
         """End the section being read: a ``Section`` under the current path when its text
         is more than whitespace (a heading with no body of its own yields none)."""
-        text = "\n".join(self.body).strip("\n")
+        text = self.join(self.body) if self.body else ""
         if text.strip():
             path = self.path
             lead = f"{path[-1]}\n\n" if self.lead_heading and path else ""

@@ -23,6 +23,7 @@ from lxml.html import HtmlElement
 from trafilatura.utils import decode_file
 
 from core.errors import InputFileError
+from ingest.headings import HeadingStack
 from ingest.html_content import content_blocks
 from ingest.records import Section
 from ingest.text import Parsed, collapse_whitespace, looks_binary, strip_controls
@@ -89,34 +90,20 @@ def _sections(blocks: list[tuple[str, str]], page_title: str
     """(first h1 or first heading, sections): one per heading with body text.
 
     The first heading whose text is the page's ``<title>`` is the root (level 0)."""
-    stack: list[tuple[int, str]] = []
-    sections: list[Section] = []
-    body: list[tuple[str, str]] = []
+    stack = HeadingStack(lead_heading=True, join=_join)
     headings: list[tuple[int, str]] = []
-
-    def flush() -> None:
-        if body:
-            path = tuple(h for _, h in stack)
-            text = _join(body)
-            lead = f"{path[-1]}\n\n" if path else ""
-            sections.append(Section(text=lead + text, heading=path))
-        body.clear()
-
     for kind, text in blocks:
         if kind not in _HEADING_LEVELS:
-            body.append((kind, text))
+            stack.body.append((kind, text))
             continue
-        flush()
         level = _HEADING_LEVELS[kind]
         headings.append((level, text))
-        if not stack and text == page_title:  # the first heading, and it is the title
+        if not stack.path and text == page_title:  # the first heading, and it is the title
             level = 0
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, text))
-    flush()
+        stack.open(level, text)
+    sections = stack.sections()
     h1 = next((t for level, t in headings if level == 1), None)
-    return h1 or (headings[0][1] if headings else None), tuple(sections)
+    return h1 or (headings[0][1] if headings else None), sections
 
 
 def _join(body: list[tuple[str, str]]) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from ingest.headings import HeadingStack
 from ingest.pdf_lines import Line, PageText, Span
 
 logger = logging.getLogger(__name__)
@@ -153,14 +154,11 @@ def _layout_starts(pages: Sequence[PageText]
                     key=lambda s: (-s[0], not s[1]))
     level = {style: i + 1 for i, style in enumerate(styles)}
     run_in_level = len(styles) + 1
-    stack: list[tuple[int, str]] = []
+    stack = HeadingStack()  # only its paths: the sections are cut by page and line
     starts: dict[int, list[tuple[int, tuple[str, ...], int]]] = {}
     for h in headings:
-        depth = level[h.style] if h.style is not None else run_in_level
-        while stack and stack[-1][0] >= depth:
-            stack.pop()
-        stack.append((depth, h.text))
-        starts.setdefault(h.page, []).append((h.line, tuple(t for _, t in stack), h.count))
+        stack.open(level[h.style] if h.style is not None else run_in_level, h.text)
+        starts.setdefault(h.page, []).append((h.line, stack.path, h.count))
     return starts
 
 
