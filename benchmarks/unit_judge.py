@@ -85,12 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
     from assistant.answering import extract as x
-    from assistant.answering.evidence_scoring import stem, term_set, tokens
+    from assistant.answering.evidence_scoring import EmbeddingScorer, stem, term_set, tokens
 
     cases, embedder = load_cases("dev", args.index, 5, args.corpus)
     cases = cases[:args.limit] if args.limit else cases
-    from assistant.answering.evidence_scoring import EmbeddingScorer
-
     scorer = EmbeddingScorer(embedder)
     judge = Judge(args.model, args.threads)
     clock = time.perf_counter()
