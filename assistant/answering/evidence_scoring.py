@@ -207,3 +207,57 @@ class EmbeddingScorer:
         lexical = np.array([lexical_overlap(question, u) for u in units], dtype=np.float32)
         score = lexical if w == 1.0 else (1 - w) * self.cosines(question, units) + w * lexical
         return (score + self.rank_weight * retrieval_prior(units)).astype(np.float32)
+
+
+_PLAIN_WORD = re.compile(r"[a-z]{3,}")
+
+
+class RelatedTerms:
+    """Which of a question's key terms a unit names only in other words ("heavy" in the
+    question, "weight" in the unit; "weekday" and "Monday").
+
+    Not used in the answer path: letting extraction count such words (``extract``'s
+    ``related``) gained right answers on acme dev but added wrong ones on the PostgreSQL
+    training questions at every ``min_cosine`` (``benchmarks/soft_terms.py``, figures in
+    benchmarks/README.md), so extraction matches key terms word for word.
+
+    ``vectors`` embeds words (``EmbeddingScorer.vectors``: cached, so each distinct word is
+    encoded once). Called with the question, the key ``terms`` (stems, as
+    ``content_terms`` gives them) the unit lacks, and the unit, it returns ``{term: unit
+    word}`` for each term one of whose words in the question is within ``min_cosine`` of a
+    word of the unit's path or text (plain words of three letters or more, no stopwords).
+    Raises ``ConfigError`` when ``min_cosine`` is outside (0, 1].
+    """
+
+    def __init__(self, vectors: Callable[[Sequence[str]], np.ndarray],
+                 min_cosine: float) -> None:
+        if not 0.0 < min_cosine <= 1.0:
+            raise ConfigError(f"min_cosine must be in (0, 1], got {min_cosine}")
+        self.vectors = vectors
+        self.min_cosine = min_cosine
+
+    def _unit_vectors(self, words: list[str]) -> np.ndarray:
+        v = np.asarray(self.vectors(words), dtype=np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def __call__(self, question: str, terms: Sequence[str],
+                 unit: EvidenceUnit) -> dict[str, str]:
+        wanted = set(terms)
+        asked: dict[str, list[str]] = {}
+        for word in _PLAIN_WORD.findall(question.casefold()):
+            if word not in STOPWORDS and stem(word) in wanted:
+                asked.setdefault(stem(word), []).append(word)
+        if not asked:
+            return {}
+        words = sorted({w for w in _PLAIN_WORD.findall(f"{unit.path} {unit.text}".casefold())
+                        if w not in STOPWORDS})
+        if not words:
+            return {}
+        have = self._unit_vectors(words)
+        out = {}
+        for term, forms in asked.items():
+            sims = self._unit_vectors(forms) @ have.T
+            i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+            if sims[i, j] >= self.min_cosine:
+                out[term] = words[j]
+        return out

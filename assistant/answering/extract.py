@@ -14,7 +14,9 @@ A unit qualifies when
   key terms (``evidence_scoring.content_terms``, less the words naming the kind asked
   for: "time", "cost", ...), at least one of them in its text (``top_min_coverage`` for
   the first, best-scored unit when the kind asked for has a pattern: the scorer already
-  ranked it first, and the span of that kind is the stronger sign);
+  ranked it first, and the span of that kind is the stronger sign); given a
+  ``RelatedTerms`` (a benchmark's option, not the answer path's), a key term the unit
+  names in other words ("weekday": "Monday") counts too;
 - they hold every *required* term: the question's names, model numbers and versions
   (capitalised words past a sentence's first, "S7", "3.4.2"), so a unit about another
   product, country or version never answers;
@@ -42,7 +44,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
-from assistant.answering.evidence_scoring import content_terms, stem, term_set, tokens
+from assistant.answering.evidence_scoring import (
+    RelatedTerms,
+    content_terms,
+    stem,
+    term_set,
+    tokens,
+)
 from assistant.answering.stopwords import STOPWORDS
 
 MIN_COVERAGE = 0.6
@@ -86,6 +94,7 @@ class Extraction:
     matched: tuple[str, ...]
     missing: tuple[str, ...]
     coverage: float
+    related: tuple[tuple[str, str], ...] = ()  # (key term, the unit's word for it)
 
 
 # Kinds with a pattern of their own: an extracted unit must hold such a span, and so must a
@@ -494,11 +503,15 @@ def extract(
     min_coverage: float = MIN_COVERAGE,
     other_min_coverage: float = OTHER_MIN_COVERAGE,
     top_min_coverage: float = TOP_MIN_COVERAGE,
+    related: RelatedTerms | None = None,
 ) -> Extraction | None:
     """The first unit of ``units`` that answers ``question`` (module docstring), or None.
 
     ``units`` are taken in the order given, best first (a ``Selection`` by score); a unit
     of a superseded or archived document is taken only when no current one qualifies.
+    With ``related``, a key term the unit lacks counts toward coverage when the unit has
+    a word of like meaning for it (``RelatedTerms``); required terms and the key term in
+    the unit's text must still be there word for word.
     """
     answer_type, terms, required = asked_terms(question)
     if not terms:
@@ -513,6 +526,11 @@ def extract(
         coverage = len(matched) / len(terms)
         needed = min(threshold, top_min_coverage) if rank == 0 and answer_type in _TYPED \
             else threshold
+        alike: dict[str, str] = {}
+        if coverage < needed and related is not None:
+            lacking = [t for t in terms if t not in have and t not in required]
+            alike = related(question, lacking, unit) if lacking else {}
+            coverage = (len(matched) + len(alike)) / len(terms)
         if (coverage < needed or unnamed(required, question, have, unit.text)
                 or not any(t in in_text for t in terms)):
             continue
@@ -523,8 +541,12 @@ def extract(
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
                   f"{len(terms)} key terms ({', '.join(matched)})")
+        if alike:
+            reason += " and " + ", ".join(f"{w!r} for {t}" for t, w in alike.items())
         found = Extraction(answer_type, span, start, end, unit, _answer_text(unit, start, end),
-                           reason, matched, tuple(t for t in terms if t not in have), coverage)
+                           reason, matched,
+                           tuple(t for t in terms if t not in have and t not in alike),
+                           coverage, tuple(alike.items()))
         if not unit.stale:
             return found
         stale = stale or found

@@ -324,3 +324,58 @@ def test_a_money_question_is_not_answered_by_a_supported_figure_of_another_kind(
     assert why is not None and why.startswith("missing_kind")
     assert check_answer(question, "Revenue was $12 million [1].",
                         ["Acme Robotics revenue in 2024 was $12 million."]) is None
+
+
+# -- key terms by meaning (RelatedTerms) ----------------------------------------------------
+
+# The hours second, below a unit without a time (the first unit needs fewer key terms).
+HOURS = [unit("Support answers by e-mail within one business day.", "Contact Acme Support"),
+         unit("Day: Monday to Friday; Phone and live chat: 6:00 a.m. to 6:00 p.m.",
+              "Contact Acme Support > Support hours")]
+
+
+def test_a_key_term_in_other_words_counts_with_related_terms(embedder):
+    """"weekday" is not in the unit, "Monday" is: word for word the unit holds 2 of 4 key
+    terms, under ``MIN_COVERAGE``, and is declined; with the embedder's related words it
+    answers, and says which word stood for which term."""
+    from assistant.answering.evidence_scoring import EmbeddingScorer, RelatedTerms
+
+    related = RelatedTerms(EmbeddingScorer(embedder).vectors, 0.65)
+    question = "Until what time can I call or chat with support on a weekday?"
+    assert extract(question, HOURS) is None
+    found = extract(question, HOURS, related=related)
+    assert found is not None and found.span == "6:00 a.m. to 6:00 p.m."
+    assert found.related == (("weekday", "monday"),) and "'monday' for weekday" in found.reason
+    assert "weekday" not in found.missing and found.coverage == 0.75
+    # A day the unit does not cover matches nothing, and a named day must be there as
+    # written ("Sunday" is required: a name past the sentence's first word).
+    assert extract("Until what time can I call support on a holiday?", HOURS,
+                   related=related) is None
+    assert extract("Until what time can I call support on Sunday?", HOURS,
+                   related=related) is None
+
+
+def test_related_terms_threshold_and_forms():
+    """A hand-made word table: a term matches through any of its forms in the question,
+    at ``min_cosine`` and not below it; only plain words of three letters or more count."""
+    from assistant.answering.evidence_scoring import RelatedTerms
+    from core.errors import ConfigError
+
+    table = {"heavy": [1.0, 0.0], "weight": [0.8, 0.6], "kg": [1.0, 0.0], "the": [1.0, 0.0],
+             "robot": [0.0, 1.0], "net": [0.6, 0.8]}
+
+    def vectors(words):
+        import numpy as np
+
+        return np.array([table[w] for w in words], dtype=np.float32)
+
+    weight = unit("Net weight of the robot", "Specs")  # "specs" is not in the table
+    table["specs"] = [0.0, 1.0]
+    assert RelatedTerms(vectors, 0.8)("How heavy is it?", ["heavy"], weight) == {
+        "heavy": "weight"}
+    assert RelatedTerms(vectors, 0.81)("How heavy is it?", ["heavy"], weight) == {}
+    # "kg" is too short to stand for anything; a term the question does not write is ignored
+    assert RelatedTerms(vectors, 0.8)("How heavy is it?", ["weigh"], unit("3.6 kg")) == {}
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="min_cosine"):
+            RelatedTerms(vectors, bad)
