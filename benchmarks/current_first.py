@@ -9,7 +9,13 @@ prints per policy:
 - ``top-1 current``: the top passage comes from the current document;
 - ``current first``: of the passages from the current and the stale document in the top
   5, the first is from the current one (a question with neither counts as a miss);
-- ``top-1 stale`` and ``stale in top 5``: how often the older document leads or shows.
+- ``top-1 stale`` and ``stale in top 5``: how often the older document leads or shows;
+- ``top-1 states current``: the top passage's text holds the question's current answer
+  (or an alias, ``eval.answer_metrics.holds``) and not its ``stale_answer``, whichever
+  document it is from: another current document may state the same fact (the business
+  admin guide and the security whitepaper both require two-step verification for
+  Owners and Admins). A passage that holds the answer string for another reason counts
+  too, so read it beside ``top-1 current``, not instead of it.
 
 It runs on older code too (no version policies: one row), which is how the "before"
 figure is made::
@@ -68,8 +74,16 @@ def load_questions(split: str) -> list[dict]:
         current = {s["file"] for s in q["sources"] if s.get("role") != "stale"}
         stale = {s["file"] for s in q["sources"] if s.get("role") == "stale"}
         out.append({"id": q["id"], "question": q["question"], "current": current,
-                    "stale": stale})
+                    "stale": stale, **_answers(q)})
     return out
+
+
+def _answers(q: dict) -> dict:
+    """The answer strings a passage may state (a bare "yes"/"no" alias is a verdict, not
+    something a passage states) and the stale one."""
+    return {"answers": [a for a in (q.get("answer"), *q.get("aliases", ()))
+                        if a and a.strip().casefold() not in ("yes", "no")],
+            "stale_answer": q.get("stale_answer")}
 
 
 def load_pg_questions(split: str, group: str) -> list[dict]:
@@ -84,7 +98,8 @@ def load_pg_questions(split: str, group: str) -> list[dict]:
             continue
         out.append({"id": q["id"], "question": q["question"],
                     "current": {s["file"] for s in q["sources"] if s.get("role") != "stale"},
-                    "stale": {s["file"] for s in q["sources"] if s.get("role") == "stale"}})
+                    "stale": {s["file"] for s in q["sources"] if s.get("role") == "stale"},
+                    **_answers(q)})
     return out
 
 
@@ -98,9 +113,15 @@ def pg_pages() -> list[Path]:
 
 
 def score(questions: list[dict], results: list[list]) -> dict[str, float]:
-    """The four shares (see the module doc) over ``questions`` and their ranked passages."""
-    counts = {"top-1 current": 0, "current first": 0, "top-1 stale": 0, "stale in top 5": 0}
+    """The five shares (see the module doc) over ``questions`` and their ranked passages."""
+    from eval.answer_metrics import holds
+
+    counts = {"top-1 current": 0, "current first": 0, "top-1 stale": 0, "stale in top 5": 0,
+              "top-1 states current": 0}
     for q, passages in zip(questions, results, strict=True):
+        if passages and any(holds(passages[0].text, a) for a in q["answers"]) and not (
+                q["stale_answer"] and holds(passages[0].text, q["stale_answer"])):
+            counts["top-1 states current"] += 1
         ranked = [p.source for p in passages]
         if ranked and ranked[0] in q["current"]:
             counts["top-1 current"] += 1
@@ -167,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 for q, passages in zip(questions, results, strict=True):
                     marks = "".join("C" if p.source in q["current"] else
                                     "S" if p.source in q["stale"] else "." for p in passages)
-                    print(f"  {policy or '-':13} {q['id']} {marks:6} "
+                    states = "states" if score([q], [passages])["top-1 states current"] \
+                        else "      "
+                    print(f"  {policy or '-':13} {q['id']} {marks:6} {states} "
                           f"{', '.join(p.source.rsplit('/', 1)[-1] for p in passages)}")
 
         names = list(rows[0][1])
