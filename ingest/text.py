@@ -184,13 +184,17 @@ def _title_line(lines: list[str]) -> int | None:
         line = raw.strip()
         if not line:
             continue
-        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if _underline_level(line, below) or _is_caps_heading(line):
+        if _underline_level(line, _below(lines, i)) or _is_caps_heading(line):
             return i
         seen += 1
         if seen > _MAX_LETTERHEAD_LINES or not _is_caps_line(line):
             return None
     return None
+
+
+def _below(lines: list[str], i: int) -> str:
+    """The line after ``lines[i]``, stripped ("" at the end)."""
+    return lines[i + 1].strip() if i + 1 < len(lines) else ""
 
 
 def text_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
@@ -215,14 +219,12 @@ def text_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
     title = lines[title_at].strip() if title_at is not None else None
     i = 0
     if title_at is not None:
-        below = lines[title_at + 1].strip() if title_at + 1 < len(lines) else ""
-        level = _underline_level(title, below)
+        level = _underline_level(title, _below(lines, title_at))
         headings.open(level or 1, title)
         headings.body.extend(lines[: title_at + 1])
         i = title_at + (2 if level else 1)
     while i < len(lines):
-        line = lines[i].strip()
-        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        line, below = lines[i].strip(), _below(lines, i)
         above_blank = i > 0 and not lines[i - 1].strip()
         level = _underline_level(line, below)
         if not level and _is_caps_heading(line) and above_blank and not below:
