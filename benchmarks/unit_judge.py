@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     clock = time.perf_counter()
     rows = []  # per question: (answerable, rule outcome, [(p, eligible, span holds gold, holds)])
     at1 = {"embedder": 0, "judge": 0, "judge, required terms named": 0}
-    for case in cases:
+    for done, case in enumerate(cases):
+        if done and done % 10 == 0:  # progress on stderr: a large reader takes minutes
+            print(f"judged {done} of {len(cases)} questions, "
+                  f"{time.perf_counter() - clock:.0f} s", file=sys.stderr, flush=True)
         record, question = case.record, case.record.question
         units = ranked(scorer, case)[:x.EXTRACT_UNITS]
         probs = judge(question, units)
