@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # server_verifier_embedder); or a unit selector tuned by `assistant finetune --mode
     # selector`, as NAME@vN, NAME (its newest version) or its directory.
     answer_unit_selector: str | None = None
+    # A reader that judges evidence units where extraction declines (assistant/answering/
+    # judge.py): a model directory, .gguf file or hub id; None (the default) for none.
+    # The answer is still a cited quote of the unit it picks, when P(yes) >= min_p.
+    answer_unit_judge: str | None = None
+    answer_unit_judge_min_p: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @property
     def models_dir(self) -> Path:

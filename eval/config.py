@@ -29,7 +29,11 @@ at least one ``[setups.NAME]``)::
                  asked; needs evidence_first),
                  selector (a unit selector tuned by ``assistant finetune --mode
                  selector``: ``name@vN``, ``name`` (its newest version) or a directory;
-                 default: the units are scored with the verifier's embedder)
+                 default: the units are scored with the verifier's embedder),
+                 judge (a model that judges evidence units where extraction declines,
+                 ``assistant.answering.judge``: a directory, ``.gguf`` or hub id; needs
+                 retrieval and evidence_first), judge_min_p (the P(yes) its pick needs,
+                 default 0.5)
 
 A setup's ``adapter`` is a registry name (its promoted version), ``name@vN`` (that
 version) or a directory path (anything with a ``/``, or starting with ``.`` or ``~``).
@@ -164,6 +168,8 @@ class SetupConfig:
     extract_first: bool = True  # evidence-first: extract before generating (false: generate first)
     generate: bool = True  # evidence-first: false never asks the model (extract or decline)
     selector: str | None = None  # a tuned unit selector (None: the verifier's embedder)
+    judge: str | None = None  # a model judging units where extraction declines (None: none)
+    judge_min_p: float = 0.5  # the P(yes) the judge's pick needs
 
     @property
     def role(self) -> str:
@@ -205,7 +211,8 @@ _TABLES = {
     "questions": QuestionsConfig, "retrieval": RetrievalDefaults, "answer": AnswerSection,
 }
 _SETUP_KEYS = ("retrieval", "adapter", "k", "mode", "reranker", "base", "description",
-               "evidence_first", "extract_first", "generate", "selector")
+               "evidence_first", "extract_first", "generate", "selector", "judge",
+               "judge_min_p")
 
 
 def load_config(path: Path | str) -> EvalConfig:
@@ -403,6 +410,14 @@ def _setups(raw: dict, defaults: RetrievalDefaults, base_dir: Path) -> tuple[Set
             raise EvalConfigError(f"[{where}] generate = false answers only by extracting "
                                   "from evidence units: it needs retrieval = true and "
                                   "evidence_first = true")
+        if setup.judge is not None and not (setup.judge.strip() and setup.retrieval
+                                            and setup.evidence_first):
+            raise EvalConfigError(f"[{where}] judge picks among evidence units where "
+                                  "extraction declines: it needs a model name or path, "
+                                  "retrieval = true and evidence_first = true")
+        if not 0.0 <= setup.judge_min_p <= 1.0:
+            raise EvalConfigError(f"[{where}] judge_min_p must be in [0, 1], got "
+                                  f"{setup.judge_min_p}")
         if setup.selector is not None and not setup.retrieval:
             raise EvalConfigError(f"[{where}] selector scores evidence units of retrieved "
                                   "passages: it needs retrieval = true")

@@ -236,7 +236,9 @@ def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) ->
         "gold": question.gold_json(),
         "setup_config": {"retrieval": setup.retrieval, "adapter": setup.adapter,
                          "k": setup.k, "mode": setup.mode, "base": setup.base,
-                         **({"selector": setup.selector} if setup.selector else {})},
+                         **({"selector": setup.selector} if setup.selector else {}),
+                         **({"judge": setup.judge, "judge_min_p": setup.judge_min_p}
+                            if setup.judge else {})},
         "answer": answer.to_json() if answer else None,
         "raw": None if error else trace.raw,
         "verification": verification.to_json() if verification else None,

@@ -24,6 +24,7 @@ from assistant.answering.abstain import AbstainConfig
 from assistant.answering.answer import AnswerConfig, AnswerOptions, Trace
 from assistant.answering.build import LoadedBase, build_answerer, load_generator
 from assistant.answering.citations import CitationConfig, CitationVerifier
+from assistant.answering.judge import UnitJudge
 from assistant.answering.records import Answer
 from core.errors import ConfigError
 from core.refs import RefError, parse_ref
@@ -252,7 +253,8 @@ class EvalSetup:
 
     def __init__(self, config: SetupConfig, generator, verifier: CitationVerifier,
                  answer_config: AnswerConfig, max_new_tokens: int, adapter_name: str | None,
-                 searcher=None, selector: Embedder | None = None) -> None:
+                 searcher=None, selector: Embedder | None = None,
+                 judge: UnitJudge | None = None) -> None:
         self.config = config
         self.name = config.name
         self.searcher = searcher
@@ -264,7 +266,7 @@ class EvalSetup:
             raise EvalConfigError(f"setup {config.name!r} uses retrieval but has no index")
         self.answerer = build_answerer(self.generator, searcher if config.retrieval else None,
                                        verifier=verifier, config=answer_config,
-                                       selector=selector)
+                                       selector=selector, judge=judge)
 
     def answer(self, question: str) -> Answer:
         """The answer record for ``question`` under this setup."""
@@ -349,6 +351,7 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
     verifier = CitationVerifier(verifier_embedder(answer.verifier_embedder, embedder),
                                 CitationConfig(min_support=answer.min_support))
     selectors = _selectors(config, setups)
+    judges: dict[tuple[str, float], UnitJudge] = {}  # one model per (judge, min_p)
     out = {}
     for setup in setups:
         base = setup.base or config.model.base
@@ -359,9 +362,14 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
         setup_answer = replace(answer_config, evidence_first=setup.evidence_first,
                                extract_first=setup.extract_first,
                                generate=setup.generate)
+        judge = None
+        if setup.judge is not None:
+            key = (setup.judge, setup.judge_min_p)
+            judge = judges.setdefault(key, UnitJudge(setup.judge, setup.judge_min_p,
+                                                     device=config.model.device))
         out[setup.name] = EvalSetup(setup, generator, verifier, setup_answer,
                                     config.run.max_new_tokens, name, searcher,
-                                    selectors.get(setup.selector))
+                                    selectors.get(setup.selector), judge)
     return out
 
 

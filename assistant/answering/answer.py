@@ -60,6 +60,7 @@ from index.records import Passage
 from index.searcher import MAX_K, MODES
 
 if TYPE_CHECKING:
+    from assistant.answering.judge import UnitJudge
     from index.searcher import Searcher
 
 logger = logging.getLogger(__name__)
@@ -368,10 +369,12 @@ class RagAnswerer(_Base):
     """Retrieve -> budget -> generate -> check citations -> abstain if unsupported."""
 
     def __init__(self, searcher: Searcher, generator: Generator, verifier: CitationVerifier,
-                 config: AnswerConfig | None = None, scorer: UnitScorer | None = None) -> None:
+                 config: AnswerConfig | None = None, scorer: UnitScorer | None = None,
+                 judge: UnitJudge | None = None) -> None:
         self.searcher, self.generator, self.verifier = searcher, generator, verifier
         self.config = config or AnswerConfig()
         self._scorer: UnitScorer | None = scorer
+        self.judge = judge  # evidence-first: picks a unit where extraction declines
 
     @property
     def scorer(self) -> UnitScorer:
@@ -447,7 +450,7 @@ class RagAnswerer(_Base):
         step = time.perf_counter()
         found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
                                          draft.retrieved,
-                                         self.verifier.config.max_quote_chars)
+                                         self.verifier.config.max_quote_chars, self.judge)
         draft.timings["extract"] = time.perf_counter() - step
         if found is None:
             return None

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from assistant.answering.citations import CitationVerifier
     from assistant.answering.generation import Generator
+    from assistant.answering.judge import UnitJudge
     from assistant.answering.models import LazyModel, LoadedModel, ModelConfig
     from core.settings import Settings
     from index.searcher import Searcher
@@ -168,7 +169,8 @@ def warn_unused_adapters(what: str, settings: Settings) -> bool:
 def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
                    embedder: Embedder | None = None, verifier: CitationVerifier | None = None,
                    config: AnswerConfig | None = None,
-                   selector: str | Embedder | None = None) -> RagAnswerer | ClosedBookAnswerer:
+                   selector: str | Embedder | None = None,
+                   judge: UnitJudge | None = None) -> RagAnswerer | ClosedBookAnswerer:
     """The answerer over ``generator``.
 
     With a ``searcher``: a ``RagAnswerer`` whose citations ``verifier`` checks (default: a
@@ -181,7 +183,9 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
     --mode selector`` (``NAME@vN``, ``NAME`` or its directory, ``selector.load_selector``)
     or one already loaded; without one, the verifier's embedder does. When ``config`` is
     None too, the ``answer_unit_selector`` setting is the default (a caller passing its
-    own config, as the eval does, passes its own selector). Raises ``ConfigError`` when a
+    own config, as the eval does, passes its own selector). ``judge`` picks a unit where
+    extraction declines (``judge.UnitJudge``); with ``config`` None too, the
+    ``answer_unit_judge`` setting makes one (loaded on first use). Raises ``ConfigError`` when a
     searcher comes with neither a verifier nor an embedder, or for a selector that is
     unknown, missing or not a selector (the message names it).
     """
@@ -193,6 +197,11 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
         config = answer_config(settings)
         if selector is None:
             selector = settings.answer_unit_selector
+        if judge is None and settings.answer_unit_judge:
+            from assistant.answering.judge import UnitJudge
+
+            judge = UnitJudge(settings.answer_unit_judge, settings.answer_unit_judge_min_p,
+                              device=settings.server_device)
     if searcher is None:
         return ClosedBookAnswerer(generator, config)
     if verifier is None:
@@ -204,4 +213,4 @@ def build_answerer(generator: Generator, searcher: Searcher | None = None, *,
         from assistant.answering.selector import selector_scorer
 
         scorer = selector_scorer(selector)
-    return RagAnswerer(searcher, generator, verifier, config, scorer=scorer)
+    return RagAnswerer(searcher, generator, verifier, config, scorer=scorer, judge=judge)

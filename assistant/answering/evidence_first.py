@@ -18,7 +18,9 @@
   are exempt).
 - ``checked_prefixes``: verified streaming's buffer: as a streamed reply completes each
   sentence, the reply so far is checked, and what passes is handed on.
-- ``extracted``: ``extract``'s answer with the unit itself as its citation (``extract``).
+- ``extracted``: ``extract``'s answer with the unit itself as its citation (``extract``),
+  or where extraction declines and a unit judge is configured, the judge's pick
+  (``judge``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from assistant.answering.citations import CitationVerifier, Verification, numbers, split_sentences
 from assistant.answering.evidence import (
@@ -35,9 +38,18 @@ from assistant.answering.evidence import (
     choose_units,
     split_passages,
 )
-from assistant.answering.extract import EXTRACT_UNITS, Extraction, check_answer, extract
+from assistant.answering.extract import (
+    EXTRACT_UNITS,
+    Extraction,
+    check_answer,
+    extract,
+    judged,
+)
 from assistant.answering.records import Citation
 from core.prompt_format import insert_markers, is_abstention
+
+if TYPE_CHECKING:
+    from assistant.answering.judge import UnitJudge
 from index.records import Passage
 
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
@@ -263,11 +275,18 @@ def citation(n: int, passage: Passage, quote: str, support: float, origin: str) 
 
 def extracted(question: str, evidence: Evidence, passages: list[Passage],
               retrieved: Sequence[Passage], max_quote_chars: int = 300,
+              judge: UnitJudge | None = None,
               ) -> tuple[str, Citation, list[Passage], Extraction] | None:
     """``extract``'s answer over ``evidence.ranked``: the text with its ``[n]`` marker, the
     ``extract`` citation of the unit, and ``passages`` with the unit appended when it was
-    not among them (its number ``n``); None when nothing qualifies."""
+    not among them (its number ``n``); where nothing qualifies, the ``judge``'s pick
+    (``extract.judged``; citation origin ``judge``); None when neither answers."""
+    origin = "extract"
     found = extract(question, evidence.ranked)
+    if found is None and judge is not None and evidence.ranked:
+        found = judged(question, evidence.ranked, judge(question, evidence.ranked),
+                       judge.min_p)
+        origin = "judge"
     if found is None:
         return None
     unit = found.unit
@@ -283,4 +302,4 @@ def extracted(question: str, evidence: Evidence, passages: list[Passage],
     quote = unit.text if len(unit.text) <= max_quote_chars else \
         unit.text[:max_quote_chars].rsplit(" ", 1)[0]
     text = insert_markers(found.text, f"[{n}]")
-    return text, citation(n, out[n - 1], quote, score, "extract"), out, found
+    return text, citation(n, out[n - 1], quote, score, origin), out, found

@@ -553,6 +553,43 @@ def extract(
     return stale
 
 
+def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
+           min_p: float) -> Extraction | None:
+    """The answer a unit judge picks (``judge.UnitJudge``: ``probs[i]`` is P(yes) that
+    ``units[i]`` answers ``question``): the unit rated highest among those that name the
+    question's required terms and hold a span of the kind asked for (the whole unit for
+    "other" and yes/no questions), when its P(yes) is at least ``min_p``; a unit of a
+    superseded or archived document only when no current one qualifies. None otherwise.
+    No key-term coverage is asked for: that is what the judge stands in for."""
+    answer_type, terms, required = asked_terms(question)
+    question_terms = set(terms) | {stem(t) for t in tokens(question)}
+    best: dict[bool, tuple[float, Extraction]] = {}
+    for unit, p in zip(_as_units(units), probs, strict=True):
+        if p < min_p:
+            continue
+        have = term_set(unit.text) | term_set(unit.path)
+        if unnamed(required, question, have, unit.text):
+            continue
+        if answer_type in (AnswerType.OTHER, AnswerType.YESNO):
+            start, end = 0, len(unit.text)
+        else:
+            spans = _spans(answer_type, unit, question, question_terms, set(terms))
+            if not spans:
+                continue
+            start, end = _best_span(unit.text, spans, terms)
+        matched = tuple(t for t in terms if t in have)
+        found = Extraction(answer_type, unit.text[start:end], start, end, unit,
+                           _answer_text(unit, start, end),
+                           f"{answer_type.value} '{unit.text[start:end]}' in the unit the "
+                           f"judge rates {p:.2f} that it answers", matched,
+                           tuple(t for t in terms if t not in have),
+                           len(matched) / len(terms) if terms else 0.0)
+        if unit.stale not in best or p > best[unit.stale][0]:
+            best[unit.stale] = (p, found)
+    chosen = best.get(False) or best.get(True)
+    return chosen[1] if chosen else None
+
+
 # -- checking a generated answer against what was asked -----------------------------------
 
 # Words a reply uses to frame an answer; they add nothing the question did not ask.

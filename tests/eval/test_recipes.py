@@ -145,6 +145,19 @@ def test_a_setup_can_answer_without_generating(tmp_path):
         _config(tmp_path, CONFIG.replace("[setups.base]\n", "[setups.base]\ngenerate = false\n"))
 
 
+def test_a_setup_can_have_a_unit_judge(tmp_path):
+    (tmp_path / "docs").mkdir()
+    text = CONFIG.replace("[setups.finetune]\n", "[setups.finetune]\nretrieval = true\n"
+                          'judge = "judges/qwen1.5b.gguf"\njudge_min_p = 0.7\n')
+    config = _config(tmp_path, '[corpus]\nkind = "docs"\ndocs = "docs"\n' + text)
+    judged = [(s.judge, s.judge_min_p) for s in config.setups]
+    assert judged == [(None, 0.5), ("judges/qwen1.5b.gguf", 0.7), (None, 0.5)]
+    with pytest.raises(EvalConfigError, match="judge picks among evidence units"):
+        _config(tmp_path, CONFIG.replace("[setups.base]\n", '[setups.base]\njudge = "m"\n'))
+    with pytest.raises(EvalConfigError, match="judge_min_p must be in"):
+        _config(tmp_path, CONFIG.replace("[setups.base]\n", "[setups.base]\njudge_min_p = 2.0\n"))
+
+
 def test_a_setup_can_generate_before_extracting(tmp_path):
     text = CONFIG.replace("[setups.base]\n", "[setups.base]\nextract_first = false\n")
     config = _config(tmp_path, text)
