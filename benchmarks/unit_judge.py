@@ -19,6 +19,8 @@ path ranks them; ``evidence_selection.load_cases``) are judged. Printed:
   whole unit for "other" and yes/no questions), answers when P(yes) >= t, else decline:
   right / wrong / none on the answerable questions and declines on the unanswerable ones,
   beside ``extract``'s rules, and ``extract`` first with the judge only where it declines;
+- the judge as a check on extraction: an extracted answer whose unit it rates below a
+  veto threshold is declined (optionally then its own pick);
 - judging time per question.
 """
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from benchmarks.evidence_selection import DEFAULT_INDEX, holds_any, load_cases, ranked, table
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.5, 0.7, 0.9)
+VETOES = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,7 +80,11 @@ def main(argv: list[str] | None = None) -> None:
         rule = x.extract(question, units)
         outcome = "none" if rule is None else (
             "right" if record.answer is not None and holds_any(rule.span, record) else "wrong")
-        rows.append((record, outcome, units, probs))
+        # the judge's P(yes) for the unit extraction answered from (None: it declined)
+        vetting = None if rule is None else next(
+            (p for u, p in zip(units, probs, strict=True)
+             if (u.unit if hasattr(u, "unit") else u) is rule.unit), 0.0)
+        rows.append((record, outcome, units, probs, vetting))
         if record.answer is not None and judged:
             at1["embedder"] += judged[0][2]
             at1["judge"] += max(judged, key=lambda j: j[0])[2]
@@ -105,23 +112,37 @@ def main(argv: list[str] | None = None) -> None:
 
     def count(policy) -> dict:
         out = {"right": 0, "wrong": 0, "no answer": 0, "unanswerable declined": 0}
-        for record, rule, units, probs in rows:
-            got = policy(record, rule, units, probs)
+        for record, rule, units, probs, vetting in rows:
+            got = policy(record, rule, units, probs, vetting)
             if record.answer is None:
                 out["unanswerable declined"] += got == "none"
             else:
                 out[{"right": "right", "wrong": "wrong", "none": "no answer"}[got]] += 1
         return out
 
-    policies = [{"policy": "extract's rules (today)", **count(lambda rec, r, u, p: r)}]
+    policies = [{"policy": "extract's rules (today)", **count(lambda rec, r, u, p, v: r)}]
     for t in THRESHOLDS:
         policies.append({"policy": f"judge alone, t={t}",
-                         **count(lambda rec, r, u, p, t=t: outcome_of(rec, u, p, t))})
+                         **count(lambda rec, r, u, p, v, t=t: outcome_of(rec, u, p, t))})
     for t in THRESHOLDS:
         policies.append({"policy": f"extract, then the judge where it declines, t={t}",
-                         **count(lambda rec, r, u, p, t=t:
+                         **count(lambda rec, r, u, p, v, t=t:
                                  r if r != "none" else outcome_of(rec, u, p, t))})
     table(policies, f"{args.corpus} dev: {n} answerable, {len(rows) - n} unanswerable")
+
+    # The judge as a check on extraction: an extracted answer whose unit the judge rates
+    # below ``veto`` is declined (then, optionally, the judge's own pick at t).
+    vetoed = []
+    for veto in VETOES:
+        for t in (None, 0.5, 0.7):
+            def policy(rec, r, u, p, v, veto=veto, t=t) -> str:
+                if r != "none" and v is not None and v >= veto:
+                    return r
+                return "none" if t is None else outcome_of(rec, u, p, t)
+            vetoed.append({"policy": f"extract unless its unit's P(yes) < {veto}"
+                           + ("" if t is None else f", else the judge at t={t}"),
+                           **count(policy)})
+    table(vetoed, f"{args.corpus} dev: the judge vetoing extraction")
 
 
 if __name__ == "__main__":
