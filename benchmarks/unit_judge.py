@@ -80,10 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         rule = x.extract(question, units)
         outcome = "none" if rule is None else (
             "right" if record.answer is not None and holds_any(rule.span, record) else "wrong")
-        # the judge's P(yes) for the unit extraction answered from (None: it declined)
+        # the judge's P(yes) for the unit extraction answered from (None: it declined);
+        # extract answers from one of these very units, so it is always among them
         vetting = None if rule is None else next(
-            (p for u, p in zip(units, probs, strict=True)
-             if (u.unit if hasattr(u, "unit") else u) is rule.unit), 0.0)
+            p for u, p in zip(units, probs, strict=True) if u is rule.unit)
         rows.append((record, outcome, units, probs, vetting))
         if record.answer is not None and judged:
             at1["embedder"] += judged[0][2]
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     for veto in VETOES:
         for t in (None, 0.5, 0.7):
             def policy(rec, r, u, p, v, veto=veto, t=t) -> str:
-                if r != "none" and v is not None and v >= veto:
+                if r != "none" and v >= veto:  # v is set whenever extraction answered
                     return r
                 return "none" if t is None else outcome_of(rec, u, p, t)
             vetoed.append({"policy": f"extract unless its unit's P(yes) < {veto}"
