@@ -51,15 +51,22 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from assistant.answering import extract as x
-    from assistant.answering.evidence_scoring import EmbeddingScorer, term_set
+    from assistant.answering.evidence_scoring import EmbeddingScorer
     from assistant.answering.judge import UnitJudge
 
     torch.set_num_threads(args.threads)
     cases, embedder = load_cases("dev", args.index, 5, args.corpus)
     cases = cases[:args.limit] if args.limit else cases
-    scorer = EmbeddingScorer(embedder)
-    judge = UnitJudge(args.model, device="cpu")
+    report(cases, EmbeddingScorer(embedder), UnitJudge(args.model, device="cpu"),
+           f"{args.corpus} dev", f"{args.model}, {args.threads} thread(s)", args.verbose)
+
+
+def report(cases: list, scorer, judge, title: str, name: str, verbose: bool = False) -> None:
+    """The tables of the module docstring for ``judge`` (``(question, units) -> P(yes)``
+    each) over ``cases`` (``evidence_selection.load_cases``), units ranked by ``scorer``."""
+    from assistant.answering import extract as x
+    from assistant.answering.evidence_scoring import term_set
+
     clock = time.perf_counter()
     rows = []  # per question: (record, extract's outcome, units, P(yes) of each)
     at1 = {"embedder": 0, "judge": 0, "judge, required terms named": 0}
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             named = [j for j in judged if j[1]]
             at1["judge, required terms named"] += bool(named) and max(named,
                                                                       key=lambda j: j[0])[2]
-        if args.verbose:
+        if verbose:
             best = max(judged, key=lambda j: j[0]) if judged else None
             print(f"{'A' if record.answer is not None else 'U'} {outcome:5} "
                   f"p={best[0] if best else 0:.2f} holds={best[2] if best else False} "
@@ -99,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - clock
     n = sum(record.answer is not None for record, *_ in rows)
     table([{"order": k, "unit hit@1": f"{v / n:.3f}"} for k, v in at1.items()],
-          f"{args.corpus} dev: {n} answerable; top {x.EXTRACT_UNITS} units judged by "
-          f"{args.model} ({seconds / len(rows):.2f} s a question, {args.threads} thread(s))")
+          f"{title}: {n} answerable; top {x.EXTRACT_UNITS} units judged by "
+          f"{name} ({seconds / len(rows):.2f} s a question)")
 
     def outcome_of(record, units: list, probs: list[float], t: float) -> str:
         """What the answer path's judge (``extract.judged``) makes of the units at t."""
@@ -128,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         policies.append({"policy": f"extract, then the judge where it declines, t={t}",
                          **count(lambda rec, r, u, p, v, t=t:
                                  r if r != "none" else outcome_of(rec, u, p, t))})
-    table(policies, f"{args.corpus} dev: {n} answerable, {len(rows) - n} unanswerable")
+    table(policies, f"{title}: {n} answerable, {len(rows) - n} unanswerable")
 
     # The judge as a check on extraction: an extracted answer whose unit the judge rates
     # below ``veto`` is declined (then, optionally, the judge's own pick at t).
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             vetoed.append({"policy": f"extract unless its unit's P(yes) < {veto}"
                            + ("" if t is None else f", else the judge at t={t}"),
                            **count(policy)})
-    table(vetoed, f"{args.corpus} dev: the judge vetoing extraction")
+    table(vetoed, f"{title}: the judge vetoing extraction")
 
 
 if __name__ == "__main__":
