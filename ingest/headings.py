@@ -55,6 +55,14 @@ class HeadingStack:
             self._open.pop()
         self._open.append((level, heading))
 
+    def close(self, level: int) -> None:
+        """Close the section being read and every open heading of ``level`` or deeper: what
+        follows belongs to the headings above (HTML: a definition list's terms end with it).
+        """
+        self.flush()
+        while self._open and self._open[-1][0] >= level:
+            self._open.pop()
+
     def flush(self) -> None:
         """End the section being read: a ``Section`` under the current path when its text
         is more than whitespace (a heading with no body of its own yields none)."""

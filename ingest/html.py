@@ -7,7 +7,11 @@ A heading whose text is the page's ``<title>`` (a DocBook reference page's ``<h2
 title, say) is the root of the path: later headings of its level nest under it. Blocks
 are joined as paragraphs (blank line between); list items, table rows and a term or an
 admonition title with what follows are lines (single newline). Section text starts with
-its heading line, as in Markdown.
+its heading line, as in Markdown. The terms of a definition list in the page's flow
+(``html_content``: a reference manual's settings and options) head their definitions one
+level below the heading over the list, so "max_connections (integer)" is the last step of
+its definition's path; terms written back to back ("-a", "--echo-all") head it together,
+and the path steps back up where the list ends.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ingest.text import Parsed, collapse_whitespace, looks_binary, strip_control
 logger = logging.getLogger(__name__)
 
 _HEADING_LEVELS = {f"h{n}": n for n in range(1, 7)}
+TERM_LEVEL = 7  # a definition list's term heads its definition, below any h1..h6
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # Blocks of these kinds end with a single newline before the next block of the listed kinds.
 _TIGHT = {"term": None, "label": None, "caption": None, "item": frozenset({"item"})}
@@ -92,7 +97,18 @@ def _sections(blocks: list[tuple[str, str]], page_title: str
     The first heading whose text is the page's ``<title>`` is the root (level 0)."""
     stack = HeadingStack(lead_heading=True, join=_join)
     headings: list[tuple[int, str]] = []
+    previous = ""
     for kind, text in blocks:
+        if kind == "dt":
+            text = ", ".join(line.strip() for line in text.splitlines() if line.strip())
+            if previous == "dt":  # "-a" then "--echo-all": one definition, both its names
+                text = f"{stack.path[-1]}, {text}"
+            stack.open(TERM_LEVEL, text)
+        elif kind == "dl-end":
+            stack.close(TERM_LEVEL)
+        previous = kind
+        if kind in ("dt", "dl-end"):
+            continue
         if kind not in _HEADING_LEVELS:
             stack.body.append((kind, text))
             continue

@@ -13,7 +13,12 @@ What is left out:
 The content is the page's ``<main>`` (or ``role="main"``), else its only ``<article>``,
 else its ``<body>``; a lone ``<h1>`` printed before it is put back in front. Headings
 inside admonitions (Note, Tip, Warning, ...), tables, figures, block quotes and
-definition lists are text, not headings; so are table captions and definition terms.
+definition lists are text, not headings; so are table captions. The terms of a
+definition list that stands in the page's flow (not inside a table, figure, block quote,
+admonition or another definition list) are the headings of their definitions: a
+reference manual's settings, options and parameters ("max_connections (integer)") are
+what a reader looks up and cites, so they come out as ``"dt"`` blocks, with a
+``"dl-end"`` block where the list ends; a nested list's terms stay text.
 Text outside ``<pre>`` has its layout whitespace collapsed.
 """
 
@@ -134,13 +139,15 @@ def _is_furniture(element: HtmlElement) -> bool:
 
 class _Walker:
     """Turns an element tree into blocks: (kind, text) with kind "h1".."h6" for headings,
-    and "p", "pre", "item", "term", "label", "caption", "row" for text."""
+    "dt" for a term heading and "dl-end" after its list (module docstring), and "p",
+    "pre", "item", "term", "label", "caption", "row" for text."""
 
     def __init__(self) -> None:
         self.blocks: list[tuple[str, str]] = []
         self._inline: list[str] = []
         self._kind = "p"
         self._marker = ""  # a list item's "- " or "3. ", put before its first block
+        self._term_lists = 0  # open definition lists whose terms are headings
 
     def flush(self) -> None:
         text = "".join(self._inline)
@@ -188,16 +195,28 @@ class _Walker:
         if tag == "li":
             self._marker = _list_marker(element)
         elif tag == "dt":
-            self._kind = "term"
+            # a term of a list in the page's flow heads its definition ("dt" block)
+            self._kind = "dt" if self._term_lists and not in_section_free else "term"
         elif tag in ("caption", "figcaption"):
             self._kind = "caption"
-        in_section_free = in_section_free or tag in ("table", "figure", "dl", "blockquote") \
-            or any(_NOT_SECTIONS.match(t) for t in _tokens(element))
+        # a list of terms with definitions; a table of contents' list (<dt>s only, or
+        # class "toc") stays text, and is the page when it is all the page has
+        terms = (tag == "dl" and not in_section_free and element.find("dd") is not None
+                 and not _FURNITURE_TOKEN.intersection(_tokens(element)))
+        if not terms:
+            in_section_free = in_section_free or tag in ("table", "figure", "dl", "blockquote") \
+                or any(_NOT_SECTIONS.match(t) for t in _tokens(element))
+        self._term_lists += terms
         self.add_text(element.text)
         for child in element:
-            self.walk(child, in_section_free)
+            # inside a term list, only its own <dt>s head; what the definitions hold
+            # (headings, nested lists) is text
+            self.walk(child, in_section_free or (terms and child.tag != "dt"))
         if block:
             self.flush()
+        if terms:
+            self._term_lists -= 1
+            self.blocks.append(("dl-end", ""))
 
     def _table(self, table: HtmlElement) -> None:
         self.flush()
@@ -214,8 +233,9 @@ class _Walker:
 
 
 def content_blocks(tree: HtmlElement) -> list[tuple[str, str]]:
-    """The page's main content as (kind, text) blocks: kind "h1".."h6" for a heading, else
-    "p", "pre", "item", "term", "label", "caption" or "row" (see ``_Walker``)."""
+    """The page's main content as (kind, text) blocks: kind "h1".."h6" for a heading, "dt"
+    for a term that heads its definition and "dl-end" (empty text) where its list ends,
+    else "p", "pre", "item", "term", "label", "caption" or "row" (see ``_Walker``)."""
     root, outside_h1 = _content(tree)
     walker = _Walker()
     if outside_h1 is not None:

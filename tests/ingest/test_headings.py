@@ -207,20 +207,22 @@ def test_docbook_page_section_paths_without_navigation(tmp_path):
     path = tmp_path / "runtime-config-connection.html"
     path.write_text(DOCBOOK, encoding="utf-8")
     doc = load(path)
+    # The settings list's term heads its definition; after the list, the path steps back.
     assert [s.heading for s in doc.sections] == [
+        ("20.3. Connections", "20.3.1. Connection Settings", "max_connections (integer)"),
         ("20.3. Connections", "20.3.1. Connection Settings"),
         ("20.3. Connections", "20.3.2. SSL"),
     ]
     text = doc.text
     for noise in ("NAVMARK", "FOOTMARK", "TOCMARK", "Prev", "Chapter 20."):
         assert noise not in text, noise
-    settings = doc.sections[0].text
-    # Layout whitespace collapsed; the term stays on its own line above its definition.
-    assert ("max_connections (integer)\nDetermines the maximum number of concurrent "
-            "connections to the database server. The default is typically 100 connections."
-            ) in settings
+    setting, settings = doc.sections[0].text, doc.sections[1].text
+    # Layout whitespace collapsed; the term leads its definition's text, as a heading does.
+    assert setting.startswith(
+        "max_connections (integer)\n\nDetermines the maximum number of concurrent "
+        "connections to the database server. The default is typically 100 connections.")
     # An admonition title is text, not a section; a table caption is text too.
-    assert "\n\nNote\nWhen running a standby server" in settings
+    assert "\n\nNote\nWhen running a standby server" in setting
     assert "Table 20.1. Limits" in settings
     assert "Limits by platform\n| Platform | Limit |\n| Linux | 1024 per process |" in settings
     # Code keeps its indentation and spacing.
@@ -228,6 +230,26 @@ def test_docbook_page_section_paths_without_navigation(tmp_path):
     prose = [line for s in doc.sections for line in s.text.split("\n")
              if line and not line.startswith(" ") and "#" not in line]
     assert not [line for line in prose if LAYOUT_SPACES.search(line)]
+
+
+def test_definition_list_terms_head_their_definitions(tmp_path):
+    # A reference page's options: back-to-back terms head one definition together; a list
+    # nested in a definition, and a list inside a note, stay text; the path steps back up
+    # after the list.
+    path = tmp_path / "options.html"
+    path.write_text(
+        "<html><body><h1>tool</h1><h2>Options</h2><dl><dt>-a<br/>--all</dt><dd><p>Show all."
+        "</p><dl><dt>inner</dt><dd>nested text</dd></dl></dd><dt>-q</dt><dt>--quiet</dt>"
+        "<dd>Say less.</dd></dl><p>After the list.</p><div class='note'><dl><dt>noted</dt>"
+        "<dd>inside a note</dd></dl></div></body></html>")
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [
+        ("tool", "Options", "-a, --all"), ("tool", "Options", "-q, --quiet"),
+        ("tool", "Options"),
+    ]
+    assert doc.sections[0].text == "-a, --all\n\nShow all.\n\ninner\nnested text"
+    assert doc.sections[1].text == "-q, --quiet\n\nSay less."
+    assert doc.sections[2].text == "Options\n\nAfter the list.\n\nnoted\ninside a note"
 
 
 def test_reference_page_title_heading_is_the_root(tmp_path):
@@ -280,23 +302,28 @@ def test_collapse_whitespace():
 @needs_manual
 def test_postgresql_manual_section_paths_and_clean_text():
     doc = load(MANUAL / "runtime-config-connection.html")
-    assert [s.heading for s in doc.sections] == [
-        ("20.3. Connections and Authentication", "20.3.1. Connection Settings"),
-        ("20.3. Connections and Authentication", "20.3.2. Authentication"),
-        ("20.3. Connections and Authentication", "20.3.3. SSL"),
-    ]
+    headings = [s.heading for s in doc.sections]
+    # every setting is a step of its definition's path, under its subsection
+    assert headings[0] == ("20.3. Connections and Authentication", "20.3.1. Connection Settings",
+                           "listen_addresses (string)")
+    assert ("20.3. Connections and Authentication", "20.3.2. Authentication",
+            "authentication_timeout (integer)") in headings
+    assert ("20.3. Connections and Authentication", "20.3.3. SSL", "ssl (boolean)") in headings
+    assert {h[1] for h in headings} == {"20.3.1. Connection Settings",
+                                        "20.3.2. Authentication", "20.3.3. SSL"}
+    assert len(headings) == len(set(headings)) > 25  # one section per setting
     text = doc.text
     assert "20.2. File Locations" not in text  # the navigation header and footer are gone
     assert "Prev" not in text.split()
-    assert ("listen_addresses (string)\nSpecifies the TCP/IP address(es) on which the server "
-            "is to listen for connections from client applications.") in text
+    assert ("listen_addresses (string)\n\nSpecifies the TCP/IP address(es) on which the "
+            "server is to listen for connections from client applications.") in text
     assert "\nNote\nOn Windows, setting a value of 0" in text
     assert not [line for line in text.split("\n")
                 if not line.startswith(" ") and LAYOUT_SPACES.search(line)]
 
     reference = load(MANUAL / "sql-createtable.html")
     headings = {s.heading for s in reference.sections}
-    assert ("CREATE TABLE", "Parameters") in headings
+    assert ("CREATE TABLE", "Parameters", "UNLOGGED") in headings  # each parameter heads
     assert ("CREATE TABLE", "Description") in headings
     assert all(h[0] == "CREATE TABLE" for h in headings)
 
