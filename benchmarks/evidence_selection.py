@@ -110,7 +110,7 @@ def ranking_row(orders: list[tuple[Case, list]]) -> dict:
     for case, order in orders:
         at1 += any(holds_any(u.text, case.record) for u in order[:1])
         at3 += any(holds_any(u.text, case.record) for u in order[:3])
-        found = extract(case.record.question, order[:EXTRACT_UNITS])
+        found = extract(case.record.question, order[:EXTRACT_UNITS], pool=case.units)
         if found is None:
             none += 1
         elif holds_any(found.span, case.record):
@@ -237,7 +237,7 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> d
         t["unit hit@1"] += bool(by_score) and holds_any(by_score[0].unit.text, c.record)
         t["unit hit@3"] += any(holds_any(s.unit.text, c.record) for s in by_score[:3])
         t["abstained"] += sel.abstain
-        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS])
+        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
         if ex is None:
             t["extract: none"] += 1
         elif holds_any(ex.span, c.record):
@@ -258,7 +258,8 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> d
     table(rows, f"{split}: answerable questions (counts)")
 
     sels = [select_units(c.record.question, c.passages, scorer) for c in unanswerable]
-    exs = [extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS]) for c in unanswerable]
+    exs = [extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
+           for c in unanswerable]
     rows = [{"n": len(unanswerable), "selection abstains (min_score)": sum(s.abstain for s in sels),
              "extract declines": sum(e is None for e in exs),
              "either": sum(s.abstain or e is None for s, e in zip(sels, exs, strict=True))}]
@@ -334,7 +335,7 @@ def _verbose(cases: list[Case], scorer) -> None:
 
     print()
     for c in cases:
-        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS])
+        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
         mark = "none" if ex is None else ("RIGHT" if holds_any(ex.span, c.record) else "WRONG")
         top = ranked(scorer, c)[0].text if c.units else ""
         print(f"{c.record.id} [{c.record.qtype}/{asked_for(c.record.question).value}] {mark}: "

@@ -84,7 +84,7 @@ def report(cases: list, scorer, judge, title: str, name: str, verbose: bool = Fa
             named = not x.unnamed(required, question, have, unit.text)
             judged.append((p, named, record.answer is not None
                            and holds_any(unit.text, record), unit))
-        rule = x.extract(question, units)
+        rule = x.extract(question, units, pool=case.units)
         outcome = "none" if rule is None else (
             "right" if record.answer is not None and holds_any(rule.span, record) else "wrong")
         # the judge's P(yes) for the unit extraction answered from (None: it declined);

@@ -68,12 +68,14 @@ LOOP_NGRAM = 4  # words: a phrase this long seen twice in one sentence is a loop
 class Evidence:
     """What ``gather`` found: the ``selection`` (prompt units), ``passages`` (those units as
     ``Passage``s, numbered in the prompt) and ``ranked`` (the best-scored units, best first,
-    for ``extract``) with their ``scores``."""
+    for ``extract``) with their ``scores``; ``units`` every unit of the passages, in
+    passage order (``extract``'s ``pool``)."""
 
     selection: Selection
     passages: list[Passage]
     ranked: list[EvidenceUnit]
     scores: dict[tuple[str, int, int], float] = field(default_factory=dict)
+    units: list[EvidenceUnit] = field(default_factory=list)
 
 
 def unit_key(unit: EvidenceUnit) -> tuple[str, int, int]:
@@ -108,7 +110,7 @@ def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer) -> Evide
     scores = {unit_key(u): v for u, v in zip(units, values, strict=True)}
     shown = [unit_passage(s.unit, by_chunk.get(s.unit.chunk_id), s.score)
              for s in selection.units]
-    return Evidence(selection, shown, ranked, scores)
+    return Evidence(selection, shown, ranked, scores, units)
 
 
 def guard_repetition(text: str, truncated: bool = False) -> str:
@@ -282,7 +284,7 @@ def extracted(question: str, evidence: Evidence, passages: list[Passage],
     not among them (its number ``n``); where nothing qualifies, the ``judge``'s pick
     (``extract.judged``; citation origin ``judge``); None when neither answers."""
     origin = "extract"
-    found = extract(question, evidence.ranked)
+    found = extract(question, evidence.ranked, pool=evidence.units)
     if found is None and judge is not None and evidence.ranked:
         found = judged(question, evidence.ranked, judge(question, evidence.ranked),
                        judge.min_p)

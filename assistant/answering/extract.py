@@ -504,6 +504,7 @@ def extract(
     other_min_coverage: float = OTHER_MIN_COVERAGE,
     top_min_coverage: float = TOP_MIN_COVERAGE,
     related: RelatedTerms | None = None,
+    pool: Sequence[EvidenceUnit] = (),
 ) -> Extraction | None:
     """The first unit of ``units`` that answers ``question`` (module docstring), or None.
 
@@ -512,6 +513,12 @@ def extract(
     With ``related``, a key term the unit lacks counts toward coverage when the unit has
     a word of like meaning for it (``RelatedTerms``); required terms and the key term in
     the unit's text must still be there word for word.
+
+    ``pool`` (every unit of the retrieved passages) lets a default be read from beside
+    its subject: when a default is asked, a unit that names what is asked about but not
+    its default ("Sets the maximum number of client connections ...") answers through a
+    unit of the same passage that states one ("The default is typically 100
+    connections"), the two units' terms counted together (``_default_beside``).
     """
     answer_type, terms, required = asked_terms(question)
     if not terms:
@@ -531,8 +538,14 @@ def extract(
             lacking = [t for t in terms if t not in have and t not in required]
             alike = related(question, lacking, unit) if lacking else {}
             coverage = (len(matched) + len(alike)) / len(terms)
-        if (coverage < needed or unnamed(required, question, have, unit.text)
-                or not any(t in in_text for t in terms)):
+        if coverage < needed or not any(t in in_text for t in terms):
+            continue
+        if unnamed(required, question, have, unit.text):
+            found = _default_beside(question, unit, have, pool, answer_type, terms, required,
+                                    question_terms, needed)
+            if found is not None and not found.unit.stale:
+                return found
+            stale = stale or found
             continue
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
@@ -551,6 +564,48 @@ def extract(
             return found
         stale = stale or found
     return stale
+
+
+_DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
+
+
+def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
+                    pool: Sequence[EvidenceUnit], answer_type: AnswerType, terms: list[str],
+                    required: list[str], question_terms: set[str], needed: float
+                    ) -> Extraction | None:
+    """A default stated in another unit of ``subject``'s passage: asked for a default,
+    ``subject`` names what is asked about but not its default, so the first unit of the
+    same passage (same chunk, so the same heading path: one setting's definition once
+    definition terms head sections) that says "default" and holds a span of the kind
+    asked for answers, when the two units' terms together hold ``needed`` of the key
+    terms and every required one. None otherwise (and always when no default is asked)."""
+    if "default" not in required or answer_type is AnswerType.YESNO:
+        return None
+    for unit in pool:
+        if unit.chunk_id != subject.chunk_id or unit is subject or unit.start == subject.start \
+                or not _DEFAULT_STATED.search(unit.text):
+            continue
+        both = have | term_set(unit.text)
+        matched = tuple(t for t in terms if t in both)
+        if len(matched) / len(terms) < needed or unnamed(required, question, both,
+                                                           f"{subject.text} {unit.text}"):
+            continue
+        if answer_type is AnswerType.OTHER:
+            spans = [(0, len(unit.text))]
+        else:
+            spans = _spans(answer_type, unit, question, question_terms, set(terms))
+        if not spans:
+            continue
+        start, end = _best_span(unit.text, spans, terms)
+        span = unit.text[start:end]
+        return Extraction(answer_type, span, start, end, unit,
+                          _answer_text(unit, start, end),
+                          f"{answer_type.value} '{span}' in the default stated beside a unit "
+                          f"holding {len(matched)} of {len(terms)} key terms "
+                          f"({', '.join(matched)})", matched,
+                          tuple(t for t in terms if t not in both),
+                          len(matched) / len(terms))
+    return None
 
 
 def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],

@@ -379,3 +379,31 @@ def test_related_terms_threshold_and_forms():
     for bad in (0.0, 1.5):
         with pytest.raises(ConfigError, match="min_cosine"):
             RelatedTerms(vectors, bad)
+
+
+SETTING = "Connection Settings > max_connections (integer)"
+
+
+def _at(text: str, chunk: str, start: int, path: str = SETTING) -> EvidenceUnit:
+    return EvidenceUnit(text=text, prefix=path, chunk_id=chunk, source="runtime-config.html",
+                        page_index=None, page_label=None, heading=tuple(path.split(" > ")),
+                        start=start, end=start + len(text), kind="sentence", path=path)
+
+
+def test_a_default_is_read_from_beside_its_subject_in_the_same_passage():
+    # The best unit names what is asked about but not its default; the passage's other
+    # unit states it. Only with the pool, and only from the same passage.
+    subject = _at("Sets the maximum number of client connections that this server will accept.",
+                  "c1", 0)
+    stated = _at("The default is typically 100 connections.", "c1", 80)
+    other = _at("The default is three connections.", "c2", 0,
+                "Connection Settings > superuser_reserved_connections (integer)")
+    question = "How many client connections does a default server accept at most?"
+    assert extract(question, [subject]) is None
+    found = extract(question, [subject], pool=[other, subject, stated])
+    assert found is not None and found.span == "100 connections" and found.unit is stated
+    assert "default stated beside" in found.reason
+    assert extract(question, [subject], pool=[subject, other]) is None  # another passage
+    # not asked for a default: the rule does not apply
+    assert extract("How many client connections does the server accept at most?", [subject],
+                   pool=[subject, stated]) is None
