@@ -29,7 +29,7 @@ from ingest.chunking import ChunkerConfig
 from ingest.discover import DiscoverConfig, FileEntry, Skipped, discover
 from ingest.embedding import Embedder, EmbedderConfig
 from ingest.families import DocFacts, Resolution, resolve_families
-from ingest.loaders import load_document
+from ingest.loaders import load_document, parse_outdated, parse_tag
 from ingest.metadata_file import MetadataRules
 from ingest.pipeline import Parsed, embed_chunks, parse_all
 from ingest.versions import INFO_FORMAT, VersionInfo
@@ -106,9 +106,10 @@ class IngestReport:
 
 
 def doc_record(parsed: Parsed, resolution: Resolution | None = None,
-               access: tuple[str, ...] = ()) -> DocRecord:
+               access: tuple[str, ...] = (), parse: str = "") -> DocRecord:
     """What the index keeps about one parsed file; ``resolution`` is its version status
-    among the other documents (None: only what the file itself states)."""
+    among the other documents (None: only what the file itself states); ``parse`` what
+    its chunks were made with (``ingest.loaders.parse_tag``)."""
     entry, document = parsed.entry, parsed.document
     record = DocRecord(
         doc_id=document.doc_id,
@@ -123,6 +124,7 @@ def doc_record(parsed: Parsed, resolution: Resolution | None = None,
         family=document.family,
         access=access,
         version_info=document.version_info,
+        parse=parse,
     )
     return _resolved(record, resolution) if resolution else record
 
@@ -165,14 +167,21 @@ def ingest(
             rules = MetadataRules.from_json(stored)
             logger.info("metadata rules of the live version reused (%s)", rules.origin)
         changed: list[FileEntry] = []
+        reparsed = 0
         kept: list[FileEntry] = []  # carried over, in the order they are kept
         for entry in entries:
             old = previous.get(entry.source)
             if old is not None and old.content_hash == file_sha256(entry.path):
-                kept.append(entry)
-                report.unchanged.append(entry.source)
-            else:
-                changed.append(entry)
+                if not parse_outdated(old.parse, entry.source, config.chunker):
+                    kept.append(entry)
+                    report.unchanged.append(entry.source)
+                    continue
+                reparsed += 1  # same bytes, but a new parser or chunk size: parse again
+            changed.append(entry)
+        if reparsed:
+            report.warnings.append(
+                f"{reparsed} unchanged file(s) parsed again: their parser or the chunk "
+                "settings changed since they were indexed")
         report.seconds["scan"] = time.perf_counter() - clock
 
         if config.engine == "ray":
@@ -231,7 +240,8 @@ def ingest(
         for item in parsed:
             n = len(item.chunks)
             source = item.entry.source
-            record = doc_record(item, resolutions.get(source), _access(rules, source))
+            record = doc_record(item, resolutions.get(source), _access(rules, source),
+                                parse_tag(source, config.chunker))
             writer.add_document(record, item.chunks, vectors[offset : offset + n])
             offset += n
             (report.updated if item.entry.source in previous else report.added).append(

@@ -62,7 +62,9 @@ class DocRecord:
     are as resolved against the other documents of the version (``ingest.families``), the
     metadata file applied; ``superseded_by`` names the family's current source.
     ``version_info`` is what the file itself states (None: not read, e.g. an index written
-    before versions were read); ``access`` the metadata file's tags.
+    before versions were read); ``access`` the metadata file's tags; ``parse`` the parser
+    version and chunker settings its chunks were made with (``ingest.loaders.parse_tag``;
+    empty for an index written before they were recorded).
     """
 
     doc_id: str
@@ -78,6 +80,7 @@ class DocRecord:
     superseded_by: str | None = None
     access: tuple[str, ...] = ()
     version_info: VersionInfo | None = None
+    parse: str = ""
 
     def to_json(self) -> dict:
         """The public JSON shape of ``assistant index docs --json``."""

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from core.errors import InputFileError
+from ingest.chunking import ChunkerConfig
 from ingest.discover import FileEntry
 from ingest.families import name_key
 from ingest.html import parse_html
@@ -23,6 +24,11 @@ from ingest.versions import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Bumped when a parser's output changes, so an index re-parses files it parsed before
+# (``parse_tag``): html 2 = definition terms head their definitions.
+PARSER_VERSIONS: dict[str, int] = {".pdf": 1, ".html": 2, ".htm": 2, ".md": 1,
+                                   ".markdown": 1, ".txt": 1}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,
@@ -110,3 +116,28 @@ def load_documents(
             logger.warning("skipping %s", exc)
             errors.append(exc)
     return documents, errors
+
+
+def parse_outdated(recorded: str, source: str, chunker: ChunkerConfig) -> bool:
+    """Whether chunks made as ``recorded`` says (``parse_tag``) are out of date for
+    ``source`` now. An empty record is an index from before tags were kept: its files
+    were parsed by version 1 of every parser, with chunk settings not known, so only a
+    file whose parser has moved past version 1 is out of date."""
+    if not recorded:
+        return PARSER_VERSIONS.get(_suffix(source), 1) > 1
+    return recorded != parse_tag(source, chunker)
+
+
+def _suffix(source: str) -> str:
+    name = source.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def parse_tag(source: str, chunker: ChunkerConfig) -> str:
+    """What a file's chunks were made with: its parser's version and the chunker settings
+    (``"html/2 192/32/48"``). An index keeps a file's chunks only while its bytes and this
+    tag are unchanged, so a new parser or chunk size takes effect on the next ingest."""
+    suffix = _suffix(source)
+    version = PARSER_VERSIONS.get(suffix, 1)
+    sizes = f"{chunker.chunk_tokens}/{chunker.overlap_tokens}/{chunker.prefix_tokens}"
+    return f"{suffix.lstrip('.') or 'text'}/{version} {sizes}"
