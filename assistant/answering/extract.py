@@ -308,7 +308,13 @@ _POLARITY = re.compile(
 
 
 # "by default", "out of the box", "the default ...": what holds unless configured.
-_DEFAULT_ASKED = re.compile(r"\bdefaults?\b|\bout of the box\b", re.I)
+# ... also in the words the PostgreSQL training questions use for it: "on a fresh
+# install", "the stock value", "if X is untouched / left alone", "unless X is set".
+_DEFAULT_ASKED = re.compile(
+    r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
+    r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
+    r"\bdo(?:n't| not) set\b|\bunless\b.*\b(?:set|changed?|given|declared|configured|"
+    r"otherwise|turn\w*)\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 
 

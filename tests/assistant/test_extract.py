@@ -12,6 +12,7 @@ from assistant.answering.extract import (
     MIN_COVERAGE,
     AnswerType,
     asked_for,
+    asked_terms,
     check_answer,
     extract,
     key_terms,
@@ -407,3 +408,17 @@ def test_a_default_is_read_from_beside_its_subject_in_the_same_passage():
     # not asked for a default: the rule does not apply
     assert extract("How many client connections does the server accept at most?", [subject],
                    pool=[subject, stated]) is None
+
+
+@pytest.mark.parametrize("question, asks_default", [
+    ("What is checkpoint_timeout by default?", True),
+    ("Which severity must a message have, with the stock log_min_messages?", True),
+    ("Is there a cap on temporary files, unless temp_file_limit is set?", True),
+    ("Does the planner consider partition-wise joins on a fresh install?", True),
+    ("Which JIT provider library is loaded when jit_provider is untouched?", True),
+    ("How long does a refund take?", False),
+    ("Unless you are in the EU, is VAT added at checkout?", False),
+])
+def test_a_default_asked_in_other_words_is_required(question, asks_default):
+    _, _, required = asked_terms(question)
+    assert ("default" in required) is asks_default
