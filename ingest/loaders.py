@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import PurePosixPath
 
 from core.errors import InputFileError
 from ingest.chunking import ChunkerConfig
@@ -25,10 +26,10 @@ from ingest.versions import (
 
 logger = logging.getLogger(__name__)
 
-# Bumped when a parser's output changes, so an index re-parses files it parsed before
-# (``parse_tag``): html 2 = definition terms head their definitions.
-PARSER_VERSIONS: dict[str, int] = {".pdf": 1, ".html": 2, ".htm": 2, ".md": 1,
-                                   ".markdown": 1, ".txt": 1}
+# A parser's version, bumped when its output changes so an index re-parses the files it
+# parsed before (``parse_tag``); 1 unless listed. html 2: definition terms head their
+# definitions.
+PARSER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,
@@ -124,20 +125,14 @@ def parse_outdated(recorded: str, source: str, chunker: ChunkerConfig) -> bool:
     were parsed by version 1 of every parser, with chunk settings not known, so only a
     file whose parser has moved past version 1 is out of date."""
     if not recorded:
-        return PARSER_VERSIONS.get(_suffix(source), 1) > 1
+        return PARSER_VERSIONS.get(PurePosixPath(source).suffix.lower(), 1) > 1
     return recorded != parse_tag(source, chunker)
-
-
-def _suffix(source: str) -> str:
-    name = source.rsplit("/", 1)[-1]
-    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def parse_tag(source: str, chunker: ChunkerConfig) -> str:
     """What a file's chunks were made with: its parser's version and the chunker settings
     (``"html/2 192/32/48"``). An index keeps a file's chunks only while its bytes and this
     tag are unchanged, so a new parser or chunk size takes effect on the next ingest."""
-    suffix = _suffix(source)
-    version = PARSER_VERSIONS.get(suffix, 1)
+    suffix = PurePosixPath(source).suffix.lower()
     sizes = f"{chunker.chunk_tokens}/{chunker.overlap_tokens}/{chunker.prefix_tokens}"
-    return f"{suffix.lstrip('.') or 'text'}/{version} {sizes}"
+    return f"{suffix.lstrip('.')}/{PARSER_VERSIONS.get(suffix, 1)} {sizes}"

@@ -479,6 +479,20 @@ def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str]) -> tup
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
 
 
+def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, reason: str,
+           terms: Sequence[str], have: set[str], alike: dict[str, str] | None = None
+           ) -> Extraction:
+    """The ``Extraction`` of ``unit.text[start:end]``: key terms found in ``have`` (and
+    those ``alike`` names in other words) and missing, and their share."""
+    alike = alike or {}
+    matched = tuple(t for t in terms if t in have)
+    return Extraction(answer_type, unit.text[start:end], start, end, unit,
+                      _answer_text(unit, start, end), reason, matched,
+                      tuple(t for t in terms if t not in have and t not in alike),
+                      (len(matched) + len(alike)) / len(terms) if terms else 0.0,
+                      tuple(alike.items()))
+
+
 def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
     text = unit.text
     marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
@@ -562,10 +576,7 @@ def extract(
                   f"{len(terms)} key terms ({', '.join(matched)})")
         if alike:
             reason += " and " + ", ".join(f"{w!r} for {t}" for t, w in alike.items())
-        found = Extraction(answer_type, span, start, end, unit, _answer_text(unit, start, end),
-                           reason, matched,
-                           tuple(t for t in terms if t not in have and t not in alike),
-                           coverage, tuple(alike.items()))
+        found = _taken(answer_type, unit, start, end, reason, terms, have, alike)
         if not unit.stale:
             return found
         stale = stale or found
@@ -588,7 +599,7 @@ def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
     if "default" not in required or answer_type is AnswerType.YESNO:
         return None
     for unit in pool:
-        if unit.chunk_id != subject.chunk_id or unit is subject or unit.start == subject.start \
+        if unit.chunk_id != subject.chunk_id or unit.start == subject.start \
                 or not _DEFAULT_STATED.search(unit.text):
             continue
         both = have | term_set(unit.text)
@@ -596,21 +607,15 @@ def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
         if len(matched) / len(terms) < needed or unnamed(required, question, both,
                                                            f"{subject.text} {unit.text}"):
             continue
-        if answer_type is AnswerType.OTHER:
-            spans = [(0, len(unit.text))]
-        else:
-            spans = _spans(answer_type, unit, question, question_terms, set(terms))
+        # the span of the kind asked for ("other": the whole unit, as ``_spans`` gives it)
+        spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
             continue
         start, end = _best_span(unit.text, spans, terms)
-        span = unit.text[start:end]
-        return Extraction(answer_type, span, start, end, unit,
-                          _answer_text(unit, start, end),
-                          f"{answer_type.value} '{span}' in the default stated beside a unit "
-                          f"holding {len(matched)} of {len(terms)} key terms "
-                          f"({', '.join(matched)})", matched,
-                          tuple(t for t in terms if t not in both),
-                          len(matched) / len(terms))
+        return _taken(answer_type, unit, start, end,
+                      f"{answer_type.value} '{unit.text[start:end]}' in the default stated "
+                      f"beside a unit holding {len(matched)} of {len(terms)} key terms "
+                      f"({', '.join(matched)})", terms, both)
     return None
 
 
@@ -638,13 +643,9 @@ def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
             if not spans:
                 continue
             start, end = _best_span(unit.text, spans, terms)
-        matched = tuple(t for t in terms if t in have)
-        found = Extraction(answer_type, unit.text[start:end], start, end, unit,
-                           _answer_text(unit, start, end),
-                           f"{answer_type.value} '{unit.text[start:end]}' in the unit the "
-                           f"judge rates {p:.2f} that it answers", matched,
-                           tuple(t for t in terms if t not in have),
-                           len(matched) / len(terms) if terms else 0.0)
+        found = _taken(answer_type, unit, start, end,
+                       f"{answer_type.value} '{unit.text[start:end]}' in the unit the judge "
+                       f"rates {p:.2f} that it answers", terms, have)
         if unit.stale not in best or p > best[unit.stale][0]:
             best[unit.stale] = (p, found)
     chosen = best.get(False) or best.get(True)
