@@ -19,7 +19,9 @@ A unit qualifies when
   names in other words ("weekday": "Monday") counts too;
 - they hold every *required* term: the question's names, model numbers and versions
   (capitalised words past a sentence's first, "S7", "3.4.2"), so a unit about another
-  product, country or version never answers;
+  product, country or version never answers; a name may stand elsewhere in the unit's
+  passage ("SOC 2 Type II ..." before "The most recent report covers ..."), but a default
+  asked for must be stated by the unit or read beside it;
 - its text holds a span of the kind asked for that is not the question's own number ("a
   100 square meter floor") and, for a measure, is in a unit that fits what is measured (a
   weight in kg or g, not liters).
@@ -130,10 +132,13 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
                                r"\bwhat steps\b"),
         (AnswerType.DATE, r"\b(?:which|what)\b.*\b(?:release|launch|effective|expiry) date\b"),
-        (AnswerType.CODE, r"\b(?:which|what)\b.*\b(?:code|error|scope|status|model number|"
+        (AnswerType.CODE, r"\b(?:which|what)\b.*\b(?:code|error|scope|status|model number|cve|"
                           r"part number|certification number|id|version|release)\b"),
+        # "when" asks when at the start of the asking sentence or of a clause ("..., and
+        # when does it end?"); elsewhere it is a condition ("What does NULLIF return when a
+        # equals b?"), which asks for whatever the rest of the question asks.
         (AnswerType.DATE, r"^(?:since |until |till )?when\b|\b(?:what|which) (?:date|day|year|"
-                          r"month)\b|\bwhen\b"),
+                          r"month)\b|(?:[,;:] |\band |\bor )when\b"),
         (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
         (AnswerType.PLACE, r"^where\b|\bwhere\b"),
         (AnswerType.YESNO, r"^(?:is|are|was|were|can|could|do|does|did|will|would|should|"
@@ -545,6 +550,7 @@ def extract(
         return None
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
+    passage_terms = _passage_terms(pool)
     stale: Extraction | None = None
     for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
@@ -560,7 +566,12 @@ def extract(
             coverage = (len(matched) + len(alike)) / len(terms)
         if coverage < needed or not any(t in in_text for t in terms):
             continue
-        if unnamed(required, question, have, unit.text):
+        # A name the question gives may be in the unit's passage rather than the unit
+        # ("Which period does the SOC 2 report cover?": "The most recent report covers
+        # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
+        # itself, or beside it (``_default_beside``).
+        named = have | (passage_terms.get(unit.chunk_id, set()) - {"default"})
+        if unnamed(required, question, named, unit.text):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
                                     question_terms, needed)
             if found is not None and not found.unit.stale:
@@ -581,6 +592,14 @@ def extract(
             return found
         stale = stale or found
     return stale
+
+
+def _passage_terms(pool: Sequence[EvidenceUnit]) -> dict[str, set[str]]:
+    """The terms of each passage (chunk id) of ``pool``, over all its units."""
+    out: dict[str, set[str]] = {}
+    for unit in pool:
+        out.setdefault(unit.chunk_id, set()).update(term_set(unit.text))
+    return out
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)

@@ -55,6 +55,12 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("Is two-step verification mandatory for admins?", AnswerType.YESNO),
     ("Can the MopMate go over a rug?", AnswerType.YESNO),
     ("What does the locate command do?", AnswerType.OTHER),
+    ("Which CVE did 15.4 fix?", AnswerType.CODE),
+    # "when" as a condition asks for whatever the rest of the question asks
+    ("What does NULLIF(a, b) return when a equals b?", AnswerType.OTHER),
+    ("Which elliptic curve is used when ssl_ecdh_curve is not set?", AnswerType.OTHER),
+    ("Is there a free trial when I buy an X9 Pro?", AnswerType.YESNO),
+    ("Which plans exist, and when does the trial end?", AnswerType.DATE),
 ])
 def test_asked_for(question, expected):
     assert asked_for(question) is expected
@@ -422,3 +428,29 @@ def test_a_default_is_read_from_beside_its_subject_in_the_same_passage():
 def test_a_default_asked_in_other_words_is_required(question, asks_default):
     _, _, required = asked_terms(question)
     assert ("default" in required) is asks_default
+
+
+def test_a_name_the_question_gives_may_be_in_the_units_passage():
+    # "SOC 2" names the report in the passage's first sentence, not in the unit that
+    # answers; another passage's unit with the same words does not answer.
+    paper = "Acme Security Whitepaper"
+    named = _at("Certifications: SOC 2 Type II for the Acme cloud.", "c1", 0, paper)
+    covers = _at("The most recent report covers the period 1 October 2023 to 30 September "
+                 "2024.", "c1", 50, paper)
+    elsewhere = _at("The most recent report covers the period 1 May 2022 to 30 April 2023.",
+                    "c2", 0, paper)
+    question = "Which period does Acme's most recent SOC 2 report cover?"
+    assert extract(question, [covers]) is None
+    found = extract(question, [covers], pool=[named, covers])
+    assert found is not None and found.unit is covers
+    assert extract(question, [elsewhere], pool=[named, covers, elsewhere]) is None
+
+
+def test_a_default_named_only_elsewhere_in_the_passage_is_not_stated():
+    # "default" must be stated by the unit itself (or read beside it), never counted
+    # from a neighbour that does not give the value.
+    subject = _at("Sets the number of connections reserved for superusers, at most 10.",
+                  "c1", 0)
+    note = _at("See the default configuration file for examples.", "c1", 60)
+    question = "How many connections are reserved for superusers by default?"
+    assert extract(question, [subject], pool=[subject, note]) is None
