@@ -180,8 +180,8 @@ _RANGE = rf"{_N}(?:\s*(?:to|-|\u2013|and|or)\s*{_N})?"
 _QUANT = (r"(?:(?:up to|at least|at most|about|around|approximately|roughly|more than|less "
           r"than|fewer than|under|over|within|after|every|between|maximum|minimum|only|"
           r"exactly|nearly|almost)\s+)?")
-_TIME_UNIT = (r"(?:(?:business|calendar|working)\s+)?(?:seconds?|secs?|minutes?|mins?|hours?|"
-              r"hrs?|days?|weeks?|months?|years?|decades?)")
+_TIME_UNIT = (r"(?:(?:business|calendar|working)\s+)?(?:(?:milli|micro)seconds?|seconds?|secs?|"
+              r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|decades?)")
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 _MEASURE_UNIT = (r"(?:mm|cm|km|m|meters?|metres?|square (?:meters?|metres?)|m2|sq ?m|kg|g|"
@@ -205,6 +205,8 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(rf"\b{_QUANT}{_RANGE}[\s-]{_TIME_UNIT}\b", re.I),
         re.compile(r"\b(?:half an hour|an hour|a day|a week|a month|a year|overnight|"
                    r"immediately)\b", re.I),
+        # a configuration file's form: "200ms", "5min", "30s", "1h", "7d"
+        re.compile(r"\b\d+(?:ms|s|min|h|d)\b"),
     ),
     AnswerType.AMOUNT: (
         re.compile(rf"{_QUANT}(?:(?:US|C|A)?\$|\u20ac|\u00a3)\s?{_NUM}"

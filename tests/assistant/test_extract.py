@@ -454,3 +454,14 @@ def test_a_default_named_only_elsewhere_in_the_passage_is_not_stated():
     note = _at("See the default configuration file for examples.", "c1", 60)
     question = "How many connections are reserved for superusers by default?"
     assert extract(question, [subject], pool=[subject, note]) is None
+
+
+@pytest.mark.parametrize("text, span", [
+    ("The delay between rounds is 200 milliseconds (200ms).", "200 milliseconds"),
+    ("The delay between rounds is five minutes (5min).", "five minutes"),
+    ("Sets the delay between rounds; the default is 200ms.", "200ms"),
+])
+def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
+    found = extract("How long does the background writer sleep between rounds?",
+                    [unit(text, "Background Writer > bgwriter_delay (integer)")])
+    assert found is not None and found.span == span
