@@ -12,7 +12,8 @@ A unit qualifies when
 
 - its text and path (title and headings) hold at least ``min_coverage`` of the question's
   key terms (``evidence_scoring.content_terms``, less the words naming the kind asked
-  for: "time", "cost", ...), at least one of them in its text (``top_min_coverage`` for
+  for: "time", "cost", ...), at least one of them in its text and not one of the names
+  required below (``top_min_coverage`` for
   the first, best-scored unit when the kind asked for has a pattern: the scorer already
   ranked it first, and the span of that kind is the stronger sign); given a
   ``RelatedTerms`` (a benchmark's option, not the answer path's), a key term the unit
@@ -553,6 +554,10 @@ def extract(
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     passage_terms = _passage_terms(pool)
+    # What the question asks about besides its names: a unit must say one of these words,
+    # not only name the product ("Price: $899, including the mopping module" does not
+    # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
+    topic = [t for t in terms if t not in required] or terms
     stale: Extraction | None = None
     for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
@@ -566,7 +571,7 @@ def extract(
             lacking = [t for t in terms if t not in have and t not in required]
             alike = related(question, lacking, unit) if lacking else {}
             coverage = (len(matched) + len(alike)) / len(terms)
-        if coverage < needed or not any(t in in_text for t in terms):
+        if coverage < needed or not any(t in in_text for t in topic):
             continue
         # A name the question gives may be in the unit's passage rather than the unit
         # ("Which period does the SOC 2 report cover?": "The most recent report covers

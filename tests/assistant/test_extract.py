@@ -465,3 +465,14 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
     found = extract("How long does the background writer sleep between rounds?",
                     [unit(text, "Background Writer > bgwriter_delay (integer)")])
     assert found is not None and found.span == span
+
+
+def test_a_unit_must_say_what_is_asked_about_not_only_name_the_product():
+    # "AutoDock E2" and "SweepBot S7" are the question's names; the unit holds both, and a
+    # yes/no polarity word, but nothing of what is asked (using them together).
+    question = "Can I use the AutoDock E2 with my SweepBot S7?"
+    names_only = unit("The AutoDock E2 is included with the SweepBot S7 only in the US.",
+                      "Products")
+    assert extract(question, [names_only]) is None
+    says_it = unit("Use of the AutoDock E2 with the SweepBot S7 is supported.", "Products")
+    assert extract(question, [says_it]) is not None
