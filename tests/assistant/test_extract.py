@@ -56,6 +56,11 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("Can the MopMate go over a rug?", AnswerType.YESNO),
     ("What does the locate command do?", AnswerType.OTHER),
     ("Which CVE did 15.4 fix?", AnswerType.CODE),
+    # the kind is named right after "which"/"what", not by a version the question gives
+    ("Which map view was dropped from the app in version 5.3.0?", AnswerType.OTHER),
+    ("What's the code for inserting NULL into a NOT NULL column?", AnswerType.CODE),
+    ("Which 15.x release most recently fixed SIMILAR TO?", AnswerType.CODE),
+    ("What exit status does pg_isready return?", AnswerType.CODE),
     # "when" as a condition asks for whatever the rest of the question asks
     ("What does NULLIF(a, b) return when a equals b?", AnswerType.OTHER),
     ("Which elliptic curve is used when ssl_ecdh_curve is not set?", AnswerType.OTHER),
