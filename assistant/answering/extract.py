@@ -133,9 +133,11 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
                                r"\bwhat steps\b"),
         (AnswerType.DATE, r"\b(?:which|what)\b.*\b(?:release|launch|effective|expiry) date\b"),
-        # the kind named within two words of "which"/"what" ("which app version", "what's
-        # the code"), not a version the question gives ("which map view ... in version 5.3.0")
-        (AnswerType.CODE, r"\b(?:which|what)(?:'s)?\s+(?:[\w.-]+\s+){0,2}(?:code|error|scope|"
+        # the kind named within two words of "which"/"what (is) the" ("which app version",
+        # "what is the latest firmware version"), not a version the question gives
+        # ("which map view was dropped in version 5.3.0")
+        (AnswerType.CODE, r"\b(?:which|what)(?:'s|\s+(?:is|are|was|were))?\s+(?:the\s+)?"
+                          r"(?:[\w.-]+\s+){0,2}(?:code|error|scope|"
                           r"status|model number|cve|part number|certification number|id|version|"
                           r"release)\b"),
         # "when" asks when at the start of the asking sentence or of a clause ("..., and
