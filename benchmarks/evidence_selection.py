@@ -74,6 +74,7 @@ def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
     otherwise)."""
     from assistant.answering.build import open_index
     from assistant.answering.evidence import split_passages
+    from assistant.answering.extract import search_query
     from finetune.sources import read_qa
     from index.build import ingest
     from ingest.embedding import Embedder
@@ -87,7 +88,8 @@ def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
     # The index's own embedder (a tuned one too) searches and scores units, as in `ask`.
     searcher, embedder = open_index(index, required=True)
     try:
-        results = searcher.search_batch([r.question for r in records], k=k, mode="hybrid")
+        results = searcher.search_batch([search_query(r.question) for r in records], k=k,
+                                        mode="hybrid")
     finally:
         searcher.close()
     cases = [Case(r, ps, split_passages(ps)) for r, ps in zip(records, results, strict=True)]

@@ -34,6 +34,7 @@ from assistant.answering.budget import decline_reason, question_budget
 from assistant.answering.citations import CitationVerifier, Verification
 from assistant.answering.evidence import STALE_STATUSES, UnitScorer
 from assistant.answering.evidence_first import Evidence
+from assistant.answering.extract import search_query
 from assistant.answering.generation import (
     Generation,
     GenerationConfig,
@@ -404,7 +405,8 @@ class RagAnswerer(_Base):
         draft = _Draft(question, query, options, clock)
         draft.timings["rewrite"] = time.perf_counter() - clock
         step = time.perf_counter()
-        retrieved = self.searcher.search(query, k=options.k, mode=options.mode,
+        # the attribute a question implies is searched for too ("how heavy" -> weight)
+        retrieved = self.searcher.search(search_query(query), k=options.k, mode=options.mode,
                                          sources=options.sources)
         draft.timings["retrieve"] = time.perf_counter() - step
         draft.passages = retrieved

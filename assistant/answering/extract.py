@@ -303,6 +303,42 @@ def _measure_units(question: str) -> re.Pattern | None:
     return None
 
 
+# The attribute a question names by an adjective or verb ("How heavy is the S7?" asks for
+# its weight): the word a specification or a price list uses for it. ``attribute_terms``
+# adds them to the search query, and a unit that names the attribute ("Weight: 3.6 kg")
+# says what is asked about.
+_ATTRIBUTES: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple(
+    (re.compile(q), words) for q, words in (
+        (r"\bhow heavy\b|\bweigh(?:s|ed)?\b", ("weight",)),
+        (r"\bhow (?:loud|noisy|quiet)\b", ("noise",)),
+        (r"\bhow (?:big|large|small)\b", ("size", "dimensions")),
+        (r"\bhow tall\b", ("height",)),
+        (r"\bhow wide\b", ("width",)),
+        (r"\bhow deep\b", ("depth",)),
+        (r"\bhow far\b", ("distance", "range")),
+        (r"\bhow fast\b", ("speed",)),
+        (r"\bhow (?:warm|hot|cold)\b", ("temperature",)),
+        (r"\bcosts?\b|\bsells? for\b|\bhow much is\b", ("price",)),
+    ))
+
+
+def attribute_terms(question: str) -> list[str]:
+    """The attribute words ``question``'s asking sentence implies and does not say
+    ("How heavy is the S7?" -> ["weight"]), for the search query and for ``extract``."""
+    asked = _asked_sentence(question)
+    said = set(re.findall(r"[a-z]+", asked))
+    return [w for pattern, words in _ATTRIBUTES if pattern.search(asked)
+            for w in words if w not in said]
+
+
+def search_query(question: str) -> str:
+    """``question`` with the attribute words it implies appended (``attribute_terms``):
+    "How heavy is the S7? weight" meets a specification row "Weight: 3.6 kg" that the
+    question shares no word with."""
+    extra = attribute_terms(question)
+    return f"{question} {' '.join(extra)}" if extra else question
+
+
 # Words that name the kind of answer rather than what it is about.
 _KIND_WORDS = {
     AnswerType.TIME: ("time", "hour"), AnswerType.DURATION: ("time",),
@@ -563,11 +599,15 @@ def extract(
     # not only name the product ("Price: $899, including the mopping module" does not
     # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
     topic = [t for t in terms if t not in required] or terms
+    # The attribute the question implies ("weight" for "how heavy"): in a unit's text it
+    # says what is asked about (the key-term floor is counted without it).
+    implied = {stem(w) for w in attribute_terms(question)} - set(terms)
     stale: Extraction | None = None
     for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         matched = tuple(t for t in terms if t in have)
+        named_attribute = bool(implied & in_text)
         coverage = len(matched) / len(terms)
         needed = min(threshold, top_min_coverage) if rank == 0 and answer_type in _TYPED \
             else threshold
@@ -576,7 +616,7 @@ def extract(
             lacking = [t for t in terms if t not in have and t not in required]
             alike = related(question, lacking, unit) if lacking else {}
             coverage = (len(matched) + len(alike)) / len(terms)
-        if coverage < needed or not any(t in in_text for t in topic):
+        if coverage < needed or not (named_attribute or any(t in in_text for t in topic)):
             continue
         # A name the question gives may be in the unit's passage rather than the unit
         # ("Which period does the SOC 2 report cover?": "The most recent report covers

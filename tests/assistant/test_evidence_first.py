@@ -342,3 +342,26 @@ def test_checked_prefixes_hand_on_only_checked_complete_sentences():
     passing = [c.text for c in checked_prefixes(pieces, lambda u: Checked(u, (), None))]
     assert passing == ["Returns take 30 days.", "Returns take 30 days. The moon is cheese.",
                        "Returns take 30 days. The moon is cheese. Refunds take a week."]
+
+
+class RecordingSearcher:
+    """The real searcher, remembering each query it was asked."""
+
+    def __init__(self, inner):
+        self.inner, self.queries = inner, []
+
+    def search(self, query, **kwargs):
+        self.queries.append(query)
+        return self.inner.search(query, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_attribute_a_question_implies_is_searched_for(searcher, verifier):
+    recording = RecordingSearcher(searcher)
+    answerer = RagAnswerer(recording, PromptReader("unused"), verifier,
+                           AnswerConfig(evidence_first=True, generate=False))
+    answerer.answer("How heavy is the SweepBot X9 Pro?")
+    answerer.answer(REFUND_Q)
+    assert recording.queries == ["How heavy is the SweepBot X9 Pro? weight", REFUND_Q]

@@ -13,9 +13,11 @@ from assistant.answering.extract import (
     AnswerType,
     asked_for,
     asked_terms,
+    attribute_terms,
     check_answer,
     extract,
     key_terms,
+    search_query,
 )
 from index.records import Passage
 
@@ -481,3 +483,26 @@ def test_a_unit_must_say_what_is_asked_about_not_only_name_the_product():
     assert extract(question, [names_only]) is None
     says_it = unit("Use of the AutoDock E2 with the SweepBot S7 is supported.", "Products")
     assert extract(question, [says_it]) is not None
+
+
+@pytest.mark.parametrize("question, words", [
+    ("How heavy is the SweepBot S7?", ["weight"]),
+    ("How big is the M3 and how much does it weigh?", ["weight", "size", "dimensions"]),
+    ("How loud is the S7 in Eco mode?", ["noise"]),
+    ("What does the S7 cost in France?", ["price"]),
+    ("What is the weight of the S7?", []),  # said already
+    ("How long does a refund take?", []),
+])
+def test_attribute_terms_name_what_an_adjective_asks_for(question, words):
+    assert attribute_terms(question) == words
+    assert search_query(question) == (f"{question} {' '.join(words)}" if words else question)
+
+
+def test_a_unit_naming_the_implied_attribute_says_what_is_asked():
+    # "How heavy" names no word of "Weight: 3.6 kg"; the specification's heading names the
+    # product. The attribute word is what ties the row to the question.
+    spec = unit("Weight: 3.6 kg", "SweepBot S7 > Dimensions and weight")
+    found = extract("How heavy is the SweepBot S7?", [spec])
+    assert found is not None and found.span == "3.6 kg"
+    other = unit("Height: 9.2 cm", "SweepBot S7 > Dimensions and weight")
+    assert extract("How heavy is the SweepBot S7?", [other]) is None
