@@ -54,6 +54,7 @@ from assistant.answering.evidence_scoring import (
     term_set,
     tokens,
 )
+from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
 
 MIN_COVERAGE = 0.6
@@ -400,7 +401,9 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
     """The ``required`` terms (``key_terms``) that ``text`` (whose terms are ``have``)
     does not name. An acronym the question writes in capitals ("EEA", "UK") is also named
     by its expansion, capitalised words whose initials spell it ("European Economic Area",
-    "United Kingdom"; "of", "and", "the" and "for" may sit between them)."""
+    "United Kingdom"; "of", "and", "the" and "for" may sit between them); a city, country
+    or US state by the country or group it is in ("London" by "UK", "Spain" by "EU",
+    ``places.named_in``)."""
     acronyms = {w.casefold() for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
     out = []
     for term in required:
@@ -408,8 +411,19 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
             continue
         if term in acronyms and _expansion(term.upper()).search(text):
             continue
+        if (place := _place_word(term, question)) and named_in(place, text):
+            continue  # "London": the unit names where it is ("UK: GBP 16.99")
         out.append(term)
     return out
+
+
+def _place_word(term: str, question: str) -> str | None:
+    """The capitalised word of ``question`` that ``term`` (a required term) stems from,
+    when it names a place (``places.place_names``); None otherwise."""
+    for word in re.findall(r"\b[A-Z][a-z]+\b", question):
+        if stem(word.casefold()) == term and place_names(word):
+            return word
+    return None
 
 
 def _expansion(acronym: str) -> re.Pattern[str]:
@@ -517,12 +531,15 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str]) -> tuple[int, int]:
-    """The span nearest to where the question's terms occur in ``text``."""
+def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str],
+               anchors: Sequence[int] = ()) -> tuple[int, int]:
+    """The span nearest to where the question's terms occur in ``text``, or to
+    ``anchors`` when given (where the text names the place asked about: in "Canada: CAD
+    25.99; UK: GBP 16.99" the price next to "UK" answers a question about London)."""
     if len(spans) == 1:
         return spans[0]
-    positions = [m.start() for m in re.finditer(r"[\w.:-]+", text)
-                 if any(stem(t) in terms for t in tokens(m.group(0)))]
+    positions = list(anchors) or [m.start() for m in re.finditer(r"[\w.:-]+", text)
+                                  if any(stem(t) in terms for t in tokens(m.group(0)))]
     if not positions:
         return spans[0]
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
@@ -606,6 +623,9 @@ def extract(
     for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
+        # a place the question gives, named by its country or group ("UK" for "London")
+        have |= {t for t, _ in _places_named(required, question, have,
+                                             f"{unit.path}\n{unit.text}")}
         matched = tuple(t for t in terms if t in have)
         named_attribute = bool(implied & in_text)
         coverage = len(matched) / len(terms)
@@ -623,7 +643,7 @@ def extract(
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
         # itself, or beside it (``_default_beside``).
         named = have | (passage_terms.get(unit.chunk_id, set()) - {"default"})
-        if unnamed(required, question, named, unit.text):
+        if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
                                     question_terms, needed)
             if found is not None and not found.unit.stale:
@@ -633,7 +653,9 @@ def extract(
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
             continue
-        start, end = _best_span(unit.text, spans, terms)
+        anchors = [at for _, at in _places_named(required, question, term_set(unit.text),
+                                                 unit.text)]
+        start, end = _best_span(unit.text, spans, terms, anchors)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
                   f"{len(terms)} key terms ({', '.join(matched)})")
@@ -644,6 +666,19 @@ def extract(
             return found
         stale = stale or found
     return stale
+
+
+def _places_named(required: Sequence[str], question: str, have: set[str],
+                  text: str) -> list[tuple[str, int]]:
+    """``(term, offset)`` for each required place term of ``question`` that ``text`` does
+    not name itself but names the country or group of ("UK" for "London"), at the offset
+    where it does."""
+    out = []
+    for term in required:
+        if term not in have and (place := _place_word(term, question)) \
+                and (m := named_in(place, text)):
+            out.append((term, m.start()))
+    return out
 
 
 def _passage_terms(pool: Sequence[EvidenceUnit]) -> dict[str, set[str]]:
