@@ -571,6 +571,19 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
     return ("... " if lo else "") + " ".join(words[lo:hi]) + (" ..." if hi < len(words) else "")
 
 
+# "How big is it and how much does it weigh?", "What's the fee, and what do you charge
+# for ...?", "How loud is it in Eco mode compared with Max mode?": two things asked.
+_TWO_ASKED = re.compile(
+    r"(?:,\s*|\s)(?:and|or)\s+(?:how|what|which|when|where|who|whom|whose)\b|"
+    r"\b(?:compared (?:with|to)|versus|vs\.?)\s", re.I)
+
+
+def asks_two(question: str) -> bool:
+    """Whether the asking sentence asks for two things (a second question word after
+    "and"/"or", or a comparison), which one extracted span cannot answer."""
+    return _TWO_ASKED.search(_asking(question)) is not None
+
+
 def asked_terms(question: str) -> tuple[AnswerType, list[str], list[str]]:
     """``(kind asked for, key terms, required terms)`` as ``extract`` reads ``question``:
     ``key_terms`` less the words naming the kind ("time", "cost", ...), and "default"
@@ -607,8 +620,8 @@ def extract(
     connections"), the two units' terms counted together (``_default_beside``).
     """
     answer_type, terms, required = asked_terms(question)
-    if not terms:
-        return None
+    if not terms or asks_two(question):
+        return None  # one span cannot answer two questions: the reader, or a decline
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     passage_terms = _passage_terms(pool)

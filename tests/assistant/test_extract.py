@@ -13,6 +13,7 @@ from assistant.answering.extract import (
     AnswerType,
     asked_for,
     asked_terms,
+    asks_two,
     attribute_terms,
     check_answer,
     extract,
@@ -506,3 +507,20 @@ def test_a_unit_naming_the_implied_attribute_says_what_is_asked():
     assert found is not None and found.span == "3.6 kg"
     other = unit("Height: 9.2 cm", "SweepBot S7 > Dimensions and weight")
     assert extract("How heavy is the SweepBot S7?", [other]) is None
+
+
+@pytest.mark.parametrize("question, two", [
+    ("How big is the MopMate M3 and how much does it weigh?", True),
+    ("What's the flat repair fee, and what do you charge to replace its battery?", True),
+    ("How loud is the S7 in Eco mode compared with Max mode?", True),
+    ("Which app version and what kind of connection do I need?", True),
+    ("How much does the M3 weigh?", False),
+    ("I'm in London and moving soon. What will Premium cost me?", False),  # asks once
+    ("Which rows and columns does COPY read?", False),
+])
+def test_a_question_asking_two_things_is_not_answered_by_one_span(question, two):
+    assert asks_two(question) is two
+    spec = unit("Weight: 2.4 kg, with dimensions 290 x 290 mm and a loudness of 58 dB; the "
+                "repair fee is $89, app version 5.2.", "MopMate M3 > Dimensions and weight")
+    if two:
+        assert extract(question, [spec]) is None
