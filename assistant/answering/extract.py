@@ -553,13 +553,17 @@ def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, re
     alike = alike or {}
     matched = tuple(t for t in terms if t in have)
     return Extraction(answer_type, unit.text[start:end], start, end, unit,
-                      _answer_text(unit, start, end), reason, matched,
+                      _answer_text(unit, start, end, terms), reason, matched,
                       tuple(t for t in terms if t not in have and t not in alike),
                       (len(matched) + len(alike)) / len(terms) if terms else 0.0,
                       tuple(alike.items()))
 
 
-def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
+def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] = ()) -> str:
+    """The unit with ``start:end`` marked, cut to ``MAX_ANSWER_WORDS`` words around the
+    span; when the span is most of the unit (an "other" or yes/no answer), around the
+    stretch holding most of the question's key ``terms`` instead of its first words (a
+    function's table row: its signature first, what the question asks at the end)."""
     text = unit.text
     marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
     words = marked.split()
@@ -567,6 +571,12 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int) -> str:
         return marked
     before = len(text[:start].split())
     lo = max(0, min(before - MAX_ANSWER_WORDS // 3, len(words) - MAX_ANSWER_WORDS))
+    if terms and len(text[start:end].split()) > MAX_ANSWER_WORDS:
+        held = [any(stem(t) in terms for t in tokens(w)) for w in words]
+        counts = [sum(held[i:i + MAX_ANSWER_WORDS])
+                  for i in range(len(words) - MAX_ANSWER_WORDS + 1)]
+        best = [i for i, c in enumerate(counts) if c == max(counts)]
+        lo = best[len(best) // 2]  # the middle of the windows holding most
     hi = lo + MAX_ANSWER_WORDS
     return ("... " if lo else "") + " ".join(words[lo:hi]) + (" ..." if hi < len(words) else "")
 

@@ -524,3 +524,15 @@ def test_a_question_asking_two_things_is_not_answered_by_one_span(question, two)
                 "repair fee is $89, app version 5.2.", "MopMate M3 > Dimensions and weight")
     if two:
         assert extract(question, [spec]) is None
+
+
+def test_a_long_whole_unit_answer_is_cut_around_what_the_question_asks():
+    # A function's table row: the signature first, the default the question asks about
+    # near the end. Cut to its first 40 words, the answer would not show it.
+    filler = " ".join(f"word{i}" for i in range(60))
+    row_text = (f"lag ( value anycompatible [, offset integer ] ) {filler} When no offset "
+                "is given, lag uses 1 as its offset.")
+    found = extract("What does lag() use as its offset when none is given?",
+                    [unit(row_text, "Window Functions")])
+    assert found is not None and found.answer_type.value == "other"
+    assert "uses 1 as its offset" in found.text and found.text.startswith("...")
