@@ -638,7 +638,7 @@ def extract(
     # What the question asks about besides its names: a unit must say one of these words,
     # not only name the product ("Price: $899, including the mopping module" does not
     # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
-    topic = [t for t in terms if t not in required] or terms
+    topic = [t for t in terms if t not in required or t == "default"] or terms
     # The attribute the question implies ("weight" for "how heavy"): in a unit's text it
     # says what is asked about (the key-term floor is counted without it).
     implied = {stem(w) for w in attribute_terms(question)} - set(terms)

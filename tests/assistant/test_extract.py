@@ -536,3 +536,11 @@ def test_a_long_whole_unit_answer_is_cut_around_what_the_question_asks():
                     [unit(row_text, "Window Functions")])
     assert found is not None and found.answer_type.value == "other"
     assert "uses 1 as its offset" in found.text and found.text.startswith("...")
+
+
+def test_a_stated_default_says_what_a_default_question_asks():
+    # The setting is named by the heading only; "default" in the unit's text is what the
+    # question asks about (it is required, but not a name).
+    stated = _at("The default is 80 MB.", "c1", 0, "WAL Configuration > min_wal_size (integer)")
+    found = extract("What is the default min_wal_size?", [stated])
+    assert found is not None and "80 MB" in found.span
