@@ -417,10 +417,18 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
     return out
 
 
+# A place is given after a word that says where: "I'm in London", "ordering to Vancouver",
+# "shopping from Manchester"; a capitalised word elsewhere may be a product that shares a
+# city's name ("the Aurora hub").
+_PLACE_WORD = re.compile(r"\b(?:in|from|to|near|at|into|across|around|within|outside)\s+"
+                         r"([A-Z][a-z]+)\b")
+
+
 def _place_word(term: str, question: str) -> str | None:
     """The capitalised word of ``question`` that ``term`` (a required term) stems from,
-    when it names a place (``places.place_names``); None otherwise."""
-    for word in re.findall(r"\b[A-Z][a-z]+\b", question):
+    when it follows a word that says where ("in", "from", "to", ...) and names a place
+    (``places.place_names``); None otherwise."""
+    for word in _PLACE_WORD.findall(question):
         if stem(word.casefold()) == term and place_names(word):
             return word
     return None

@@ -49,3 +49,12 @@ def test_a_city_is_answered_from_the_row_of_its_country():
     assert found is not None and found.span == "EUR 19.99"
     # a place none of the row's regions contains: declined, not the nearest price
     assert extract("I'm in Tokyo. What will Premium cost me per month?", [prices]) is None
+
+
+def test_a_capitalised_word_is_a_place_only_after_a_word_that_says_where():
+    # "Aurora" is a city of Colorado and, here, a product: named before the question
+    # says where, it must be named by the unit itself.
+    prices = row("Plan: Premium monthly; Canada: CAD 25.99; US: USD 21.99")
+    assert extract("What does the Aurora hub cost per month?", [prices]) is None
+    found = extract("I'm in Aurora. What will Premium cost me per month?", [prices])
+    assert found is not None and found.span == "USD 21.99"
