@@ -34,8 +34,16 @@ Subscription > Cancel plan") or a numbered step; ``YESNO`` needs a polarity word
 pattern and takes the whole unit, with ``other_min_coverage`` of the key terms. A unit of
 a superseded or archived document answers only when no current one does.
 
+A city, country or US state the question gives after "in", "from", "to", ... is named by
+the country or group it is in ("I'm in London": "UK: GBP 16.99", ``places``), and the span
+next to that name is taken. The attribute a question's adjective implies ("how heavy":
+weight, ``attribute_terms``) is searched for (``search_query``) and, in a unit's text,
+says what is asked about. A question that asks two things ("How big is it and how much
+does it weigh?", ``asks_two``) is not answered: one span would answer half of it.
+
 The user-facing answer (``Extraction.text``) is the unit's sentence, trimmed to about
-``MAX_ANSWER_WORDS`` words around the span, with the span marked ``**like this**``.
+``MAX_ANSWER_WORDS`` words around the span (around the question's key terms when the span
+is itself longer), with the span marked ``**like this**``.
 Thresholds were chosen on the acme dev split (``benchmarks/evidence_selection.py``).
 """
 
