@@ -34,7 +34,7 @@ from assistant.answering.budget import decline_reason, question_budget
 from assistant.answering.citations import CitationVerifier, Verification
 from assistant.answering.evidence import STALE_STATUSES, UnitScorer
 from assistant.answering.evidence_first import Evidence
-from assistant.answering.extract import search_query
+from assistant.answering.extract import asks_two, search_query
 from assistant.answering.generation import (
     Generation,
     GenerationConfig,
@@ -438,8 +438,11 @@ class RagAnswerer(_Base):
             if draft.ready is not None:
                 return draft
         if not self.config.generate:
-            draft.abstain_reason = ("no_extraction: no unit holds what the question asks "
-                                    "for, and generation is off")
+            draft.abstain_reason = (
+                "no_extraction: the question asks two things, which one quote of the "
+                "documents cannot answer, and generation is off" if asks_two(question)
+                else "no_extraction: no unit holds what the question asks for, and "
+                "generation is off")
             return draft
         draft.passages, draft.messages = self._fit(question, evidence.passages, turns,
                                                    draft.options)

@@ -365,3 +365,14 @@ def test_the_attribute_a_question_implies_is_searched_for(searcher, verifier):
     answerer.answer("How heavy is the SweepBot X9 Pro?")
     answerer.answer(REFUND_Q)
     assert recording.queries == ["How heavy is the SweepBot X9 Pro? weight", REFUND_Q]
+
+
+def test_a_two_part_question_is_declined_saying_why(searcher, verifier):
+    answerer = RagAnswerer(searcher, PromptReader("unused"), verifier,
+                           AnswerConfig(evidence_first=True, generate=False))
+    declined = answerer.answer("How much does the SweepBot X9 Pro cost, and how long is its "
+                               "warranty?")
+    assert declined.abstained and "asks two things" in declined.abstain_reason
+    assert declined.passages  # the related passages are still shown
+    one = answerer.answer(PRICE_Q)
+    assert not one.abstained and "$799" in one.answer
