@@ -658,13 +658,16 @@ def extract(
     # The attribute the question implies ("weight" for "how heavy"): in a unit's text it
     # says what is asked about (the key-term floor is counted without it).
     implied = {stem(w) for w in attribute_terms(question)} - set(terms)
+    # The places the question gives ("London"), found once: each unit may name them by
+    # their country or group ("UK").
+    places = {t: word for t in required if (word := _place_word(t, question))}
     stale: Extraction | None = None
     for rank, unit in enumerate(_as_units(units)):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         # a place the question gives, named by its country or group ("UK" for "London")
-        have |= {t for t, _ in _places_named(required, question, have,
-                                             f"{unit.path}\n{unit.text}")}
+        have |= {t for t, word in places.items()
+                 if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
         matched = tuple(t for t in terms if t in have)
         named_attribute = bool(implied & in_text)
         coverage = len(matched) / len(terms)
@@ -692,8 +695,8 @@ def extract(
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
             continue
-        anchors = [at for _, at in _places_named(required, question, term_set(unit.text),
-                                                 unit.text)]
+        anchors = [m.start() for t, word in places.items()
+                   if t not in in_text and (m := named_in(word, unit.text))]
         start, end = _best_span(unit.text, spans, terms, anchors)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
@@ -705,19 +708,6 @@ def extract(
             return found
         stale = stale or found
     return stale
-
-
-def _places_named(required: Sequence[str], question: str, have: set[str],
-                  text: str) -> list[tuple[str, int]]:
-    """``(term, offset)`` for each required place term of ``question`` that ``text`` does
-    not name itself but names the country or group of ("UK" for "London"), at the offset
-    where it does."""
-    out = []
-    for term in required:
-        if term not in have and (place := _place_word(term, question)) \
-                and (m := named_in(place, text)):
-            out.append((term, m.start()))
-    return out
 
 
 def _passage_terms(pool: Sequence[EvidenceUnit]) -> dict[str, set[str]]:

@@ -35,7 +35,8 @@ COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "NL": ("Holland", "the Netherlands"),
     "CZ": ("Czech Republic", "Czechia"),
 }
-_GROUPS = (("EU", "European Union"), ("EEA", "European Economic Area"))
+# The groups of countries documents name, with their members.
+_GROUPS = ((EU_MEMBERS, ("EU", "European Union")), (EEA_MEMBERS, ("EEA", "European Economic Area")))
 
 
 @lru_cache(maxsize=1)
@@ -49,17 +50,17 @@ def _gazetteer() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     where: dict[str, str] = {}
     for code, country in countries.items():
         own = (country["name"], code, *COUNTRY_ALIASES.get(code, ()))
-        groups = [g for members, pair in ((EU_MEMBERS, _GROUPS[0]), (EEA_MEMBERS, _GROUPS[1]))
-                  if code in members for g in pair]
+        groups = [name for members, pair in _GROUPS if code in members for name in pair]
         names[code] = (*own, *groups)
         where[country["name"].casefold()] = code
     for state in cache.get_us_states().values():
         where.setdefault(state["name"].casefold(), "US")
+    regions = set(where)  # a country's or state's own name is that, not a city's
     best: dict[str, int] = {}
     for city in cache.get_cities().values():
         key = city["name"].casefold()
-        if city["population"] < MIN_POPULATION or key in where and key not in best:
-            continue  # a country's own name is the country
+        if city["population"] < MIN_POPULATION or key in regions:
+            continue
         if city["population"] > best.get(key, -1):
             best[key] = city["population"]
             where[key] = city["countrycode"]
