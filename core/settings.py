@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     server_feedback_db: Path | None = None
     server_verifier_embedder: str | None = None  # None: the index's embedder
     server_search_mode: Literal["bm25", "dense", "hybrid"] = "hybrid"  # when a request names none
+    # How hybrid search fuses BM25 and dense results (index/hybrid.py): a weighted sum of
+    # scores scaled to 0..1 (convex), or reciprocal-rank fusion (rrf, the default before);
+    # the dense weight in 0..1, BM25's being 1 minus it (None: equal weights).
+    search_fusion: Literal["convex", "rrf"] = "convex"
+    search_dense_weight: float | None = Field(default=None, ge=0.0, le=1.0)
     server_max_request_bytes: int = Field(default=1 << 20, ge=1024)
     server_max_question_chars: int = Field(default=4000, ge=1)
     server_max_new_tokens: int = Field(default=256, ge=1, le=8192)

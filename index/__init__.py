@@ -5,12 +5,12 @@ them with ``ingest`` and publishes a new version.
 
 ``IndexWriter`` builds versioned, atomically published indexes (incrementally: unchanged
 documents are carried over without re-embedding); ``Searcher`` serves the live version
-with BM25, dense or hybrid (RRF) search and an optional cross-encoder reranker.
+with BM25, dense or hybrid (fused scores) search and an optional cross-encoder reranker.
 """
 
 from index.bm25 import BM25Config
 from index.current_first import VERSION_POLICIES
-from index.hybrid import HybridConfig, rrf
+from index.hybrid import FUSIONS, HybridConfig, convex, rrf
 from index.manifest import FORMAT_VERSION, CommitStats, Manifest, check_embedder
 from index.records import DocRecord, Passage
 from index.rerank import CrossEncoderReranker, Reranker, rerank_with
@@ -20,6 +20,7 @@ from index.writer import IndexWriter
 
 __all__ = [
     "FORMAT_VERSION",
+    "FUSIONS",
     "MODES",
     "VERSION_POLICIES",
     "BM25Config",
@@ -36,6 +37,7 @@ __all__ = [
     "Searcher",
     "VectorIndexConfig",
     "check_embedder",
+    "convex",
     "ingest",
     "rerank_with",
     "rrf",

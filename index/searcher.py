@@ -21,7 +21,7 @@ import numpy as np
 from core.errors import ConfigError, IndexNotFoundError
 from index.access import AccessFilter, effective
 from index.current_first import VersionTable, check_policy, named_versions
-from index.hybrid import HybridConfig, rrf
+from index.hybrid import HybridConfig
 from index.manifest import Manifest, check_embedder
 from index.records import DocRecord, Passage
 from index.snapshot import Snapshot
@@ -65,7 +65,11 @@ class Searcher:
         self.versions = check_policy(versions)
         self.store = IndexStore(Path(index_dir))
         self.reranker = reranker
-        self.hybrid = hybrid or HybridConfig()
+        if hybrid is None:
+            from core.settings import get_settings  # lazily: the settings read the environment
+
+            hybrid = HybridConfig.from_settings(get_settings())
+        self.hybrid = hybrid
         overrides = {"device": device, "hnsw_ef_search": ef_search, "ivf_nprobe": nprobe}
         self._search_config = {k: v for k, v in overrides.items() if v is not None}
         self._embedder = embedder
@@ -154,7 +158,8 @@ class Searcher:
         """``search`` for many queries, embedding them in one batch (one list per query).
 
         Each passage's ``scores`` holds what ranked it: ``bm25``, ``dense`` and, in hybrid
-        mode, ``rrf`` (and ``rerank`` when a reranker reordered it).
+        mode, the fused score under the fusion's name, ``convex`` or ``rrf`` (and ``rerank``
+        when a reranker reordered it).
         """
         _check_k(k)
         filters = effective(access)
@@ -270,13 +275,13 @@ class Searcher:
         return max(pool, self.hybrid.candidates) if mode == "hybrid" else pool
 
     def _rank(self, details: dict[str, dict[int, float]], mode: str) -> list[tuple[int, float]]:
-        """Rows best first with their final score; hybrid adds ``details["rrf"]``."""
+        """Rows best first with their final score; hybrid adds the fused score as
+        ``details[fusion]`` (``convex`` or ``rrf``)."""
         if mode != "hybrid":
             (by_row,) = details.values()
             return sorted(by_row.items(), key=lambda pair: (-pair[1], pair[0]))
-        rankings = {name: list(by_row) for name, by_row in details.items()}  # insertion = rank
-        fused = rrf(rankings, self.hybrid.weights, k=self.hybrid.rrf_k)
-        details["rrf"] = dict(fused)
+        fused = self.hybrid.fuse(details)  # each retriever's rows are listed best first
+        details[self.hybrid.fusion] = dict(fused)
         return fused
 
     def _dense(self, snap: Snapshot, vectors, n: int, mask) -> list[dict[int, float]]:

@@ -1,11 +1,12 @@
-"""Weighted reciprocal-rank fusion, checked against hand-computed scores."""
+"""Fusing BM25 and dense results: weighted RRF and the convex combination, checked against
+hand-computed scores."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.errors import ConfigError
-from index.hybrid import HybridConfig, rrf
+from index.hybrid import HybridConfig, convex, rrf
 
 
 def test_rrf_hand_computed():
@@ -45,3 +46,40 @@ def test_rrf_rejects_weights_for_unknown_retrievers():
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         HybridConfig(**kwargs)
+
+
+def test_convex_hand_computed():
+    scored = {"bm25": {1: 8.0, 2: 4.0}, "dense": {2: 0.9, 3: 0.5, 1: 0.1}}
+    fused = dict(convex(scored, {"bm25": 0.5, "dense": 0.5}))
+    # BM25 is scaled from 0 (8 -> 1, 4 -> 0.5); cosine from the worst candidate (0.1 -> 0).
+    assert fused[1] == pytest.approx(0.5 * 1.0 + 0.5 * 0.0)
+    assert fused[2] == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
+    assert fused[3] == pytest.approx(0.5 * 0.5)
+    assert [item for item, _ in convex(scored)] == [2, 1, 3]
+
+
+def test_convex_keeps_a_clear_lead_that_rrf_flattens():
+    # Dense is sure of item 9 (far ahead of the rest); BM25 mildly prefers 5 and 6, which
+    # dense ranks second and third. RRF sees only ranks and puts them first.
+    scored = {"bm25": {5: 10.0, 6: 9.5, 9: 2.0}, "dense": {9: 0.9, 5: 0.31, 6: 0.3}}
+    assert convex(scored)[0][0] == 9
+    assert rrf({name: list(items) for name, items in scored.items()})[0][0] == 5
+
+
+def test_convex_ties_single_candidates_and_empty_lists():
+    assert convex({"dense": {4: 0.7}}) == [(4, 1.0)]
+    assert [i for i, _ in convex({"a": {5: 1.0, 4: 1.0}})] == [4, 5]
+    assert convex({}) == [] and convex({"bm25": {}, "dense": {}}) == []
+    with pytest.raises(ConfigError, match="dnse"):
+        convex({"dense": {1: 0.5}}, {"dnse": 1.0})
+
+
+def test_config_fuses_by_its_method():
+    scored = {"bm25": {5: 10.0, 6: 9.5, 9: 2.0}, "dense": {9: 0.9, 5: 0.31, 6: 0.3}}
+    assert HybridConfig().fusion == "convex" and HybridConfig().weights == {
+        "bm25": 0.5, "dense": 0.5}
+    assert HybridConfig().fuse(scored)[0][0] == 9
+    assert HybridConfig(fusion="rrf").weights == {"bm25": 1.0, "dense": 1.0}
+    assert HybridConfig(fusion="rrf").fuse(scored)[0][0] == 5
+    with pytest.raises(ConfigError, match="hybrid.fusion"):
+        HybridConfig(fusion="sum")

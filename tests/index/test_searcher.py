@@ -66,11 +66,32 @@ def test_each_mode_finds_the_right_chunk(searcher, mode):
     assert top.title == "shipping.md" and top.heading[0] == "Intro" and top.end > top.start
 
 
-def test_hybrid_reports_per_retriever_scores(searcher):
-    top = searcher.search("Refunds are paid back to the original card.", k=1, mode="hybrid")[0]
-    assert set(top.scores) == {"bm25", "dense", "rrf"}
+def test_hybrid_reports_per_retriever_scores(searcher, index_dir):
+    query = "Refunds are paid back to the original card."
+    top = searcher.search(query, k=1, mode="hybrid")[0]
+    assert set(top.scores) == {"bm25", "dense", "convex"}
     assert top.scores["dense"] == pytest.approx(1.0)
+    assert top.score == top.scores["convex"] == pytest.approx(1.0)  # first in both lists
+    fused = Searcher(index_dir, embedder=EMBED, hybrid=HybridConfig(fusion="rrf"))
+    top = fused.search(query, k=1, mode="hybrid")[0]
+    assert set(top.scores) == {"bm25", "dense", "rrf"}
     assert top.score == top.scores["rrf"] == pytest.approx(2 / 61)  # first in both lists
+
+
+def test_fusion_comes_from_the_settings(index_dir, monkeypatch):
+    from core.settings import get_settings
+
+    write_corpus(index_dir)
+    monkeypatch.setenv("ASSISTANT_SEARCH_FUSION", "rrf")
+    monkeypatch.setenv("ASSISTANT_SEARCH_DENSE_WEIGHT", "0.25")
+    get_settings.cache_clear()
+    try:
+        searcher = Searcher(index_dir, embedder=EMBED)
+    finally:
+        get_settings.cache_clear()
+    assert searcher.hybrid.fusion == "rrf"
+    assert searcher.hybrid.weights == {"bm25": 0.75, "dense": 0.25}
+    assert "rrf" in searcher.search("refund days", k=1, mode="hybrid")[0].scores
 
 
 def test_hybrid_weights_are_applied(index_dir):
@@ -185,7 +206,7 @@ def test_reranker_gets_the_candidate_pool_and_reorders(index_dir):
     reranked = searcher.search("refund days", k=2, mode="hybrid")
     assert reranker.seen == [6]
     assert [p.chunk_id for p in reranked] == [plain[5].chunk_id, plain[4].chunk_id]
-    assert reranked[0].scores["rerank"] == 5.0 and "rrf" in reranked[0].scores
+    assert reranked[0].scores["rerank"] == 5.0 and "convex" in reranked[0].scores
 
 
 def test_current_naming_a_missing_version(index_dir):
