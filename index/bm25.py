@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -27,9 +28,26 @@ STOPWORDS = ("en", "none")
 VOCAB_FILE = "vocab.terms.json"
 
 
+# A query term that is a code: it holds a digit and no dot, three characters or more
+# ("25006", "22p02", "e1234"; not "15.10" or "3.2", versions a question names as a point
+# of reference, nor "8" or "30").
+CODE_TERM = re.compile(r"^(?=[^.]*\d)[^.]{3,}$")
+# A code term counts ``code_weight`` times only when at most this many chunks hold it: an
+# identifier the asker copied from an error message or a screen, not a common number.
+CODE_MAX_CHUNKS = 20
+
+
 @dataclass(frozen=True)
 class BM25Config:
-    """BM25 scoring and analysis. ``include_title`` indexes ``title + "\\n" + text``."""
+    """BM25 scoring and analysis. ``include_title`` indexes ``title + "\\n" + text``.
+
+    ``code_weight``: how many times a rare code in the query (``CODE_TERM``, in at most
+    ``CODE_MAX_CHUNKS`` chunks) counts. A question that quotes "25006" or "22P02" wants
+    the chunk that holds it, but once BM25 sums every query term, a page that says "hot
+    standby" ten times outscores the table row with the code; counting the code three
+    times puts it back in front (benchmarks/README.md, "Fusing BM25 and dense scores").
+    1 counts it once, like any term.
+    """
 
     k1: float = 0.9
     b: float = 0.4
@@ -38,8 +56,13 @@ class BM25Config:
     stopwords: str = "en"
     include_title: bool = True
     token_pattern: str = TOKEN_PATTERN
+    code_weight: int = 3
 
     def __post_init__(self) -> None:
+        if (not isinstance(self.code_weight, int) or isinstance(self.code_weight, bool)
+                or not 1 <= self.code_weight <= 10):
+            raise ConfigError(f"bm25.code_weight must be an integer in 1..10, "
+                              f"got {self.code_weight!r}")
         if not isinstance(self.k1, int | float) or not 0.0 <= self.k1 <= 10.0:
             raise ConfigError(f"bm25.k1 must be in 0..10, got {self.k1!r}")
         if not isinstance(self.b, int | float) or not 0.0 <= self.b <= 1.0:
@@ -165,6 +188,7 @@ class BM25Index:
         """
         vocab = self.retriever.vocab_dict
         ids = [vocab[t] for t in self.analyzer.terms(query) if t in vocab]
+        ids += self._code_repeats(query, vocab)
         if not ids or self.size == 0 or n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self.retriever.get_scores_from_ids(ids)
@@ -176,3 +200,18 @@ class BM25Index:
         order = np.lexsort((hits, -scores[hits]))  # score desc, then row asc for ties
         hits = hits[order]
         return hits.astype(np.int64), scores[hits].astype(np.float32)
+
+    def _code_repeats(self, query: str, vocab: dict[str, int]) -> list[int]:
+        """The extra ids that make each rare code of ``query`` count ``code_weight`` times
+        (a term listed twice in ``get_scores_from_ids`` adds its scores twice)."""
+        extra = self.config.code_weight - 1
+        if extra <= 0:
+            return []
+        indptr = self.retriever.scores["indptr"]  # term-major: a term's chunks are a slice
+        out: list[int] = []
+        for term in dict.fromkeys(self.analyzer.terms(query)):
+            i = vocab.get(term)
+            if i is not None and CODE_TERM.match(term) and (
+                    0 < int(indptr[i + 1]) - int(indptr[i]) <= CODE_MAX_CHUNKS):
+                out += [i] * extra
+        return out

@@ -148,10 +148,49 @@ def test_title_is_indexed_when_asked():
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [({"k1": -1}, "bm25.k1"), ({"b": 1.5}, "bm25.b"), ({"method": "bm42"}, "bm25.method"),
-     ({"stemmer": "klingon"}, "bm25.stemmer"), ({"stopwords": "xx"}, "bm25.stopwords")],
+     ({"stemmer": "klingon"}, "bm25.stemmer"), ({"stopwords": "xx"}, "bm25.stopwords"),
+     ({"code_weight": 0}, "bm25.code_weight"), ({"code_weight": 1.5}, "bm25.code_weight")],
 )
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         BM25Config(**kwargs)
     with pytest.raises(ConfigError, match="unknown"):
         BM25Config.from_json({"k2": 1})
+
+
+CODES = [
+    "Writing to a hot standby fails. On a hot standby, writing is refused; a standby "
+    "is read only, so writing fails on the standby.",
+    "| 25006 | read_only_sql_transaction |",
+    "| 22P02 | invalid_text_representation |",
+    "Release 15.10 fixed a crash. Release 15.10 also changed 15.10 defaults.",
+    "Upgrade to 15.10 or later. Since 15.9 the setting is ignored.",
+    "A warm standby replays WAL; a hot standby also answers queries.",
+    "Promote the standby when the primary fails.",
+    "Writing to the log can fail when the disk is full.",
+]
+
+
+def test_a_rare_code_counts_three_times():
+    question = "Writing to a hot standby fails with 25006. What's the condition name?"
+    once, _, _ = build(CODES, BM25Config(code_weight=1))
+    rows, _ = once.search(question, 5)
+    assert rows[0] == 0  # the page that repeats the question's words wins on the sum
+    thrice, _, _ = build(CODES)
+    rows, scores = thrice.search(question, 5)
+    assert rows[0] == 1  # the row holding the code the asker quoted
+    assert scores[0] == pytest.approx(3 * once.search("25006", 1)[1][0])
+    assert thrice.search("22P02", 1)[0][0] == 2
+
+
+def test_versions_and_common_numbers_are_not_codes():
+    plain, _, _ = build(CODES, BM25Config(code_weight=1))
+    weighted, _, _ = build(CODES)
+    for query in ("what did 15.10 fix", "since 15.9", "refunds within 30 days"):
+        for a, b in zip(plain.search(query, 5), weighted.search(query, 5), strict=True):
+            np.testing.assert_array_equal(a, b)
+    common = [f"error 25006 in log {i}" for i in range(25)] + ["hot standby writing"]
+    once, _, _ = build(common, BM25Config(code_weight=1))
+    many, _, _ = build(common)  # in more than CODE_MAX_CHUNKS chunks: an ordinary term
+    np.testing.assert_array_equal(once.search("standby 25006", 30)[1],
+                                  many.search("standby 25006", 30)[1])
