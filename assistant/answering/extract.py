@@ -62,6 +62,7 @@ from assistant.answering.evidence_scoring import (
     term_set,
     tokens,
 )
+from assistant.answering.places import is_code as _is_code
 from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
 
@@ -343,9 +344,28 @@ def attribute_terms(question: str) -> list[str]:
 def search_query(question: str) -> str:
     """``question`` with the attribute words it implies appended (``attribute_terms``):
     "How heavy is the S7? weight" meets a specification row "Weight: 3.6 kg" that the
-    question shares no word with."""
-    extra = attribute_terms(question)
+    question shares no word with; and with where a place it gives is (``where_terms``):
+    "... a customer in Spain? EU EEA" meets the price row headed "EU"."""
+    extra = [*attribute_terms(question), *where_terms(question)]
     return f"{question} {' '.join(extra)}" if extra else question
+
+
+def where_terms(question: str) -> list[str]:
+    """For each place ``question`` gives after a word that says where ("in Spain", "to
+    Toronto"), the names of where it is that a document would head a row or section with:
+    its country's name when the place is a city or state, and the abbreviations of the
+    country and its groups ("UK", "EU", "EEA"; not the two-letter ISO code, which is a
+    word in too many languages)."""
+    out: list[str] = []
+    for word in dict.fromkeys(_PLACE_WORD.findall(question)):
+        names = place_names(word)
+        if not names:
+            continue
+        country, iso = names[0], names[1]
+        picked = [country] if country.casefold() != word.casefold() else []
+        picked += [n for n in names[2:] if _is_code(n) and n != iso]
+        out += [n for n in picked if n not in out]
+    return out
 
 
 # Words that name the kind of answer rather than what it is about.

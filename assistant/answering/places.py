@@ -75,7 +75,8 @@ def place_names(word: str) -> tuple[str, ...]:
     return names.get(code, ()) if code else ()
 
 
-def _is_code(name: str) -> bool:
+def is_code(name: str) -> bool:
+    """Whether ``name`` is a code or abbreviation ("UK", "U.K.", "EU"): all capitals."""
     return name.replace(".", "").isupper()
 
 
@@ -84,7 +85,7 @@ def named_in(word: str, text: str) -> re.Match[str] | None:
     EU or EEA), or None. Codes and abbreviations count only in capitals."""
     for name in place_names(word):
         pattern = rf"(?<![\w.]){re.escape(name)}(?![\w])"
-        m = re.search(pattern, text, 0 if _is_code(name) else re.IGNORECASE)
+        m = re.search(pattern, text, 0 if is_code(name) else re.IGNORECASE)
         if m:
             return m
     return None

@@ -496,7 +496,9 @@ def test_a_unit_must_say_what_is_asked_about_not_only_name_the_product():
 ])
 def test_attribute_terms_name_what_an_adjective_asks_for(question, words):
     assert attribute_terms(question) == words
-    assert search_query(question) == (f"{question} {' '.join(words)}" if words else question)
+    where = ["EU", "EEA"] if "France" in question else []
+    extra = " ".join([*words, *where])
+    assert search_query(question) == (f"{question} {extra}" if extra else question)
 
 
 def test_a_unit_naming_the_implied_attribute_says_what_is_asked():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering.evidence import EvidenceUnit
-from assistant.answering.extract import extract
+from assistant.answering.extract import attribute_terms, extract, search_query, where_terms
 from assistant.answering.places import named_in, place_names
 
 
@@ -58,3 +58,19 @@ def test_a_capitalised_word_is_a_place_only_after_a_word_that_says_where():
     assert extract("What does the Aurora hub cost per month?", [prices]) is None
     found = extract("I'm in Aurora. What will Premium cost me per month?", [prices])
     assert found is not None and found.span == "USD 21.99"
+
+
+@pytest.mark.parametrize("question, terms", [
+    ("What does Plus cost per month for a customer in Spain?", ["EU", "EEA"]),
+    ("I'm in London: what is the Plus price?", ["United Kingdom", "UK", "U.K."]),
+    ("How long does shipping to Toronto take?", ["Canada"]),
+    ("Do you ship from Texas to Munich?", ["United States", "U.S.", "USA", "Germany", "EU",
+                                           "EEA"]),
+    ("Is the Aurora hub sold in stores?", []),  # no place after "in"
+    ("Does the Aurora work with Alexa?", []),
+])
+def test_where_a_place_is_goes_into_the_search(question, terms):
+    # A price list heads its rows "EU", "UK", "Canada": a question naming Spain, London or
+    # Toronto shares no word with the row until search also asks for where the place is.
+    assert where_terms(question) == terms
+    assert search_query(question) == " ".join([question, *attribute_terms(question), *terms])
