@@ -633,11 +633,18 @@ def asks_two(question: str) -> bool:
 def asked_terms(question: str) -> tuple[AnswerType, list[str], list[str]]:
     """``(kind asked for, key terms, required terms)`` as ``extract`` reads ``question``:
     ``key_terms`` less the words naming the kind ("time", "cost", ...), and "default"
-    required when a default is asked for (the unit must state one)."""
+    required when a default is asked for (the unit must state one); for a count of
+    something per something ("how many rows per second"), what it is per is required too:
+    "one row per replication slot" is no answer to it."""
     answer_type = asked_for(question)
     terms, required = key_terms(question)
     if _DEFAULT_ASKED.search(question) and "default" not in required:
         required = [*required, "default"]
+    if answer_type is AnswerType.COUNT:  # "how many rows per second": a rate of seconds
+        for word in re.findall(r"\bper\s+(\w+)", question, re.I):
+            term = stem(word.casefold())
+            if term in terms and term not in required:
+                required = [*required, term]
     return answer_type, [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())], \
         required
 

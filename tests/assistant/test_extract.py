@@ -438,6 +438,21 @@ def test_a_default_asked_in_other_words_is_required(question, asks_default):
     assert ("default" in required) is asks_default
 
 
+
+def test_a_count_per_something_needs_a_unit_that_says_per_what():
+    # PostgreSQL dev: "one row per logical replication slot" was taken as a rate of rows
+    # per second, for a question the manual does not answer.
+    question = "How many rows per second can logical replication apply on a typical server?"
+    assert "second" in asked_terms(question)[2]
+    slot = unit("The view will contain one row per logical replication slot, showing "
+                "statistics about its usage.", "Logical replication")
+    assert extract(question, [slot]) is None
+    rate = unit("Logical replication typically applies 5,000 rows per second.",
+                "Logical replication")
+    assert extract(question, [rate]).span.startswith("5,000")
+    # not a count: a price per month is read from a row headed "monthly"
+    assert "month" not in asked_terms("What does Plus cost per month in the UK?")[2]
+
 def test_a_name_the_question_gives_may_be_in_the_units_passage():
     # "SOC 2" names the report in the passage's first sentence, not in the unit that
     # answers; another passage's unit with the same words does not answer.
