@@ -12,7 +12,7 @@ class Passage:
     """A ranked chunk returned by a search.
 
     ``score`` is the score of the mode that ranked it (cosine for dense, BM25 for bm25,
-    fused RRF score for hybrid, cross-encoder logit when reranked). ``scores`` keeps the
+    fused score for hybrid, cross-encoder logit when reranked). ``scores`` keeps the
     per-retriever scores that went into a fused rank, for debugging and abstention.
     ``effective_date``, ``status`` and ``family`` are its document's (``DocRecord``); a
     superseded passage may be ranked below a current one with a lower score.

@@ -223,13 +223,60 @@ class _Walker:
         caption = table.find("caption")
         if caption is not None and _flat_text(caption):
             self.blocks.append(("caption", _flat_text(caption)))
-        lines = []
-        for row in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
-            cells = [_flat_text(cell) for cell in row.xpath("./th|./td")]
-            if any(cells):
-                lines.append("| " + " | ".join(cells) + " |")
-        if lines:
-            self.blocks.append(("row", "\n".join(lines)))
+        for text in table_blocks(table):
+            self.blocks.append(("row", text))
+
+
+# A table longer than this many body rows is written in blocks of at most this many, each
+# block under the table's header row (and the group label the rows fall under), so that
+# every chunk of a long table says what its columns are: the PostgreSQL error-code table
+# (Appendix A, 270 rows) otherwise gave chunks of bare "| 25006 | read_only_sql_transaction |"
+# rows that neither search nor the reader could tie to "condition name".
+TABLE_BLOCK_ROWS = 10
+
+
+def table_blocks(table: HtmlElement) -> list[str]:
+    """``table`` as Markdown-like rows ("| a | b |"), one string per block.
+
+    A table of at most ``TABLE_BLOCK_ROWS`` body rows, or one without a header row (rows
+    in ``<thead>``, or a first row of ``<th>`` cells only), is one block, as it was. A
+    longer one with a header comes in blocks of at most ``TABLE_BLOCK_ROWS`` rows, each
+    starting with the header rows and a ``| --- |`` separator; a row with one cell over
+    several columns ("Class 08 — Connection Exception") is a group label, and a block
+    that starts inside a group repeats its label first."""
+    header: list[str] = []
+    body: list[tuple[str, bool]] = []  # (line, is a group label)
+    for row in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
+        cells = row.xpath("./th|./td")
+        texts = [_flat_text(cell) for cell in cells]
+        if not any(texts):
+            continue
+        line = "| " + " | ".join(texts) + " |"
+        in_head = row.getparent().tag == "thead" or (
+            not body and all(cell.tag == "th" for cell in cells))
+        if in_head and not body:
+            header.append(line)
+            continue
+        spans = len(cells) == 1 and int(cells[0].get("colspan", "1") or 1) > 1
+        body.append((line, spans))
+    if len(body) <= TABLE_BLOCK_ROWS or not header:
+        lines = [*header, *(line for line, _ in body)]
+        return ["\n".join(lines)] if lines else []
+    width = max(line.count("|") - 1 for line in header)
+    top = [*header, "|" + " --- |" * width]
+    blocks: list[str] = []
+    group: str | None = None
+    current: list[str] = []
+    for line, is_group in body:
+        if len(current) == TABLE_BLOCK_ROWS:
+            blocks.append("\n".join(top + current))
+            current = [group] if group is not None and not is_group else []
+        if is_group:
+            group = line
+        current.append(line)
+    if current:
+        blocks.append("\n".join(top + current))
+    return blocks
 
 
 def content_blocks(tree: HtmlElement) -> list[tuple[str, str]]:

@@ -329,3 +329,67 @@ def test_postgresql_manual_section_paths_and_clean_text():
 
     release = load(MANUAL / "release-15-20.html")
     assert ("E.1. Release 15.20", "E.1.2. Changes") in {s.heading for s in release.sections}
+
+
+def _codes_page(rows: int) -> str:
+    body = []
+    for i in range(rows):
+        if i % 7 == 0:
+            body.append(f'<tr><td colspan="2"><strong>Class {i:02d} — Group {i}</strong></td></tr>')
+        body.append(f"<tr><td><code>{i:02d}P{i:02d}</code></td><td>condition_{i}</td></tr>")
+    return ("<html><head><title>Codes</title></head><body><h1>Codes</h1>"
+            "<table><thead><tr><th>Error Code</th><th>Condition Name</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></body></html>")
+
+
+def test_a_long_table_comes_in_blocks_under_its_header(tmp_path):
+    from ingest.html_content import TABLE_BLOCK_ROWS
+
+    path = tmp_path / "codes.html"
+    path.write_text(_codes_page(30))
+    text = load(path).sections[0].text
+    blocks = [b for b in text.split("\n\n") if b.startswith("|")]
+    assert len(blocks) > 1
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[:2] == ["| Error Code | Condition Name |", "| --- | --- |"]
+        assert 1 <= len(lines) - 2 <= TABLE_BLOCK_ROWS
+        assert lines[2].startswith("| Class ")  # the group the block's rows fall under
+    rows = [line for b in blocks for line in b.splitlines()[2:] if "| condition_" in line]
+    assert len(rows) == 30 and len(set(rows)) == 30  # every row once, in order
+    assert rows == sorted(rows, key=lambda r: int(r.split("condition_")[1].split()[0]))
+    # a short table, or one without a header row, stays one block as before
+    path.write_text(_codes_page(6))
+    assert load(path).sections[0].text.count("| Error Code |") == 1
+    path.write_text(_codes_page(30).replace("<thead>", "<tbody>").replace("<th>", "<td>")
+                    .replace("</th>", "</td>").replace("</thead>", "</tbody>"))
+    assert "| --- |" not in load(path).sections[0].text
+
+
+def test_every_chunk_of_a_long_table_reads_under_its_header(tmp_path):
+    from assistant.answering.evidence import split_passage
+    from index.records import Passage
+
+    path = tmp_path / "codes.html"
+    path.write_text(_codes_page(60))
+    doc = load(path)
+    chunks = Chunker(ChunkerConfig(), lambda t: len(t.split())).chunk(doc)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        passage = Passage(chunk.chunk_id, chunk.doc_id, chunk.source, chunk.text, 1.0)
+        rows = [u.text for u in split_passage(passage) if "condition_" in u.text]
+        assert rows and all(r.startswith("Error Code: ") and "Condition Name: condition_" in r
+                            for r in rows), rows
+
+
+@needs_manual
+def test_postgresql_error_codes_read_under_their_header():
+    from assistant.answering.evidence import split_passage
+    from index.records import Passage
+
+    doc = load(MANUAL / "errcodes-appendix.html")
+    chunks = Chunker(ChunkerConfig(), lambda t: len(t.split())).chunk(doc)
+    units = [u.text for c in chunks
+             for u in split_passage(Passage(c.chunk_id, c.doc_id, c.source, c.text, 1.0))]
+    assert "Error Code: 25006; Condition Name: read_only_sql_transaction" in units
+    assert "Error Code: 22P02; Condition Name: invalid_text_representation" in units
