@@ -62,6 +62,7 @@ from assistant.answering.evidence_scoring import (
     term_set,
     tokens,
 )
+from assistant.answering.lookup import lookup
 from assistant.answering.places import is_code as _is_code
 from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
@@ -675,6 +676,19 @@ def extract(
     answer_type, terms, required = asked_terms(question)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
+    # A row read as a lookup (the cell under the column asked for), from a current
+    # document; from a superseded one only when nothing current answers at all.
+    listed = _as_units(units)
+    stale: Extraction | None = None
+    for old in (False, True):
+        table = lookup(question, [u for u in listed if u.stale is old])
+        if table is not None:
+            have = term_set(table.unit.text) | term_set(table.unit.path)
+            found = _taken(answer_type, table.unit, table.start, table.end,
+                           f"lookup: {table.reason}", terms, have)
+            if not old:
+                return found
+            stale = found
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     passage_terms = _passage_terms(pool)
@@ -688,8 +702,7 @@ def extract(
     # The places the question gives ("London"), found once: each unit may name them by
     # their country or group ("UK").
     places = {t: word for t in required if (word := _place_word(t, question))}
-    stale: Extraction | None = None
-    for rank, unit in enumerate(_as_units(units)):
+    for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         # a place the question gives, named by its country or group ("UK" for "London")
