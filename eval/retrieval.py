@@ -209,9 +209,9 @@ def evaluate_beir(
 
     ``index_dir`` keeps (and reuses) the index; None builds one in a temporary directory.
     ``embedder`` overrides ``embedder_config`` (tests pass a small fake); ``hybrid`` and
-    ``bm25`` override the defaults (the settings' fusion, by default convex with equal weights; k1=0.9, b=0.4). Raises
-    ``BeirDataError`` for bad data, ``ConfigError`` for an unknown mode, and the index's
-    errors for an unusable ``index_dir``.
+    ``bm25`` override the defaults (the settings' fusion, by default convex with equal
+    weights; k1=0.9, b=0.4). Raises ``BeirDataError`` for bad data, ``ConfigError`` for
+    an unknown mode, and the index's errors for an unusable ``index_dir``.
     """
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
