@@ -187,8 +187,9 @@ class BM25Index:
         arrays. ``mask`` (bool (size,)) keeps only the rows where it is true.
         """
         vocab = self.retriever.vocab_dict
-        ids = [vocab[t] for t in self.analyzer.terms(query) if t in vocab]
-        ids += self._code_repeats(query, vocab)
+        terms = self.analyzer.terms(query)
+        ids = [vocab[t] for t in terms if t in vocab]
+        ids += self._code_repeats(terms, vocab)
         if not ids or self.size == 0 or n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores = self.retriever.get_scores_from_ids(ids)
@@ -201,15 +202,16 @@ class BM25Index:
         hits = hits[order]
         return hits.astype(np.int64), scores[hits].astype(np.float32)
 
-    def _code_repeats(self, query: str, vocab: dict[str, int]) -> list[int]:
-        """The extra ids that make each rare code of ``query`` count ``code_weight`` times
-        (a term listed twice in ``get_scores_from_ids`` adds its scores twice)."""
+    def _code_repeats(self, terms: list[str], vocab: dict[str, int]) -> list[int]:
+        """The extra ids that make each rare code among the query's ``terms`` count
+        ``code_weight`` times (a term listed twice in ``get_scores_from_ids`` adds its
+        scores twice)."""
         extra = self.config.code_weight - 1
         if extra <= 0:
             return []
         indptr = self.retriever.scores["indptr"]  # term-major: a term's chunks are a slice
         out: list[int] = []
-        for term in dict.fromkeys(self.analyzer.terms(query)):
+        for term in dict.fromkeys(terms):
             i = vocab.get(term)
             if i is not None and CODE_TERM.match(term) and (
                     0 < int(indptr[i + 1]) - int(indptr[i]) <= CODE_MAX_CHUNKS):
