@@ -29,7 +29,7 @@ import re
 
 from lxml.html import HtmlElement
 
-from ingest.text import collapse_whitespace
+from ingest.text import TABLE_BLOCK_ROWS, collapse_whitespace, table_row_blocks
 
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _DROP_TAGS = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg",
@@ -227,14 +227,6 @@ class _Walker:
             self.blocks.append(("row", text))
 
 
-# A table longer than this many body rows is written in blocks of at most this many, each
-# block under the table's header row (and the group label the rows fall under), so that
-# every chunk of a long table says what its columns are: the PostgreSQL error-code table
-# (Appendix A, 270 rows) otherwise gave chunks of bare "| 25006 | read_only_sql_transaction |"
-# rows that neither search nor the reader could tie to "condition name".
-TABLE_BLOCK_ROWS = 10
-
-
 def table_blocks(table: HtmlElement) -> list[str]:
     """``table`` as Markdown-like rows ("| a | b |"), one string per block.
 
@@ -263,20 +255,7 @@ def table_blocks(table: HtmlElement) -> list[str]:
         lines = [*header, *(line for line, _ in body)]
         return ["\n".join(lines)] if lines else []
     width = max(line.count("|") - 1 for line in header)
-    top = [*header, "|" + " --- |" * width]
-    blocks: list[str] = []
-    group: str | None = None
-    current: list[str] = []
-    for line, is_group in body:
-        if len(current) == TABLE_BLOCK_ROWS:
-            blocks.append("\n".join(top + current))
-            current = [group] if group is not None and not is_group else []
-        if is_group:
-            group = line
-        current.append(line)
-    if current:
-        blocks.append("\n".join(top + current))
-    return blocks
+    return table_row_blocks([*header, "|" + " --- |" * width], body)
 
 
 def content_blocks(tree: HtmlElement) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import re
 
 from ingest.headings import HeadingStack
 from ingest.records import Section
-from ingest.text import Parsed, clean_text, decode_text
+from ingest.text import TABLE_BLOCK_ROWS, Parsed, clean_text, decode_text, table_row_blocks
 from ingest.versions import front_matter
 
 logger = logging.getLogger(__name__)
@@ -33,8 +33,44 @@ def parse_markdown(data: bytes, source: str) -> Parsed:
     """
     text = clean_text(decode_text(data, source), collapse_spaces=False)
     front_title, body = split_front_matter(text)
-    first_title, sections = markdown_sections(body)
+    first_title, sections = markdown_sections(block_tables(body))
     return Parsed(title=front_title or first_title, sections=sections)
+
+
+_TABLE_ROW = re.compile(r"^ {0,3}\|")
+_TABLE_SEPARATOR = re.compile(r"^ {0,3}\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def block_tables(text: str) -> str:
+    """``text`` with each pipe table of more than ``TABLE_BLOCK_ROWS`` body rows written
+    in blocks of that many, each under the table's header and separator lines and apart
+    from the next by a blank line (``text.table_row_blocks``), as ingest does for HTML
+    tables; tables inside fenced code, and shorter ones, as written."""
+    lines = text.split("\n")
+    out: list[str] = []
+    fence: str | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence_match = _FENCE.match(line)
+        if fence is None and fence_match:
+            fence = fence_match.group(1)
+        elif fence is not None and fence_match and fence_match.group(1)[0] == fence[0]:
+            fence = None
+        elif (fence is None and _TABLE_ROW.match(line) and i + 1 < len(lines)
+              and _TABLE_SEPARATOR.match(lines[i + 1])):
+            end = i + 2
+            while end < len(lines) and _TABLE_ROW.match(lines[end]):
+                end += 1
+            rows = lines[i + 2:end]
+            if len(rows) > TABLE_BLOCK_ROWS:
+                out.append("\n\n".join(table_row_blocks(lines[i:i + 2],
+                                                         [(r, False) for r in rows])))
+                i = end
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
 
 
 def split_front_matter(text: str) -> tuple[str | None, str]:

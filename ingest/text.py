@@ -50,6 +50,34 @@ class Parsed:
     sections: tuple[Section, ...]
 
 
+# A table longer than this many body rows is written in blocks of at most this many, each
+# block under the table's header rows (and the group label its first rows fall under), so
+# that every chunk of a long table says what its columns are: the PostgreSQL error-code
+# table (Appendix A, 270 rows) otherwise gave chunks of bare "| 25006 | read_only_sql_... |"
+# rows that neither search nor the reader could tie to "condition name".
+TABLE_BLOCK_ROWS = 10
+
+
+def table_row_blocks(top: list[str], rows: list[tuple[str, bool]],
+                     size: int = TABLE_BLOCK_ROWS) -> list[str]:
+    """A table's header lines ``top`` (header and separator) and body ``rows`` (line, is a
+    group label) as blocks of at most ``size`` rows, each starting with ``top``; a block
+    that starts inside a group repeats the group's label first."""
+    blocks: list[str] = []
+    group: str | None = None
+    current: list[str] = []
+    for line, is_group in rows:
+        if len(current) == size:
+            blocks.append("\n".join(top + current))
+            current = [group] if group is not None and not is_group else []
+        if is_group:
+            group = line
+        current.append(line)
+    if current:
+        blocks.append("\n".join(top + current))
+    return blocks
+
+
 def clean_text(text: str, *, collapse_spaces: bool = True) -> str:
     """Strip control characters and normalise whitespace, keeping paragraph breaks.
 

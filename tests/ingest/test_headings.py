@@ -343,7 +343,7 @@ def _codes_page(rows: int) -> str:
 
 
 def test_a_long_table_comes_in_blocks_under_its_header(tmp_path):
-    from ingest.html_content import TABLE_BLOCK_ROWS
+    from ingest.text import TABLE_BLOCK_ROWS
 
     path = tmp_path / "codes.html"
     path.write_text(_codes_page(30))
@@ -393,3 +393,27 @@ def test_postgresql_error_codes_read_under_their_header():
              for u in split_passage(Passage(c.chunk_id, c.doc_id, c.source, c.text, 1.0))]
     assert "Error Code: 25006; Condition Name: read_only_sql_transaction" in units
     assert "Error Code: 22P02; Condition Name: invalid_text_representation" in units
+
+
+def test_a_long_markdown_table_comes_in_blocks_under_its_header(tmp_path):
+    from ingest.text import TABLE_BLOCK_ROWS
+
+    rows = [f"| E{i:02d} | Fault number {i} |" for i in range(25)]
+    table = "\n".join(["| Code | Meaning |", "| --- | --- |", *rows])
+    path = tmp_path / "codes.md"
+    path.write_text(f"# Error codes\n\nEvery code:\n\n{table}\n\nAfter the table.\n\n"
+                    f"```\n{table}\n```\n")
+    text = load(path).sections[0].text
+    written, fenced = text.split("```")[0], text.split("```")[1]
+    blocks = [b for b in written.split("\n\n") if b.startswith("|")]
+    assert len(blocks) == 3
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[:2] == ["| Code | Meaning |", "| --- | --- |"]
+        assert 1 <= len(lines) - 2 <= TABLE_BLOCK_ROWS
+    assert [r for b in blocks for r in b.splitlines()[2:]] == rows
+    assert "After the table." in written
+    assert fenced.strip() == table  # code is code: as written
+    short = "\n".join(["| Code | Meaning |", "| --- | --- |", *rows[:TABLE_BLOCK_ROWS]])
+    path.write_text(f"# Error codes\n\n{short}\n")
+    assert short in load(path).sections[0].text
