@@ -40,8 +40,10 @@ _CODE = re.compile(r"^(?=\S*\d)[A-Za-z0-9][\w-]{2,}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+$")
 # Words that name a column of codes without saying "code".
 _CODE_WORDS = frozenset({"sqlstate", "errno", "errcode", "status"})
-_MEANS = re.compile(r"\bmeans?\b|\bstands? for\b|\bwhat (?:condition|error) is (?:that|it|this)\b",
-                    re.I)
+# Asking what a code means: "What does 42P01 mean?", "... stand for?", "What condition is
+# that?"; not the adjective of "local mean solar time" (PostgreSQL test, pg119).
+_MEANS = re.compile(r"\b(?:does|do|did)\s+(?:\S+\s+){0,4}?mean\b|\bstands? for\b|"
+                    r"\bwhat (?:condition|error) is (?:that|it|this)\b", re.I)
 _GENERIC_HEADER_WORDS = frozenset({"name", "value", "the", "of"})
 
 

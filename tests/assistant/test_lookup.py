@@ -51,6 +51,8 @@ def test_a_row_answers_the_column_asked_for(question, answer):
     "Is 25006 an error I should retry?",  # no column asked, nor what it means
     "SQLSTATE codes starting with 08 belong to which error class?",  # no cell quoted
     "Which error code do I get when a transaction is killed because of a deadlock?",
+    # "mean" as an adjective is no question of what a code means (PostgreSQL test pg119)
+    "For old timestamps, does the 42P01 zone keep local mean solar time or fixed offsets?",
 ])
 def test_no_lookup_without_a_cell_and_a_column(question):
     assert lookup(question, TABLE) is None
