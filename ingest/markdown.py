@@ -41,6 +41,19 @@ _TABLE_ROW = re.compile(r"^ {0,3}\|")
 _TABLE_SEPARATOR = re.compile(r"^ {0,3}\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
+def _fence_after(fence: str | None, line: str) -> str | None:
+    """The code fence open after ``line`` (None when outside code), given the one open
+    before it: a fence opens with three or more backticks or tildes and closes with a
+    line of at least as many of the same character and nothing else."""
+    match = _FENCE.match(line)
+    if fence is None:
+        return match.group(1) if match else None
+    closes = (match is not None and match.group(1)[0] == fence[0]
+              and len(match.group(1)) >= len(fence)
+              and not line.strip().lstrip(fence[0]).strip())
+    return None if closes else fence
+
+
 def block_tables(text: str) -> str:
     """``text`` with each pipe table of more than ``TABLE_BLOCK_ROWS`` body rows written
     in blocks of that many, each under the table's header and separator lines and apart
@@ -52,12 +65,9 @@ def block_tables(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence_match = _FENCE.match(line)
-        if fence is None and fence_match:
-            fence = fence_match.group(1)
-        elif fence is not None and fence_match and fence_match.group(1)[0] == fence[0]:
-            fence = None
-        elif (fence is None and _TABLE_ROW.match(line) and i + 1 < len(lines)
+        if fence is not None or _FENCE.match(line):  # a table in code stays as written
+            fence = _fence_after(fence, line)
+        elif (_TABLE_ROW.match(line) and i + 1 < len(lines)
               and _TABLE_SEPARATOR.match(lines[i + 1])):
             end = i + 2
             while end < len(lines) and _TABLE_ROW.match(lines[end]):
@@ -111,16 +121,8 @@ def markdown_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
         headings.append((level, title))
 
     for line in text.split("\n"):
-        fence_match = _FENCE.match(line)
-        if fence is not None:
-            body.append(line)
-            if fence_match and fence_match.group(1)[0] == fence[0] \
-                    and len(fence_match.group(1)) >= len(fence) \
-                    and not line.strip().lstrip(fence[0]).strip():
-                fence = None
-            continue
-        if fence_match:
-            fence = fence_match.group(1)
+        if fence is not None or _FENCE.match(line):  # code: text, never a heading
+            fence = _fence_after(fence, line)
             body.append(line)
             continue
         atx = _ATX.match(line)
