@@ -237,6 +237,7 @@ def table_blocks(table: HtmlElement) -> list[str]:
     several columns ("Class 08 — Connection Exception") is a group label, and a block
     that starts inside a group repeats its label first."""
     header: list[str] = []
+    width = 0  # the header's widest row, in cells
     body: list[tuple[str, bool]] = []  # (line, is a group label)
     for row in table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr"):
         cells = row.xpath("./th|./td")
@@ -248,14 +249,20 @@ def table_blocks(table: HtmlElement) -> list[str]:
             not body and all(cell.tag == "th" for cell in cells))
         if in_head and not body:
             header.append(line)
+            width = max(width, len(cells))
             continue
-        spans = len(cells) == 1 and int(cells[0].get("colspan", "1") or 1) > 1
-        body.append((line, spans))
+        body.append((line, len(cells) == 1 and _colspan(cells[0]) > 1))
     if len(body) <= TABLE_BLOCK_ROWS or not header:
         lines = [*header, *(line for line, _ in body)]
         return ["\n".join(lines)] if lines else []
-    width = max(line.count("|") - 1 for line in header)
     return table_row_blocks([*header, "|" + " --- |" * width], body)
+
+
+def _colspan(cell: HtmlElement) -> int:
+    """How many columns ``cell`` spans: its ``colspan``'s leading digits ("2", "3px"),
+    1 when it has none ("wide", empty, absent)."""
+    digits = re.match(r"\s*(\d+)", cell.get("colspan") or "")
+    return int(digits.group(1)) if digits else 1
 
 
 def content_blocks(tree: HtmlElement) -> list[tuple[str, str]]:

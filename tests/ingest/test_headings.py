@@ -364,6 +364,10 @@ def test_a_long_table_comes_in_blocks_under_its_header(tmp_path):
     path.write_text(_codes_page(30).replace("<thead>", "<tbody>").replace("<th>", "<td>")
                     .replace("</th>", "</td>").replace("</thead>", "</tbody>"))
     assert "| --- |" not in load(path).sections[0].text
+    # a colspan that is no number is one column, not a failed page
+    path.write_text(_codes_page(30).replace('colspan="2"', 'colspan="wide"', 1))
+    blocks = [b for b in load(path).sections[0].text.split("\n\n") if b.startswith("|")]
+    assert len(blocks) > 1 and all(b.startswith("| Error Code |") for b in blocks)
 
 
 def test_every_chunk_of_a_long_table_reads_under_its_header(tmp_path):
