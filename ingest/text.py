@@ -78,6 +78,112 @@ def table_row_blocks(top: list[str], rows: list[tuple[str, bool]],
     return blocks
 
 
+# A column gap in a table laid out with spaces: two or more spaces (or a tab) between cells.
+_GAP = re.compile(r"(?<=\S)(?: {2,}|\t+)(?=\S)")
+MIN_FIXED_ROWS = 2  # body rows under the header line
+_CUT_SLACK = 3  # how far a row's cell may start from its header's column
+_MAX_LABEL_WORDS = 4
+
+
+def fixed_width_tables(text: str) -> str:
+    """``text`` with each table laid out in columns of spaces written as a pipe table.
+
+    A table is a header line and at least ``MIN_FIXED_ROWS`` lines under it, with no blank
+    line between, where the header has two or more cells apart by gaps of two or more
+    spaces (or tabs), and every row fits the header's columns: at each column's start the
+    row has a space just before or at it (a cell may run up to the next column, as in
+    "every week (tap, no water) every 3 months"), or one within ``_CUT_SLACK`` characters.
+    A row whose first cell is empty continues the row above (a wrapped cell). The header's
+    cells must be labels (at most four words each, none ending in a full stop, comma or
+    colon) and at least half the rows must have a gap at some column, so prose with two
+    spaces after its sentences stays prose. Before this, collapsing spaces joined such a table's
+    cells into one run of words ("Part number Description Price: AR-P220 Dust bags ..."),
+    and no row could say which column a value was under. Everything else is unchanged.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        table = _fixed_table(lines, i)
+        if table is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        rows, end = table
+        out.append("| " + " | ".join(rows[0]) + " |")
+        out.append("|" + " --- |" * len(rows[0]))
+        out.extend("| " + " | ".join(row) + " |" for row in rows[1:])
+        i = end
+    return "\n".join(out)
+
+
+def _fixed_table(lines: list[str], at: int) -> tuple[list[list[str]], int] | None:
+    """The cells of the table whose header is ``lines[at]`` and the index after its last
+    row; None when no such table starts there (``fixed_width_tables``)."""
+    header = lines[at].expandtabs(8)
+    if not _GAP.search(header) or header.lstrip().startswith("|"):
+        return None
+    lead = len(header) - len(header.lstrip())
+    starts = [lead] + [m.end() for m in _GAP.finditer(header)]
+    end = at + 1
+    while end < len(lines) and lines[end].strip() and not lines[end].lstrip().startswith("|"):
+        end += 1
+    labels = _cut(header, starts) or []
+    if not labels or any(not _is_label(c) for c in labels):
+        return None
+    rows: list[list[str]] = [labels]
+    gapped = 0
+    for raw in lines[at + 1:end]:
+        line = raw.expandtabs(8)
+        cells = _cut(line, starts)
+        if not cells or (len(line) - len(line.lstrip()) > lead + _CUT_SLACK
+                         and not cells[0] and len(rows) == 1):
+            return None
+        gapped += any(_gap_before(line, s) for s in starts[1:] if s < len(line))
+        if not cells[0] and len(rows) > 1:  # a wrapped cell continues the row above
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+    body = len(rows) - 1
+    if body < MIN_FIXED_ROWS or 2 * gapped < end - at - 1:
+        return None
+    escaped = [[c.replace("|", "\\|") for c in row] for row in rows]
+    return escaped, end
+
+
+def _is_label(cell: str) -> bool:
+    """A header cell: at most ``_MAX_LABEL_WORDS`` words, not ending a sentence or clause
+    ("Part number", "Price (US)"; not "One sentence here.")."""
+    return bool(cell) and len(cell.split()) <= _MAX_LABEL_WORDS and not cell.endswith(
+        (".", ",", ";", ":", "!", "?"))
+
+
+def _gap_before(line: str, start: int) -> bool:
+    """Whether ``line`` has two or more spaces right before column ``start``."""
+    return line[max(0, start - 2):start] == "  "
+
+
+def _cut(line: str, starts: list[int]) -> list[str] | None:
+    """``line`` cut into cells at the column ``starts`` (each moved to the nearest space
+    within ``_CUT_SLACK`` characters when it falls inside a word), stripped; None when a
+    cut cannot be placed."""
+    cuts = []
+    for start in starts[1:]:
+        if start >= len(line):
+            cuts.append(len(line))
+            continue
+        spot = next((c for d in range(_CUT_SLACK + 1) for c in (start - d, start + d)
+                     if 0 < c <= len(line) and (line[c - 1] == " " or c == len(line)
+                                                or line[c] == " ")), None)
+        if spot is None:
+            return None
+        cuts.append(spot)
+    bounds = [0, *cuts, len(line)]
+    if any(b > a_next for b, a_next in zip(bounds, bounds[1:], strict=False)):
+        return None
+    return [line[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 def clean_text(text: str, *, collapse_spaces: bool = True) -> str:
     """Strip control characters and normalise whitespace, keeping paragraph breaks.
 
@@ -164,12 +270,14 @@ def _detect_legacy(data: bytes) -> tuple[str, str] | None:
 def parse_text(data: bytes, source: str) -> Parsed:
     """Parse a ``.txt`` file into sections by the headings plain text uses
     (``text_sections``), paragraphs kept; one section with heading ``()`` when it has none.
+    Tables laid out in columns of spaces are written as pipe tables first
+    (``fixed_width_tables``), so their rows keep their columns when spaces are collapsed.
 
     Raises ``InputFileError`` for binary or undecodable data (see the module docstring).
     The title is the heading that opens the file (``text_sections``), ``None`` when the
     file opens with anything else, prose above all.
     """
-    text = clean_text(decode_text(data, source))
+    text = clean_text(fixed_width_tables(decode_text(data, source)))
     title, sections = text_sections(text) if text else (None, ())
     return Parsed(title=title, sections=sections)
 

@@ -509,3 +509,44 @@ def test_discover_skips_named_pipe_instead_of_hanging(tmp_path):
     os.mkfifo(tmp_path / "pipe.txt")
     entries, skipped = discover([tmp_path], DiscoverConfig())
     assert entries == [] and "not a regular file" in skipped[0].reason
+
+
+def test_text_tables_laid_out_in_spaces_become_pipe_tables(tmp_path):
+    from assistant.answering.evidence import split_passage
+    from index.records import Passage
+    from ingest.text import fixed_width_tables
+
+    path = tmp_path / "care.txt"
+    path.write_text(
+        "CARE\n----\n\n"
+        "Part                 Clean                     Replace\n"
+        "Main brush           every week                every 6 to 12 months\n"
+        "HEPA filter          every week (tap, no water) every 3 months\n"
+        "Dust bag             not cleanable             when full, up to\n"
+        "                                               60 days\n\n"
+        "Homes with pets:  replace the filter every 2 months.\n")
+    doc = load(path)
+    assert doc.sections[0].text == (
+        "CARE\n\n| Part | Clean | Replace |\n| --- | --- | --- |\n"
+        "| Main brush | every week | every 6 to 12 months |\n"
+        # a cell running up to the next column, and one wrapped onto a second line
+        "| HEPA filter | every week (tap, no water) | every 3 months |\n"
+        "| Dust bag | not cleanable | when full, up to 60 days |\n\n"
+        "Homes with pets: replace the filter every 2 months.")
+    # each row's unit says which column each value is under
+    units = split_passage(Passage(chunk_id="c", doc_id="d", source="care.txt",
+                                  text=doc.sections[0].text, score=1.0))
+    assert "Part: HEPA filter; Clean: every week (tap, no water); Replace: every 3 months" \
+        in [u.text for u in units]
+    # prose with two spaces after its sentences, a lone aligned line, and a row that does
+    # not fit the header's columns are left as written
+    prose = ("One sentence here.  Another follows it.\nA third line goes.  And a fourth.\n"
+             "The end of it all.  Done.\n")
+    assert fixed_width_tables(prose) == prose
+    assert fixed_width_tables("KI-2031  SweepBot X9 Pro\nA paragraph follows.\n") == \
+        "KI-2031  SweepBot X9 Pro\nA paragraph follows.\n"
+    ragged = "Name      Value\nalpha     1\nsomethinglongerthanthecolumn 2\n"
+    assert fixed_width_tables(ragged) == ragged
+    # a pipe in a cell is escaped, so the row keeps its three cells
+    assert "| a\\|b | 1 | x |" in fixed_width_tables(
+        "Key    N    Note\na|b    1    x\nc      2    y\n")
