@@ -81,6 +81,10 @@ def table_row_blocks(top: list[str], rows: list[tuple[str, bool]],
 # A column gap in a table laid out with spaces: two or more spaces (or a tab) between cells.
 _GAP = re.compile(r"(?<=\S)(?: {2,}|\t+)(?=\S)")
 MIN_FIXED_ROWS = 2  # body rows under the header line
+# Rows per block under the header: the pipes make a table longer than its spaced layout,
+# and a chunk cut inside a table would start with rows that name no column (an 8-row
+# price list no longer fitted one 192-token chunk).
+FIXED_BLOCK_ROWS = 5
 _CUT_SLACK = 3  # how far a row's cell may start from its header's column
 _MAX_LABEL_WORDS = 4
 
@@ -96,9 +100,11 @@ def fixed_width_tables(text: str) -> str:
     A row whose first cell is empty continues the row above (a wrapped cell). The header's
     cells must be labels (at most four words each, none ending in a full stop, comma or
     colon) and at least half the rows must have a gap at some column, so prose with two
-    spaces after its sentences stays prose. Before this, collapsing spaces joined such a table's
-    cells into one run of words ("Part number Description Price: AR-P220 Dust bags ..."),
-    and no row could say which column a value was under. Everything else is unchanged.
+    spaces after its sentences stays prose. Tables of more than ``FIXED_BLOCK_ROWS`` rows
+    are written in blocks of that many, each under the header (``table_row_blocks``).
+    Before this, collapsing spaces joined such a table's cells into one run of words
+    ("Part number Description Price: AR-P220 Dust bags ..."), and no row could say which
+    column a value was under. Everything else is unchanged.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[str] = []
@@ -110,9 +116,9 @@ def fixed_width_tables(text: str) -> str:
             i += 1
             continue
         rows, end = table
-        out.append("| " + " | ".join(rows[0]) + " |")
-        out.append("|" + " --- |" * len(rows[0]))
-        out.extend("| " + " | ".join(row) + " |" for row in rows[1:])
+        top = ["| " + " | ".join(rows[0]) + " |", "|" + " --- |" * len(rows[0])]
+        body = [("| " + " | ".join(row) + " |", False) for row in rows[1:]]
+        out.append("\n\n".join(table_row_blocks(top, body, FIXED_BLOCK_ROWS)))
         i = end
     return "\n".join(out)
 

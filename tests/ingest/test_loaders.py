@@ -550,3 +550,9 @@ def test_text_tables_laid_out_in_spaces_become_pipe_tables(tmp_path):
     # a pipe in a cell is escaped, so the row keeps its three cells
     assert "| a\\|b | 1 | x |" in fixed_width_tables(
         "Key    N    Note\na|b    1    x\nc      2    y\n")
+    # a longer table is written in blocks under its header, so a chunk cut between them
+    # still names its columns
+    long = "Code   Price\n" + "".join(f"X-{i}    ${i}.00\n" for i in range(7))
+    blocks = fixed_width_tables(long).strip().split("\n\n")
+    assert [b.split("\n")[:2] for b in blocks] == [["| Code | Price |", "| --- | --- |"]] * 2
+    assert [len(b.split("\n")) - 2 for b in blocks] == [5, 2]
