@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     # The answer is still a cited quote of the unit it picks, when P(yes) >= min_p.
     answer_unit_judge: str | None = None
     answer_unit_judge_min_p: float = Field(default=0.5, ge=0.0, le=1.0)
+    # The names the whole corpus is about, comma-separated ("PostgreSQL, Postgres" for its
+    # manual, "Acme, Acme Robotics" for a company's own documents): a question naming one
+    # needs no evidence unit to repeat it. None (the default): every name a question gives
+    # must be in the unit that answers, or in its passage.
+    answer_corpus_names: str | None = None
+
+    @property
+    def corpus_names(self) -> tuple[str, ...]:
+        """``answer_corpus_names`` as a tuple of names (empty entries dropped)."""
+        raw = self.answer_corpus_names or ""
+        return tuple(n.strip() for n in raw.split(",") if n.strip())
 
     @property
     def models_dir(self) -> Path:

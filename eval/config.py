@@ -12,7 +12,9 @@ at least one ``[setups.NAME]``)::
     [questions]  format (qa|pubmedqa|scifact), path, split, corpus_sentences
     [retrieval]  k, mode, reranker            (defaults for the retrieval setups)
     [answer]     min_retrieval_score, min_supported_fraction, min_support, temperature,
-                 verifier_embedder            (default: the corpus embedder)
+                 verifier_embedder            (default: the corpus embedder),
+                 corpus_names                 (names the whole corpus is about, e.g.
+                                               ["PostgreSQL", "Postgres"]; default none)
     [adapters]   registry                     (default: $ASSISTANT_HOME/adapters)
     [adapters.recipes.NAME]  mode, data, split, index, args
                  how to train adapter NAME when the registry lacks it: ``eval run``
@@ -122,6 +124,9 @@ class AnswerSection:
     # it to the bundled model when the corpus uses a tuned one, so citations are judged
     # on the scale min_support was calibrated on.
     verifier_embedder: str | None = None
+    # The names the whole corpus is about (AnswerConfig.corpus_names): a question naming
+    # one needs no evidence unit to repeat it.
+    corpus_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,6 +345,12 @@ def _coerce(value: Any, kind: Any, table: str, key: str, base_dir: Path) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise EvalConfigError(f"{where} must be a number, got {value!r}")
         return float(value)
+    if kind.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            raise EvalConfigError(f"{where} must be a list of non-empty strings, got "
+                                  f"{value!r}")
+        return tuple(v.strip() for v in value)
     if kind.startswith("str"):
         if value == "" and "None" in kind:
             return None

@@ -347,7 +347,7 @@ def build_setups(config: EvalConfig, setups: Sequence[SetupConfig],
     answer_config = AnswerConfig(
         abstain=AbstainConfig(min_retrieval_score=answer.min_retrieval_score,
                               min_supported_fraction=answer.min_supported_fraction),
-        temperature=answer.temperature)
+        temperature=answer.temperature, corpus_names=answer.corpus_names)
     verifier = CitationVerifier(verifier_embedder(answer.verifier_embedder, embedder),
                                 CitationConfig(min_support=answer.min_support))
     selectors = _selectors(config, setups)

@@ -116,6 +116,8 @@ class AnswerConfig:
     answers were right far more often than generated ones. ``generate`` (evidence-first
     only; on by default): false never asks the model; a question no unit answers by
     extraction is declined, with the closest units as related passages.
+    ``corpus_names``: the names the whole corpus is about ("PostgreSQL" for its manual);
+    extraction does not ask a unit to repeat them (``extract.asked_terms``).
     """
 
     abstain: AbstainConfig = field(default_factory=AbstainConfig)
@@ -128,12 +130,17 @@ class AnswerConfig:
     evidence_first: bool = True
     extract_first: bool = True
     generate: bool = True
+    corpus_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("evidence_first", "extract_first", "generate"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got "
                                   f"{getattr(self, name)!r}")
+        names = self.corpus_names
+        if isinstance(names, str) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ConfigError(f"corpus_names must be a list of non-empty names, got {names!r}")
+        object.__setattr__(self, "corpus_names", tuple(n.strip() for n in names))
         if not self.generate and not self.evidence_first:
             raise ConfigError("generate = false needs evidence_first = true: over whole "
                               "passages only the model can answer")
@@ -455,7 +462,8 @@ class RagAnswerer(_Base):
         step = time.perf_counter()
         found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
                                          draft.retrieved,
-                                         self.verifier.config.max_quote_chars, self.judge)
+                                         self.verifier.config.max_quote_chars, self.judge,
+                                         self.config.corpus_names)
         draft.timings["extract"] = time.perf_counter() - step
         if found is None:
             return None

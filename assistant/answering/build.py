@@ -147,12 +147,12 @@ def generates(settings: Settings) -> bool:
 
 
 def answer_config(settings: Settings) -> AnswerConfig:
-    """The ``AnswerConfig`` that ``settings`` ask for: ``answer_evidence_first`` and
-    ``generates(settings)``, the rest at their defaults."""
+    """The ``AnswerConfig`` that ``settings`` ask for: ``answer_evidence_first``,
+    ``generates(settings)`` and the corpus names, the rest at their defaults."""
     from assistant.answering.answer import AnswerConfig
 
     return AnswerConfig(evidence_first=settings.answer_evidence_first,
-                        generate=generates(settings))
+                        generate=generates(settings), corpus_names=settings.corpus_names)
 
 
 def warn_unused_adapters(what: str, settings: Settings) -> bool:

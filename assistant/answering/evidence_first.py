@@ -277,17 +277,19 @@ def citation(n: int, passage: Passage, quote: str, support: float, origin: str) 
 
 def extracted(question: str, evidence: Evidence, passages: list[Passage],
               retrieved: Sequence[Passage], max_quote_chars: int = 300,
-              judge: UnitJudge | None = None,
+              judge: UnitJudge | None = None, corpus_names: Sequence[str] = (),
               ) -> tuple[str, Citation, list[Passage], Extraction] | None:
     """``extract``'s answer over ``evidence.ranked``: the text with its ``[n]`` marker, the
     ``extract`` citation of the unit, and ``passages`` with the unit appended when it was
     not among them (its number ``n``); where nothing qualifies, the ``judge``'s pick
-    (``extract.judged``; citation origin ``judge``); None when neither answers."""
+    (``extract.judged``; citation origin ``judge``); None when neither answers.
+    ``corpus_names``: the names the whole corpus is about (``extract.asked_terms``)."""
     origin = "extract"
-    found = extract(question, evidence.ranked, pool=evidence.units)
+    found = extract(question, evidence.ranked, pool=evidence.units,
+                    corpus_names=corpus_names)
     if found is None and judge is not None and evidence.ranked:
         found = judged(question, evidence.ranked, judge(question, evidence.ranked),
-                       judge.min_p)
+                       judge.min_p, corpus_names)
         origin = "judge"
     if found is None:
         return None

@@ -631,14 +631,26 @@ def asks_two(question: str) -> bool:
     return _TWO_ASKED.search(_asking(question)) is not None
 
 
-def asked_terms(question: str) -> tuple[AnswerType, list[str], list[str]]:
+def corpus_terms(names: Iterable[str]) -> frozenset[str]:
+    """The terms (stems, as ``key_terms`` gives them) of ``names``."""
+    return frozenset(stem(t) for name in names for t in tokens(name))
+
+
+def asked_terms(question: str, corpus_names: Iterable[str] = ()
+                ) -> tuple[AnswerType, list[str], list[str]]:
     """``(kind asked for, key terms, required terms)`` as ``extract`` reads ``question``:
     ``key_terms`` less the words naming the kind ("time", "cost", ...), and "default"
     required when a default is asked for (the unit must state one); for a count of
     something per something ("how many rows per second"), what it is per is required too:
-    "one row per replication slot" is no answer to it."""
+    "one row per replication slot" is no answer to it. The words of ``corpus_names`` (the
+    names the whole corpus is about: "PostgreSQL" for its manual) are not required: every
+    unit speaks for them, named or not ("What is gcd(1071, 462) in PostgreSQL?" is
+    answered by the function's row, which does not repeat the product's name); they stay
+    key terms."""
     answer_type = asked_for(question)
     terms, required = key_terms(question)
+    given = corpus_terms(corpus_names)
+    required = [t for t in required if t not in given]
     if _DEFAULT_ASKED.search(question) and "default" not in required:
         required = [*required, "default"]
     if answer_type is AnswerType.COUNT:  # "how many rows per second": a rate of seconds
@@ -658,6 +670,7 @@ def extract(
     top_min_coverage: float = TOP_MIN_COVERAGE,
     related: RelatedTerms | None = None,
     pool: Sequence[EvidenceUnit] = (),
+    corpus_names: Sequence[str] = (),
 ) -> Extraction | None:
     """The first unit of ``units`` that answers ``question`` (module docstring), or None.
 
@@ -672,8 +685,11 @@ def extract(
     its default ("Sets the maximum number of client connections ...") answers through a
     unit of the same passage that states one ("The default is typically 100
     connections"), the two units' terms counted together (``_default_beside``).
+
+    ``corpus_names``: the names the whole corpus is about, which no unit need repeat
+    (``asked_terms``).
     """
-    answer_type, terms, required = asked_terms(question)
+    answer_type, terms, required = asked_terms(question, corpus_names)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
     # A row read as a lookup (the cell under the column asked for), from a current
@@ -795,14 +811,14 @@ def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
 
 
 def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
-           min_p: float) -> Extraction | None:
+           min_p: float, corpus_names: Sequence[str] = ()) -> Extraction | None:
     """The answer a unit judge picks (``judge.UnitJudge``: ``probs[i]`` is P(yes) that
     ``units[i]`` answers ``question``): the unit rated highest among those that name the
     question's required terms and hold a span of the kind asked for (the whole unit for
     "other" and yes/no questions), when its P(yes) is at least ``min_p``; a unit of a
     superseded or archived document only when no current one qualifies. None otherwise.
     No key-term coverage is asked for: that is what the judge stands in for."""
-    answer_type, terms, required = asked_terms(question)
+    answer_type, terms, required = asked_terms(question, corpus_names)
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     best: dict[bool, tuple[float, Extraction]] = {}
     for unit, p in zip(_as_units(units), probs, strict=True):

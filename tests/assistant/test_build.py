@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering.answer import AnswerOptions, ClosedBookAnswerer, RagAnswerer
+from assistant.answering.answer import (
+    AnswerConfig,
+    AnswerOptions,
+    ClosedBookAnswerer,
+    RagAnswerer,
+)
 from assistant.answering.build import (
     LoadedBase,
     build_answerer,
@@ -137,6 +142,12 @@ def test_built_answerers_extract_or_decline_unless_generation_is_set(base, index
     assert not passages.evidence_first and passages.generate is True
     with pytest.raises(ConfigError, match="generate = false needs evidence_first"):
         built(EVIDENCE_FIRST="false", GENERATE="false")
+    # the names the corpus is about, comma-separated
+    assert built(CORPUS_NAMES=" PostgreSQL, Postgres ,").config.corpus_names == (
+        "PostgreSQL", "Postgres")
+    assert default.config.corpus_names == ()
+    with pytest.raises(ConfigError, match="corpus_names"):
+        AnswerConfig(corpus_names="PostgreSQL")
 
 
 def test_ask_builds_the_answerer_and_serves_the_adapter(index_dir, tiny_dir, tiny_adapter,

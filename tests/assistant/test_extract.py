@@ -208,6 +208,23 @@ def test_required_name_missing_refuses():
                    [unit("Firmware 3.4.1 fixed the dock error E55.")]) is None
 
 
+def test_the_corpus_names_need_not_be_repeated_by_the_unit():
+    # A manual's rows do not repeat the product's name; a question naming it is still
+    # answered when the corpus is declared to be about it, and only then.
+    row = unit("gcd ( numeric_type, numeric_type ) → numeric_type Greatest common divisor; "
+               "gcd(1071, 462) → 21", path="9.3. Mathematical Functions")
+    question = "What is gcd(1071, 462) in PostgreSQL?"
+    assert asked_terms(question)[2] == ["postgresql"]
+    assert extract(question, [row]) is None
+    got = extract(question, [row], corpus_names=("PostgreSQL", "Postgres"))
+    assert got is not None and "→ 21" in got.text
+    assert asked_terms(question, ["PostgreSQL"])[2] == []
+    assert "postgresql" in asked_terms(question, ["PostgreSQL"])[1]  # still a key term
+    # another name the question gives is still required
+    assert extract("What is gcd(1071, 462) in MySQL?", [row],
+                   corpus_names=("PostgreSQL",)) is None
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",

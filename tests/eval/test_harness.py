@@ -402,6 +402,14 @@ def test_citations_can_be_checked_with_another_embedder_than_the_corpus(world, t
     path.write_text(config.path.read_text().replace(
         "[answer]\n", '[answer]\nverifier_embedder = "all-MiniLM-L6-v2"\n', 1))
     assert load_config(path).answer.verifier_embedder == "all-MiniLM-L6-v2"
+    assert config.answer.corpus_names == ()
+    path.write_text(config.path.read_text().replace(
+        "[answer]\n", '[answer]\ncorpus_names = ["PostgreSQL", "Postgres"]\n', 1))
+    assert load_config(path).answer.corpus_names == ("PostgreSQL", "Postgres")
+    path.write_text(config.path.read_text().replace(
+        "[answer]\n", '[answer]\ncorpus_names = "PostgreSQL"\n', 1))
+    with pytest.raises(EvalConfigError, match=r"\[answer\] corpus_names must be a list"):
+        load_config(path)
     assert verifier_embedder(None, embedder) is embedder
     assert verifier_embedder("all-MiniLM-L6-v2", embedder) is embedder
     assert verifier_embedder(embedder.info.path, embedder) is embedder
