@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import InputFileError
 from ingest.headings import HeadingStack
@@ -283,12 +283,25 @@ def parse_text(data: bytes, source: str) -> Parsed:
     The title is the heading that opens the file (``text_sections``), ``None`` when the
     file opens with anything else, prose above all.
     """
-    text = clean_text(fixed_width_tables(decode_text(data, source)))
+    # Sections are found before spaces are collapsed: the gap after a record's identifier
+    # ("KI-2044  Acme Home app ...") is what tells a record line from prose.
+    text = clean_text(fixed_width_tables(decode_text(data, source)), collapse_spaces=False)
     title, sections = text_sections(text) if text else (None, ())
-    return Parsed(title=title, sections=sections)
+    return Parsed(title=_collapsed(title) if title else title,
+                  sections=tuple(replace(sec, text=clean_text(sec.text),
+                                         heading=tuple(_collapsed(h) for h in sec.heading))
+                                 for sec in sections))
+
+
+def _collapsed(line: str) -> str:
+    return _SPACES.sub(" ", line).strip()
 
 
 _UNDERLINE = re.compile(r"^(=+|-+)$")
+# An entry of a list of records: an identifier with a number ("KI-2044", "TICKET-12",
+# "#482"), two or more spaces, and a short title, right after a blank line and over the
+# entry's lines ("KI-2044  Acme Home app 5.4.0 on Android 15" / "Symptom: ...").
+_RECORD_LINE = re.compile(r"^(?:#?\d+|[A-Z][A-Z0-9]*-\d+)(?: {2,}|\t+)[^\s.][^\n]{0,78}$")
 _MAX_HEADING_CHARS = 80
 # Capital lines with a sentence end ("ACME ROBOTICS, INC.") that may stand above the title.
 _MAX_LETTERHEAD_LINES = 2
@@ -349,7 +362,11 @@ def text_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
     - a line in capitals ("COMPANY FACTS", "3. TWO-STEP VERIFICATION") standing alone
       between blank lines (level 2);
     - the title line (``_title_line``): the heading that opens the file, level 1 when in
-      capitals, with any letterhead lines above it in its section. It is the title.
+      capitals, with any letterhead lines above it in its section. It is the title;
+    - the line that opens an entry of a list of records ("KI-2044  Acme Home app 5.4.0 on
+      Android 15": an identifier with a number, two or more spaces, a title of at most 80
+      characters) between a blank line and the entry's first line (level 3), so that every
+      chunk of the entry names the record it belongs to.
 
     The heading line stays in its section's text (the underline goes); text before the
     first heading is a section of its own with no heading. Text with no heading is one
@@ -371,6 +388,8 @@ def text_sections(text: str) -> tuple[str | None, tuple[Section, ...]]:
         level = _underline_level(line, below)
         if not level and _is_caps_heading(line) and above_blank and not below:
             level = 2
+        if not level and above_blank and below and _RECORD_LINE.match(line):
+            level = 3  # "KI-2044  Acme Home app 5.4.0 on Android 15" over its entry
         if not level:
             headings.body.append(lines[i])
             i += 1

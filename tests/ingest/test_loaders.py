@@ -556,3 +556,25 @@ def test_text_tables_laid_out_in_spaces_become_pipe_tables(tmp_path):
     blocks = fixed_width_tables(long).strip().split("\n\n")
     assert [b.split("\n")[:2] for b in blocks] == [["| Code | Price |", "| --- | --- |"]] * 2
     assert [len(b.split("\n")) - 2 for b in blocks] == [5, 2]
+
+
+def test_text_records_under_an_identifier_head_their_entries(tmp_path):
+    path = tmp_path / "known-issues.txt"
+    path.write_text(
+        "Support - Known Issues\nMaintained by Support.\n\n"
+        "KI-2031  SweepBot X9 Pro, firmware 3.4.1\nSymptom: the fan keeps running.\n"
+        "Workaround: none needed.\n\n"
+        "KI-2044  Acme Home app 5.4.0 on Android 15\nSymptom: the widget shows \"Battery --\".\n"
+        "Workaround: fixed in app 5.4.1.\n\n"
+        # prose that starts with an identifier, a lone record line, and one with a
+        # single space are not headings
+        "RFC-2616 defines HTTP and many of its\nheaders in full.\n\n"
+        "KI-9999  Alone at the end\n")
+    doc = load(path)
+    assert [s.heading for s in doc.sections] == [
+        (), ("KI-2031 SweepBot X9 Pro, firmware 3.4.1",),
+        ("KI-2044 Acme Home app 5.4.0 on Android 15",)]
+    # each entry's text opens with its record line, spaces collapsed; nothing is lost
+    assert doc.sections[2].text.startswith("KI-2044 Acme Home app 5.4.0 on Android 15\n")
+    assert doc.sections[2].text.endswith("RFC-2616 defines HTTP and many of its\n"
+                                         "headers in full.\n\nKI-9999 Alone at the end")
