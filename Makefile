@@ -44,7 +44,8 @@ demo: setup
 	$(VENV)/bin/assistant ingest examples/acme/docs --index $(DEMO_HOME)/index
 	$(VENV)/bin/assistant index info --index $(DEMO_HOME)/index
 	$(VENV)/bin/assistant search "How long do I have to return a product for a refund?" --index $(DEMO_HOME)/index -k 3
-	ASSISTANT_HOME=$(DEMO_HOME)/home $(VENV)/bin/assistant ask "How long do I have to return a product for a refund?" --index $(DEMO_HOME)/index -k 3 --max-new-tokens 64
+	ASSISTANT_HOME=$(DEMO_HOME)/home ASSISTANT_ANSWER_CORPUS_NAMES="Acme, Acme Robotics" \
+	  $(VENV)/bin/assistant ask "How long do I have to return a product for a refund?" --index $(DEMO_HOME)/index -k 3 --max-new-tokens 64
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

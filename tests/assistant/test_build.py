@@ -260,3 +260,31 @@ def test_ask_with_the_bundled_model(index_dir, bundled_home, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["model"] == "SmolLM2-135M-Instruct" and record["adapter"] is None
     assert record["answer"].strip() and record["passages"]
+
+
+def test_corpus_names_let_a_unit_answer_without_repeating_them(base, embedder, monkeypatch,
+                                                               tmp_path):
+    from core.settings import get_settings
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "functions.md").write_text(
+        "# Mathematical functions\n\nThe gcd function returns the greatest common divisor "
+        "of its inputs; gcd(1071, 462) returns 21.\n")
+    ingest([tmp_path / "docs"], tmp_path / "index", progress=False, embedder=embedder)
+    searcher, _ = open_index(tmp_path / "index", embedder)
+    question = "What does gcd(1071, 462) return in Acmebase?"
+
+    def answer(names: str | None):
+        monkeypatch.delenv("ASSISTANT_ANSWER_CORPUS_NAMES", raising=False)
+        if names is not None:
+            monkeypatch.setenv("ASSISTANT_ANSWER_CORPUS_NAMES", names)
+        get_settings.cache_clear()
+        answerer = build_answerer(base.generator, searcher, embedder=embedder)
+        return answerer.answer(question, options=AnswerOptions(k=2))
+
+    without = answer(None)
+    assert without.abstained  # "Acmebase" is in no unit: the documents may be another product's
+    named = answer("Acmebase, Acme Base")
+    assert not named.abstained and "21" in named.answer and named.answer_kind == "extracted"
+    assert named.citations and named.citations[0].source == "functions.md"
+    get_settings.cache_clear()
