@@ -105,14 +105,14 @@ def ranking_row(orders: list[tuple[Case, list]]) -> dict:
     """Over ``(case, its units best first)`` pairs: unit hit@1 and hit@3 (a unit holding
     the gold answer) and what ``extract`` answers from the top units: a span holding the
     gold (right), another span (wrong), nothing (none). ``n`` cases."""
-    from assistant.answering.extract import EXTRACT_UNITS, extract
+    from assistant.answering.extract import extract_ranked
 
     n = len(orders)
     at1 = at3 = right = wrong = none = 0
     for case, order in orders:
         at1 += any(holds_any(u.text, case.record) for u in order[:1])
         at3 += any(holds_any(u.text, case.record) for u in order[:3])
-        found = extract(case.record.question, order[:EXTRACT_UNITS], pool=case.units)
+        found = extract_ranked(case.record.question, order, pool=case.units)
         if found is None:
             none += 1
         elif holds_any(found.span, case.record):
@@ -217,17 +217,20 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> d
         select_units,
     )
     from assistant.answering.extract import (
+        DEEP_MIN_COVERAGE,
+        DEEP_UNITS,
         EXTRACT_UNITS,
         MIN_COVERAGE,
         OTHER_MIN_COVERAGE,
-        extract,
+        extract_ranked,
     )
 
     _choose(scorer)
     print(f"\nchosen: lexical weight {scorer.lexical_weight}, prefix weight "
           f"{scorer.prefix_weight}, rank weight {scorer.rank_weight}, k {DEFAULT_K}, "
           f"budget {DEFAULT_BUDGET_TOKENS} tokens, "
-          f"min_score {DEFAULT_MIN_SCORE}; extract over the top {EXTRACT_UNITS} units, "
+          f"min_score {DEFAULT_MIN_SCORE}; extract over the top {EXTRACT_UNITS} units "
+          f"(then down to {DEEP_UNITS} at {DEEP_MIN_COVERAGE} of the key terms), "
           f"min_coverage {MIN_COVERAGE}, other_min_coverage {OTHER_MIN_COVERAGE}")
     per_type: dict[str, Counter] = defaultdict(Counter)
     for c in cases:
@@ -239,7 +242,7 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> d
         t["unit hit@1"] += bool(by_score) and holds_any(by_score[0].unit.text, c.record)
         t["unit hit@3"] += any(holds_any(s.unit.text, c.record) for s in by_score[:3])
         t["abstained"] += sel.abstain
-        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
+        ex = extract_ranked(c.record.question, ranked(scorer, c), pool=c.units)
         if ex is None:
             t["extract: none"] += 1
         elif holds_any(ex.span, c.record):
@@ -260,7 +263,7 @@ def report(cases: list[Case], scorer, unanswerable: list[Case], split: str) -> d
     table(rows, f"{split}: answerable questions (counts)")
 
     sels = [select_units(c.record.question, c.passages, scorer) for c in unanswerable]
-    exs = [extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
+    exs = [extract_ranked(c.record.question, ranked(scorer, c), pool=c.units)
            for c in unanswerable]
     rows = [{"n": len(unanswerable), "selection abstains (min_score)": sum(s.abstain for s in sels),
              "extract declines": sum(e is None for e in exs),
@@ -333,11 +336,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _verbose(cases: list[Case], scorer) -> None:
-    from assistant.answering.extract import EXTRACT_UNITS, asked_for, extract
+    from assistant.answering.extract import asked_for, extract_ranked
 
     print()
     for c in cases:
-        ex = extract(c.record.question, ranked(scorer, c)[:EXTRACT_UNITS], pool=c.units)
+        ex = extract_ranked(c.record.question, ranked(scorer, c), pool=c.units)
         mark = "none" if ex is None else ("RIGHT" if holds_any(ex.span, c.record) else "WRONG")
         top = ranked(scorer, c)[0].text if c.units else ""
         print(f"{c.record.id} [{c.record.qtype}/{asked_for(c.record.question).value}] {mark}: "

@@ -3,7 +3,8 @@
 
 - ``gather``: retrieved passages -> evidence units, scored once -> ``choose_units`` (the
   dev-chosen defaults of ``select_units``) plus the best-scored units ``extract`` reads
-  (``EXTRACT_UNITS``, as the benchmark that chose its thresholds did).
+  (``DEEP_UNITS``; ``extract.extract_ranked`` reads the first ``EXTRACT_UNITS`` at its
+  usual thresholds, the rest only with more of the question's key terms).
 - ``unit_passage``: a unit as a ``Passage`` (its text, source, page, heading path and its
   document's date and status), so the grounded prompt numbers units and the citation
   verifier checks against them.
@@ -39,10 +40,11 @@ from assistant.answering.evidence import (
     split_passages,
 )
 from assistant.answering.extract import (
+    DEEP_UNITS,
     EXTRACT_UNITS,
     Extraction,
     check_answer,
-    extract,
+    extract_ranked,
     judged,
 )
 from assistant.answering.records import Citation
@@ -100,13 +102,13 @@ def unit_passage(unit: EvidenceUnit, source: Passage | None, score: float = 0.0)
 
 def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer) -> Evidence:
     """Units of ``passages`` for ``query``: the selection (``select_units``'s defaults), the
-    selection as passages, and the top ``EXTRACT_UNITS`` units by score."""
+    selection as passages, and the top ``DEEP_UNITS`` units by score."""
     by_chunk = {p.chunk_id: p for p in passages}
     units = split_passages(passages)  # split and scored once, for selection and ranking
     values = [float(s) for s in scorer.score(query, units)] if units else []
     selection = choose_units(units, values)
     order = sorted(range(len(units)), key=lambda i: (-values[i], i))
-    ranked = [units[i] for i in order[:EXTRACT_UNITS]]
+    ranked = [units[i] for i in order[:DEEP_UNITS]]
     scores = {unit_key(u): v for u, v in zip(units, values, strict=True)}
     shown = [unit_passage(s.unit, by_chunk.get(s.unit.chunk_id), s.score)
              for s in selection.units]
@@ -285,11 +287,11 @@ def extracted(question: str, evidence: Evidence, passages: list[Passage],
     (``extract.judged``; citation origin ``judge``); None when neither answers.
     ``corpus_names``: the names the whole corpus is about (``extract.asked_terms``)."""
     origin = "extract"
-    found = extract(question, evidence.ranked, pool=evidence.units,
-                    corpus_names=corpus_names)
-    if found is None and judge is not None and evidence.ranked:
-        found = judged(question, evidence.ranked, judge(question, evidence.ranked),
-                       judge.min_p, corpus_names)
+    found = extract_ranked(question, evidence.ranked, pool=evidence.units,
+                           corpus_names=corpus_names)
+    best = evidence.ranked[:EXTRACT_UNITS]
+    if found is None and judge is not None and best:
+        found = judged(question, best, judge(question, best), judge.min_p, corpus_names)
         origin = "judge"
     if found is None:
         return None

@@ -17,6 +17,7 @@ from assistant.answering.extract import (
     attribute_terms,
     check_answer,
     extract,
+    extract_ranked,
     key_terms,
     search_query,
 )
@@ -223,6 +224,25 @@ def test_the_corpus_names_need_not_be_repeated_by_the_unit():
     # another name the question gives is still required
     assert extract("What is gcd(1071, 462) in MySQL?", [row],
                    corpus_names=("PostgreSQL",)) is None
+
+
+def test_a_lower_ranked_unit_answers_only_with_more_of_the_key_terms():
+    question = "How long does a full charge of the robot battery take on the dock?"
+    filler = [unit(f"Unrelated sentence number {i} about logging.") for i in range(5)]
+    full = unit("A full charge of the robot battery on the dock takes about 4 hours.")
+    half = unit("A robot battery charge takes about 4 hours.")  # 4 of 6 key terms
+    got = extract_ranked(question, [*filler, full])
+    assert got is not None and got.span == "about 4 hours" and got.unit is full
+    # ranked first, fewer key terms are enough; from sixth place they are not
+    assert extract_ranked(question, [half]) is not None
+    assert extract_ranked(question, [*filler, half]) is None
+    # nothing below DEEP_UNITS
+    assert extract_ranked(question, [*filler, *filler, *filler[:2], full]) is None
+    # a current unit lower down wins over a superseded one in the top five
+    old = unit("A full charge of the robot battery on the dock takes about 6 hours.",
+               status="superseded")
+    got = extract_ranked(question, [old, *filler[:4], full])
+    assert got is not None and got.unit is full
 
 
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
