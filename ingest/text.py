@@ -158,10 +158,13 @@ def _fixed_table(lines: list[str], at: int) -> tuple[list[list[str]], int] | Non
 
 
 def _is_label(cell: str) -> bool:
-    """A header cell: at most ``_MAX_LABEL_WORDS`` words, not ending a sentence or clause
-    ("Part number", "Price (US)"; not "One sentence here.")."""
-    return bool(cell) and len(cell.split()) <= _MAX_LABEL_WORDS and not cell.endswith(
-        (".", ",", ";", ":", "!", "?"))
+    """A header cell: a word of at most ``_MAX_LABEL_WORDS`` words that starts with a
+    letter, holds no digit and does not end a sentence or clause ("Part number", "Price
+    (US)"; not "One sentence here.", nor an option such as "-h, --help" or a figure, which
+    are rows of a table without a header)."""
+    return (bool(cell) and cell[0].isalpha() and not any(c.isdigit() for c in cell)
+            and len(cell.split()) <= _MAX_LABEL_WORDS
+            and not cell.endswith((".", ",", ";", ":", "!", "?")))
 
 
 def _gap_before(line: str, start: int) -> bool:

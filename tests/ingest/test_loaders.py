@@ -547,6 +547,12 @@ def test_text_tables_laid_out_in_spaces_become_pipe_tables(tmp_path):
         "KI-2031  SweepBot X9 Pro\nA paragraph follows.\n"
     ragged = "Name      Value\nalpha     1\nsomethinglongerthanthecolumn 2\n"
     assert fixed_width_tables(ragged) == ragged
+    # a list of options or figures has no header row: left as written
+    options = ("  -h, --help     show this help\n  -v, --verbose  say more\n"
+               "  -q, --quiet    say less\n")
+    assert fixed_width_tables(options) == options
+    figures = "2023    $1.5M\n2024    $2.1M\n2025    $2.8M\n"
+    assert fixed_width_tables(figures) == figures
     # a pipe in a cell is escaped, so the row keeps its three cells
     assert "| a\\|b | 1 | x |" in fixed_width_tables(
         "Key    N    Note\na|b    1    x\nc      2    y\n")
