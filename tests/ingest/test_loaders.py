@@ -575,6 +575,7 @@ def test_text_records_under_an_identifier_head_their_entries(tmp_path):
         # prose that starts with an identifier, a lone record line, and one with a
         # single space are not headings
         "RFC-2616 defines HTTP and many of its\nheaders in full.\n\n"
+        "2023    revenue grew\n2024    revenue grew again\n\n"
         "KI-9999  Alone at the end\n")
     doc = load(path)
     assert [s.heading for s in doc.sections] == [
@@ -583,4 +584,5 @@ def test_text_records_under_an_identifier_head_their_entries(tmp_path):
     # each entry's text opens with its record line, spaces collapsed; nothing is lost
     assert doc.sections[2].text.startswith("KI-2044 Acme Home app 5.4.0 on Android 15\n")
     assert doc.sections[2].text.endswith("RFC-2616 defines HTTP and many of its\n"
-                                         "headers in full.\n\nKI-9999 Alone at the end")
+                                         "headers in full.\n\n2023 revenue grew\n"
+                                         "2024 revenue grew again\n\nKI-9999 Alone at the end")
