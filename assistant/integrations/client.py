@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx
 
 from core.errors import AssistantError, ConfigError
+from core.render import related_text, where
 
 if TYPE_CHECKING:
     from assistant.answering.answer import Answerer
@@ -236,19 +237,6 @@ def as_backend(target: Any) -> Backend:
                     f"got {type(target).__name__}")
 
 
-def where(item: Mapping[str, Any]) -> str:
-    """``source p.N (label L) § heading`` for a passage or citation record."""
-    text = str(item.get("source", ""))
-    page, label = item.get("page_index"), item.get("page_label")
-    if page is not None:
-        text += f" p.{page}"
-        if label and str(label) != str(page):
-            text += f" (label {label})"
-    if item.get("heading"):
-        text += f" \u00a7 {item['heading']}"
-    return text
-
-
 def answer_text(record: Mapping[str, Any]) -> str:
     """An answer record as text: the answer, then one ``[n] source p.N`` line per citation.
 
@@ -259,9 +247,8 @@ def answer_text(record: Mapping[str, Any]) -> str:
     if record.get("abstained"):
         reason = record.get("abstain_reason") or "the documents do not cover the question"
         out = f"{text}\n\n(No answer from the documents: {reason}.)".lstrip()
-        related = [f"- {where(p)}: {' '.join(str(p.get('text', '')).split())[:200]}"
-                   for p in list(record.get("passages") or ())[:3]]
-        return out + ("\n\nRelated passages:\n" + "\n".join(related) if related else "")
+        related = related_text(record.get("passages") or ())
+        return out + (f"\n\n{related}" if related else "")
     lines, seen = [], set()
     for citation in sorted(record.get("citations", ()), key=lambda c: c.get("n", 0)):
         if citation.get("n") in seen:

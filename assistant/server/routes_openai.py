@@ -6,7 +6,10 @@ the question; earlier ones are history (text parts of list contents are joined; 
 and developer messages are passed as system turns). The answer is grounded in the index
 as everywhere else, and the citations ride in extra top-level fields that OpenAI
 clients keep (``response.model_extra["citations"]``): ``citations``, ``answer_id``
-(for ``/v1/feedback``), ``adapter`` (the version that answered) and ``abstained``.
+(for ``/v1/feedback``), ``adapter`` (the version that answered), ``abstained`` and
+``related_passages``. An abstention's content is the refusal with the related passages
+(the closest evidence found) listed under it, so a client that shows only the content
+still shows them; the same passages ride in ``related_passages``.
 
 Streaming sends ``chat.completion.chunk`` objects as ``data:`` lines, the last one with
 ``finish_reason`` and the extra fields, then ``data: [DONE]``. Sampling fields
@@ -36,6 +39,7 @@ from assistant.server.routes_answer import (
 from assistant.server.schemas import ChatCompletionRequest
 from assistant.server.services import Runtime
 from assistant.server.streaming import AnswerStream, event_source
+from core.render import RELATED_SHOWN, related_text
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["openai"], responses=KEYED)
 
@@ -98,7 +102,24 @@ def _extras(answer: Answer) -> dict:
         "answer_id": answer.id,
         "adapter": answer.adapter,
         "abstained": answer.abstained,
+        "related_passages": _related(answer),
     }
+
+
+def _related(answer: Answer) -> list[dict]:
+    """An abstention's closest evidence (passage records); none for an answer."""
+    if not answer.abstained:
+        return []
+    return [{**p.to_json(), "page_index": p.page_index}
+            for p in answer.passages[:RELATED_SHOWN]]
+
+
+def content(answer: Answer) -> str:
+    """The message content: the answer; for an abstention, the refusal and the related
+    passages under it, so a chat client that shows only the content still shows the
+    closest evidence (the same lines as ``answer_text`` gives MCP and LangChain)."""
+    related = related_text(_related(answer))
+    return f"{answer.answer}\n\n{related}" if related else answer.answer
 
 
 def _usage(answer: Answer) -> dict:
@@ -115,7 +136,7 @@ def completion(answer: Answer, model: str) -> dict:
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": answer.answer}}],
+                     "message": {"role": "assistant", "content": content(answer)}}],
         "usage": _usage(answer),
         **_extras(answer),
     }
@@ -144,8 +165,9 @@ async def chunks(stream: AnswerStream, model: str) -> AsyncIterator[dict[str, st
             if hasattr(event, "answer"):
                 final: Answer = event.answer
                 # Abstentions stream no tokens; the final text may also extend the pieces.
-                if final.answer.startswith(sent) and len(final.answer) > len(sent):
-                    yield chunk({"content": final.answer[len(sent):]})
+                text = content(final)
+                if text.startswith(sent) and len(text) > len(sent):
+                    yield chunk({"content": text[len(sent):]})
                 yield chunk({}, "stop", usage=_usage(final), **_extras(final))
             else:
                 sent += event.text

@@ -80,3 +80,31 @@ def test_the_raw_stream_ends_with_done(server):
     lines = [line for line in r.text.splitlines() if line]
     assert lines[-1] == "data: [DONE]" and all(line.startswith("data: ") for line in lines)
     assert "\r" not in r.text and r.text.endswith("data: [DONE]\n\n")
+
+
+def test_an_abstention_shows_its_related_passages_in_the_content(live, settings, services):
+    from openai import OpenAI
+
+    # the server's own answerer: extract or decline; no unit answers this one
+    server = live(create_app(settings(), services(make_answerer=None)))
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": "Who pays for replacing a broken product?"}]
+    response = client.chat.completions.create(model="tiny", messages=messages)
+    extra = response.model_extra
+    assert extra["abstained"] and not extra["citations"]
+    related = extra["related_passages"]
+    assert 1 <= len(related) <= 3 and related[0]["source"] and related[0]["text"]
+    content = response.choices[0].message.content
+    refusal, listed = content.split("\n\nRelated passages:\n")
+    assert refusal == "The documents do not cover this."
+    assert listed.splitlines()[0].startswith(f"- {related[0]['source']}")
+    # streamed: the same content, the same extra fields on the last chunk
+    chunks = list(client.chat.completions.create(model="tiny", messages=messages,
+                                                 stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
+    assert chunks[-1].model_extra["related_passages"] == related
+    # an answer lists no related passages
+    answered = client.chat.completions.create(model="tiny", messages=[
+        {"role": "user", "content": QUESTION}])
+    assert answered.model_extra["related_passages"] == []
+    assert "Related passages" not in answered.choices[0].message.content
