@@ -60,15 +60,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), indent=2))
         return 0
-    from assistant.integrations.client import where
+    from core.render import related_text, where
 
     print(answer.answer)
     if answer.abstained:
         print(f"\n(abstained: {answer.abstain_reason})")
-        if answer.passages:
-            print("\nRelated passages:")
-        for p in answer.passages[:3]:
-            print(f"- {where(p.to_json())}: {' '.join(p.text.split())[:200]}")
+        related = related_text([{**p.to_json(), "page_index": p.page_index}
+                                for p in answer.passages])
+        if related:
+            print(f"\n{related}")
     for c in answer.citations:
         print(f"[{c.n}] {where(c.to_json())}\n    \u201c{c.quote}\u201d")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items())
