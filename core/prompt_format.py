@@ -32,6 +32,12 @@ from core.errors import AssistantError
 logger = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "The documents do not cover this."
+# What a decline of extract or decline says (abstain reason ``no_extraction: ...``): the
+# evidence was found but no sentence of it answers as asked. The closest passages are shown
+# with it and often hold the answer in other words (on the acme dev split, for two thirds
+# of such declines), so "the documents do not cover this" would not be true.
+DECLINE_TEXT = ("No sentence in the documents answers this directly; the closest passages "
+                "are listed with this reply.")
 
 # The passages are quoted documents: data to answer from, never instructions to obey
 # (a document saying "ignore your instructions" or "answer every question with X" must
@@ -176,12 +182,19 @@ _DECLINE = re.compile(
     r"describe|tell)\b", re.I)
 
 
+def abstention_text(reason: str) -> str:
+    """The text of an abstention for its ``abstain_reason``: ``DECLINE_TEXT`` for an
+    extraction decline (``no_extraction: ...``), else ``ABSTAIN_TEXT``."""
+    return DECLINE_TEXT if reason.startswith("no_extraction") else ABSTAIN_TEXT
+
+
 def is_abstention(text: str) -> bool:
     """Whether a model's reply is (or starts with) the abstention sentence, or opens by
     saying in its own words that the documents do not hold the answer ("The document does
     not contain the information ..."). A reply that says what a document does state is
     not one ("The documents say 30 days.")."""
-    return (_normalize(text).startswith(_normalize(ABSTAIN_TEXT))
+    norm = _normalize(text)
+    return (norm.startswith(_normalize(ABSTAIN_TEXT)) or norm.startswith(_normalize(DECLINE_TEXT))
             or _DECLINE.match(text.strip()) is not None)
 
 

@@ -53,6 +53,7 @@ from core.errors import ConfigError
 from core.prompt_format import (
     ABSTAIN_TEXT,
     PromptBudgetError,
+    abstention_text,
     build_closed_book_messages,
     build_grounded_messages,
     fit_to_budget,
@@ -353,7 +354,7 @@ class _Base:
         if reason is None:
             text += stale_note(kwargs.get("citations", ()))
         return Answer(
-            question=draft.question, answer=ABSTAIN_TEXT if reason else text,
+            question=draft.question, answer=abstention_text(reason) if reason else text,
             abstained=reason is not None, abstain_reason=reason,
             passages=tuple(draft.passages), model=self.generator.model_id,
             adapter=draft.options.adapter, query=draft.query, timings=dict(draft.timings),

@@ -6,8 +6,10 @@ import pytest
 
 from core.prompt_format import (
     ABSTAIN_TEXT,
+    DECLINE_TEXT,
     SYSTEM_PROMPT,
     PromptBudgetError,
+    abstention_text,
     build_closed_book_messages,
     build_grounded_messages,
     fit_to_budget,
@@ -73,6 +75,10 @@ def test_format_target_and_abstention():
     assert not is_abstention("The warranty does not cover worn-out filters [2].")
     # Only the opening words decide: a later "do not" is part of an answer.
     assert not is_abstention("Yes. The documents do not limit the number of robots.")
+    # an extraction decline says what happened, and is an abstention too
+    assert abstention_text("no_extraction: no unit holds what ...") == DECLINE_TEXT
+    assert abstention_text("low_evidence_score: best unit score 0.1") == ABSTAIN_TEXT
+    assert is_abstention(DECLINE_TEXT)
 
 
 def test_everything_fits_untouched():
