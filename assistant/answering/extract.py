@@ -496,6 +496,10 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
 
 # "Which version / release ..." (and not a code or id as well): only a version answers.
 _VERSION_ASKED = re.compile(r"\b(?:version|release)\b(?!.*\b(?:code|id|number)\b)", re.I)
+# The version of a named system ("the oldest iOS version", "which Android version", "the
+# minimum TLS version"): a name with a capital or a digit right before "version"; the
+# answer is that name with its number.
+_NAMED_VERSION = re.compile(r"(?<!^)\b([A-Za-z]*[A-Z][A-Za-z0-9]*)\s+version\b")
 
 
 def _text_spans(answer_type: AnswerType, text: str, question: str, question_terms: set[str],
@@ -514,6 +518,10 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
     patterns = _PATTERNS[answer_type]
     if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
         patterns = (_VERSION,)  # a version asked for: "ARH-H200" is a model, not a version
+        named = _NAMED_VERSION.search(question)
+        if named:  # "the oldest iOS version": "iOS 16", not the app's own "5.2.4"
+            patterns = (re.compile(rf"\b{re.escape(named.group(1))}\s+v?\d+(?:\.\d+)*\b",
+                                   re.I),)
     for pattern in patterns:
         for m in pattern.finditer(text):
             start, end = m.start(), m.end()

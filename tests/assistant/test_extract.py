@@ -245,6 +245,18 @@ def test_a_lower_ranked_unit_answers_only_with_more_of_the_key_terms():
     assert got is not None and got.unit is full
 
 
+def test_the_version_of_a_named_system_is_that_name_with_its_number():
+    row = unit("Changed: Minimum supported systems raised to iOS 16 and Android 10. Devices "
+               "on iOS 15 or Android 9 can keep using app 5.2.4 but will not receive updates.")
+    got = extract("What is the oldest iOS version the current app supports?", [row])
+    assert got is not None and got.span == "iOS 16"  # not the app's own 5.2.4
+    got = extract("Which Android version does the current app need?", [row])
+    assert got is not None and got.span == "Android 10"
+    # a version asked without a name keeps reading dotted versions
+    got = extract("Which app version do older devices keep using?", [row])
+    assert got is not None and got.span == "5.2.4"
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",
