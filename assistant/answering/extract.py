@@ -237,6 +237,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(rf"\b{_QUANT}(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)\s?{_NUM}"
                    rf"(?:\s+per\s+\w+(?:\s+per\s+\w+)?)?"),
         re.compile(rf"\b{_QUANT}{_NUM}\s?(?:USD|EUR|GBP|CAD|dollars?|euros?|pounds?|cents?)\b"),
+        # no price at all: "Return shipping is free", "replaced free of charge"
+        re.compile(r"\b(?:free(?:\s+of\s+charge)?|no\s+(?:extra\s+)?charge|"
+                   r"at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge))\b", re.I),
     ),
     AnswerType.PERCENTAGE: (
         re.compile(rf"\b{_QUANT}{_NUM}\s?(?:%|percent\b|per cent\b)(?:\s+off\b)?", re.I),
@@ -533,9 +536,9 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
                 continue  # the question's own number
             if dimension is not None and not dimension.search(span):
                 continue  # a length where a weight is asked
-            if answer_type in (AnswerType.NAME, AnswerType.CODE) and (
+            if (answer_type in (AnswerType.NAME, AnswerType.CODE) or not numbers) and (
                     term_set(span) <= question_terms | STOPWORDS):
-                continue  # a name or code the question already gives
+                continue  # a name, code or "free" the question already gives
             if answer_type is AnswerType.COUNT:
                 if _is_part_of_other(text, start, end):
                     continue

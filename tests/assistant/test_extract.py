@@ -257,6 +257,18 @@ def test_the_version_of_a_named_system_is_that_name_with_its_number():
     assert got is not None and got.span == "5.2.4"
 
 
+def test_no_charge_is_an_amount_unless_the_question_says_it():
+    row = unit("Return shipping: United States: free; EU: EUR 12; UK: GBP 10.")
+    got = extract("How much does return shipping cost within the United States?", [row])
+    assert got is not None and got.span == "free"
+    got = extract("What does a damaged item cost to replace?",
+                  [unit("A damaged item is replaced free of charge.")])
+    assert got is not None and got.span == "free of charge"
+    # the question's own "free" is no answer
+    assert extract("How much history do I get on the free plan?",
+                   [unit("The Free plan keeps 30 days of history.")]) is None
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",
