@@ -548,10 +548,13 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
 
 
 def _is_part_of_other(text: str, start: int, end: int) -> bool:
-    """Whether a bare number belongs to a version, date, code, time, amount or measure."""
+    """Whether a bare number belongs to a version, date, code, time, amount or measure,
+    or numbers the step it opens ("1. Collect the robot's serial number ...")."""
     before, after = text[max(0, start - 1):start], text[end:end + 12]
     if re.match(r"[.:/-]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(r"[\w.$\u20ac\u00a3-]", before):
         return True
+    if not text[:start].strip() and re.match(r"[.)]\s", after):
+        return True  # a list item's number
     for answer_type in (AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.MEASURE,
                         AnswerType.DATE, AnswerType.PERCENTAGE):
         for pattern in _PATTERNS[answer_type]:

@@ -269,6 +269,15 @@ def test_no_charge_is_an_amount_unless_the_question_says_it():
                    [unit("The Free plan keeps 30 days of history.")]) is None
 
 
+def test_a_list_items_number_is_no_count():
+    step = unit("1. Collect the robot's serial number, firmware version and app version.",
+                kind="item")
+    assert extract("How many characters does the robot serial number have?", [step]) is None
+    got = extract("How many characters does the robot serial number have?",
+                  [unit("The robot serial number has 14 characters.")])
+    assert got is not None and got.span.startswith("14")
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",
