@@ -540,9 +540,10 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
                     term_set(span) <= question_terms | STOPWORDS):
                 continue  # a name, code or "free" the question already gives
             if answer_type is AnswerType.COUNT:
-                if _is_part_of_other(text, start, end):
-                    continue
-                end = _extend_with_terms(text, end, terms)
+                counted = _extend_with_terms(text, end, terms)  # "14 characters" asked
+                if counted == end and _is_part_of_other(text, start, end):
+                    continue  # not followed by what is counted, and part of a measure, ...
+                end = counted
             found.append((start, start + len(text[start:end].rstrip(" ,;"))))
     return found
 

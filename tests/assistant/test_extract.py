@@ -275,6 +275,12 @@ def test_a_list_items_number_is_no_count():
     assert extract(question, [step]) is None
     got = extract(question, [step, unit("Saved floor maps the robot keeps: 3")])
     assert got is not None and got.span == "3"
+    # what is counted may also be a unit of measure ("floors", "characters")
+    got = extract(question, [step, unit("The robot keeps 3 floor maps.")])
+    assert got is not None and got.span == "3 floor maps"
+    got = extract("How many characters does the robot serial number have?",
+                  [unit("The robot serial number has 14 characters.")])
+    assert got is not None and got.span == "14 characters"
 
 
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
