@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -39,7 +40,13 @@ CODE_MAX_CHUNKS = 20
 
 @dataclass(frozen=True)
 class BM25Config:
-    """BM25 scoring and analysis. ``include_title`` indexes ``title + "\\n" + text``.
+    """BM25 scoring and analysis. ``include_title`` indexes ``title + "\\n" + text``;
+    ``include_heading`` puts the chunk's heading path after the title ("Title > 20.3.
+    Connection and Authentication > max_connections (integer)"), as dense search embeds
+    it, so a chunk cut from the middle of a section still matches its section's words.
+    ``None`` is an index built before headings were indexed: none are, and the next
+    ingest into it indexes them (``IndexWriter.open``; the chunks are re-tokenized, not
+    re-embedded).
 
     ``code_weight``: how many times a rare code in the query (``CODE_TERM``, in at most
     ``CODE_MAX_CHUNKS`` chunks) counts. A question that quotes "25006" or "22P02" wants
@@ -55,6 +62,7 @@ class BM25Config:
     stemmer: str = "porter"
     stopwords: str = "en"
     include_title: bool = True
+    include_heading: bool | None = True
     token_pattern: str = TOKEN_PATTERN
     code_weight: int = 3
 
@@ -82,7 +90,7 @@ class BM25Config:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown bm25 config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return cls(**{"include_heading": None, **data})  # older manifests: no headings
 
     def analyzer(self) -> Analyzer:
         return Analyzer(
@@ -91,12 +99,19 @@ class BM25Config:
 
     def same_analysis(self, other: BM25Config) -> bool:
         """Whether term counts made under ``other`` are valid under this config."""
-        mine = (self.stemmer, self.stopwords, self.include_title, self.token_pattern)
-        theirs = (other.stemmer, other.stopwords, other.include_title, other.token_pattern)
+        mine = (self.stemmer, self.stopwords, self.include_title, bool(self.include_heading),
+                self.token_pattern)
+        theirs = (other.stemmer, other.stopwords, other.include_title,
+                  bool(other.include_heading), other.token_pattern)
         return mine == theirs
 
-    def document_text(self, title: str, text: str) -> str:
-        return f"{title}\n{text}" if self.include_title and title else text
+    def document_text(self, title: str, text: str, heading: Sequence[str] = ()) -> str:
+        """What BM25 indexes of a chunk: its title and heading path (as configured), a
+        newline, its text."""
+        parts = [title] if self.include_title and title else []
+        if self.include_heading:
+            parts += [h for h in heading if h]
+        return f"{' > '.join(parts)}\n{text}" if parts else text
 
 
 def _idf(df: np.ndarray, n: int, method: str) -> np.ndarray:

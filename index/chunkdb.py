@@ -150,11 +150,11 @@ class ChunkDBWriter:
             (_doc_row(d) for d in docs),
         )
 
-    def texts(self, batch: int = 10_000) -> Iterable[list[tuple[str, str]]]:
-        """``(title, text)`` of every chunk in row order, in batches (for BM25)."""
-        cursor = self.conn.execute("SELECT title, text FROM chunks ORDER BY row")
+    def texts(self, batch: int = 10_000) -> Iterable[list[tuple[str, str, tuple[str, ...]]]]:
+        """``(title, text, heading)`` of every chunk in row order, in batches (for BM25)."""
+        cursor = self.conn.execute("SELECT title, text, heading FROM chunks ORDER BY row")
         while rows := cursor.fetchmany(batch):
-            yield rows
+            yield [(title, text, tuple(json.loads(heading))) for title, text, heading in rows]
 
     def close(self) -> None:
         """Commit and close; the file is complete afterwards."""

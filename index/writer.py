@@ -103,7 +103,11 @@ class IndexWriter:
             vector_config = vector_config or (
                 previous.manifest.vector_config if previous else VectorIndexConfig()
             )
-            bm25_config = bm25_config or (previous.manifest.bm25 if previous else BM25Config())
+            if bm25_config is None and previous is not None:
+                bm25_config = previous.manifest.bm25
+                if bm25_config.include_heading is None:  # built before headings were indexed
+                    bm25_config = dataclasses.replace(bm25_config, include_heading=True)
+            bm25_config = bm25_config or BM25Config()
             resolve_device(vector_config)
             return cls(store, lock, embedder, vector_config, bm25_config, previous, keep_versions)
         except BaseException:
@@ -179,7 +183,8 @@ class IndexWriter:
             raise
         self._vector_parts.append(vectors)
         if not self._retokenize:
-            texts = [self.bm25_config.document_text(c.title, c.text) for c in chunks]
+            texts = [self.bm25_config.document_text(c.title, c.text, c.heading)
+                     for c in chunks]
             self._term_parts.append(self._analyzer.count(texts, self._vocabulary()))
         record = dataclasses.replace(doc, n_chunks=len(chunks))
         self._docs.append(StoredDocument(record, self._rows))
@@ -252,7 +257,8 @@ class IndexWriter:
             self._vocab = Vocabulary()
             self._term_parts = [
                 self._analyzer.count(
-                    [self.bm25_config.document_text(t, x) for t, x in batch], self._vocab
+                    [self.bm25_config.document_text(t, x, h) for t, x, h in batch],
+                    self._vocab,
                 )
                 for batch in self._db.texts()
             ]

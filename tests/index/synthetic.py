@@ -112,7 +112,7 @@ def assert_consistent(index_dir: Path) -> None:
     texts = [chunks[r].text for r in range(len(chunks))]
     np.testing.assert_allclose(vectors, FakeEmbedder().encode(texts), atol=1e-6)
     fresh_vocab = Vocabulary()
-    bm25_texts = [manifest.bm25.document_text(chunks[r].title, chunks[r].text)
+    bm25_texts = [manifest.bm25.document_text(chunks[r].title, chunks[r].text, chunks[r].heading)
                   for r in range(len(chunks))]
     fresh = manifest.bm25.analyzer().count(bm25_texts, fresh_vocab)
     for r in range(len(chunks)):

@@ -143,6 +143,11 @@ def test_title_is_indexed_when_asked():
     config = BM25Config()
     assert config.document_text("Refunds", "body") == "Refunds\nbody"
     assert BM25Config(include_title=False).document_text("Refunds", "body") == "body"
+    # the heading path follows the title, as dense search embeds it
+    assert config.document_text("Refunds", "body", ("Policy", "Window")) == \
+        "Refunds > Policy > Window\nbody"
+    assert BM25Config(include_heading=False).document_text(
+        "Refunds", "body", ("Policy",)) == "Refunds\nbody"
 
 
 @pytest.mark.parametrize(

@@ -132,6 +132,21 @@ def test_changed_bm25_analysis_retokenizes_kept_documents(index_dir):
     ]  # unstemmed: "refund" in the first chunk no longer matches
 
 
+def test_an_index_from_before_headings_indexes_them_at_the_next_ingest(index_dir):
+    write_corpus(index_dir, bm25_config=BM25Config(include_heading=None))  # as built before
+    assert not Searcher(index_dir).search("intro", k=1, mode="bm25")  # "Intro" is a heading
+    with IndexWriter.open(index_dir, INFO) as writer:
+        for source in writer.previous_documents():
+            writer.keep_document(source)
+        manifest = writer.commit()
+    assert manifest.bm25.include_heading is True  # re-tokenized, not re-embedded
+    assert_consistent(index_dir)
+    hits = Searcher(index_dir).search("vacation part 1", k=1, mode="bm25")
+    assert hits and hits[0].text == "Unused vacation carries over until March."
+    # a manifest written before the setting existed reads as "no headings"
+    assert BM25Config.from_json({"k1": 0.9}).include_heading is None
+
+
 def test_configs_default_to_the_live_versions(index_dir):
     config = VectorIndexConfig(kind="hnsw", device="cpu", hnsw_m=8)
     write_corpus(index_dir, vector_config=config, bm25_config=BM25Config(k1=1.2))
