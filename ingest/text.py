@@ -131,12 +131,12 @@ def _fixed_table(lines: list[str], at: int) -> tuple[list[list[str]], int] | Non
         return None
     lead = len(header) - len(header.lstrip())
     starts = [lead] + [m.end() for m in _GAP.finditer(header)]
-    end = at + 1
-    while end < len(lines) and lines[end].strip() and not lines[end].lstrip().startswith("|"):
-        end += 1
     labels = _cut(header, starts) or []
     if not labels or any(not _is_label(c) for c in labels):
         return None
+    end = at + 1
+    while end < len(lines) and lines[end].strip() and not lines[end].lstrip().startswith("|"):
+        end += 1
     rows: list[list[str]] = [labels]
     gapped = 0
     for raw in lines[at + 1:end]:
@@ -290,14 +290,10 @@ def parse_text(data: bytes, source: str) -> Parsed:
     # ("KI-2044  Acme Home app ...") is what tells a record line from prose.
     text = clean_text(fixed_width_tables(decode_text(data, source)), collapse_spaces=False)
     title, sections = text_sections(text) if text else (None, ())
-    return Parsed(title=_collapsed(title) if title else title,
+    return Parsed(title=clean_text(title) if title else title,
                   sections=tuple(replace(sec, text=clean_text(sec.text),
-                                         heading=tuple(_collapsed(h) for h in sec.heading))
+                                         heading=tuple(clean_text(h) for h in sec.heading))
                                  for sec in sections))
-
-
-def _collapsed(line: str) -> str:
-    return _SPACES.sub(" ", line).strip()
 
 
 _UNDERLINE = re.compile(r"^(=+|-+)$")
