@@ -65,8 +65,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(answer.answer)
     if answer.abstained:
         print(f"\n(abstained: {answer.abstain_reason})")
-        related = related_text([{**p.to_json(), "page_index": p.page_index}
-                                for p in answer.passages])
+        related = related_text([p.to_json() for p in answer.passages])
         if related:
             print(f"\n{related}")
     for c in answer.citations:

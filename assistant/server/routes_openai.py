@@ -110,8 +110,7 @@ def _related(answer: Answer) -> list[dict]:
     """An abstention's closest evidence (passage records); none for an answer."""
     if not answer.abstained:
         return []
-    return [{**p.to_json(), "page_index": p.page_index}
-            for p in answer.passages[:RELATED_SHOWN]]
+    return [p.to_json() for p in answer.passages[:RELATED_SHOWN]]
 
 
 def content(answer: Answer) -> str:
