@@ -800,9 +800,10 @@ def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
     found = extract(question, ranked[:EXTRACT_UNITS], pool=pool, corpus_names=corpus_names)
     if (found is not None and not found.unit.stale) or len(ranked) <= EXTRACT_UNITS:
         return found
-    deeper = extract(question, ranked[EXTRACT_UNITS:DEEP_UNITS], DEEP_MIN_COVERAGE,
-                     max(OTHER_MIN_COVERAGE, DEEP_MIN_COVERAGE), DEEP_MIN_COVERAGE,
-                     pool=pool, corpus_names=corpus_names)
+    deeper = extract(question, ranked[EXTRACT_UNITS:DEEP_UNITS],
+                     min_coverage=DEEP_MIN_COVERAGE,
+                     other_min_coverage=max(OTHER_MIN_COVERAGE, DEEP_MIN_COVERAGE),
+                     top_min_coverage=DEEP_MIN_COVERAGE, pool=pool, corpus_names=corpus_names)
     if deeper is not None and not deeper.unit.stale:
         return deeper
     return found or deeper
