@@ -62,7 +62,7 @@ from assistant.answering.evidence_scoring import (
     term_set,
     tokens,
 )
-from assistant.answering.lookup import lookup
+from assistant.answering.lookup import lookup, row_cells
 from assistant.answering.places import is_code as _is_code
 from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
@@ -493,8 +493,34 @@ def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[Ev
 
 def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
            question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
-    return _text_spans(answer_type, unit.text, question, question_terms, terms,
-                       item=unit.kind == "item")
+    spans = _text_spans(answer_type, unit.text, question, question_terms, terms,
+                        item=unit.kind == "item")
+    if answer_type is AnswerType.COUNT:
+        spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
+    return spans
+
+
+# What "how many" counts: the words after it ("how many floor maps can ...").
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\W*){1,3})", re.I)
+
+
+def _counts_what_is_asked(unit: EvidenceUnit, span: tuple[int, int], question: str) -> bool:
+    """Whether a count in a table row counts what the question asks about: the number is
+    followed by a counted word ("3 floor maps"), or its cell's column names one ("Saved
+    floor maps: 3" for "how many floor maps"). "Robot: SweepBot S7; Saved floor maps: 3"
+    holds the word "robot", but its 3 is no answer to "how many robots can I add?".
+    Sentences, and questions that say nothing after "how many", are not judged here."""
+    asked = _HOW_MANY.search(question)
+    cells = row_cells(unit)
+    if asked is None or cells is None:
+        return True
+    counted = {stem(t) for t in tokens(asked.group(1))} - STOPWORDS
+    if counted & {stem(t) for t in tokens(unit.text[span[0]:span[1]])}:
+        return True
+    for header, value, offset in cells:
+        if offset <= span[0] < offset + len(value):
+            return bool(counted & {stem(t) for t in tokens(header)})
+    return True
 
 
 # "Which version / release ..." (and not a code or id as well): only a version answers.
@@ -769,6 +795,8 @@ def extract(
                 return found
             stale = stale or found
             continue
+        if answer_type is not AnswerType.YESNO and contradicts(question, unit.text):
+            continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
             continue
@@ -785,6 +813,35 @@ def extract(
             return found
         stale = stale or found
     return stale
+
+
+# A condition with or without something: "with a full dust bag", "homes with pets" against
+# "without a dust bag", "if I don't have pets", "no pets". What the condition is about is
+# up to three words after it. A bare "not" negates a verb ("Do not use vinegar"), which is
+# a yes/no question's answer, not a condition: left out.
+_WITHOUT = re.compile(r"\b(?:without|no|(?:do|does|did)(?:n't|n\u2019t| not) have|lacks?)\s+"
+                      r"((?:[\w-]+\W*){1,3})", re.I)
+_WITH = re.compile(r"\b(?:with|has|have|having)\s+((?:[\w-]+\W*){1,3})", re.I)
+
+
+def _condition_words(pattern: re.Pattern[str], text: str) -> set[str]:
+    out: set[str] = set()
+    for m in pattern.finditer(text):
+        out |= {stem(t) for t in tokens(m.group(1))} - STOPWORDS
+    return out
+
+
+def contradicts(question: str, text: str) -> bool:
+    """Whether ``text`` states the opposite condition to one ``question`` gives: the
+    question is with something the text is without ("How much does the dock weigh with a
+    full dust bag?" against "Weight 5.2 kg without a dust bag."), or without something the
+    text is with ("if I don't have pets" against "Homes with pets: replace it every 2
+    months")."""
+    q_without = _condition_words(_WITHOUT, question)
+    t_without = _condition_words(_WITHOUT, text)
+    q_with = _condition_words(_WITH, question) - q_without
+    t_with = _condition_words(_WITH, text) - t_without
+    return bool(q_with & t_without) or bool(q_without & t_with)
 
 
 def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],

@@ -58,7 +58,7 @@ class Lookup:
     reason: str
 
 
-def _cells(unit: EvidenceUnit) -> list[tuple[str, str, int]] | None:
+def row_cells(unit: EvidenceUnit) -> list[tuple[str, str, int]] | None:
     """``(header, value, value offset)`` of each cell of a row rendered "H: v; H: v", or
     None for a unit that is not such a row."""
     if unit.kind != "row":
@@ -92,7 +92,7 @@ def lookup(question: str, units: Sequence[EvidenceUnit]) -> Lookup | None:
     raw = {t.casefold() for t in re.findall(r"[\w-]+", question)}
     quoted = {t for t in raw if _CODE.match(t) or _IDENTIFIER.match(t)}
     question_words = {stem(w) for w in _words(question)}
-    rows = [(u, cells) for u in units if (cells := _cells(u)) is not None]
+    rows = [(u, cells) for u in units if (cells := row_cells(u)) is not None]
     found = _by_quote(question, rows, quoted, question_words)
     if found is not None or quoted & {v.casefold() for _, cs in rows for _, v, _ in cs}:
         return found

@@ -16,6 +16,7 @@ from assistant.answering.extract import (
     asks_two,
     attribute_terms,
     check_answer,
+    contradicts,
     extract,
     extract_ranked,
     key_terms,
@@ -281,6 +282,52 @@ def test_a_list_items_number_is_no_count():
     got = extract("How many characters does the robot serial number have?",
                   [unit("The robot serial number has 14 characters.")])
     assert got is not None and got.span == "14 characters"
+
+
+def test_a_count_in_a_row_must_be_under_a_column_naming_what_is_asked():
+    row = unit("Robot: SweepBot S7; Saved floor maps: 3", path="Plans > Limits", kind="row")
+    # the row holds "robot", but its 3 counts floor maps
+    assert extract("How many robots can I add to the SweepBot S7 plan?", [row]) is None
+    got = extract("How many floor maps can the SweepBot S7 remember?", [row])
+    assert got is not None and got.span == "3"
+    # the counted word after the number is enough, in a row too
+    got = extract("How many robots can one home have?",
+                  [unit("Plan: Home; Limit: 10 robots per home", kind="row")])
+    assert got is not None and got.span == "10 robots"
+    # a sentence is not judged by columns
+    got = extract("How many floor maps can the SweepBot S7 remember?",
+                  [unit("The SweepBot S7 remembers 3 of them.")])
+    assert got is not None and got.span == "3"
+
+
+@pytest.mark.parametrize("question, text, expected", [
+    ("How much does the dock weigh with a full dust bag?", "Weight 5.2 kg without a dust bag.",
+     True),
+    ("How often should I replace the filter if I don't have pets?",
+     "Homes with pets: replace it every 2 months.", True),
+    ("How often should I replace the filter if I don't have pets?",
+     "Homes without pets: replace it every 3 months.", False),
+    ("What does the dock weigh without a bag?", "Weight 5.2 kg without a dust bag.", False),
+    ("Does the plan come with no commitment?", "Plans with a yearly commitment save 15%.",
+     True),
+    # "with" about something else, and a negated verb, are no opposite condition
+    ("Can I clean the mop with vinegar?", "Do not use vinegar: it damages the seals.", False),
+    ("Does the app work with Android 15?", "The app works without an account.", False),
+])
+def test_contradicts_finds_the_opposite_condition(question, text, expected):
+    assert contradicts(question, text) is expected
+
+
+def test_a_unit_stating_the_opposite_condition_does_not_answer():
+    without = unit("Weight 5.2 kg without a dust bag.", path="AutoDock E2 > Dimensions")
+    assert extract("How much does the AutoDock E2 weigh with a full dust bag?", [without]) is None
+    got = extract("How much does the AutoDock E2 weigh without a dust bag?", [without])
+    assert got is not None and got.span == "5.2 kg"
+    pets = unit("Homes with pets: replace the HEPA filter every 2 months.", path="Care")
+    no_pets = unit("Homes without pets: replace the HEPA filter every 3 months.", path="Care")
+    got = extract("How often should I replace the HEPA filter if I don't have pets?",
+                  [pets, no_pets])
+    assert got is not None and got.unit is no_pets and got.span == "every 3 months"
 
 
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
