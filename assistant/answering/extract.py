@@ -497,7 +497,28 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
                         item=unit.kind == "item")
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
+    if answer_type is AnswerType.AMOUNT and len(spans) > 1 and (asked := _periods(question)):
+        # "How much does Care Plus cost per month?": "$12.99 per month", not the "$129 per
+        # year" beside it (the price and a few words after it name the period)
+        same = [s for s in spans if _periods(unit.text[s[0]:s[1] + 12]) & asked]
+        spans = same or spans
     return spans
+
+
+# A price's period: "per month", "a year", "monthly", "annual".
+_PERIOD = re.compile(r"\b(?:per|a|an|each|every)\s+(day|week|month|year|hour)\b|"
+                     r"\b(daily|weekly|monthly|yearly|annual(?:ly)?|hourly)\b", re.I)
+_PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year",
+              "annual": "year", "annually": "year", "hourly": "hour"}
+
+
+def _periods(text: str) -> set[str]:
+    """The periods ``text`` names ("month" for "per month" and "monthly")."""
+    out = set()
+    for m in _PERIOD.finditer(text):
+        word = (m.group(1) or m.group(2)).casefold()
+        out.add(_PERIOD_OF.get(word, word))
+    return out
 
 
 # What "how many" counts: the words after it ("how many floor maps can ...").

@@ -330,6 +330,17 @@ def test_a_unit_stating_the_opposite_condition_does_not_answer():
     assert got is not None and got.unit is no_pets and got.span == "every 3 months"
 
 
+def test_a_price_per_period_asked_is_the_one_naming_that_period():
+    plan = unit("Acme Care Plus: $12.99 per month or $129 per year", path="Plans")
+    got = extract("How much does Acme Care Plus cost per month?", [plan])
+    assert got is not None and got.span == "$12.99 per month"
+    got = extract("How much is Acme Care Plus a year?", [plan])
+    assert got is not None and got.span == "$129 per year"
+    # no period asked: the first price, as before
+    got = extract("How much does Acme Care Plus cost?", [plan])
+    assert got is not None and got.span == "$12.99 per month"
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",
