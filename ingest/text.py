@@ -300,7 +300,16 @@ _UNDERLINE = re.compile(r"^(=+|-+)$")
 # An entry of a list of records: an identifier with a number ("KI-2044", "TICKET-12",
 # "#482"), two or more spaces, and a short title, right after a blank line and over the
 # entry's lines ("KI-2044  Acme Home app 5.4.0 on Android 15" / "Symptom: ...").
-_RECORD_LINE = re.compile(r"^(?:#\d+|[A-Z][A-Z0-9]*-\d+)(?: {2,}|\t+)[^\s.][^\n]{0,78}$")
+_RECORD_ID = r"(?:#\d+|[A-Z][A-Z0-9]*-\d+)"
+_RECORD_LINE = re.compile(rf"^{_RECORD_ID}(?: {{2,}}|\t+)[^\s.][^\n]{{0,78}}$")
+# The same heading once its spaces are collapsed, as sections carry it.
+_RECORD_HEADING = re.compile(rf"^{_RECORD_ID}\s+[^\s.]")
+
+
+def is_record_heading(heading: str) -> bool:
+    """Whether a section heading is a record's ("KI-2044 Acme Home app 5.4.0 on Android
+    15"): the section is one entry of a list of records, its lines all about one thing."""
+    return bool(_RECORD_HEADING.match(heading))
 _MAX_HEADING_CHARS = 80
 # Capital lines with a sentence end ("ACME ROBOTICS, INC.") that may stand above the title.
 _MAX_LETTERHEAD_LINES = 2

@@ -66,6 +66,7 @@ from assistant.answering.lookup import lookup, row_cells
 from assistant.answering.places import is_code as _is_code
 from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
+from ingest.text import is_record_heading
 
 MIN_COVERAGE = 0.6
 TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
@@ -776,6 +777,7 @@ def extract(
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     passage_terms = _passage_terms(pool)
+    records = _record_terms(pool)
     # What the question asks about besides its names: a unit must say one of these words,
     # not only name the product ("Price: $899, including the mopping module" does not
     # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
@@ -789,6 +791,8 @@ def extract(
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
+        if answer_type in _TYPED:  # a record's other lines say what its value is about
+            have |= records.get((unit.chunk_id, unit.heading), set())
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
                  if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
@@ -896,6 +900,18 @@ def _passage_terms(pool: Sequence[EvidenceUnit]) -> dict[str, set[str]]:
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
+
+
+def _record_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, tuple[str, ...]], set[str]]:
+    """The terms of each record of ``pool`` (a section headed "KI-2044 Acme Home app 5.4.0
+    on Android 15" in one passage), over all its lines. A record's "Fixed in app 5.4.1"
+    answers which version fixes the widget its "Symptom:" line describes; a kind with a
+    pattern (a version, a duration, ...) may count those words toward the key-term floor."""
+    out: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    for unit in pool:
+        if unit.heading and is_record_heading(unit.heading[-1]):
+            out.setdefault((unit.chunk_id, unit.heading), set()).update(term_set(unit.text))
+    return out
 
 
 def _default_beside(question: str, subject: EvidenceUnit, have: set[str],

@@ -341,6 +341,25 @@ def test_a_price_per_period_asked_is_the_one_naming_that_period():
     assert got is not None and got.span == "$12.99 per month"
 
 
+def test_a_records_lines_say_what_its_value_is_about():
+    def line(text: str, heading: str) -> EvidenceUnit:
+        path = f"Known issues > {heading}"
+        return EvidenceUnit(text=text, prefix=path, chunk_id="ki", source="known-issues.txt",
+                            page_index=None, page_label=None, heading=("Known issues", heading),
+                            start=0, end=len(text), path=path)
+    record = "KI-2044 Acme Home app 5.4.0 on Android 15"
+    symptom = line('Symptom: The lock-screen widget shows "Battery --" instead of the '
+                   "percentage after the phone restarts.", record)
+    fixed = line("Fixed in app 5.4.1, currently in staged rollout.", record)
+    question = 'Which app version fixes the lock-screen widget that shows "Battery --"?'
+    got = extract(question, [fixed], pool=[symptom, fixed])
+    assert got is not None and got.span == "5.4.1"
+    # the same lines under a heading that is no record: the version says nothing of the widget
+    plain = "Android notes"
+    assert extract(question, [line(fixed.text, plain)],
+                   pool=[line(symptom.text, plain), line(fixed.text, plain)]) is None
+
+
 def test_question_numbers_and_wrong_dimensions_are_not_answers():
     # "100 square meter" is the question's own number; "3.0 liters" is not a weight.
     got = extract("How long does mapping a 100 square meter floor take?",

@@ -18,7 +18,7 @@ from ingest.loaders import load_document, load_documents
 from ingest.markdown import markdown_sections
 from ingest.pdf import clean_pdf_text
 from ingest.records import Document, Section
-from ingest.text import text_sections
+from ingest.text import is_record_heading, text_sections
 
 
 def load(path: Path) -> Document:
@@ -586,3 +586,6 @@ def test_text_records_under_an_identifier_head_their_entries(tmp_path):
     assert doc.sections[2].text.endswith("RFC-2616 defines HTTP and many of its\n"
                                          "headers in full.\n\n2023 revenue grew\n"
                                          "2024 revenue grew again\n\nKI-9999 Alone at the end")
+    # the answer path knows a record's section by its heading
+    assert all(is_record_heading(s.heading[-1]) for s in doc.sections[1:])
+    assert not is_record_heading("RFC 2616 and HTTP") and not is_record_heading("2. Setup")
