@@ -27,6 +27,7 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 from core.errors import InputFileError
 from ingest.pdf_headings import OutlineEntry, read_outline, split_pages
 from ingest.pdf_lines import PageText, read_page
+from ingest.pdf_tables import tabulate
 from ingest.records import Section
 from ingest.text import Parsed, clean_text
 
@@ -122,7 +123,7 @@ def _extract_pages(reader: PdfReader, source: str, time_budget_s: float) -> list
                 f"PDF text extraction exceeded {time_budget_s:g} s "
                 f"(stopped at page {i + 1} of {count})",
             )
-        pages.append(read_page(page))
+        pages.append(tabulate(read_page(page)))
     return pages
 
 

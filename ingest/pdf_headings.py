@@ -36,7 +36,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from ingest.headings import HeadingStack
-from ingest.pdf_lines import Line, PageText, Span
+from ingest.pdf_lines import Line, PageText, Span, cells
 
 logger = logging.getLogger(__name__)
 
@@ -245,11 +245,7 @@ def _line_style(line: Line, body: float) -> tuple[float, bool] | None:
 
 def _has_column_gap(ink: Sequence[Span]) -> bool:
     """True when a run starts far right of where the previous one ends: a table row."""
-    for before, after in zip(ink, ink[1:], strict=False):
-        end = before.x + 0.5 * before.size * len(before.text)
-        if after.x - end > 3 * max(before.size, 1.0):
-            return True
-    return False
+    return len(cells(ink)) > 1
 
 
 def _close(above: Line, below: Line, size: float) -> bool:

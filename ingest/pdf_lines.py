@@ -59,6 +59,26 @@ class PageText:
     lines: tuple[Line, ...]
 
 
+COLUMN_GAP_EMS = 3.0  # a run starting this many font sizes past where the one before ends
+
+
+def cells(ink: Sequence[Span]) -> list[list[Span]]:
+    """``ink`` (a line's runs of text) cut into cells at column gaps: a run that starts
+    more than ``COLUMN_GAP_EMS`` font sizes right of where the previous one ends (its end
+    estimated at half an em a character) starts a new cell. One cell for prose and for a
+    bullet and its text."""
+    out: list[list[Span]] = []
+    for span in ink:
+        if out:
+            before = out[-1][-1]
+            end = before.x + 0.5 * before.size * len(before.text)
+            if span.x - end <= COLUMN_GAP_EMS * max(before.size, 1.0):
+                out[-1].append(span)
+                continue
+        out.append([span])
+    return out
+
+
 def read_page(page: Any) -> PageText:
     """Extract one page's text with the font and position of every run of it."""
     runs: list[tuple[str, Any, Any, Any, Any]] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.errors import InputFileError
@@ -56,18 +57,35 @@ class Parsed:
 # table (Appendix A, 270 rows) otherwise gave chunks of bare "| 25006 | read_only_sql_... |"
 # rows that neither search nor the reader could tie to "condition name".
 TABLE_BLOCK_ROWS = 10
+# ... and a table longer than this many characters too, in blocks of at most this many
+# (a block always holds one body row): a chunk is 192 embedder tokens, and a block of 10
+# rows of the manual's function tables is several times that, so the chunker cut inside
+# blocks and the rows after the cut named no column. 480 characters are about 120 to 160
+# tokens of table text, so a block fits a chunk with its header.
+TABLE_BLOCK_CHARS = 480
+
+
+def needs_blocks(top: list[str], rows: Sequence[str]) -> bool:
+    """Whether a table (header lines ``top``, body ``rows``) is long enough to be written
+    in blocks: more than ``TABLE_BLOCK_ROWS`` rows, or more than ``TABLE_BLOCK_CHARS``
+    characters."""
+    return len(rows) > TABLE_BLOCK_ROWS or len("\n".join([*top, *rows])) > TABLE_BLOCK_CHARS
 
 
 def table_row_blocks(top: list[str], rows: list[tuple[str, bool]],
-                     size: int = TABLE_BLOCK_ROWS) -> list[str]:
+                     size: int = TABLE_BLOCK_ROWS,
+                     max_chars: int = TABLE_BLOCK_CHARS) -> list[str]:
     """A table's header lines ``top`` (header and separator) and body ``rows`` (line, is a
-    group label) as blocks of at most ``size`` rows, each starting with ``top``; a block
-    that starts inside a group repeats the group's label first."""
+    group label) as blocks of at most ``size`` rows and ``max_chars`` characters (one row
+    at least), each starting with ``top``; a block that starts inside a group repeats the
+    group's label first."""
     blocks: list[str] = []
     group: str | None = None
     current: list[str] = []
     for line, is_group in rows:
-        if len(current) == size:
+        body = [c for c in current if c != group]
+        too_long = bool(body) and len("\n".join([*top, *current, line])) > max_chars
+        if len(current) == size or too_long:
             blocks.append("\n".join(top + current))
             current = [group] if group is not None and not is_group else []
         if is_group:
@@ -132,7 +150,7 @@ def _fixed_table(lines: list[str], at: int) -> tuple[list[list[str]], int] | Non
     lead = len(header) - len(header.lstrip())
     starts = [lead] + [m.end() for m in _GAP.finditer(header)]
     labels = _cut(header, starts) or []
-    if not labels or any(not _is_label(c) for c in labels):
+    if not labels or any(not is_label(c) for c in labels):
         return None
     end = at + 1
     while end < len(lines) and lines[end].strip() and not lines[end].lstrip().startswith("|"):
@@ -157,7 +175,7 @@ def _fixed_table(lines: list[str], at: int) -> tuple[list[list[str]], int] | Non
     return escaped, end
 
 
-def _is_label(cell: str) -> bool:
+def is_label(cell: str) -> bool:
     """A header cell: a word of at most ``_MAX_LABEL_WORDS`` words that starts with a
     letter, holds no digit and does not end a sentence or clause ("Part number", "Price
     (US)"; not "One sentence here.", nor an option such as "-h, --help" or a figure, which

@@ -177,32 +177,35 @@ def test_a_new_parser_or_chunk_size_reparses_the_files_it_touches(corpus, counti
     assert counting.calls == 0 and sorted(report.unchanged) == sorted(
         ["warranty-2023.md", *OTHERS])
     before = Snapshot.read(corpus / "index")
-    assert before.records["faq.md"].parse == "md/1 192/32/48"
-    # ... until the Markdown parser's version moves: its files are parsed again, the
-    # others kept as they were, and the summary says why.
     import ingest.loaders
 
-    monkeypatch.setitem(ingest.loaders.PARSER_VERSIONS, ".md", 2)
+    md, txt = ingest.loaders.PARSER_VERSIONS[".md"], ingest.loaders.PARSER_VERSIONS[".txt"]
+    assert before.records["faq.md"].parse == f"md/{md} 192/32/48"
+    # ... until the Markdown parser's version moves: its files are parsed again, the
+    # others kept as they were, and the summary says why.
+    monkeypatch.setitem(ingest.loaders.PARSER_VERSIONS, ".md", md + 1)
     report = run(corpus, counting)
     assert sorted(report.updated) == ["faq.md", "warranty-2023.md"]
     assert report.unchanged == ["shipping.txt"]
     assert any("parsed again" in w for w in report.warnings)
     after = Snapshot.read(corpus / "index")
-    assert after.records["faq.md"].parse == "md/2 192/32/48"
+    assert after.records["faq.md"].parse == f"md/{md + 1} 192/32/48"
     assert_same_chunks(before, after, ["shipping.txt"])
     counting.reset()
     # A new chunk size touches every file.
     report = run(corpus, counting, chunker=ChunkerConfig(chunk_tokens=128))
     assert sorted(report.updated) == sorted(["warranty-2023.md", *OTHERS])
-    assert Snapshot.read(corpus / "index").records["shipping.txt"].parse == "txt/1 128/32/48"
+    assert Snapshot.read(corpus / "index").records["shipping.txt"].parse == f"txt/{txt} 128/32/48"
 
 
 def test_an_index_from_before_parse_tags_reparses_only_what_changed_since():
     from ingest.loaders import parse_outdated, parse_tag
 
     chunker = ChunkerConfig()
-    # no record: parsed by version 1 of every parser; HTML's is at 2 now
+    # no record: parsed by version 1 of every parser; HTML's and Markdown's have moved on,
+    # a parser never bumped (none is listed for the suffix) has not
     assert parse_outdated("", "manual/page.html", chunker)
-    assert not parse_outdated("", "notes.md", chunker)
+    assert parse_outdated("", "notes.md", chunker)
+    assert not parse_outdated("", "notes.rst", chunker)
     assert not parse_outdated(parse_tag("notes.md", chunker), "notes.md", chunker)
     assert parse_outdated("md/1 128/32/48", "notes.md", chunker)

@@ -75,6 +75,54 @@ def test_pdf_outline_gives_heading_paths_and_cuts_pages(tmp_path):
     assert doc.sections[1].text == "The introduction goes on at the top of page two."
 
 
+# --- PDF: tables -------------------------------------------------------------------------
+
+
+def _table_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "", 11)
+
+    def row(*cells: str, widths: tuple[int, ...] = (50, 40, 40, 40)) -> None:
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=False)):
+            last = i == len(cells) - 1
+            pdf.cell(width, 6, cell, new_x="LMARGIN" if last else "RIGHT",
+                     new_y="NEXT" if last else "TOP")
+
+    pdf.multi_cell(0, 6, "Plan features, as sold in 2023.", new_x="LMARGIN", new_y="NEXT")
+    row("Feature", "Free", "Plus", "Premium")
+    row("Cloud storage", "500 MB", "20 GB", "100 GB")
+    row("Cleaning history", "7 days", "30 days", "90 days")
+    pdf.multi_cell(0, 6, "Prices exclude sales tax.", new_x="LMARGIN", new_y="NEXT")
+    # a list of values with no header, and a bulleted list: no tables
+    row("Model", "ARV-X900P", widths=(50, 60))
+    row("Weight", "4.1 kg", widths=(50, 60))
+    row("Battery", "6,400 mAh", widths=(50, 60))
+    for item in ("Share your robots.", "Keep more history.", "Back up maps."):
+        pdf.cell(6, 6, "-")
+        pdf.cell(0, 6, item, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_a_pdf_table_is_read_in_columns_under_its_header(tmp_path):
+    from assistant.answering.evidence import split_passage
+    from index.records import Passage
+
+    doc = load(_table_pdf(tmp_path / "plans.pdf"))
+    text = doc.sections[0].text
+    assert ("| Feature | Free | Plus | Premium |\n| --- | --- | --- | --- |\n"
+            "| Cloud storage | 500 MB | 20 GB | 100 GB |\n"
+            "| Cleaning history | 7 days | 30 days | 90 days |\n") in text
+    assert "Plan features, as sold in 2023.\n| Feature" in text
+    assert "|\nPrices exclude sales tax.\nModel ARV-X900P\n" in text  # no header: as written
+    assert "- Share your robots." in text
+    units = [u.text for u in split_passage(Passage("c", "d", "plans.pdf", text, 1.0))]
+    assert "Feature: Cloud storage; Free: 500 MB; Plus: 20 GB; Premium: 100 GB" in units
+
+
 # --- PDF: font layout --------------------------------------------------------------------
 
 
@@ -224,7 +272,7 @@ def test_docbook_page_section_paths_without_navigation(tmp_path):
     # An admonition title is text, not a section; a table caption is text too.
     assert "\n\nNote\nWhen running a standby server" in setting
     assert "Table 20.1. Limits" in settings
-    assert "Limits by platform\n| Platform | Limit |\n| Linux | 1024 per process |" in settings
+    assert "Limits by platform\n| Platform | Limit |\n| --- | --- |\n| Linux | 1024 per process |" in settings
     # Code keeps its indentation and spacing.
     assert "listen_addresses = '*'\n    port = 5432   # indented, spaced" in settings
     prose = [line for s in doc.sections for line in s.text.split("\n")
@@ -384,6 +432,47 @@ def test_every_chunk_of_a_long_table_reads_under_its_header(tmp_path):
         rows = [u.text for u in split_passage(passage) if "condition_" in u.text]
         assert rows and all(r.startswith("Error Code: ") and "Condition Name: condition_" in r
                             for r in rows), rows
+
+
+def _functions_page(rows: int) -> str:
+    body = "".join(
+        f"<tr><td><code>fn_{i}(value numeric)</code></td><td>Returns the value {i} rounded "
+        f"toward zero after the rule numbered {i}, with the sign of the argument kept as "
+        f"given and nulls passed through unchanged.</td></tr>" for i in range(rows))
+    return ("<html><head><title>Functions</title></head><body><h1>Functions</h1>"
+            "<p>Functions of this page, one row each.</p>"
+            "<table><thead><tr><th>Function</th><th>Description</th></tr></thead>"
+            f"<tbody>{body}</tbody></table></body></html>")
+
+
+def test_a_short_table_of_long_rows_comes_in_blocks_under_its_header(tmp_path):
+    from assistant.answering.evidence import split_passage
+    from index.records import Passage
+    from ingest.text import TABLE_BLOCK_CHARS, TABLE_BLOCK_ROWS
+
+    path = tmp_path / "functions.html"
+    path.write_text(_functions_page(8))  # under TABLE_BLOCK_ROWS rows, far over the budget
+    assert TABLE_BLOCK_ROWS >= 8
+    doc = load(path)
+    blocks = [b for b in doc.sections[0].text.split("\n\n") if b.startswith("|")]
+    assert len(blocks) > 1
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[:2] == ["| Function | Description |", "| --- | --- |"]
+        assert len(block) <= TABLE_BLOCK_CHARS or len(lines) == 3  # one row may be longer
+    rows = [line for b in blocks for line in b.splitlines()[2:]]
+    assert len(rows) == 8 and rows == sorted(rows, key=lambda r: int(r.split("fn_")[1][0]))
+    # so every chunk cut from it (a block fits a chunk) says what its columns are
+    chunks = Chunker(ChunkerConfig(chunk_tokens=128, overlap_tokens=16),
+                     lambda t: len(t.split())).chunk(doc)
+    units = [u.text for c in chunks
+             for u in split_passage(Passage(c.chunk_id, c.doc_id, c.source, c.text, 1.0))
+             if "fn_" in u.text]
+    assert len(set(units)) == 8
+    assert all(u.startswith("Function: fn_") and "; Description: Returns" in u for u in units)
+    # a short table of short rows stays one block, as before
+    path.write_text(_codes_page(6))
+    assert load(path).sections[0].text.count("| Error Code |") == 1
 
 
 @needs_manual
