@@ -159,7 +159,13 @@ def test_bad_version_statements_are_summary_lines_and_the_documents_stay(tmp_pat
     assert report.to_json()["warnings"] == report.warnings
 
 
-def test_an_index_from_before_versions_reads_them_on_the_next_ingest(tmp_path, counting):
+def test_an_index_from_before_versions_reads_them_on_the_next_ingest(tmp_path, counting,
+                                                                     monkeypatch):
+    import ingest.loaders
+
+    # The legacy index was parsed by Markdown parser 1; with the parser as it was, only its
+    # version metadata is read again (a newer parser re-parses it, tested elsewhere).
+    monkeypatch.setitem(ingest.loaders.PARSER_VERSIONS, ".md", 1)
     for part in ("docs", "index"):
         shutil.copytree(LEGACY / part, tmp_path / part)
     before = records(tmp_path / "index")
