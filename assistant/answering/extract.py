@@ -25,7 +25,14 @@ A unit qualifies when
   asked for must be stated by the unit or read beside it;
 - its text holds a span of the kind asked for that is not the question's own number ("a
   100 square meter floor") and, for a measure, is in a unit that fits what is measured (a
-  weight in kg or g, not liters).
+  weight in kg or g, not liters); a count in a table row sits under a column naming what
+  is counted, or is followed by it;
+- it does not state the opposite condition to the question's ("with a full dust bag"
+  against "without a dust bag", ``contradicts``).
+
+In a list of records (a section headed "KI-2044 ..."), a record's other lines count
+toward a typed answer's key terms. Of two prices, the one naming the period asked ("per
+month") is taken.
 
 ``UNIT`` ("in what unit is it given?") takes a unit of time or size, with or without a
 number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
