@@ -272,7 +272,8 @@ def test_docbook_page_section_paths_without_navigation(tmp_path):
     # An admonition title is text, not a section; a table caption is text too.
     assert "\n\nNote\nWhen running a standby server" in setting
     assert "Table 20.1. Limits" in settings
-    assert "Limits by platform\n| Platform | Limit |\n| --- | --- |\n| Linux | 1024 per process |" in settings
+    assert ("Limits by platform\n| Platform | Limit |\n| --- | --- |\n"
+            "| Linux | 1024 per process |") in settings
     # Code keeps its indentation and spacing.
     assert "listen_addresses = '*'\n    port = 5432   # indented, spaced" in settings
     prose = [line for s in doc.sections for line in s.text.split("\n")
