@@ -29,7 +29,7 @@ import re
 
 from lxml.html import HtmlElement
 
-from ingest.text import collapse_whitespace, needs_blocks, table_row_blocks
+from ingest.text import collapse_whitespace, table_row_blocks
 
 _HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
 _DROP_TAGS = ("script", "style", "noscript", "template", "nav", "aside", "footer", "svg",
@@ -234,7 +234,7 @@ def table_blocks(table: HtmlElement) -> list[str]:
     or one without a header row (rows in ``<thead>``, or a first row of ``<th>`` cells
     only), is one block; its header rows, when it has them, are followed by a ``| --- |``
     separator. A longer one with a header comes in blocks of at most ``TABLE_BLOCK_ROWS``
-    rows and ``TABLE_BLOCK_CHARS`` characters (``needs_blocks``), each starting with the
+    rows and ``TABLE_BLOCK_CHARS`` characters (``table_row_blocks``), each starting with the
     header rows and the separator; a row with one cell over
     several columns ("Class 08 — Connection Exception") is a group label, and a block
     that starts inside a group repeats its label first."""
@@ -254,13 +254,12 @@ def table_blocks(table: HtmlElement) -> list[str]:
             width = max(width, len(cells))
             continue
         body.append((line, len(cells) == 1 and _colspan(cells[0]) > 1))
-    top = [*header, "|" + " --- |" * width] if header else []
-    if not header or not needs_blocks(top, [line for line, _ in body]):
-        # a known header is marked by its separator, so its rows are read under it even
-        # when no row holds a figure ("| Light | Meaning |" over "| Solid red | ... |")
-        lines = [*top, *(line for line, _ in body)] if body else header
+    if not header or not body:
+        lines = header or [line for line, _ in body]
         return ["\n".join(lines)] if lines else []
-    return table_row_blocks(top, body)
+    # a known header is marked by its separator, so its rows are read under it even when
+    # no row holds a figure ("| Light | Meaning |" over "| Solid red | ... |")
+    return table_row_blocks([*header, "|" + " --- |" * width], body)
 
 
 def _colspan(cell: HtmlElement) -> int:

@@ -12,7 +12,7 @@ import re
 
 from ingest.headings import HeadingStack
 from ingest.records import Section
-from ingest.text import Parsed, clean_text, decode_text, needs_blocks, table_row_blocks
+from ingest.text import Parsed, clean_text, decode_text, table_row_blocks
 from ingest.versions import front_matter
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def _fence_after(fence: str | None, line: str) -> str | None:
 
 def block_tables(text: str) -> str:
     """``text`` with each pipe table of more than ``TABLE_BLOCK_ROWS`` body rows or
-    ``TABLE_BLOCK_CHARS`` characters (``text.needs_blocks``) written in blocks of at most
+    ``TABLE_BLOCK_CHARS`` characters written in blocks of at most
     that many, each under the table's header and separator lines and apart
     from the next by a blank line (``text.table_row_blocks``), as ingest does for HTML
     tables; tables inside fenced code, and shorter ones, as written."""
@@ -74,7 +74,7 @@ def block_tables(text: str) -> str:
             while end < len(lines) and _TABLE_ROW.match(lines[end]):
                 end += 1
             rows = lines[i + 2:end]
-            if needs_blocks(lines[i:i + 2], rows):
+            if rows:  # a short table comes back as one block, as written
                 out.append("\n\n".join(table_row_blocks(lines[i:i + 2],
                                                          [(r, False) for r in rows])))
                 i = end

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ingest.pdf_lines import Line, PageText, cells
-from ingest.text import is_label, needs_blocks, table_row_blocks
+from ingest.text import is_label, table_row_blocks
 
 MIN_TABLE_ROWS = 2  # body rows under the header
 ALIGN_PT = 3.0  # how far a row's cell may start from its header cell's start
@@ -45,22 +45,20 @@ def tabulate(page: PageText) -> PageText:
     lines = list(page.lines)
     if not lines:
         return page
+    found = [_cell_texts(line) for line in lines]
     rewritten: dict[int, str] = {}
     i = 0
     while i < len(lines):
-        header = _cell_texts(lines[i])
+        header = found[i]
         end = i + 1
         if len(header) >= 2 and all(is_label(text) for _, text in header):
-            while end < len(lines) and _fits(header, _cell_texts(lines[end])):
+            while end < len(lines) and _fits(header, found[end]):
                 end += 1
         if end - i - 1 >= MIN_TABLE_ROWS:
-            rows = ["| " + " | ".join(text.replace("|", "/") for _, text in _cell_texts(line))
-                    + " |" for line in lines[i:end]]
+            rows = ["| " + " | ".join(text.replace("|", "/") for _, text in row) + " |"
+                    for row in found[i:end]]
             top = [rows[0], "|" + " --- |" * len(header)]
-            if needs_blocks(top, rows[1:]):
-                table = "\n\n".join(table_row_blocks(top, [(r, False) for r in rows[1:]]))
-            else:
-                table = "\n".join([*top, *rows[1:]])
+            table = "\n\n".join(table_row_blocks(top, [(r, False) for r in rows[1:]]))
             last = lines[end - 1].text
             # the whole table on its header's line; the rows' lines keep their runs, no text
             rewritten[i] = table + last[len(last.rstrip("\r\n")):]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.errors import InputFileError
@@ -65,26 +64,20 @@ TABLE_BLOCK_ROWS = 10
 TABLE_BLOCK_CHARS = 480
 
 
-def needs_blocks(top: list[str], rows: Sequence[str]) -> bool:
-    """Whether a table (header lines ``top``, body ``rows``) is long enough to be written
-    in blocks: more than ``TABLE_BLOCK_ROWS`` rows, or more than ``TABLE_BLOCK_CHARS``
-    characters."""
-    return len(rows) > TABLE_BLOCK_ROWS or len("\n".join([*top, *rows])) > TABLE_BLOCK_CHARS
-
-
 def table_row_blocks(top: list[str], rows: list[tuple[str, bool]],
                      size: int = TABLE_BLOCK_ROWS,
                      max_chars: int = TABLE_BLOCK_CHARS) -> list[str]:
     """A table's header lines ``top`` (header and separator) and body ``rows`` (line, is a
     group label) as blocks of at most ``size`` rows and ``max_chars`` characters (one row
     at least), each starting with ``top``; a block that starts inside a group repeats the
-    group's label first."""
+    group's label first. A table within both bounds is one block, ``top`` and its rows as
+    they are."""
     blocks: list[str] = []
     group: str | None = None
     current: list[str] = []
     for line, is_group in rows:
-        body = [c for c in current if c != group]
-        too_long = bool(body) and len("\n".join([*top, *current, line])) > max_chars
+        too_long = (any(c != group for c in current)
+                    and len("\n".join([*top, *current, line])) > max_chars)
         if len(current) == size or too_long:
             blocks.append("\n".join(top + current))
             current = [group] if group is not None and not is_group else []
@@ -328,6 +321,8 @@ def is_record_heading(heading: str) -> bool:
     """Whether a section heading is a record's ("KI-2044 Acme Home app 5.4.0 on Android
     15"): the section is one entry of a list of records, its lines all about one thing."""
     return bool(_RECORD_HEADING.match(heading))
+
+
 _MAX_HEADING_CHARS = 80
 # Capital lines with a sentence end ("ACME ROBOTICS, INC.") that may stand above the title.
 _MAX_LETTERHEAD_LINES = 2
