@@ -783,8 +783,7 @@ def extract(
             stale = found
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
-    passage_terms = _passage_terms(pool)
-    records = _record_terms(pool)
+    passage_terms, records = _pool_terms(pool)
     # What the question asks about besides its names: a unit must say one of these words,
     # not only name the product ("Price: $899, including the mopping module" does not
     # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
@@ -898,27 +897,25 @@ def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
     return found or deeper
 
 
-def _passage_terms(pool: Sequence[EvidenceUnit]) -> dict[str, set[str]]:
-    """The terms of each passage (chunk id) of ``pool``, over all its units."""
-    out: dict[str, set[str]] = {}
+def _pool_terms(pool: Sequence[EvidenceUnit]
+                ) -> tuple[dict[str, set[str]], dict[tuple[str, tuple[str, ...]], set[str]]]:
+    """The terms of each passage (chunk id) of ``pool``, over all its units, and of each
+    record (a section headed "KI-2044 Acme Home app 5.4.0 on Android 15", within one
+    passage: chunk id and heading path), over all its lines; each unit's terms are read
+    once for both. A record's "Fixed in app 5.4.1" answers which version fixes the widget
+    its "Symptom:" line describes, so a kind with a pattern (a version, a duration, ...)
+    may count the record's words toward the key-term floor."""
+    passages: dict[str, set[str]] = {}
+    records: dict[tuple[str, tuple[str, ...]], set[str]] = {}
     for unit in pool:
-        out.setdefault(unit.chunk_id, set()).update(term_set(unit.text))
-    return out
+        terms = term_set(unit.text)
+        passages.setdefault(unit.chunk_id, set()).update(terms)
+        if unit.heading and is_record_heading(unit.heading[-1]):
+            records.setdefault((unit.chunk_id, unit.heading), set()).update(terms)
+    return passages, records
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
-
-
-def _record_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, tuple[str, ...]], set[str]]:
-    """The terms of each record of ``pool`` (a section headed "KI-2044 Acme Home app 5.4.0
-    on Android 15" in one passage), over all its lines. A record's "Fixed in app 5.4.1"
-    answers which version fixes the widget its "Symptom:" line describes; a kind with a
-    pattern (a version, a duration, ...) may count those words toward the key-term floor."""
-    out: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-    for unit in pool:
-        if unit.heading and is_record_heading(unit.heading[-1]):
-            out.setdefault((unit.chunk_id, unit.heading), set()).update(term_set(unit.text))
-    return out
 
 
 def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
