@@ -747,6 +747,7 @@ def extract(
     related: RelatedTerms | None = None,
     pool: Sequence[EvidenceUnit] = (),
     corpus_names: Sequence[str] = (),
+    facts: PoolFacts | None = None,
 ) -> Extraction | None:
     """The first unit of ``units`` that answers ``question`` (module docstring), or None.
 
@@ -763,7 +764,7 @@ def extract(
     connections"), the two units' terms counted together (``_default_beside``).
 
     ``corpus_names``: the names the whole corpus is about, which no unit need repeat
-    (``asked_terms``).
+    (``asked_terms``). ``facts``: ``PoolFacts.of(pool)`` when the caller has it already.
     """
     answer_type, terms, required = asked_terms(question, corpus_names)
     if not terms or asks_two(question):
@@ -783,7 +784,8 @@ def extract(
             stale = found
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
-    passage_terms, records = _pool_terms(pool)
+    facts = facts or PoolFacts.of(pool)
+    conditions = _conditions(question)
     # What the question asks about besides its names: a unit must say one of these words,
     # not only name the product ("Price: $899, including the mopping module" does not
     # answer "How much is a replacement mopping module for the X9 Pro?" by its name alone).
@@ -798,7 +800,7 @@ def extract(
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         if answer_type in _TYPED:  # a record's other lines say what its value is about
-            have |= records.get((unit.chunk_id, unit.heading), set())
+            have |= facts.records.get((unit.chunk_id, unit.heading), set())
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
                  if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
@@ -818,7 +820,7 @@ def extract(
         # ("Which period does the SOC 2 report cover?": "The most recent report covers
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
         # itself, or beside it (``_default_beside``).
-        named = have | (passage_terms.get(unit.chunk_id, set()) - {"default"})
+        named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
         if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
                                     question_terms, needed)
@@ -826,7 +828,7 @@ def extract(
                 return found
             stale = stale or found
             continue
-        if answer_type is not AnswerType.YESNO and contradicts(question, unit.text):
+        if answer_type is not AnswerType.YESNO and _opposite(conditions, unit.text):
             continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans:
@@ -862,17 +864,26 @@ def _condition_words(pattern: re.Pattern[str], text: str) -> set[str]:
     return out
 
 
+def _conditions(question: str) -> tuple[set[str], set[str]]:
+    """What ``question`` is with and without (``_WITH``, ``_WITHOUT``)."""
+    without = _condition_words(_WITHOUT, question)
+    return _condition_words(_WITH, question) - without, without
+
+
+def _opposite(conditions: tuple[set[str], set[str]], text: str) -> bool:
+    q_with, q_without = conditions
+    t_without = _condition_words(_WITHOUT, text)
+    t_with = _condition_words(_WITH, text) - t_without
+    return bool(q_with & t_without) or bool(q_without & t_with)
+
+
 def contradicts(question: str, text: str) -> bool:
     """Whether ``text`` states the opposite condition to one ``question`` gives: the
     question is with something the text is without ("How much does the dock weigh with a
     full dust bag?" against "Weight 5.2 kg without a dust bag."), or without something the
     text is with ("if I don't have pets" against "Homes with pets: replace it every 2
     months")."""
-    q_without = _condition_words(_WITHOUT, question)
-    t_without = _condition_words(_WITHOUT, text)
-    q_with = _condition_words(_WITH, question) - q_without
-    t_with = _condition_words(_WITH, text) - t_without
-    return bool(q_with & t_without) or bool(q_without & t_with)
+    return _opposite(_conditions(question), text)
 
 
 def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
@@ -885,34 +896,57 @@ def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
     the scorer ranks low but that holds most of the question's words and a span of the
     kind asked for is still the answer ("The default is eight megabytes (8MB)." under
     "temp_buffers" when other passages share more words with the question)."""
-    found = extract(question, ranked[:EXTRACT_UNITS], pool=pool, corpus_names=corpus_names)
+    facts = PoolFacts.of(pool)
+    found = extract(question, ranked[:EXTRACT_UNITS], pool=pool, corpus_names=corpus_names,
+                    facts=facts)
     if (found is not None and not found.unit.stale) or len(ranked) <= EXTRACT_UNITS:
         return found
     deeper = extract(question, ranked[EXTRACT_UNITS:DEEP_UNITS],
                      min_coverage=DEEP_MIN_COVERAGE,
                      other_min_coverage=max(OTHER_MIN_COVERAGE, DEEP_MIN_COVERAGE),
-                     top_min_coverage=DEEP_MIN_COVERAGE, pool=pool, corpus_names=corpus_names)
+                     top_min_coverage=DEEP_MIN_COVERAGE, pool=pool, corpus_names=corpus_names,
+                     facts=facts)
     if deeper is not None and not deeper.unit.stale:
         return deeper
     return found or deeper
 
 
-def _pool_terms(pool: Sequence[EvidenceUnit]
-                ) -> tuple[dict[str, set[str]], dict[tuple[str, tuple[str, ...]], set[str]]]:
-    """The terms of each passage (chunk id) of ``pool``, over all its units, and of each
-    record (a section headed "KI-2044 Acme Home app 5.4.0 on Android 15", within one
-    passage: chunk id and heading path), over all its lines; each unit's terms are read
-    once for both. A record's "Fixed in app 5.4.1" answers which version fixes the widget
-    its "Symptom:" line describes, so a kind with a pattern (a version, a duration, ...)
-    may count the record's words toward the key-term floor."""
-    passages: dict[str, set[str]] = {}
-    records: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-    for unit in pool:
-        terms = term_set(unit.text)
-        passages.setdefault(unit.chunk_id, set()).update(terms)
-        if unit.heading and is_record_heading(unit.heading[-1]):
-            records.setdefault((unit.chunk_id, unit.heading), set()).update(terms)
-    return passages, records
+def _table_key(unit: EvidenceUnit) -> tuple[str, tuple[str, ...]] | None:
+    """A row's table: its passage and its column headers (None for a unit not a row
+    with headers)."""
+    cells = row_cells(unit)
+    return None if cells is None else (unit.chunk_id, tuple(h for h, _, _ in cells))
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """What ``extract`` reads off the whole pool (every unit of the retrieved passages),
+    read once per question: ``passages``, the terms of each passage (chunk id) over all
+    its units; ``records``, the terms of each record (a section headed "KI-2044 Acme Home
+    app 5.4.0 on Android 15", within one passage: chunk id and heading path) over all its
+    lines; ``tables``, how many rows of each table (``_table_key``) the pool holds.
+
+    A record's "Fixed in app 5.4.1" answers which version fixes the widget its "Symptom:"
+    line describes, so a kind with a pattern (a version, a duration, ...) may count the
+    record's words toward the key-term floor."""
+
+    passages: dict[str, set[str]]
+    records: dict[tuple[str, tuple[str, ...]], set[str]]
+    tables: dict[tuple[str, tuple[str, ...]], int]
+
+    @classmethod
+    def of(cls, pool: Sequence[EvidenceUnit]) -> PoolFacts:
+        passages: dict[str, set[str]] = {}
+        records: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        tables: dict[tuple[str, tuple[str, ...]], int] = {}
+        for unit in pool:
+            terms = term_set(unit.text)
+            passages.setdefault(unit.chunk_id, set()).update(terms)
+            if unit.heading and is_record_heading(unit.heading[-1]):
+                records.setdefault((unit.chunk_id, unit.heading), set()).update(terms)
+            if unit.kind == "row" and (key := _table_key(unit)) is not None:
+                tables[key] = tables.get(key, 0) + 1
+        return cls(passages, records, tables)
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
