@@ -28,7 +28,10 @@ A unit qualifies when
   weight in kg or g, not liters); a count in a table row sits under a column naming what
   is counted, or is followed by it;
 - it does not state the opposite condition to the question's ("with a full dust bag"
-  against "without a dust bag", ``contradicts``).
+  against "without a dust bag", ``contradicts``);
+- a table row whose table has other rows in the passage holds a key term (or a place
+  the question gives) in its cells: the column headers every row carries say which
+  column is asked for, never which row.
 
 In a list of records (a section headed "KI-2044 ..."), a record's other lines count
 toward a typed answer's key terms. Of two prices, the one naming the period asked ("per
@@ -816,6 +819,8 @@ def extract(
             coverage = (len(matched) + len(alike)) / len(terms)
         if coverage < needed or not (named_attribute or any(t in in_text for t in topic)):
             continue
+        if not _row_named(unit, matched, places, facts.tables):
+            continue  # only the header names what is asked: every row of the table does
         # A name the question gives may be in the unit's passage rather than the unit
         # ("Which period does the SOC 2 report cover?": "The most recent report covers
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
@@ -916,6 +921,24 @@ def _table_key(unit: EvidenceUnit) -> tuple[str, tuple[str, ...]] | None:
     with headers)."""
     cells = row_cells(unit)
     return None if cells is None else (unit.chunk_id, tuple(h for h, _, _ in cells))
+
+
+def _row_named(unit: EvidenceUnit, matched: Sequence[str], places: dict[str, str],
+               tables: dict[tuple[str, tuple[str, ...]], int]) -> bool:
+    """Whether a table row is picked by what it says rather than by its table's headers
+    alone: a row whose table has other rows in the passage must hold one of the
+    ``matched`` key terms (or a place the question gives) in its cells. The headers
+    ("Parameter: ...; Default: ...") are the same for every row, so the words they share
+    with the question say which column is asked for, never which row. Other units, and
+    a table's only row, pass."""
+    key = _table_key(unit) if unit.kind == "row" else None
+    if key is None or tables.get(key, 0) < 2:
+        return True
+    cells = row_cells(unit) or []
+    values = "\n".join(value for _, value, _ in cells)
+    in_cells = term_set(values)
+    return any(t in in_cells for t in matched) or any(
+        named_in(word, values) for word in places.values())
 
 
 @dataclass(frozen=True)

@@ -713,3 +713,19 @@ def test_a_stated_default_says_what_a_default_question_asks():
     stated = _at("The default is 80 MB.", "c1", 0, "WAL Configuration > min_wal_size (integer)")
     found = extract("What is the default min_wal_size?", [stated])
     assert found is not None and "80 MB" in found.span
+
+
+def test_a_row_is_picked_by_its_cells_not_by_the_headers_every_row_shares():
+    rows = [unit("Connection: Wi-Fi; Pairing timeout: 30 seconds", path="Setup > Limits",
+                 kind="row"),
+            unit("Connection: Bluetooth; Pairing timeout: 60 seconds", path="Setup > Limits",
+                 kind="row")]
+    question = "How long is the pairing timeout?"
+    # "pairing timeout" is every row's column, so it says which column, not which row:
+    # the first row read by its headers alone would answer 30 seconds for any connection
+    assert extract(question, rows, pool=rows) is None
+    got = extract("How long is the pairing timeout over Bluetooth?", rows, pool=rows)
+    assert got is not None and got.span == "60 seconds"
+    # a table's only row in the passage is picked by its headers as a sentence would be
+    alone = extract(question, rows[:1], pool=rows[:1])
+    assert alone is not None and alone.span == "30 seconds"
