@@ -18,6 +18,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from core.progress import ProgressLines, for_stderr
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,10 +32,10 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
     if getattr(args, "split", None):
         config = with_split(config, args.split)
-    progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
     quiet = getattr(args, "quiet", False)
-    lines = None if progress or quiet else _progress_line
+    progress = for_stderr(quiet, "eval")  # the index it builds, and a bar for the answers
+    command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
+    lines = _progress_line if isinstance(progress, ProgressLines) else None
     result = run_eval(config, Path(args.out), limit=args.limit, progress=progress,
                       command=command, on_batch=lines)
     for name, reason in result.skipped_setups.items():

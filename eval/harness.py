@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from core.errors import AssistantError
+from core.progress import Progress, bar
 from eval.answer_metrics import (
     Comparison,
     Estimate,
@@ -78,7 +79,7 @@ class RunResult:
 
 
 def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = None,
-             progress: bool = False, command: str | None = None,
+             progress: Progress = False, command: str | None = None,
              embedder: Embedder | None = None,
              on_batch: Callable[[str, int, int], None] | None = None) -> RunResult:
     """Run (or resume) the eval ``config`` describes into ``out_dir``.
@@ -129,7 +130,7 @@ def run_eval(config: EvalConfig, out_dir: Path | str, *, limit: int | None = Non
 
 def _train_missing_adapters(config: EvalConfig, out_dir: Path,
                             questions: Sequence[EvalQuestion], embedder: Embedder | None,
-                            progress: bool) -> tuple[Embedder | None, dict[str, dict]]:
+                            progress: Progress) -> tuple[Embedder | None, dict[str, dict]]:
     """Train the setups' adapters that the registry lacks and the config has a recipe for
     (``eval.recipes``), building the run's index first when a recipe retrieves from it.
     Returns the embedder (loaded if the index had to be built) and what was trained."""
@@ -154,7 +155,7 @@ def _train_missing_adapters(config: EvalConfig, out_dir: Path,
 
 def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig],
                 todo: dict[str, list[EvalQuestion]], all_questions: Sequence[EvalQuestion],
-                adapters: dict, embedder: Embedder | None, progress: bool,
+                adapters: dict, embedder: Embedder | None, progress: Progress,
                 total: int, on_batch: Callable[[str, int, int], None] | None) -> dict:
     """Build what the pending setups need, answer their questions, append the results."""
     import torch
@@ -175,9 +176,10 @@ def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig]
     path = out_dir / RESULTS
     try:
         with path.open("a", encoding="utf-8") as f, \
-                tqdm(total=total, disable=not progress, desc="eval", unit="answer") as bar:
+                tqdm(total=total, disable=not bar(progress), desc="eval",
+                     unit="answer") as progress_bar:
             for setup in pending:
-                bar.set_postfix_str(setup.name)
+                progress_bar.set_postfix_str(setup.name)
                 items = todo[setup.name]
                 for i in range(0, len(items), config.run.batch_size):
                     batch = items[i: i + config.run.batch_size]
@@ -185,7 +187,7 @@ def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig]
                         f.write(json.dumps(record, ensure_ascii=False) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
-                    bar.update(len(batch))
+                    progress_bar.update(len(batch))
                     if on_batch is not None:
                         on_batch(setup.name, min(i + len(batch), len(items)), len(items))
     finally:

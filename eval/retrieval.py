@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import AssistantError, ConfigError, IndexMismatchError, IndexNotFoundError
+from core.progress import Progress, for_stderr
 from eval.beir import BeirDataset, BeirDoc, load_beir
 from eval.metrics import (
     Qrels,
@@ -127,7 +128,7 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     bm25: BM25Config | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> int:
     """Make ``index_dir`` hold exactly ``dataset``'s corpus; returns how many docs it embedded.
 
@@ -199,7 +200,7 @@ def evaluate_beir(
     modes: Sequence[str] = MODES,
     embedder_config: EmbedderConfig | None = None,
     split: str = "test",
-    progress: bool = True,
+    progress: Progress = True,
     *,
     embedder: Embedder | None = None,
     hybrid: HybridConfig | None = None,
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING if args.quiet else logging.INFO)
     from ingest.embedding import EmbedderConfig
 
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = for_stderr(args.quiet, "eval retrieval")
     try:
         config = EmbedderConfig(model=args.embedder) if args.embedder else EmbedderConfig()
         started = time.perf_counter()

@@ -27,6 +27,7 @@ from assistant.answering.citations import CitationConfig, CitationVerifier
 from assistant.answering.judge import UnitJudge
 from assistant.answering.records import Answer
 from core.errors import ConfigError
+from core.progress import Progress
 from core.refs import RefError, parse_ref
 from eval.config import EvalConfig, EvalConfigError, SetupConfig
 from eval.questions import EvalQuestion
@@ -133,7 +134,7 @@ class GoldPassages:
 
 
 def build_context_index(questions: Sequence[EvalQuestion], index_dir: Path,
-                        embedder: Embedder, progress: bool = False) -> int:
+                        embedder: Embedder, progress: Progress = False) -> int:
     """Index every question's gold contexts (one document per question, one chunk per
     context) at ``index_dir``; an index already holding exactly these is reused. Returns
     how many documents were embedded."""
@@ -188,7 +189,7 @@ def build_context_index(questions: Sequence[EvalQuestion], index_dir: Path,
 
 
 def open_searcher(config: EvalConfig, questions: Sequence[EvalQuestion], embedder: Embedder,
-                  index_dir: Path, reranker: Path | None = None, progress: bool = False):
+                  index_dir: Path, reranker: Path | None = None, progress: Progress = False):
     """The passage source of the retrieval setups for ``[corpus]``'s kind, built or
     refreshed first where the kind says so (``docs``: incremental ingest)."""
     from index import Searcher

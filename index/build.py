@@ -22,6 +22,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, InputFileError
 from core.hashing import file_sha256
+from core.progress import Progress
 from index.records import DocRecord
 from index.vectors import VectorIndexConfig
 from index.writer import IndexWriter
@@ -140,7 +141,7 @@ def ingest(
     paths: Sequence[Path],
     index_dir: Path,
     config: IngestConfig | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     embedder: Embedder | None = None,
 ) -> IngestReport:
     """Mirror ``paths`` into the index at ``index_dir`` and publish a new version.

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from core.errors import InputFileError
+from core.progress import Progress, track
 from ingest.chunking import Chunker, ChunkerConfig, embedding_text
 from ingest.discover import FileEntry, Skipped
 from ingest.embedding import Embedder
@@ -45,7 +45,7 @@ def parse_and_chunk(entry: FileEntry, chunker: Chunker) -> Parsed:
 
 
 def embed_chunks(
-    embedder: Embedder, chunks: Sequence[Chunk], prefix_tokens: int, progress: bool = False
+    embedder: Embedder, chunks: Sequence[Chunk], prefix_tokens: int, progress: Progress = False
 ) -> np.ndarray:
     """Embed chunks with their title/heading prefix. Returns float32 ``(len(chunks), dim)``."""
     texts = [embedding_text(c, embedder.count_tokens, prefix_tokens) for c in chunks]
@@ -54,7 +54,7 @@ def embed_chunks(
 
 def parse_all(
     entries: Sequence[FileEntry], chunker_config: ChunkerConfig, embedder: Embedder,
-    progress: bool,
+    progress: Progress,
 ) -> tuple[list[Parsed], list[Skipped], float]:
     """Parse and chunk ``entries``; returns the parsed files, the skipped ones (with the
     reason) and the seconds it took. A bad file is logged and skipped, never raised."""
@@ -62,7 +62,7 @@ def parse_all(
     chunker = Chunker(chunker_config, embedder.count_tokens)
     parsed: list[Parsed] = []
     failed: list[Skipped] = []
-    for entry in tqdm(entries, desc="parse", unit="file", disable=not progress):
+    for entry in track(entries, progress, "parse", unit="files"):
         try:
             parsed.append(parse_and_chunk(entry, chunker))
         except InputFileError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import AssistantError, ConfigError, IndexNotFoundError
+from core.progress import for_stderr
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         metadata=Path(args.metadata) if args.metadata else None,
     )
-    report = ingest([Path(p) for p in args.paths], Path(args.index), config, _progress(args))
+    report = ingest([Path(p) for p in args.paths], Path(args.index), config,
+                    for_stderr(getattr(args, "quiet", False), "ingest"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -131,7 +133,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         Path(args.beir),
         index_dir=Path(args.index) if args.index else None,
         modes=tuple(args.modes.split(",")),
-        progress=_progress(args),
+        progress=for_stderr(getattr(args, "quiet", False), "eval retrieval"),
     )
     print(json.dumps(results, indent=2) if args.json else format_table(results))
     return EXIT_OK

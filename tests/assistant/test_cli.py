@@ -65,6 +65,20 @@ def test_ingest_with_a_bad_file_exits_3_and_names_it(tmp_path, capsys):
     assert "1 added" in out and "skipped  bad.pdf:" in out
 
 
+def test_ingest_into_a_log_shows_plain_progress_lines(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"note{i}.txt").write_text(f"Note {i}: the warranty lasts {i + 1} years.\n")
+    # pytest's captured stderr is no terminal: a log gets lines, not a bar's carriage returns
+    assert main(["ingest", str(docs), "--index", str(tmp_path / "index")]) == 0
+    err = capsys.readouterr().err
+    assert "ingest: parse 0/3 files" in err and "ingest: parse 3/3 files" in err
+    assert "ingest: embed 1/1 slices of" in err and "\r" not in err
+    assert main(["-q", "ingest", str(docs), "--index", str(tmp_path / "again")]) == 0
+    assert "ingest:" not in capsys.readouterr().err
+
+
 def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     assert main(["search", "x", "--index", str(tmp_path / "nothing")]) == 2
     assert "no index" in capsys.readouterr().err.lower()
