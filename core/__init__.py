@@ -8,8 +8,9 @@
 - ``core.refs``: ``name@vN`` references and the rule for telling them from paths.
 - ``core.devices``: ``resolve_device("auto" | "cpu" | "cuda[:N]")``.
 - ``core.prompt_format``: the grounded prompt, shared by fine-tuning and answering.
+- ``core.progress``: how long work shows progress (a bar, plain log lines, or nothing).
 
 Nothing here loads a model or touches the disk at import time.
 """
 
-__all__ = ["artifacts", "devices", "errors", "prompt_format", "refs", "settings"]
+__all__ = ["artifacts", "devices", "errors", "progress", "prompt_format", "refs", "settings"]
