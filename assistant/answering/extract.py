@@ -699,9 +699,12 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] 
 
 # "How big is it and how much does it weigh?", "What's the fee, and what do you charge
 # for ...?", "How loud is it in Eco mode compared with Max mode?": two things asked.
+# "What does a main brush cost, and a 2-pack of side brushes?": a second thing named after
+# ", and" at the end of the question, its question left out.
 _TWO_ASKED = re.compile(
     r"(?:,\s*|\s)(?:and|or)\s+(?:how|what|which|when|where|who|whom|whose)\b|"
-    r"\b(?:compared (?:with|to)|versus|vs\.?)\s", re.I)
+    r"\b(?:compared (?:with|to)|versus|vs\.?)\s|"
+    r",\s+and\s+(?:a|an|the|its|my|one|two|\d)\b[^?,]*\?\s*$", re.I)
 
 
 def asks_two(question: str) -> bool:

@@ -686,6 +686,8 @@ def test_a_unit_naming_the_implied_attribute_says_what_is_asked():
     ("How much does the M3 weigh?", False),
     ("I'm in London and moving soon. What will Premium cost me?", False),  # asks once
     ("Which rows and columns does COPY read?", False),
+    ("What does a new rubber main brush cost, and a 2-pack of side brushes?", True),
+    ("If I buy the S7, and a spare brush, what do I pay in total?", False),  # one total
 ])
 def test_a_question_asking_two_things_is_not_answered_by_one_span(question, two):
     assert asks_two(question) is two
