@@ -84,8 +84,10 @@ logger = logging.getLogger(__name__)
 _MARKERS = re.compile(r"\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _DECISION = re.compile(r"\b(yes|no|maybe)\b", re.I)
 # A quotation of 5+ words, closed or cut off at the end, with an optional lead-in.
-_QUOTED = re.compile(r'(?:\bpassage\s*(?:\[\s*\d+\s*\])?\s*says:\s*)?["\u201c]'
-                     r'(?:[^"\u201d\s]+\s+){4,}[^"\u201d]*(?:["\u201d]|$)', re.I)
+# A quotation opens with a quote mark that follows no word: the mark closing a quoted
+# word ('an "Admin", who can ...') is not the start of a quotation running to the end.
+_QUOTED = re.compile(r'(?:\bpassage\s*(?:\[\s*\d+\s*\])?\s*says:\s*)?(?<![\w.,;:!?%)\]])'
+                     r'["\u201c](?:[^"\u201d\s]+\s+){4,}[^"\u201d]*(?:["\u201d]|$)', re.I)
 _ANSWER_LEAD = re.compile(r"\bso the answer is:\s*", re.I)
 
 

@@ -65,6 +65,11 @@ def test_answer_part_drops_quoted_evidence_only():
     assert answer_part('The window is "30 days".') == 'The window is "30 days".'  # short
     only_quote = '"Invoices are available as PDF for 7 years."'
     assert answer_part(only_quote) == only_quote  # nothing else to score
+    # a quoted word inside a sentence: its closing mark opens no quotation (e056)
+    sentence = ('Home owners can make a member an "Admin", who can change schedules but '
+                'cannot delete the home.')
+    assert answer_part(sentence) == sentence
+    assert answer_part(f'**{sentence}**') == f'**{sentence}**'
 
 
 def test_a_quote_holding_the_gold_does_not_make_a_wrong_answer_right():
