@@ -18,7 +18,8 @@ T = TypeVar("T")
 
 class ProgressLines:
     """Plain progress lines, ``"{prefix}: {stage} {done}/{total} {unit}"``: the first and
-    the last of each stage, and at most one every ``every`` seconds between them."""
+    the last of each stage, and at most one every ``every`` seconds between them; none for
+    a stage with nothing to do."""
 
     def __init__(self, prefix: str, every: float = 15.0, stream: TextIO | None = None) -> None:
         self.prefix = prefix
@@ -27,6 +28,8 @@ class ProgressLines:
         self._last: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int, unit: str = "") -> None:
+        if total == 0:
+            return  # nothing to do is not news (an index with no changed file)
         now = time.monotonic()
         last = self._last.get(stage)
         if last is not None and done < total and now - last < self.every:

@@ -17,6 +17,8 @@ def test_lines_give_the_first_and_last_step_and_at_most_one_between_per_interval
     list(track(["a", "b"], every, "embed"))
     assert out.getvalue().splitlines() == ["ingest: embed 0/2", "ingest: embed 1/2",
                                            "ingest: embed 2/2"]
+    out.truncate(0), out.seek(0)
+    assert list(track([], every, "parse")) == [] and out.getvalue() == ""  # nothing to do
 
 
 def test_a_quiet_command_shows_nothing_and_a_log_gets_lines(monkeypatch):
