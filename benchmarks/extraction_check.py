@@ -1,0 +1,155 @@
+"""What extract or decline answers on the dev and training questions of both corpora, and
+which answers a change moved: the check every extraction rule goes through before it
+reaches the eval harness (and before a test split is ever run).
+
+    python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] --out before.json
+    # ... change the extraction code ...
+    python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] --compare before.json
+
+Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
+train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``) and
+training (``train_qa.jsonl``). Never a test split. Each question is retrieved as the
+answer path retrieves it (hybrid k=5 over the index with its own embedder,
+``evidence_selection.load_cases``), its units scored by that embedder
+(``EmbeddingScorer``) and read by ``extract_ranked`` with the corpus names stated, as
+``eval/reports/*/eval.toml`` state them. Outcomes: ``right`` (the shown answer gives the
+gold answer or an alias, ``eval.answer_metrics.gives_answer``), ``wrong``, ``none``
+(declined); on unanswerable questions ``answered`` or ``declined``.
+
+Retrieval and unit scores do not depend on the extraction code, so they are cached per
+set under ``--cache`` (keyed by the index version and the question file's hash): a
+second run after a change to ``extract`` takes seconds. Prints a table per set; with
+``--compare``, every question whose outcome or answer differs from the earlier run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from benchmarks.answer_gate import TRAIN
+from benchmarks.evidence_selection import QUESTIONS, golds, load_cases, table
+
+NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres")}
+
+
+def _sets(acme: Path, pg: Path | None) -> list[tuple[str, str, Path, Path, str]]:
+    """``(name, corpus, index, questions file, split)`` of each set to check."""
+    out = []
+    for corpus, index in (("acme", acme), ("postgresql", pg)):
+        if index is None:
+            continue
+        path, split = TRAIN[corpus]
+        out += [(f"{corpus} dev", corpus, index, QUESTIONS[corpus], "dev"),
+                (f"{corpus} training", corpus, index, path, split)]
+    return out
+
+
+def _cache_key(index: Path, questions: Path, split: str) -> str:
+    version = (index / "CURRENT").read_text().strip() if (index / "CURRENT").exists() else ""
+    digest = hashlib.sha256(questions.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(f"{index.resolve()}|{version}|{digest}|{split}".encode()
+                          ).hexdigest()[:20]
+
+
+def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
+                 cache: Path | None) -> list[tuple[object, list, list]]:
+    """``(record, units best first, every unit)`` per question, from ``cache`` when it
+    holds this index version's and question file's retrieval."""
+    from assistant.answering.evidence_scoring import EmbeddingScorer
+
+    where = cache / f"{corpus}-{split}-{_cache_key(index, questions, split)}.pkl" \
+        if cache else None
+    if where is not None and where.exists():
+        return pickle.loads(where.read_bytes())  # our own file, written below
+    cases, embedder = load_cases(split, index, 5, corpus, questions=questions)
+    scorer = EmbeddingScorer(embedder)
+    out = []
+    for case in cases:
+        units = case.units
+        scores = [float(s) for s in scorer.score(case.record.question, units)] if units else []
+        order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
+        out.append((case.record, [units[i] for i in order], units))
+    if where is not None:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_bytes(pickle.dumps(out))
+    return out
+
+
+def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
+    """The outcome counts of one set and each question's outcome and answer."""
+    from assistant.answering.extract import DEEP_UNITS, extract_ranked
+    from eval.answer_metrics import gives_answer, strip_markers
+
+    counts: Counter[str] = Counter()
+    answers: dict[str, dict] = {}
+    for record, ranked, units in cases:
+        found = extract_ranked(record.question, ranked[:DEEP_UNITS], pool=units,
+                               corpus_names=NAMES[corpus])
+        text = strip_markers(found.text) if found is not None else None
+        if record.answer is None:
+            outcome = "declined" if found is None else "answered"
+        elif found is None:
+            outcome = "none"
+        else:
+            right = any(gives_answer(text, g, record.question) for g in golds(record))
+            outcome = "right" if right else "wrong"
+        counts[outcome] += 1
+        answers[f"{name}: {record.id}"] = {"question": record.question, "outcome": outcome,
+                                           "answer": text}
+    n = sum(counts[k] for k in ("right", "wrong", "none"))
+    unanswerable = counts["declined"] + counts["answered"]
+    row = {"set": name, "answerable": n, "right": counts["right"], "wrong": counts["wrong"],
+           "none": counts["none"],
+           "unanswerable declined": f"{counts['declined']}/{unanswerable}"}
+    return row, answers
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--acme-index", type=Path, required=True,
+                        help="an index of examples/acme/docs (built there when missing)")
+    parser.add_argument("--pg-index", type=Path, default=None,
+                        help="an ingest of ../shared/data/postgresql-15-docs/html")
+    parser.add_argument("--cache", type=Path,
+                        default=Path(tempfile.gettempdir()) / "extraction-check",
+                        help="where retrievals are cached (default: %(default)s)")
+    parser.add_argument("--no-cache", action="store_true", help="retrieve afresh, keep nothing")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write every question's outcome and answer here (JSON)")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="an earlier --out file: print the questions that moved")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    earlier = json.loads(args.compare.read_text()) if args.compare else None
+
+    rows, answers = [], {}
+    for name, corpus, index, questions, split in _sets(args.acme_index, args.pg_index):
+        cases = ranked_cases(corpus, index, questions, split,
+                             None if args.no_cache else args.cache)
+        row, got = check(name, corpus, cases)
+        rows.append(row)
+        answers.update(got)
+    table(rows, "extract or decline, corpus names stated (never a test split)")
+    if args.out:
+        args.out.write_text(json.dumps(answers, indent=1, ensure_ascii=False))
+    if earlier is not None:
+        moved = [k for k, v in answers.items()
+                 if k in earlier and (earlier[k]["outcome"], earlier[k]["answer"])
+                 != (v["outcome"], v["answer"])]
+        print(f"\n{len(moved)} of {len(answers)} answers moved against {args.compare}")
+        for key in moved:
+            print(f"- {key} {answers[key]['question']}\n"
+                  f"  {earlier[key]['outcome']}: {earlier[key]['answer']}\n"
+                  f"  {answers[key]['outcome']}: {answers[key]['answer']}")
+
+
+if __name__ == "__main__":
+    main()
