@@ -11,6 +11,7 @@ import tiny_models
 
 from core.errors import AssistantError, ConfigError
 from finetune import PaddingCollator, TrainConfig, TrainingError, train_adapter
+from finetune.train import resolve_bf16
 
 WORDS = (
     "the cat sat on a mat . who sat where ? answer with one word please . "
@@ -313,6 +314,27 @@ def test_bf16_checkpointing_and_length_grouping_run(ft_tiny, tmp_path, capsys):
     assert math.isfinite(result.manifest["metrics"]["train_loss"])
     assert result.manifest["metrics"]["eval_loss"] is None  # no validation rows, no eval
     assert not model.is_activation_checkpointing
+
+
+@pytest.mark.gpu
+def test_a_model_on_the_gpu_trains_there_in_bfloat16(ft_tiny, tmp_path):
+    """On a CUDA machine: the model's device decides where training runs, bf16 "auto" turns
+    autocast on there, whole batches go through at once, and the GPU's peak memory is
+    recorded. Skipped where there is no GPU (CI)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    model, tokenizer = ft_tiny
+    model.to("cuda")
+    result = run(model, tokenizer, tmp_path / "adapter", max_steps=3, bf16="auto", val=[])
+    assert result.global_step == 3
+    metrics = result.manifest["metrics"]
+    assert math.isfinite(metrics["train_loss"]) and metrics["peak_cuda_mb"] > 0
+    assert result.manifest["micro_batch_size"] == FAST["batch_size"]  # no CPU micro-batching
+    assert result.manifest["config"]["bf16"] == "auto"
+    assert resolve_bf16("auto", next(model.parameters()).device) == torch.cuda.is_bf16_supported()
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()
 
 
 # ---- the real bundled model (slow) -----------------------------------------------------
