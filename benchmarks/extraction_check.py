@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.answer_gate import TRAIN
-from benchmarks.evidence_selection import QUESTIONS, golds, load_cases, table
+from benchmarks.evidence_selection import QUESTIONS, golds, load_cases, ranked, table
 
 NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres")}
 
@@ -70,12 +70,8 @@ def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
         return pickle.loads(where.read_bytes())  # our own file, written below
     cases, embedder = load_cases(split, index, 5, corpus, questions=questions)
     scorer = EmbeddingScorer(embedder)
-    out = []
-    for case in cases:
-        units = case.units
-        scores = [float(s) for s in scorer.score(case.record.question, units)] if units else []
-        order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
-        out.append((case.record, [units[i] for i in order], units))
+    out = [(case.record, ranked(scorer, case) if case.units else [], case.units)
+           for case in cases]
     if where is not None:
         where.parent.mkdir(parents=True, exist_ok=True)
         where.write_bytes(pickle.dumps(out))
@@ -89,8 +85,8 @@ def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
 
     counts: Counter[str] = Counter()
     answers: dict[str, dict] = {}
-    for record, ranked, units in cases:
-        found = extract_ranked(record.question, ranked[:DEEP_UNITS], pool=units,
+    for record, order, units in cases:
+        found = extract_ranked(record.question, order[:DEEP_UNITS], pool=units,
                                corpus_names=NAMES[corpus])
         text = strip_markers(found.text) if found is not None else None
         if record.answer is None:

@@ -35,7 +35,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     progress = for_stderr(quiet, "eval")  # the index it builds, and a bar for the answers
     command = shlex.join(["assistant", *sys.argv[1:]]) if sys.argv[1:] else None
-    lines = _progress_line if isinstance(progress, ProgressLines) else None
+    # one line per batch of answers in a log (the index's stages are throttled)
+    lines = ProgressLines("eval", every=0) if isinstance(progress, ProgressLines) else None
     result = run_eval(config, Path(args.out), limit=args.limit, progress=progress,
                       command=command, on_batch=lines)
     for name, reason in result.skipped_setups.items():
@@ -89,11 +90,6 @@ def cmd_eval_audit(args: argparse.Namespace) -> int:
     path = write_audit(Path(args.run), n=args.n, seed=args.seed)
     print(f"audit form for {args.n} answers: {path} (fill in each Verdict and Reason)")
     return 0
-
-
-def _progress_line(setup: str, done: int, total: int) -> None:
-    """One stderr line per batch when stderr is no terminal (logs, CI)."""
-    print(f"eval: {setup} {done}/{total}", file=sys.stderr, flush=True)
 
 
 def add_run_parser(esub) -> argparse.ArgumentParser:

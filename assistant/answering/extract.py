@@ -919,11 +919,10 @@ def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
     return found or deeper
 
 
-def _table_key(unit: EvidenceUnit) -> tuple[str, tuple[str, ...]] | None:
-    """A row's table: its passage and its column headers (None for a unit not a row
-    with headers)."""
-    cells = row_cells(unit)
-    return None if cells is None else (unit.chunk_id, tuple(h for h, _, _ in cells))
+def _table_key(unit: EvidenceUnit, cells: Sequence[tuple[str, str, int]]
+               ) -> tuple[str, tuple[str, ...]]:
+    """A row's table: its passage and its column headers (``cells``: ``row_cells(unit)``)."""
+    return unit.chunk_id, tuple(h for h, _, _ in cells)
 
 
 def _row_named(unit: EvidenceUnit, matched: Sequence[str], places: dict[str, str],
@@ -934,10 +933,9 @@ def _row_named(unit: EvidenceUnit, matched: Sequence[str], places: dict[str, str
     ("Parameter: ...; Default: ...") are the same for every row, so the words they share
     with the question say which column is asked for, never which row. Other units, and
     a table's only row, pass."""
-    key = _table_key(unit) if unit.kind == "row" else None
-    if key is None or tables.get(key, 0) < 2:
+    cells = row_cells(unit)
+    if cells is None or tables.get(_table_key(unit, cells), 0) < 2:
         return True
-    cells = row_cells(unit) or []
     values = "\n".join(value for _, value, _ in cells)
     in_cells = term_set(values)
     return any(t in in_cells for t in matched) or any(
@@ -970,7 +968,8 @@ class PoolFacts:
             passages.setdefault(unit.chunk_id, set()).update(terms)
             if unit.heading and is_record_heading(unit.heading[-1]):
                 records.setdefault((unit.chunk_id, unit.heading), set()).update(terms)
-            if unit.kind == "row" and (key := _table_key(unit)) is not None:
+            if (cells := row_cells(unit)) is not None:
+                key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
         return cls(passages, records, tables)
 
