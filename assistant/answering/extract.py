@@ -111,8 +111,9 @@ class AnswerType(StrEnum):
 @dataclass(frozen=True)
 class Extraction:
     """An answer taken from the evidence: ``span`` (the phrase of ``answer_type``) at
-    ``span_start:span_end`` of ``unit.text``; ``text`` the sentence shown to the user with
-    the span marked; ``reason`` why this unit was taken; ``matched``/``missing`` the
+    ``span_start:span_end`` of ``unit.text`` (0:0 for a release read from the unit's
+    heading, ``_release_of``); ``text`` the sentence shown to the user with the span
+    marked; ``reason`` why this unit was taken; ``matched``/``missing`` the
     question's key terms found and not found in the unit."""
 
     answer_type: AnswerType
@@ -563,6 +564,44 @@ _VERSION_ASKED = re.compile(r"\b(?:version|release)\b(?!.*\b(?:code|id|number)\b
 _NAMED_VERSION = re.compile(r"(?<!^)\b([A-Za-z]*[A-Z][A-Za-z0-9]*)\s+version\b")
 
 
+# A version as a key term: "15.9", "v2.1", "15.x" (any 15 release).
+_REFERENCE_VERSION = re.compile(r"v?\d+(?:\.(?:\d+|x))+", re.I)
+# A heading that names one release ("E.4. Release 15.17", "Version 5.3.0"): the notes of
+# that release, so what its units say changed in it.
+_RELEASE_HEADING = re.compile(r"\b(?:release|version)\s+(v?\d+(?:\.\d+){1,3})\b", re.I)
+
+
+def _release_of(question: str, unit: EvidenceUnit, matched: Sequence[str],
+                terms: Sequence[str], have: set[str]) -> Extraction | None:
+    """Which release did something, read from the heading of the unit that says it: asked
+    "Which release fixed standbys getting stuck ...?", a unit of the release notes ("Fix
+    ... standby servers ...") states no version, but the innermost heading of its path
+    that names one release ("E.2. Release 15.19") is the answer. Only for a version asked
+    for (not a named system's, as in "which Android version"), a heading naming exactly
+    one release, and not a release the question itself names ("After 15.9 ..."). The
+    answer is the heading, its version marked, then the unit; ``span_start`` and
+    ``span_end`` are 0, the version being in the heading rather than in ``unit.text``.
+    The caller has checked the unit's key-term coverage as for any other span."""
+    if not _VERSION_ASKED.search(question) or _NAMED_VERSION.search(question):
+        return None
+    for heading in reversed([part.strip() for part in unit.path.split(" > ")]):
+        releases = list(_RELEASE_HEADING.finditer(heading))
+        if not releases:
+            continue
+        if len(releases) > 1 or _numbers(releases[0].group(1)) <= _numbers(question):
+            return None
+        version = releases[0]
+        shown = (f"{heading[:version.start(1)]}**{version.group(1)}**"
+                 f"{heading[version.end(1):]}: {_answer_text(unit, 0, 0, terms)}")
+        return Extraction(AnswerType.CODE, version.group(1), 0, 0, unit, shown,
+                          f"release {version.group(1)} named by the heading "
+                          f"'{heading}' of a unit holding {len(matched)} of {len(terms)} "
+                          f"key terms ({', '.join(matched)})", tuple(matched),
+                          tuple(t for t in terms if t not in have),
+                          len(matched) / len(terms) if terms else 0.0, ())
+    return None
+
+
 def _text_spans(answer_type: AnswerType, text: str, question: str, question_terms: set[str],
                 terms: set[str], item: bool = False) -> list[tuple[int, int]]:
     if answer_type is AnswerType.YESNO:
@@ -681,7 +720,7 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] 
     stretch holding most of the question's key ``terms`` instead of its first words (a
     function's table row: its signature first, what the question asks at the end)."""
     text = unit.text
-    marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    marked = f"{text[:start]}**{text[start:end]}**{text[end:]}" if end > start else text
     words = marked.split()
     if len(words) <= MAX_ANSWER_WORDS:
         return marked
@@ -775,6 +814,10 @@ def extract(
     answer_type, terms, required = asked_terms(question, corpus_names)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
+    if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
+        # "After 15.9, ... Which release restored that?": a release the question names is
+        # a point of reference, not a name the answer must repeat
+        required = [t for t in required if not _REFERENCE_VERSION.fullmatch(t)]
     # A row read as a lookup (the cell under the column asked for), from a current
     # document; from a superseded one only when nothing current answers at all.
     listed = _as_units(units)
@@ -802,6 +845,7 @@ def extract(
     # The places the question gives ("London"), found once: each unit may name them by
     # their country or group ("UK").
     places = {t: word for t in required if (word := _place_word(t, question))}
+    titled: Extraction | None = None  # the first release a unit's heading names
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
@@ -839,6 +883,9 @@ def extract(
         if answer_type is not AnswerType.YESNO and _opposite(conditions, unit.text):
             continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
+        if not spans and answer_type is AnswerType.CODE and titled is None:
+            titled = _release_of(question, unit, matched, terms, have)
+            continue
         if not spans:
             continue
         anchors = [m.start() for t, word in places.items()
@@ -853,6 +900,9 @@ def extract(
         if not unit.stale:
             return found
         stale = stale or found
+    # a release named by a heading only where no unit states a version itself
+    if titled is not None and (stale is None or not titled.unit.stale):
+        return titled
     return stale
 
 
