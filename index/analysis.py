@@ -4,11 +4,6 @@ Tokenization is Anserini-like (Lucene's ``EnglishAnalyzer``): lowercase, split o
 characters, drop Lucene's 33 English stopwords, stem (Snowball English by default, or
 Porter). It gives the same terms as ``bm25s.tokenize`` (a test checks this), with a
 stem cache so that tokenizing document by document costs no more than all at once.
-With ``split_identifiers``, a token joined by underscores ("division_by_zero",
-"max_connections") also gives its parts, so that "division by zero" in a question
-matches the identifier in a table of error codes, and "max_connections" still matches
-itself whole. The parts add terms but not length (a chunk's length for BM25 is its
-count of whole tokens), as Lucene counts overlapping tokens.
 
 ``TermCounts`` is a CSR table of ``(term id, frequency)`` per chunk plus each chunk's
 length, over a ``Vocabulary`` whose ids never change while it only grows. Kept documents
@@ -38,20 +33,6 @@ SKLEARN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's default
 MAX_CACHED_TOKENS = 2_000_000
 
 
-def _with_parts(find):
-    """``find`` (text -> tokens), each underscore-joined token followed by its parts."""
-
-    def split(text: str) -> list[str]:
-        out: list[str] = []
-        for token in find(text):
-            out.append(token)
-            if "_" in token.strip("_"):
-                out += [part for part in token.split("_") if part]
-        return out
-
-    return split
-
-
 class Analyzer:
     """Turns texts into stemmed terms exactly as ``bm25s.tokenize`` does, only faster.
 
@@ -61,14 +42,11 @@ class Analyzer:
     """
 
     def __init__(
-        self, stemmer: str = "porter", stopwords: str = "en", token_pattern: str = TOKEN_PATTERN,
-        split_identifiers: bool = False,
+        self, stemmer: str = "porter", stopwords: str = "en", token_pattern: str = TOKEN_PATTERN
     ) -> None:
         self.stemmer_name = stemmer
         self.stopwords = stopwords
-        self.split_identifiers = split_identifiers
-        self._find = re.compile(token_pattern).findall
-        self._split = _with_parts(self._find) if split_identifiers else self._find
+        self._split = re.compile(token_pattern).findall
         self._stop: frozenset[str] = frozenset()
         self._stemmer = None
         self._cache: dict[str, str | None] = {}  # token -> stem, None for stopwords
@@ -124,15 +102,11 @@ class Analyzer:
                     ids[token] = -1 if stem is None else vocab.add(stem)
             lookup = ids.__getitem__
             id_lists = [[i for i in map(lookup, tokens) if i >= 0] for tokens in token_lists]
-            if self.split_identifiers:  # an identifier's parts stand where it stands, as
-                # Lucene's overlapping tokens do: they add terms, not length
-                sizes = [sum(ids[t] >= 0 for t in self._find(text.lower())) for text in texts]
-        totals = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(texts))
-        lengths = np.asarray(sizes, dtype=np.int64) if self.split_identifiers else totals
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(texts))
         flat = np.fromiter(
-            itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(totals.sum())
+            itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum())
         )
-        chunk = np.repeat(np.arange(len(texts), dtype=np.int64), totals)
+        chunk = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         width = max(len(vocab), 1)
         # One sort over all tokens gives each chunk's distinct terms and their frequencies.
         keys, tfs = np.unique(chunk * width + flat, return_counts=True)

@@ -199,20 +199,3 @@ def test_versions_and_common_numbers_are_not_codes():
     many, _, _ = build(common)  # in more than CODE_MAX_CHUNKS chunks: an ordinary term
     np.testing.assert_array_equal(once.search("standby 25006", 30)[1],
                                   many.search("standby 25006", 30)[1])
-
-
-def test_an_identifier_is_matched_whole_and_by_its_parts():
-    rows = ["| 22012 | division_by_zero |", "| 23502 | not_null_violation |",
-            "Dividing a number is done with the / operator; see the numeric functions.",
-            "Zero-length strings are not null."]
-    split, _, counts = build(rows)
-    plain, _, plain_counts = build(rows, BM25Config(split_identifiers=False))
-    assert split.search("What SQLSTATE is division by zero?", 1)[0][0] == 0
-    assert plain.search("What SQLSTATE is division by zero?", 1)[0][0] != 0
-    assert split.search("max division_by_zero", 1)[0][0] == 0  # the whole identifier too
-    # the parts add terms, not length: BM25 normalizes by the same token counts
-    np.testing.assert_array_equal(counts.lengths, plain_counts.lengths)
-    terms = BM25Config().analyzer().terms("division_by_zero")
-    assert terms[0] == "division_by_zero" and {"divis", "zero"} <= set(terms[1:])
-    assert BM25Config(split_identifiers=False).analyzer().terms("division_by_zero") == [
-        "division_by_zero"]

@@ -147,21 +147,6 @@ def test_an_index_from_before_headings_indexes_them_at_the_next_ingest(index_dir
     assert BM25Config.from_json({"k1": 0.9}).include_heading is None
 
 
-def test_an_index_from_before_identifier_parts_gets_them_at_the_next_ingest(index_dir):
-    write_corpus(index_dir, bm25_config=BM25Config(split_identifiers=None))  # as built before
-    with IndexWriter.open(index_dir, INFO) as writer:
-        assert writer.bm25_config.split_identifiers is True
-        for source in writer.previous_documents():
-            writer.keep_document(source)
-        manifest = writer.commit()
-    assert manifest.bm25.split_identifiers is True  # re-tokenized, not re-embedded
-    assert_consistent(index_dir)
-    # a manifest written before the setting existed reads as "no parts"
-    old = BM25Config.from_json({"k1": 0.9})
-    assert old.split_identifiers is None and not old.analyzer().split_identifiers
-    assert not old.same_analysis(BM25Config(include_heading=None))
-
-
 def test_configs_default_to_the_live_versions(index_dir):
     config = VectorIndexConfig(kind="hnsw", device="cpu", hnsw_m=8)
     write_corpus(index_dir, vector_config=config, bm25_config=BM25Config(k1=1.2))
