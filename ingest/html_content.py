@@ -6,6 +6,7 @@ What is left out:
   outside the content, hidden elements (``hidden``, ``aria-hidden``, ``display:none``)
   and ARIA landmarks that are not content (navigation, banner, contentinfo, search,
   complementary, dialog);
+- links whose whole text is a mark ("§", "¶", "#": commit links, permalinks);
 - containers whose class or id names page furniture (navheader/navfooter, breadcrumbs,
   sidebars, cookie banners, share and social links, pagination), unless they hold most of
   the page's text, and tables of contents unless they are all the page has.
@@ -52,6 +53,10 @@ _NOT_SECTIONS = re.compile(
     r"^(?:note|tip|hint|warning|caution|important|danger|attention|admonition|callout"
     r"|alert|example|figure|table|informaltable|sidebar)$"
 )
+# A link whose whole text is a mark: "§" after each item of PostgreSQL's release notes
+# (its commit), the "¶" or "#" permalinks of Sphinx, MkDocs and GitHub pages. It points
+# somewhere; it says nothing.
+_MARK_LINKS = frozenset({"\u00a7", "\u00b6", "\uf0c1", "#", "\U0001f517"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _TOKEN_SPLIT = re.compile(r"[-_]")
 _MOST_OF_PAGE = 0.5
@@ -89,7 +94,8 @@ def _drop_furniture(body: HtmlElement) -> None:
         page_header = element.tag == "header" and not any(
             a.tag in ("main", "article", "section") for a in element.iterancestors())
         if (element.tag in _DROP_TAGS or page_header or _hidden(element)
-                or (element.get("role") or "").lower() in _DROP_ROLES):
+                or (element.get("role") or "").lower() in _DROP_ROLES
+                or (element.tag == "a" and element.text_content().strip() in _MARK_LINKS)):
             doomed.append(element)
     _drop(doomed)
     total = len(body.text_content().strip())

@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 # their header (the 10-row blocks had come without a bump, so an older index kept its
 # unblocked chunks); txt 2: tables laid out with spaces written as pipe tables, and record
 # lines ("KI-2044  ...") as headings; pdf 2: tables read from the runs' positions and
-# written as pipe rows (``pdf_tables``).
-PARSER_VERSIONS: dict[str, int] = {".html": 3, ".htm": 3, ".md": 2, ".markdown": 2,
+# written as pipe rows (``pdf_tables``); html 4: links whose text is only a mark ("§",
+# "¶") left out.
+PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
                                    ".txt": 2, ".pdf": 2}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {

@@ -378,6 +378,26 @@ def test_postgresql_manual_section_paths_and_clean_text():
 
     release = load(MANUAL / "release-15-20.html")
     assert ("E.1. Release 15.20", "E.1.2. Changes") in {s.heading for s in release.sections}
+    # each item's commit link ("§") is a pointer, not text
+    assert "\u00a7" not in release.text
+    assert "Restrict logical decoding output plugins" in load(MANUAL / "release-15-19.html").text
+
+
+def test_links_that_are_only_a_mark_are_left_out(tmp_path):
+    path = tmp_path / "release.html"
+    path.write_text(
+        "<html><head><title>Release 15.19</title></head><body>"
+        '<h2>E.2.2. Changes <a class="headerlink" href="#changes">¶</a></h2><ul>'
+        '<li><p>Fix self-deadlock when replaying WAL (Andrey Borodin) '
+        '<a class="ulink" href="https://postgr.es/c/99f205407">§</a> and more.</p></li>'
+        '<li><p>See <a href="notes.html">the notes</a> and <a href="#x">#</a> '
+        '<a href="#y">#1</a>.</p></li></ul></body></html>', encoding="utf-8")
+    doc = load(path)
+    assert doc.sections[-1].heading[-1] == "E.2.2. Changes"
+    text = doc.text
+    assert "(Andrey Borodin) and more." in text  # the mark goes, the text after it stays
+    assert "\u00a7" not in text and "\u00b6" not in text
+    assert "See the notes and #1." in text  # a link with words keeps them; "#" alone goes
 
 
 def _codes_page(rows: int) -> str:
