@@ -845,7 +845,7 @@ def extract(
     # The places the question gives ("London"), found once: each unit may name them by
     # their country or group ("UK").
     places = {t: word for t in required if (word := _place_word(t, question))}
-    titled: Extraction | None = None  # the first release a unit's heading names
+    titled: Extraction | None = None  # a release a unit's heading names
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
@@ -883,8 +883,11 @@ def extract(
         if answer_type is not AnswerType.YESNO and _opposite(conditions, unit.text):
             continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
-        if not spans and answer_type is AnswerType.CODE and titled is None:
-            titled = _release_of(question, unit, matched, terms, have)
+        if not spans and answer_type is AnswerType.CODE and (titled is None
+                                                             or titled.unit.stale):
+            found = _release_of(question, unit, matched, terms, have)
+            if found is not None and (titled is None or not found.unit.stale):
+                titled = found  # the first current one, else the first
             continue
         if not spans:
             continue

@@ -275,6 +275,11 @@ def test_which_release_did_something_is_read_from_the_heading_naming_the_release
     # asked for a named system's version: no heading answer
     assert extract("Which Android version fixed the self-deadlock when replaying WAL from "
                    "an older minor version?", [fix]) is None
+    # a superseded document's release only when no current one says it
+    old = unit(fix.text, "E.3. Release 15.18 > E.3.2. Changes", status="superseded")
+    got = extract(question, [old, fix])
+    assert got is not None and got.span == "15.19"
+    assert extract(question, [old]).span == "15.18"
     # a heading naming two releases, or none, says nothing of which one
     two = unit(fix.text, "Release 15.18 and Release 15.19 > Changes")
     assert extract(question, [two]) is None
