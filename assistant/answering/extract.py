@@ -234,6 +234,8 @@ _IMPERATIVE = re.compile(
     r"close|lift|clean|replace|update|switch|find|follow|wait|register|request|return)\b", re.I)
 
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){1,3}(?![\w.]*\d)")  # 5.4.1, v2.9.0
+# A version named by the word: "a version 4 (random) UUID", "protocol version 3".
+_WORD_VERSION = re.compile(r"\bversion\s+\d+(?:\.\d+)*\b", re.I)
 
 _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
     AnswerType.DURATION: (
@@ -617,7 +619,8 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
     found: list[tuple[int, int]] = []
     patterns = _PATTERNS[answer_type]
     if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
-        patterns = (_VERSION,)  # a version asked for: "ARH-H200" is a model, not a version
+        # a version asked for: "ARH-H200" is a model, not a version; "version 4" is one
+        patterns = (_VERSION, _WORD_VERSION)
         named = _NAMED_VERSION.search(question)
         if named:  # "the oldest iOS version": "iOS 16", not the app's own "5.2.4"
             patterns = (re.compile(rf"\b{re.escape(named.group(1))}\s+v?\d+(?:\.\d+)*\b",

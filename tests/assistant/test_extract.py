@@ -256,6 +256,13 @@ def test_the_version_of_a_named_system_is_that_name_with_its_number():
     # a version asked without a name keeps reading dotted versions
     got = extract("Which app version do older devices keep using?", [row])
     assert got is not None and got.span == "5.2.4"
+    # ... and a version the word names ("version 4"), not the question's own
+    uuid = unit("This function returns a version 4 (random) UUID. This is the most commonly "
+                "used type of UUID.", "9.14. UUID Functions")
+    got = extract("Which version of UUID does gen_random_uuid() produce?", [uuid])
+    assert got is not None and got.span == "version 4"
+    assert extract("Which version of UUID came after version 4 from gen_random_uuid()?",
+                   [uuid]) is None  # the question's own version is no answer
 
 
 def test_which_release_did_something_is_read_from_the_heading_naming_the_release():
