@@ -14,7 +14,9 @@ not see this: the row shares one word with the question, far under its key-term 
    characters or more) or an identifier ("check_violation"), matched case-insensitively;
    or, failing that, a cell the question describes in words: every word of an identifier
    cell ("division by zero" for ``division_by_zero``, at least two words), when no other
-   row of the units is described as well; and
+   row of the units is described as well; or, failing both, a first cell that is one
+   word of four letters or more the question holds ("smallint" in "What's the range of a
+   smallint column?"), when no other row's first cell is named too; and
 2. has another column the question names: every word of its header but "name" stands in
    the question ("condition" for "Condition Name"; "SQLSTATE", "errno" and "status" name
    a column headed "... Code"), or, when the question asks what a quoted code means
@@ -96,7 +98,30 @@ def lookup(question: str, units: Sequence[EvidenceUnit]) -> Lookup | None:
     found = _by_quote(question, rows, quoted, question_words)
     if found is not None or quoted & {v.casefold() for _, cs in rows for _, v, _ in cs}:
         return found
-    return _by_description(question, rows, question_words)
+    return _by_description(question, rows, question_words) or _by_key(
+        question, rows, {t for t in raw if _KEY_WORD.match(t)}, question_words)
+
+
+# A row's key the question can name in passing: one word of four letters or more
+# ("smallint" in "What's the range of a smallint column?").
+_KEY_WORD = re.compile(r"^[a-z][a-z0-9]{3,}$")
+
+
+def _by_key(question: str, rows: list, words: set[str], question_words: set[str]
+            ) -> Lookup | None:
+    """The row whose first cell is one word the question holds, when no other row's first
+    cell is one of them too, answered by the one other column the question names."""
+    hits = [(unit, cells) for unit, cells in rows
+            if cells[0][1].casefold() in words and _KEY_WORD.match(cells[0][1].casefold())]
+    if len({norm(cells[0][1]) for _, cells in hits}) != 1:
+        return None  # no row named, or two rows named
+    unit, cells = hits[0]
+    answer = _answer(unit, cells, 0, question, question_words, means=False)
+    if answer is None:
+        return None
+    start, end, asked = answer
+    return Lookup(unit, start, end, f"the row whose {cells[0][0]} is '{cells[0][1]}', "
+                                    f"named by the question: its {asked}")
 
 
 def _answer(unit: EvidenceUnit, cells: list[tuple[str, str, int]], skip: int,

@@ -82,3 +82,20 @@ def test_a_superseded_row_is_not_read():
     question = "What's the condition name of 25006?"
     assert extract(question, [old, *TABLE]).span == "read_only_sql_transaction"
     assert extract(question, [old]).span == "old_name"  # only when nothing current answers
+
+
+def test_a_row_named_by_its_key_word_answers_the_column_asked_for():
+    types = "8.1. Numeric Types"
+    rows = [row(t, types) for t in (
+        "Name: smallint; Storage Size: 2 bytes; Description: small-range integer; "
+        "Range: -32768 to +32767",
+        "Name: integer; Storage Size: 4 bytes; Description: typical choice for integer; "
+        "Range: -2147483648 to +2147483647")]
+    found = lookup("What's the range of a smallint column?", rows)
+    assert found is not None and found.unit is rows[0]
+    assert rows[0].text[found.start:found.end] == "-32768 to +32767"
+    got = extract("What's the range of a smallint column?", rows)
+    assert got is not None and got.span == "-32768 to +32767"
+    # two rows named: which one is meant cannot be told; no column named: nothing to read
+    assert lookup("Is the range of smallint within the range of integer?", rows) is None
+    assert lookup("Why would I pick smallint?", rows) is None
