@@ -825,8 +825,13 @@ def extract(
     # document; from a superseded one only when nothing current answers at all.
     listed = _as_units(units)
     stale: Extraction | None = None
+    patterns = _PATTERNS.get(answer_type, ()) if answer_type in _TYPED else ()
+
+    def of_kind(cell: str) -> bool:
+        return not patterns or any(p.search(cell) for p in patterns)
+
     for old in (False, True):
-        table = lookup(question, [u for u in listed if u.stale is old])
+        table = lookup(question, [u for u in listed if u.stale is old], of_kind)
         if table is not None:
             have = term_set(table.unit.text) | term_set(table.unit.path)
             found = _taken(answer_type, table.unit, table.start, table.end,

@@ -28,7 +28,7 @@ and answers with that column's cell. None when no row qualifies.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.answering.evidence import EvidenceUnit
@@ -58,6 +58,7 @@ class Lookup:
     start: int
     end: int
     reason: str
+    by_key: bool = False  # the row was named by its first cell's word (``_by_key``)
 
 
 def row_cells(unit: EvidenceUnit) -> list[tuple[str, str, int]] | None:
@@ -88,9 +89,13 @@ def _names_column(header: str, question_words: set[str], question: str) -> bool:
                                                     re.findall(r"\w+", question)})
 
 
-def lookup(question: str, units: Sequence[EvidenceUnit]) -> Lookup | None:
+def lookup(question: str, units: Sequence[EvidenceUnit],
+           of_kind: Callable[[str], bool] | None = None) -> Lookup | None:
     """The first row of ``units`` that answers ``question`` as a lookup (module
-    docstring), or None."""
+    docstring), or None. ``of_kind``: whether a cell is of the kind the question asks for
+    ("how long": a duration); a row named by its key word answers only with such a cell
+    ("How long will the S7 run on Standard suction?" is not answered by the row's
+    "Suction: 2,500 Pa", though "Standard" and "suction" are both named)."""
     raw = {t.casefold() for t in re.findall(r"[\w-]+", question)}
     quoted = {t for t in raw if _CODE.match(t) or _IDENTIFIER.match(t)}
     question_words = {stem(w) for w in _words(question)}
@@ -98,8 +103,12 @@ def lookup(question: str, units: Sequence[EvidenceUnit]) -> Lookup | None:
     found = _by_quote(question, rows, quoted, question_words)
     if found is not None or quoted & {v.casefold() for _, cs in rows for _, v, _ in cs}:
         return found
-    return _by_description(question, rows, question_words) or _by_key(
+    found = _by_description(question, rows, question_words) or _by_key(
         question, rows, {t for t in raw if _KEY_WORD.match(t)}, question_words)
+    if found is not None and found.by_key and of_kind is not None and \
+            not of_kind(found.unit.text[found.start:found.end]):
+        return None
+    return found
 
 
 # A row's key the question can name in passing: one word of four letters or more
@@ -121,7 +130,7 @@ def _by_key(question: str, rows: list, words: set[str], question_words: set[str]
         return None
     start, end, asked = answer
     return Lookup(unit, start, end, f"the row whose {cells[0][0]} is '{cells[0][1]}', "
-                                    f"named by the question: its {asked}")
+                                    f"named by the question: its {asked}", by_key=True)
 
 
 def _answer(unit: EvidenceUnit, cells: list[tuple[str, str, int]], skip: int,

@@ -99,3 +99,14 @@ def test_a_row_named_by_its_key_word_answers_the_column_asked_for():
     # two rows named: which one is meant cannot be told; no column named: nothing to read
     assert lookup("Is the range of smallint within the range of integer?", rows) is None
     assert lookup("Why would I pick smallint?", rows) is None
+
+
+def test_a_row_named_by_its_key_word_answers_only_with_the_kind_asked():
+    modes = [row(t, "SweepBot S7 > Specifications") for t in (
+        "Mode: Standard; Suction: 2,500 Pa; Runtime on hard floor: up to 110 minutes",
+        "Mode: Max; Suction: 4,000 Pa; Runtime on hard floor: up to 70 minutes")]
+    question = "How long will the SweepBot S7 run on Standard suction?"
+    got = extract(question, modes)  # not the suction cell the key and "suction" name
+    assert got is not None and got.span == "up to 110 minutes"
+    found = lookup("What suction does Standard mode use?", modes)
+    assert found is not None and modes[0].text[found.start:found.end] == "2,500 Pa"
