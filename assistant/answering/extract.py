@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
@@ -573,34 +573,33 @@ _REFERENCE_VERSION = re.compile(r"v?\d+(?:\.(?:\d+|x))+", re.I)
 _RELEASE_HEADING = re.compile(r"\b(?:release|version)\s+(v?\d+(?:\.\d+){1,3})\b", re.I)
 
 
-def _release_of(question: str, unit: EvidenceUnit, matched: Sequence[str],
-                terms: Sequence[str], have: set[str]) -> Extraction | None:
+def _release_of(unit: EvidenceUnit, asked_numbers: set[str], terms: Sequence[str],
+                have: set[str]) -> Extraction | None:
     """Which release did something, read from the heading of the unit that says it: asked
     "Which release fixed standbys getting stuck ...?", a unit of the release notes ("Fix
     ... standby servers ...") states no version, but the innermost heading of its path
-    that names one release ("E.2. Release 15.19") is the answer. Only for a version asked
-    for (not a named system's, as in "which Android version"), a heading naming exactly
-    one release, and not a release the question itself names ("After 15.9 ..."). The
-    answer is the heading, its version marked, then the unit; ``span_start`` and
-    ``span_end`` are 0, the version being in the heading rather than in ``unit.text``.
-    The caller has checked the unit's key-term coverage as for any other span."""
-    if not _VERSION_ASKED.search(question) or _NAMED_VERSION.search(question):
-        return None
+    that names one release ("E.2. Release 15.19") is the answer. Only a heading naming
+    exactly one release, and not a release the question itself names (``asked_numbers``:
+    "After 15.9 ..."). The answer is the heading, its version marked, then the unit;
+    ``span_start`` and ``span_end`` are 0, the version being in the heading rather than
+    in ``unit.text``. The caller has checked that a version is asked for (not a named
+    system's, as in "which Android version") and the unit's key-term coverage, as for
+    any other span."""
     for heading in reversed([part.strip() for part in unit.path.split(" > ")]):
         releases = list(_RELEASE_HEADING.finditer(heading))
         if not releases:
             continue
-        if len(releases) > 1 or _numbers(releases[0].group(1)) <= _numbers(question):
+        if len(releases) > 1 or _numbers(releases[0].group(1)) <= asked_numbers:
             return None
         version = releases[0]
-        shown = (f"{heading[:version.start(1)]}**{version.group(1)}**"
-                 f"{heading[version.end(1):]}: {_answer_text(unit, 0, 0, terms)}")
-        return Extraction(AnswerType.CODE, version.group(1), 0, 0, unit, shown,
-                          f"release {version.group(1)} named by the heading "
-                          f"'{heading}' of a unit holding {len(matched)} of {len(terms)} "
-                          f"key terms ({', '.join(matched)})", tuple(matched),
-                          tuple(t for t in terms if t not in have),
-                          len(matched) / len(terms) if terms else 0.0, ())
+        found = _taken(AnswerType.CODE, unit, 0, 0, "", terms, have)
+        return replace(
+            found, span=version.group(1),
+            text=(f"{heading[:version.start(1)]}**{version.group(1)}**"
+                  f"{heading[version.end(1):]}: {found.text}"),
+            reason=(f"release {version.group(1)} named by the heading '{heading}' of a unit "
+                    f"holding {len(found.matched)} of {len(terms)} key terms "
+                    f"({', '.join(found.matched)})"))
     return None
 
 
@@ -817,10 +816,14 @@ def extract(
     answer_type, terms, required = asked_terms(question, corpus_names)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
-    if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
+    version_asked = answer_type is AnswerType.CODE and bool(_VERSION_ASKED.search(question))
+    if version_asked:
         # "After 15.9, ... Which release restored that?": a release the question names is
         # a point of reference, not a name the answer must repeat
         required = [t for t in required if not _REFERENCE_VERSION.fullmatch(t)]
+    # a release a unit's heading names may answer (``_release_of``), not another system's
+    release_asked = version_asked and not _NAMED_VERSION.search(question)
+    asked_numbers = _numbers(question)
     # A row read as a lookup (the cell under the column asked for), from a current
     # document; from a superseded one only when nothing current answers at all.
     listed = _as_units(units)
@@ -891,9 +894,8 @@ def extract(
         if answer_type is not AnswerType.YESNO and _opposite(conditions, unit.text):
             continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
-        if not spans and answer_type is AnswerType.CODE and (titled is None
-                                                             or titled.unit.stale):
-            found = _release_of(question, unit, matched, terms, have)
+        if not spans and release_asked and (titled is None or titled.unit.stale):
+            found = _release_of(unit, asked_numbers, terms, have)
             if found is not None and (titled is None or not found.unit.stale):
                 titled = found  # the first current one, else the first
             continue

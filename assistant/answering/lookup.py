@@ -58,7 +58,6 @@ class Lookup:
     start: int
     end: int
     reason: str
-    by_key: bool = False  # the row was named by its first cell's word (``_by_key``)
 
 
 def row_cells(unit: EvidenceUnit) -> list[tuple[str, str, int]] | None:
@@ -103,12 +102,8 @@ def lookup(question: str, units: Sequence[EvidenceUnit],
     found = _by_quote(question, rows, quoted, question_words)
     if found is not None or quoted & {v.casefold() for _, cs in rows for _, v, _ in cs}:
         return found
-    found = _by_description(question, rows, question_words) or _by_key(
-        question, rows, {t for t in raw if _KEY_WORD.match(t)}, question_words)
-    if found is not None and found.by_key and of_kind is not None and \
-            not of_kind(found.unit.text[found.start:found.end]):
-        return None
-    return found
+    return _by_description(question, rows, question_words) or _by_key(
+        question, rows, {t for t in raw if _KEY_WORD.match(t)}, question_words, of_kind)
 
 
 # A row's key the question can name in passing: one word of four letters or more
@@ -116,10 +111,11 @@ def lookup(question: str, units: Sequence[EvidenceUnit],
 _KEY_WORD = re.compile(r"^[a-z][a-z0-9]{3,}$")
 
 
-def _by_key(question: str, rows: list, words: set[str], question_words: set[str]
-            ) -> Lookup | None:
+def _by_key(question: str, rows: list, words: set[str], question_words: set[str],
+            of_kind: Callable[[str], bool] | None) -> Lookup | None:
     """The row whose first cell is one word the question holds, when no other row's first
-    cell is one of them too, answered by the one other column the question names."""
+    cell is one of them too, answered by the one other column the question names when
+    that cell is of the kind asked (``of_kind``)."""
     hits = [(unit, cells) for unit, cells in rows
             if cells[0][1].casefold() in words and _KEY_WORD.match(cells[0][1].casefold())]
     if len({norm(cells[0][1]) for _, cells in hits}) != 1:
@@ -129,8 +125,10 @@ def _by_key(question: str, rows: list, words: set[str], question_words: set[str]
     if answer is None:
         return None
     start, end, asked = answer
+    if of_kind is not None and not of_kind(unit.text[start:end]):
+        return None
     return Lookup(unit, start, end, f"the row whose {cells[0][0]} is '{cells[0][1]}', "
-                                    f"named by the question: its {asked}", by_key=True)
+                                    f"named by the question: its {asked}")
 
 
 def _answer(unit: EvidenceUnit, cells: list[tuple[str, str, int]], skip: int,
