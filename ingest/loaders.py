@@ -33,9 +33,10 @@ logger = logging.getLogger(__name__)
 # unblocked chunks); txt 2: tables laid out with spaces written as pipe tables, and record
 # lines ("KI-2044  ...") as headings; pdf 2: tables read from the runs' positions and
 # written as pipe rows (``pdf_tables``); html 4: links whose text is only a mark ("§",
-# "¶") left out.
+# "¶") left out; pdf 3: numbered articles and sections in body type ("ARTICLE. IV.",
+# "SECTION. 3. The Senate ...") head sections.
 PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
-                                   ".txt": 2, ".pdf": 2}
+                                   ".txt": 2, ".pdf": 3}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,

@@ -14,6 +14,12 @@ Two sources, in this order:
   running header). Lines of one heading style that follow each other closely are one
   heading. Bold upper-case labels that run into their paragraph ("SUMMARY: The FAA
   proposes ...") title the paragraph. Larger styles nest the smaller ones.
+- numbered divisions in body type, as laws, contracts and policies print them: a line
+  that is only "ARTICLE. IV." (or "Article 5", "CHAPTER 2", "PART III", brackets and a
+  trailing footnote mark allowed) heads an article; "SECTION. 3. The Senate ..." (or
+  "Section 3.", "Sec. 3.", "§ 3.") at the start of a paragraph heads a section inside
+  it. They nest below the styled headings and above the run-in labels, and read
+  "Article IV", "Section 3".
 
 The text of a page is the text pypdf extracts, cut at heading lines; nothing is dropped.
 A page that starts inside a section carries that section's path. When the layout of a
@@ -54,6 +60,17 @@ _WORD = re.compile(r"\w+")
 _NUMBERS = re.compile(r"\d+|\b[ivxlcdm]+\b")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _ENUMERATOR = re.compile(r"^\(?[a-z]{1,4}[.)]\s+")  # "(a) ", "b. ", "iv) "
+_NUMERAL = r"(?P<n>[IVXLCDM]{1,8}|\d{1,3}(?:\.\d{1,3})?)"
+# A line that is only a division's label: "ARTICLE. IV.", "[ARTICLE XI.]", "ARTICLE [I.]13"
+# (a footnote mark after it), "Article 5", "CHAPTER 2", "PART III".
+_DIVISION = re.compile(r"^\[?(?P<kind>ARTICLE|CHAPTER|PART|Article|Chapter|Part)\.?\s*\[?"
+                       + _NUMERAL + r"\.?\]?\.?\d{0,3}$")
+# A section's label at the start of its first paragraph: "SECTION. 3. 1 The Senate ...",
+# "Section 2. Congress shall ...", "Sec. 4. ...", "§ 5. ..." (a capital follows the label).
+_SECTION = re.compile(r"^(?P<kind>SECTION|Section|SEC|Sec|\u00a7)\.?\s*" + _NUMERAL
+                      + r"\.\s+(?:\d{1,2}\s+)?[A-Z]")
+_KINDS = {"article": "Article", "chapter": "Chapter", "part": "Part", "section": "Section",
+          "sec": "Section", "\u00a7": "Section"}
 
 
 @dataclass(frozen=True)
@@ -142,22 +159,32 @@ def _letters(text: str) -> str:
 class _Heading:
     page: int
     line: int  # index of its first line
-    count: int  # lines it takes
+    count: int  # lines it takes (0: the line is body text too)
     text: str
-    style: tuple[float, bool] | None  # (size, bold); None for a run-in label
+    # (size, bold); _DIVISION_KIND or _SECTION_KIND for a numbered label in body type;
+    # None for a run-in label
+    style: tuple[float, bool] | str | None
+
+
+_DIVISION_KIND = "division"
+_SECTION_KIND = "section"
 
 
 def _layout_starts(pages: Sequence[PageText]
                    ) -> dict[int, list[tuple[int, tuple[str, ...], int]]]:
     headings = _find_headings(pages)
-    styles = sorted({h.style for h in headings if h.style is not None},
+    styles = sorted({h.style for h in headings if isinstance(h.style, tuple)},
                     key=lambda s: (-s[0], not s[1]))
-    level = {style: i + 1 for i, style in enumerate(styles)}
-    run_in_level = len(styles) + 1
+    level: dict[object, int] = {style: i + 1 for i, style in enumerate(styles)}
+    # numbered divisions, then sections, then run-in labels: each kind present nests below
+    # the ones before it
+    for kind in (_DIVISION_KIND, _SECTION_KIND, None):
+        if any(h.style == kind for h in headings):
+            level[kind] = len(level) + 1
     stack = HeadingStack()  # only its paths: the sections are cut by page and line
     starts: dict[int, list[tuple[int, tuple[str, ...], int]]] = {}
     for h in headings:
-        stack.open(level[h.style] if h.style is not None else run_in_level, h.text)
+        stack.open(level[h.style], h.text)
         starts.setdefault(h.page, []).append((h.line, stack.path, h.count))
     return starts
 
@@ -180,8 +207,13 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
         p, i, line = flat[k]
         style = styles[k]
         if style is None:
+            # a division's label may repeat on many pages ("ARTICLE [II.]" and "ARTICLE
+            # [IX.]" are one line once numerals are masked): not a running header
+            numbered = _numbered(line, flat[k - 1][2] if k and flat[k - 1][0] == p else None)
             label = _run_in_label(line) if _key(line) not in running else None
-            if label:
+            if numbered:  # a section's label line holds its first words of body text
+                headings.append(_Heading(p, i, int(numbered[1] == _DIVISION_KIND), *numbered))
+            elif label:
                 headings.append(_Heading(p, i, 1, label, None))
             k += 1
             continue
@@ -275,6 +307,25 @@ def _heading_text(text: str) -> bool:
         and not text.endswith(_SENTENCE_END)
         and not first.islower()
     )
+
+
+def _numbered(line: Line, above: Line | None) -> tuple[str, str] | None:
+    """``("Article IV", _DIVISION_KIND)`` for a line that is only a division's label,
+    ``("Section 3", _SECTION_KIND)`` for one that starts a paragraph with a section's
+    label ("SECTION" in capitals, or the line above, if any on the page, ends a sentence
+    or a label); None otherwise."""
+    text = " ".join(line.text.split())
+    m = _DIVISION.match(text)
+    if m:
+        return f"{_KINDS[m['kind'].lower()]} {m['n']}", _DIVISION_KIND
+    m = _SECTION.match(text)
+    if m is None:
+        return None
+    before = " ".join(above.text.split()) if above is not None else ""
+    if (not m["kind"].isupper() and before
+            and not (before.endswith((".", ":", ";")) or _DIVISION.match(before))):
+        return None  # "... as required by\nSection 4. The" is a reference, not a heading
+    return f"{_KINDS[m['kind'].lower()]} {m['n']}", _SECTION_KIND
 
 
 def _run_in_label(line: Line) -> str | None:

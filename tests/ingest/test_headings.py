@@ -188,6 +188,57 @@ def test_pdf_without_heading_styles_keeps_one_section_per_page(make_pdf):
     assert paths(doc) == [(1, ()), (2, ())]
 
 
+def _statute_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", "", 11)  # every line in body type: no style marks a heading
+    lines = [
+        "ARTICLE. I.",
+        "SECTION 1. All members serve for two Years.",
+        "SECTION. 2. 1 The Treasurer keeps the accounts.",
+        "Members may resign as required by",  # a reference across a line break
+        "Section 4. Bylaws say how, in writing.",
+        "[ARTICLE II.]3",  # brackets and a footnote mark, as printed amendments have them
+        "Section 1. The annual meeting is held in May.",
+    ]
+    for page in range(2):
+        pdf.add_page()
+        for line in lines[:5] if page == 0 else lines[5:]:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_numbered_articles_and_sections_in_body_type_are_headings(tmp_path):
+    doc = load(_statute_pdf(tmp_path / "bylaws.pdf"))
+    # an article's label line goes with its first section (a section has body text)
+    assert paths(doc) == [
+        (1, ("Article I", "Section 1")),
+        (1, ("Article I", "Section 2")),
+        (2, ("Article II", "Section 1")),
+    ]
+    # the label lines stay in the text; "Section 4." after an unfinished line is a
+    # reference and heads nothing
+    assert doc.sections[0].text == "ARTICLE. I.\nSECTION 1. All members serve for two Years."
+    assert doc.sections[1].text.startswith("SECTION. 2. 1 The Treasurer")
+    assert "by\nSection 4. Bylaws say how" in doc.sections[1].text
+
+
+def test_us_constitution_articles_and_sections(shared_pdf):
+    doc = load(shared_pdf("us-constitution.pdf"))
+    heads = {s.heading[1:] for s in doc.sections if len(s.heading) > 1}
+    # the seven articles and all 27 amendments (printed "ARTICLE [XIV.]" as well)
+    roman = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
+    numerals = roman + [f"X{n}" for n in roman] + [f"XX{n}" for n in roman[:7]]
+    assert {h[0] for h in heads} == {f"Article {n}" for n in numerals}
+    senate = next(s for s in doc.sections if "composed of two Senators" in s.text)
+    assert senate.heading[1:] == ("Article I", "Section 3")
+    assert senate.page_label == "i"
+    with_section = [s for s in doc.sections if "Article" in " ".join(s.heading)]
+    assert len(with_section) / len(doc.sections) >= 0.8
+
+
 # --- PDF: a real rule from the Federal Register -------------------------------------------
 
 
