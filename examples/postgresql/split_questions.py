@@ -7,6 +7,8 @@ and machine; adding questions of one type does not move questions of another.
 
     .venv/bin/python examples/postgresql/split_questions.py           # rewrite in place
     .venv/bin/python examples/postgresql/split_questions.py --check   # exit 1 if stale
+    .venv/bin/python examples/postgresql/split_questions.py \
+        examples/public-pdfs/questions.jsonl --seed 1787           # another set, its seed
 """
 
 from __future__ import annotations
@@ -61,11 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     file already holds the assigned splits). Returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, default=QUESTIONS)
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="the seed (default %(default)s, this set's; another question "
+                             "set keeps its own, e.g. 1787 for examples/public-pdfs)")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if any split differs from the assignment")
     args = parser.parse_args(argv)
     rows = read_rows(args.path)
-    splits = assign_splits(rows)
+    splits = assign_splits(rows, seed=args.seed)
     stale = [row["id"] for row in rows if row.get("split") != splits[row["id"]]]
     if args.check:
         if stale:
