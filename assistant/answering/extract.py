@@ -147,7 +147,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                                 r"battery)"),
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
                           r"^when (?:is|are|do|does|can)\b.*\b(?:open|available|reachable)\b"),
-        (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often)\b|\bhow much time\b|"
+        (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often|old)\b|\bhow much time\b|"
+                              r"\b(?:what|which|minimum|maximum|youngest|oldest) age\b|"
                               r"\bhow many (?:seconds|minutes|hours|days|business days|weeks|"
                               r"months|years)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
@@ -208,8 +209,14 @@ def asked_for(question: str) -> AnswerType:
 # -- what each kind looks like ---------------------------------------------------------
 
 _NUM = r"\d+(?:[.,]\d+)*"
-_WORD_NUM = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-             r"twenty|thirty|forty|fifty|sixty|ninety|hundred|a few|several|half an?)")
+# Numbers in words, as laws and policies write them: "thirty five", "twenty-one", "two
+# hundred", "eighteen".
+_WORD_UNITS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_WORD_BASE = (rf"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+              rf"(?:[\s-]{_WORD_UNITS}\b)?|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+              rf"sixteen|seventeen|eighteen|nineteen|{_WORD_UNITS})")
+_WORD_NUM = (rf"(?:{_WORD_BASE}(?:\s+(?:hundred|thousand|million))?|a hundred|hundred|"
+             r"a few|several|half an?)")
 _N = rf"(?:{_NUM}|{_WORD_NUM})"
 _RANGE = rf"{_N}(?:\s*(?:to|-|\u2013|and|or)\s*{_N})?"
 _QUANT = (r"(?:(?:up to|at least|at most|about|around|approximately|roughly|more than|less "
@@ -242,8 +249,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(rf"\b{_QUANT}{_RANGE}[\s-]{_TIME_UNIT}\b", re.I),
         re.compile(r"\b(?:half an hour|an hour|a day|a week|a month|a year|overnight|"
                    r"immediately)\b", re.I),
-        # a configuration file's form: "200ms", "5min", "30s", "1h", "7d"
-        re.compile(r"\b\d+(?:ms|s|min|h|d)\b"),
+        # a configuration file's form: "200ms", "5min", "30s", "1h", "7d" (not the
+        # ordinal of "the 3d day of January")
+        re.compile(r"\b\d+(?:ms|s|min|h|d(?!\s+[A-Za-z]))\b"),
     ),
     AnswerType.AMOUNT: (
         re.compile(rf"{_QUANT}(?:(?:US|C|A)?\$|\u20ac|\u00a3)\s?{_NUM}"
@@ -394,7 +402,7 @@ def where_terms(question: str) -> list[str]:
 
 # Words that name the kind of answer rather than what it is about.
 _KIND_WORDS = {
-    AnswerType.TIME: ("time", "hour"), AnswerType.DURATION: ("time",),
+    AnswerType.TIME: ("time", "hour"), AnswerType.DURATION: ("time", "old"),
     AnswerType.DATE: ("date", "day", "year"), AnswerType.CODE: ("code", "version"),
     AnswerType.UNIT: ("unit",),
     AnswerType.AMOUNT: ("cost", "price", "pay"), AnswerType.PERCENTAGE: ("percent", "percentage"),

@@ -692,6 +692,32 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
     assert found is not None and found.span == span
 
 
+@pytest.mark.parametrize("question, text, span", [
+    # numbers in words, as laws and policies write them, compounds included
+    ("How long is a senator's term?",
+     "Senators are chosen for a term of six Years.", "six Years"),
+    ("How old must the President be?",
+     "No Person shall be President who has not attained the Age of thirty five Years.",
+     "thirty five Years"),
+    ("What is the minimum age of a member?",
+     "A member must be at least eighteen years of age.", "at least eighteen years"),
+    ("How long does the license run?",
+     "The license runs for twenty-one days.", "twenty-one days"),
+    ("How long may the policy be kept?",
+     "The policy may be kept for two hundred days.", "two hundred days"),
+])
+def test_durations_and_ages_in_words(question, text, span):
+    found = extract(question, [unit(text, "Terms")])
+    assert found is not None and found.span == span
+
+
+def test_an_ordinal_is_no_duration():
+    # "the 3d day of January" (as old laws write "third") is a date, not three days
+    question = "How long is the session?"
+    assert extract(question, [unit("The session begins at noon on the 3d day of January.",
+                                   "Sessions")]) is None
+
+
 def test_a_unit_must_say_what_is_asked_about_not_only_name_the_product():
     # "AutoDock E2" and "SweepBot S7" are the question's names; the unit holds both, and a
     # yes/no polarity word, but nothing of what is asked (using them together).
