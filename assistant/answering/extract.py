@@ -148,7 +148,9 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
                           r"^when (?:is|are|do|does|can)\b.*\b(?:open|available|reachable)\b"),
         (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often|old)\b|\bhow much time\b|"
-                              r"\b(?:what|which|minimum|maximum|youngest|oldest) age\b|"
+                              r"\b(?:what|which|minimum|maximum|youngest|oldest)(?:'s)?"
+                              r"(?:\s+the)?(?:\s+(?!(?:is|are|was|were|do|does|did)\b)\w+)?"
+                              r"\s+age\b|"
                               r"\bhow many (?:seconds|minutes|hours|days|business days|weeks|"
                               r"months|years)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
@@ -167,9 +169,12 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         # "what is the latest firmware version"), not a version the question gives
         # ("which map view was dropped in version 5.3.0")
         (AnswerType.CODE, r"\b(?:which|what)(?:'s|\s+(?:is|are|was|were))?\s+(?:the\s+)?"
-                          r"(?:[\w.-]+\s+){0,2}(?:code|error|scope|"
+                          r"(?:[\w.-]+\s+){0,3}(?:code|error|scope|"
                           r"status|model number|cve|part number|certification number|id|version|"
-                          r"release)\b"),
+                          r"release|figure|appendix|chapter|paragraph)\b|"
+                          # a phone or fax number: "What number do I fax it to?"
+                          r"\b(?:phone|fax|telephone) number\b|"
+                          r"\bwhat (?:phone |fax )?number (?:do|should|can|would) (?:i|we|you)\b"),
         # "when" asks when at the start of the asking sentence or of a clause ("..., and
         # when does it end?"); elsewhere it is a condition ("What does NULLIF return when a
         # equals b?"), which asks for whatever the rest of the question asks.
@@ -183,6 +188,10 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
 )
 
 
+# Where a question's sentences end: not after a capital initial ("a U.S. senator", "D.C.")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+")
+
+
 def _asked_sentence(question: str) -> str:
     """The sentence of ``question`` that asks (the last one ending in "?", else the
     last), lower-cased."""
@@ -191,7 +200,7 @@ def _asked_sentence(question: str) -> str:
 
 def _asking(question: str) -> str:
     """The sentence of ``question`` that asks, as written (``_asked_sentence`` folds case)."""
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question.strip()) if p.strip()]
+    parts = [p.strip() for p in _SENTENCE_BREAK.split(question.strip()) if p.strip()]
     asking = [p for p in parts if p.endswith("?")]
     return asking[-1] if asking else parts[-1] if parts else ""
 
@@ -222,7 +231,8 @@ _RANGE = rf"{_N}(?:\s*(?:to|-|\u2013|and|or)\s*{_N})?"
 _QUANT = (r"(?:(?:up to|at least|at most|about|around|approximately|roughly|more than|less "
           r"than|fewer than|under|over|within|after|every|between|maximum|minimum|only|"
           r"exactly|nearly|almost)\s+)?")
-_TIME_UNIT = (r"(?:(?:business|calendar|working)\s+)?(?:(?:milli|micro)seconds?|seconds?|secs?|"
+_TIME_UNIT = (r"(?:(?:business|calendar|working)\s+|(?:work|man|labou?r|person)-?)?"
+              r"(?:(?:milli|micro)seconds?|seconds?|secs?|"
               r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|decades?)")
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -240,7 +250,8 @@ _IMPERATIVE = re.compile(
     r"download|restart|reset|drag|move|keep|make|put|fill|attach|leave|call|email|send|slide|"
     r"close|lift|clean|replace|update|switch|find|follow|wait|register|request|return)\b", re.I)
 
-_VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){1,3}(?![\w.]*\d)")  # 5.4.1, v2.9.0
+# 5.4.1, v2.9.0, P12.1.2 (a software load's part-number form)
+_VERSION = re.compile(r"(?<![\w.])(?:v|[A-Z]{1,2})?\d+(?:\.\d+){1,3}(?![\w.]*\d)")
 # A version named by the word: "a version 4 (random) UUID", "protocol version 3".
 _WORD_VERSION = re.compile(r"\bversion\s+\d+(?:\.\d+)*\b", re.I)
 
@@ -272,10 +283,10 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
     ),
     AnswerType.COUNT: (
         re.compile(rf"\b{_QUANT}(?:{_NUM}\s+(?:million|thousand|billion)|\d{{1,3}}(?:,\d{{3}})*|"
-                   rf"\d+|{_WORD_NUM})\b", re.I),
+                   rf"\d+|{_WORD_NUM}|once|twice|thrice)\b", re.I),
     ),
     AnswerType.DATE: (
-        re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+"
+        re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|d)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+"
                    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
                    rf"\d{{4}}-\d{{2}}-\d{{2}})\b", re.I),
         re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?(?:19|20)\d{2}\b"),
@@ -291,6 +302,12 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
     ),
     AnswerType.CODE: (
         re.compile(r"\bSQLSTATE\s+[0-9A-Z]{5}\b|\bHTTP\s+\d{3}\b"),
+        # a phone or fax number: "202-493-2251", "+44 20 7946 0958"
+        re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.]?)?(?:\(\d{2,4}\)\s?)?\d{2,4}(?:[\s.\u2013-]\d{2,4})"
+                   r"{2,3}(?![\w-])"),
+        # a part of the document: "figure 3", "paragraph (h)(4)", "Appendix B"
+        re.compile(r"\b(?:figure|appendix|chapter|paragraph)\s+(?:[A-Z0-9][\w.]*|\([a-z0-9]+\))"
+                   r"(?:\([a-z0-9]+\))*", re.I),
         re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{1,}(?:-[A-Z0-9]+)+\b"),
         re.compile(r"\b[A-Z]{1,3}\d{2,4}\b"),
         re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+:[a-z]+\b"),
@@ -436,7 +453,7 @@ def key_terms(question: str) -> tuple[list[str], list[str]]:
     required."""
     terms = content_terms(question)
     required = []
-    for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
+    for sentence in _SENTENCE_BREAK.split(question.strip()):
         words = re.findall(r"[\w.'-]*\w", sentence)
         for i, word in enumerate(words):
             lower = word.casefold().split("'")[0]
@@ -464,12 +481,15 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
     "United Kingdom"; "of", "and", "the" and "for" may sit between them); a city, country
     or US state by the country or group it is in ("London" by "UK", "Spain" by "EU",
     ``places.named_in``)."""
-    acronyms = {w.casefold() for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    acronyms = {w.casefold(): w for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    # "U.S." is the term "u.s", spelt out as "United States"
+    acronyms |= {w.casefold().rstrip("."): w.replace(".", "")
+                 for w in re.findall(r"\b(?:[A-Z]\.){2,6}", question)}
     out = []
     for term in required:
         if term in have:
             continue
-        if term in acronyms and _expansion(term.upper()).search(text):
+        if term in acronyms and _expansion(acronyms[term]).search(text):
             continue
         if (place := _place_word(term, question)) and named_in(place, text):
             continue  # "London": the unit names where it is ("UK: GBP 16.99")
@@ -513,10 +533,20 @@ def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[Ev
     return [u.unit if isinstance(u, ScoredUnit) else u for u in units]
 
 
+# The label a law or contract starts a paragraph with, "SECTION. 2." and the small clause
+# number after it ("SECTION. 2. 1 The President ...", "3 No Person shall ..."): part of no
+# answer.
+_LEAD_LABEL = re.compile(r"^(?:(?:SECTION|Section|ARTICLE|Article|SEC|Sec|\u00a7)\.?\s*"
+                         r"[\dIVXLC]+\.\s+)?(?:\d{1,2}\s+(?=[A-Z][a-z]))?")
+
+
 def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
            question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
     spans = _text_spans(answer_type, unit.text, question, question_terms, terms,
                         item=unit.kind == "item")
+    lead = _LEAD_LABEL.match(unit.text).end()
+    if lead:
+        spans = [s for s in spans if s[0] >= lead]
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
     if answer_type is AnswerType.AMOUNT and len(spans) > 1 and (asked := _periods(question)):

@@ -711,6 +711,45 @@ def test_durations_and_ages_in_words(question, text, span):
     assert found is not None and found.span == span
 
 
+@pytest.mark.parametrize("question, text, span", [
+    ("On what date was the treaty signed?",
+     "On the 17th of September, 1787, the treaty was signed by all members.",
+     "17th of September, 1787"),
+    ("How many hours of labor does the wiring change take?",
+     "Wiring change: up to 79 work-hours at $85 per hour.", "up to 79 work-hours"),
+    ("Which flight software version must be installed?",
+     "Install flight software version P12.1.2 before further flight.", "P12.1.2"),
+    ("Which figure replaces the checklist?",
+     "Replace the checklist with the information in figure 3 of this directive.", "figure 3"),
+    ("I want to fax my comment. What number do I send it to?",
+     "Fax your comment to 202\u2013493\u20132251.", "202\u2013493\u20132251"),
+    ("How many times can a member be elected chair?",
+     "No member shall be elected chair more than twice.", "more than twice"),
+    ("What's the minimum voting age for members?",
+     "Members who are eighteen years of age may vote.", "eighteen years"),
+])
+def test_more_kinds_of_spans_laws_and_rules_use(question, text, span):
+    found = extract(question, [unit(text, "Rules")])
+    assert found is not None and found.span == span
+
+
+def test_a_paragraphs_leading_label_is_no_answer():
+    # "SECTION 1." and the clause number "2" a law starts a paragraph with are not counts
+    found = extract("How many times can the same person be elected president?",
+                    [unit("SECTION 1. 2 No person shall be elected president more than twice.",
+                          "Amendments")])
+    assert found is not None and found.span == "more than twice"
+
+
+def test_a_dotted_initialism_is_one_sentence_and_named_by_its_expansion():
+    # "U.S." ends no sentence, so "how many years" is what the question asks; "U.S." is
+    # named by "United States"
+    question = "How many years of citizenship does a U.S. senator need?"
+    found = extract(question, [unit("A senator must have been a citizen of the United States "
+                                    "for nine years.", "Senate")])
+    assert found is not None and found.span == "nine years"
+
+
 def test_an_ordinal_is_no_duration():
     # "the 3d day of January" (as old laws write "third") is a date, not three days
     question = "How long is the session?"
