@@ -2,14 +2,17 @@
 which answers a change moved: the check every extraction rule goes through before it
 reaches the eval harness (and before a test split is ever run).
 
-    python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] --out before.json
+    python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] [--pdfs-index DIR] \
+        --out before.json
     # ... change the extraction code ...
     python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] --compare before.json
 
 Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
 train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``) and
-training (``train_qa.jsonl``). Never a test split. Each question is retrieved as the
-answer path retrieves it (hybrid k=5 over the index with its own embedder,
+training (``train_qa.jsonl``); with ``--pdfs-index``, the public-PDF dev split
+(``examples/public-pdfs/questions.jsonl``: no training questions). Never a test split.
+Each question is retrieved as the answer path retrieves it (hybrid k=5 over the index
+with its own embedder,
 ``evidence_selection.load_cases``), its units scored by that embedder
 (``EmbeddingScorer``) and read by ``extract_ranked`` with the corpus names stated, as
 ``eval/reports/*/eval.toml`` state them. Outcomes: ``right`` (the shown answer gives the
@@ -36,10 +39,13 @@ from pathlib import Path
 from benchmarks.answer_gate import TRAIN
 from benchmarks.evidence_selection import QUESTIONS, golds, load_cases, ranked, table
 
-NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres")}
+NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres"),
+         "public-pdfs": ()}
+PDF_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "public-pdfs" / "questions.jsonl"
 
 
-def _sets(acme: Path, pg: Path | None) -> list[tuple[str, str, Path, Path, str]]:
+def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
+          ) -> list[tuple[str, str, Path, Path, str]]:
     """``(name, corpus, index, questions file, split)`` of each set to check."""
     out = []
     for corpus, index in (("acme", acme), ("postgresql", pg)):
@@ -48,6 +54,8 @@ def _sets(acme: Path, pg: Path | None) -> list[tuple[str, str, Path, Path, str]]
         path, split = TRAIN[corpus]
         out += [(f"{corpus} dev", corpus, index, QUESTIONS[corpus], "dev"),
                 (f"{corpus} training", corpus, index, path, split)]
+    if pdfs is not None:  # no training questions: dev only
+        out.append(("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"))
     return out
 
 
@@ -78,8 +86,22 @@ def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
     return out
 
 
-def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
-    """The outcome counts of one set and each question's outcome and answer."""
+def openings(index: Path, cases: list) -> dict[str, str]:
+    """The opening text of every document the cases retrieved (``Searcher.openings``), as
+    the answer path reads them."""
+    from assistant.answering.build import open_index
+
+    searcher, _ = open_index(index, required=True)
+    try:
+        return searcher.openings(sorted({u.source for _, _, units in cases for u in units}))
+    finally:
+        searcher.close()
+
+
+def check(name: str, corpus: str, cases: list, opened: dict[str, str] | None = None
+          ) -> tuple[dict, dict[str, dict]]:
+    """The outcome counts of one set and each question's outcome and answer (``opened``:
+    the documents' openings, ``openings``)."""
     from assistant.answering.extract import DEEP_UNITS, extract_ranked
     from eval.answer_metrics import gives_answer, strip_markers
 
@@ -87,7 +109,7 @@ def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
     answers: dict[str, dict] = {}
     for record, order, units in cases:
         found = extract_ranked(record.question, order[:DEEP_UNITS], pool=units,
-                               corpus_names=NAMES[corpus])
+                               corpus_names=NAMES[corpus], openings=opened)
         text = strip_markers(found.text) if found is not None else None
         if record.answer is None:
             outcome = "declined" if found is None else "answered"
@@ -113,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="an index of examples/acme/docs (built there when missing)")
     parser.add_argument("--pg-index", type=Path, default=None,
                         help="an ingest of ../shared/data/postgresql-15-docs/html")
+    parser.add_argument("--pdfs-index", type=Path, default=None,
+                        help="an ingest of examples/public-pdfs/docs (its dev split only)")
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "extraction-check",
                         help="where retrievals are cached (default: %(default)s)")
@@ -127,10 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     earlier = json.loads(args.compare.read_text()) if args.compare else None
 
     rows, answers = [], {}
-    for name, corpus, index, questions, split in _sets(args.acme_index, args.pg_index):
+    for name, corpus, index, questions, split in _sets(args.acme_index, args.pg_index,
+                                                       args.pdfs_index):
         cases = ranked_cases(corpus, index, questions, split,
                              None if args.no_cache else args.cache)
-        row, got = check(name, corpus, cases)
+        row, got = check(name, corpus, cases, openings(index, cases))
         rows.append(row)
         answers.update(got)
     table(rows, "extract or decline, corpus names stated (never a test split)")

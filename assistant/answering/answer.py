@@ -432,7 +432,11 @@ class RagAnswerer(_Base):
         selection does."""
         step = time.perf_counter()
         draft.retrieved = retrieved
-        draft.evidence = evidence = evidence_first.gather(draft.query, retrieved, self.scorer)
+        # what each document says it is about (a stand-in searcher may not know)
+        openings = getattr(self.searcher, "openings", None)
+        draft.evidence = evidence = evidence_first.gather(
+            draft.query, retrieved, self.scorer,
+            openings(sorted({p.source for p in retrieved})) if openings else None)
         draft.timings["evidence"] = time.perf_counter() - step
         selection = evidence.selection
         draft.passages = list(evidence.passages) or retrieved

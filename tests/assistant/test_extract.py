@@ -16,6 +16,7 @@ from assistant.answering.extract import (
     asks_two,
     attribute_terms,
     check_answer,
+    context_phrase,
     contradicts,
     extract,
     extract_ranked,
@@ -748,6 +749,45 @@ def test_a_dotted_initialism_is_one_sentence_and_named_by_its_expansion():
     found = extract(question, [unit("A senator must have been a citizen of the United States "
                                     "for nine years.", "Senate")])
     assert found is not None and found.span == "nine years"
+
+
+def test_a_name_the_documents_opening_gives_is_named_by_every_unit_of_it():
+    # a rule's later sections never repeat "737 MAX"; its summary says what it is about
+    fax = unit("Send comments on this proposal by fax to 202-493-2251.", "Rule > ADDRESSES")
+    question = "I want to fax a comment on the 737 MAX proposal. What number do I send it to?"
+    assert extract(question, [fax], pool=[fax]) is None  # "MAX" named nowhere
+    opening = {"guide.md": "Airworthiness Directives; The Boeing Company Airplanes\n"
+                           "SUMMARY: The FAA proposes an AD for the Model 737-8 (737 MAX)."}
+    found = extract_ranked(question, [fax], pool=[fax], openings=opening)
+    assert found is not None and found.span == "202-493-2251"
+    # another document's opening names nothing for this unit
+    assert extract_ranked(question, [fax], pool=[fax],
+                          openings={"other.pdf": opening["guide.md"]}) is None
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("According to the historical note, on what date was the Constitution signed?",
+     "the historical note"),
+    ("In the proposed 737 MAX AD, which figure replaces the old checklist?",
+     "the proposed 737 MAX AD"),
+    ("Under Section 4 of the Twenty-fifth Amendment, within how many hours must Congress "
+     "assemble?", "Section 4 of the Twenty-fifth Amendment"),
+    ("By default, how many connections are allowed?", ""),  # "by default" is what is asked
+    ("In json_object_agg may the keys be null?", ""),  # no comma: no phrase
+])
+def test_a_leading_phrase_that_says_where_to_look(question, phrase):
+    assert context_phrase(question) == phrase
+
+
+def test_where_to_look_is_matched_against_the_units_path_not_its_words():
+    question = ("Under Section 4 of the Twenty-fifth Amendment, within how many hours must "
+                "Congress assemble to decide the issue?")
+    text = "Thereupon Congress shall decide the issue, assembling within forty-eight hours."
+    found = extract(question, [unit(text, "Constitution > Article XXV > Section 4")])
+    assert found is not None and found.span == "within forty-eight hours"
+    # the phrase's words are not the unit's to hold, but one of its names must be where
+    # the unit is from
+    assert extract(question, [unit(text, "Constitution > Article II > Clause 3")]) is None
 
 
 def test_an_ordinal_is_no_duration():
