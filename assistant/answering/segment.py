@@ -13,6 +13,11 @@ from dataclasses import dataclass
 MIN_WORDS = 4  # a sentence shorter than this is merged with its neighbour
 MAX_MERGED_WORDS = 60  # merging stops before a unit grows past this
 WRAP_MIN_CHARS = 60  # a line this long without final punctuation continues on the next
+# ... or this share of the passage's usual line width, when its lines are narrower (a PDF's
+# columns: the Federal Register's lines are about 35 characters wide)
+# (public-PDF dev: 0.7 and 0.8 alike; no acme or PostgreSQL unit changes)
+WRAP_SHARE = 0.8
+WRAP_LOWER_STARTS = 0.25
 TABLE_MAX_CHARS = WRAP_MIN_CHARS  # plain-table rows are shorter than a wrapped line
 MIN_TABLE_LINES = 3  # header + two rows
 
@@ -196,8 +201,9 @@ def _is_heading_line(line: str, next_line: str, headings: set[str]) -> bool:
             and not _TERMINAL.search(body) and not re.match(r"[-*+\u2022]\s", body))
 
 
-def _continues(block: _Block, line: str) -> bool:
-    """Whether ``line`` is the wrapped continuation of ``block``'s last line."""
+def _continues(block: _Block, line: str, wrap: int = WRAP_MIN_CHARS) -> bool:
+    """Whether ``line`` is the wrapped continuation of ``block``'s last line (``wrap``: the
+    length from which a line is taken to be wrapped)."""
     if block.kind not in ("prose", "item", "label") or _TERMINAL.search(block.last_line):
         return False
     if _BULLET.match(line) and not re.match(r"^\s*\d+\.\d", line):
@@ -206,11 +212,27 @@ def _continues(block: _Block, line: str) -> bool:
         return False
     if line[:1].isspace() and block.kind == "item":
         return True
-    return len(block.last_line.strip()) >= WRAP_MIN_CHARS or line.lstrip()[:1].islower()
+    return len(block.last_line.strip()) >= wrap or line.lstrip()[:1].islower()
+
+
+def _wrap_width(passage_text: str, lines: list[tuple[int, int]]) -> int:
+    """The length from which a line of the passage is taken to be wrapped: ``WRAP_MIN_CHARS``,
+    or less where most of its lines are narrower (``WRAP_SHARE`` of their median length)
+    and it reads as wrapped prose: at least ``WRAP_LOWER_STARTS`` of its lines go on in
+    lower case (a table's rows start with capitals: "Quiet 1,800 Pa", "Turbo 4,500 Pa")."""
+    texts = [passage_text[s:e].strip() for s, e in lines]
+    texts = [t for t in texts if t]
+    if len(texts) < 4:
+        return WRAP_MIN_CHARS
+    if sum(t[0].islower() for t in texts[1:]) < WRAP_LOWER_STARTS * (len(texts) - 1):
+        return WRAP_MIN_CHARS
+    lengths = sorted(len(t) for t in texts)
+    return min(WRAP_MIN_CHARS, max(20, round(WRAP_SHARE * lengths[len(lengths) // 2])))
 
 
 def _blocks(passage_text: str, headings: set[str]) -> list[_Block]:
     lines = _lines(passage_text)
+    wrap = _wrap_width(passage_text, lines)
     blocks: list[_Block] = []
     heading, code, blank = "", None, True
     for i, (s, e) in enumerate(lines):
@@ -242,7 +264,7 @@ def _blocks(passage_text: str, headings: set[str]) -> list[_Block]:
             blank = True
             continue
         last = blocks[-1] if blocks else None
-        if last is not None and not blank and _continues(last, line):
+        if last is not None and not blank and _continues(last, line, wrap):
             last.end, last.n_lines, last.last_line = e, last.n_lines + 1, line
             blank = False
             continue

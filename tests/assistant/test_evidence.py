@@ -80,6 +80,26 @@ def test_wrapped_lines_are_joined_before_splitting():
     assert got[-1] == "Lockouts last 15 minutes."
 
 
+def test_a_narrow_columns_wrapped_lines_are_joined():
+    # a Federal Register column: lines of about 40 characters, no line ends a sentence
+    text = ("2 The Privilege of the Writ of Habeas Corpus\n"
+            "shall not be suspended, unless when in Cases of\n"
+            "Rebellion or Invasion the public Safety may\n"
+            "require it. For more information about this\n"
+            "AD, contact Ian Won, Manager, Seattle ACO\n"
+            "Branch, FAA, 2200 South 216th St.\n")
+    got = texts(passage(text))
+    assert got[0].endswith("unless when in Cases of Rebellion or Invasion the public Safety "
+                           "may require it.")
+    assert got[1].startswith("For more information about this AD, contact Ian Won, Manager, "
+                             "Seattle ACO Branch, FAA")
+    # a passage of long lines keeps the usual width: a short unfinished line followed by a
+    # capital starts a new unit
+    long = ("Regulatory information for the HomeHub H2 hub and robots\n"
+            "Matter and Thread are supported on every hub sold since 2024.\n")
+    assert len(texts(passage(long * 3))) > 1
+
+
 # -- merging ---------------------------------------------------------------------------
 
 
