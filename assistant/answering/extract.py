@@ -545,8 +545,8 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
     spans = _text_spans(answer_type, unit.text, question, question_terms, terms,
                         item=unit.kind == "item")
     lead = _LEAD_LABEL.match(unit.text).end()
-    if lead:
-        spans = [s for s in spans if s[0] >= lead]
+    if lead:  # a span inside the label goes; one that runs past it (a whole unit) starts after
+        spans = [(max(s, lead), e) for s, e in spans if e > lead]
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
     if answer_type is AnswerType.AMOUNT and len(spans) > 1 and (asked := _periods(question)):

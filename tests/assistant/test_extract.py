@@ -742,6 +742,13 @@ def test_a_paragraphs_leading_label_is_no_answer():
     assert found is not None and found.span == "more than twice"
 
 
+def test_a_whole_unit_answer_starts_after_the_label():
+    found = extract("In which cases may the privilege of the writ be suspended?",
+                    [unit("2 The Privilege of the Writ shall not be suspended, unless when in "
+                          "Cases of Rebellion.", "Article I > Section 9")])
+    assert found is not None and found.span.startswith("The Privilege of the Writ")
+
+
 def test_a_dotted_initialism_is_one_sentence_and_named_by_its_expansion():
     # "U.S." ends no sentence, so "how many years" is what the question asks; "U.S." is
     # named by "United States"
