@@ -86,22 +86,8 @@ def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
     return out
 
 
-def openings(index: Path, cases: list) -> dict[str, str]:
-    """The opening text of every document the cases retrieved (``Searcher.openings``), as
-    the answer path reads them."""
-    from assistant.answering.build import open_index
-
-    searcher, _ = open_index(index, required=True)
-    try:
-        return searcher.openings(sorted({u.source for _, _, units in cases for u in units}))
-    finally:
-        searcher.close()
-
-
-def check(name: str, corpus: str, cases: list, opened: dict[str, str] | None = None
-          ) -> tuple[dict, dict[str, dict]]:
-    """The outcome counts of one set and each question's outcome and answer (``opened``:
-    the documents' openings, ``openings``)."""
+def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
+    """The outcome counts of one set and each question's outcome and answer."""
     from assistant.answering.extract import DEEP_UNITS, extract_ranked
     from eval.answer_metrics import gives_answer, strip_markers
 
@@ -109,7 +95,7 @@ def check(name: str, corpus: str, cases: list, opened: dict[str, str] | None = N
     answers: dict[str, dict] = {}
     for record, order, units in cases:
         found = extract_ranked(record.question, order[:DEEP_UNITS], pool=units,
-                               corpus_names=NAMES[corpus], openings=opened)
+                               corpus_names=NAMES[corpus])
         text = strip_markers(found.text) if found is not None else None
         if record.answer is None:
             outcome = "declined" if found is None else "answered"
@@ -155,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                                                        args.pdfs_index):
         cases = ranked_cases(corpus, index, questions, split,
                              None if args.no_cache else args.cache)
-        row, got = check(name, corpus, cases, openings(index, cases))
+        row, got = check(name, corpus, cases)
         rows.append(row)
         answers.update(got)
     table(rows, "extract or decline, corpus names stated (never a test split)")

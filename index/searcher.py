@@ -128,11 +128,6 @@ class Searcher:
         """Every document of the served version, in index order."""
         return [d.record for d in self._snapshot.documents]
 
-    def openings(self, sources: Sequence[str]) -> dict[str, str]:
-        """Each of ``sources``' opening text in the served version (``Snapshot.openings``):
-        its title and the first characters of its first chunks."""
-        return self._snapshot.openings(sources)
-
     # -- search ------------------------------------------------------------------
 
     def search(

@@ -28,9 +28,6 @@ from index.vectors import VectorIndex, VectorIndexConfig
 logger = logging.getLogger(__name__)
 
 _MAX_ACCESS_MASKS = 64
-# How much of a document's start ``Snapshot.openings`` reads: about a page's first screen,
-# where a rule, manual or policy says what it is about.
-OPENING_CHARS = 1200
 
 
 class Snapshot:
@@ -58,7 +55,6 @@ class Snapshot:
         self._vector_index: VectorIndex | None = None
         self._version_table: VersionTable | None = None
         self._access_masks: dict[tuple[AccessFilter, ...], np.ndarray] = {}
-        self._openings: dict[str, str] = {}
         self._lock = threading.Lock()
         if self.manifest.vector_kind != "flat":
             # Its file is read now: once this version is pruned, only open maps survive.
@@ -123,32 +119,6 @@ class Snapshot:
                 self._access_masks.clear()
             self._access_masks[key] = mask
         return mask
-
-    def openings(self, sources: Sequence[str], chars: int = OPENING_CHARS) -> dict[str, str]:
-        """The first ``chars`` characters of each of ``sources``' text (its title, then its
-        first chunks in order), read on demand and kept: what a document says it is about
-        before any section ("SUMMARY: ... the Boeing 737 MAX"). Unknown sources are left
-        out."""
-        with self._lock:
-            missing = [s for s in dict.fromkeys(sources) if s not in self._openings]
-        if missing:
-            by_source = {d.record.source: d for d in self.documents}
-            found: dict[str, str] = {}
-            for source in missing:
-                doc = by_source.get(source)
-                if doc is None:
-                    continue
-                rows = range(doc.row_start, doc.row_start + min(doc.record.n_chunks, 8))
-                chunks = self.db.chunks(list(rows))
-                text = doc.record.title
-                for row in rows:
-                    if len(text) >= chars or row not in chunks:
-                        break
-                    text += "\n" + chunks[row].text
-                found[source] = text[:chars]
-            with self._lock:
-                self._openings.update(found)
-        return {s: self._openings[s] for s in sources if s in self._openings}
 
     def passages(
         self, hits: Sequence[tuple[int, float]], details: dict[str, dict[int, float]]

@@ -432,11 +432,7 @@ class RagAnswerer(_Base):
         selection does."""
         step = time.perf_counter()
         draft.retrieved = retrieved
-        # what each document says it is about (a stand-in searcher may not know)
-        openings = getattr(self.searcher, "openings", None)
-        draft.evidence = evidence = evidence_first.gather(
-            draft.query, retrieved, self.scorer,
-            openings(sorted({p.source for p in retrieved})) if openings else None)
+        draft.evidence = evidence = evidence_first.gather(draft.query, retrieved, self.scorer)
         draft.timings["evidence"] = time.perf_counter() - step
         selection = evidence.selection
         draft.passages = list(evidence.passages) or retrieved

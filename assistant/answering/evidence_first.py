@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,15 +71,13 @@ class Evidence:
     """What ``gather`` found: the ``selection`` (prompt units), ``passages`` (those units as
     ``Passage``s, numbered in the prompt) and ``ranked`` (the best-scored units, best first,
     for ``extract``) with their ``scores``; ``units`` every unit of the passages, in
-    passage order (``extract``'s ``pool``); ``openings`` each retrieved document's opening
-    text (``Searcher.openings``), where the names it is about are read."""
+    passage order (``extract``'s ``pool``)."""
 
     selection: Selection
     passages: list[Passage]
     ranked: list[EvidenceUnit]
     scores: dict[tuple[str, int, int], float] = field(default_factory=dict)
     units: list[EvidenceUnit] = field(default_factory=list)
-    openings: dict[str, str] = field(default_factory=dict)
 
 
 def unit_key(unit: EvidenceUnit) -> tuple[str, int, int]:
@@ -102,11 +100,9 @@ def unit_passage(unit: EvidenceUnit, source: Passage | None, score: float = 0.0)
         family=source.family if source else "")
 
 
-def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer,
-           openings: Mapping[str, str] | None = None) -> Evidence:
+def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer) -> Evidence:
     """Units of ``passages`` for ``query``: the selection (``select_units``'s defaults), the
-    selection as passages, and the top ``DEEP_UNITS`` units by score; ``openings`` (the
-    documents' opening texts) kept for ``extracted``."""
+    selection as passages, and the top ``DEEP_UNITS`` units by score."""
     by_chunk = {p.chunk_id: p for p in passages}
     units = split_passages(passages)  # split and scored once, for selection and ranking
     values = [float(s) for s in scorer.score(query, units)] if units else []
@@ -116,7 +112,7 @@ def gather(query: str, passages: Sequence[Passage], scorer: UnitScorer,
     scores = {unit_key(u): v for u, v in zip(units, values, strict=True)}
     shown = [unit_passage(s.unit, by_chunk.get(s.unit.chunk_id), s.score)
              for s in selection.units]
-    return Evidence(selection, shown, ranked, scores, units, dict(openings or {}))
+    return Evidence(selection, shown, ranked, scores, units)
 
 
 def guard_repetition(text: str, truncated: bool = False) -> str:
@@ -292,7 +288,7 @@ def extracted(question: str, evidence: Evidence, passages: list[Passage],
     ``corpus_names``: the names the whole corpus is about (``extract.asked_terms``)."""
     origin = "extract"
     found = extract_ranked(question, evidence.ranked, pool=evidence.units,
-                           corpus_names=corpus_names, openings=evidence.openings)
+                           corpus_names=corpus_names)
     best = evidence.ranked[:EXTRACT_UNITS]
     if found is None and judge is not None and best:
         found = judged(question, best, judge(question, best), judge.min_p, corpus_names)

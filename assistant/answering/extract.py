@@ -60,8 +60,8 @@ Thresholds were chosen on the acme dev split (``benchmarks/evidence_selection.py
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
@@ -871,14 +871,14 @@ def extract(
     answer_type, terms, required = asked_terms(question, corpus_names)
     context: list[str] = []
     if phrase := context_phrase(question):
-        # the phrase that says where to look is matched against the unit's document,
-        # path and passage, not counted toward the unit's own key terms
+        # the phrase that says where to look is matched against the unit's path and
+        # passage, not counted toward the unit's own key terms
         rest = _asking(question)[len(phrase):]
         kept = set(key_terms(rest)[0])
         dropped = [t for t in term_set(phrase) if t not in kept and t not in STOPWORDS]
         terms = [t for t in terms if t not in dropped] or terms
         # of the names it gives ("Section 4 of the Twenty-fifth Amendment"), the unit's
-        # document, path or passage must name one
+        # path or passage must name one
         context = [t for t in required if t in dropped]
         required = [t for t in required if t not in dropped]
     if not terms or asks_two(question):
@@ -950,8 +950,7 @@ def extract(
         # ("Which period does the SOC 2 report cover?": "The most recent report covers
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
         # itself, or beside it (``_default_beside``).
-        named = have | ((facts.passages.get(unit.chunk_id, set())
-                         | facts.documents.get(unit.source, set())) - {"default"})
+        named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
         if context and not (set(context) & (named | corpus_terms(corpus_names))):
             continue  # the unit is from somewhere else than the question says
         if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
@@ -1029,16 +1028,15 @@ def contradicts(question: str, text: str) -> bool:
 
 def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
                    pool: Sequence[EvidenceUnit] = (), corpus_names: Sequence[str] = (),
-                   openings: Mapping[str, str] | None = None) -> Extraction | None:
+                   ) -> Extraction | None:
     """``extract`` as the answer path runs it over units ranked best first: the best
     ``EXTRACT_UNITS`` at the usual thresholds; where none of them answers (or only a unit
     of a superseded document does), the next ones down to rank ``DEEP_UNITS`` with
     ``DEEP_MIN_COVERAGE`` of the question's key terms, whatever the kind asked for. A unit
     the scorer ranks low but that holds most of the question's words and a span of the
     kind asked for is still the answer ("The default is eight megabytes (8MB)." under
-    "temp_buffers" when other passages share more words with the question).
-    ``openings``: each retrieved document's opening text (``PoolFacts.of``)."""
-    facts = PoolFacts.of(pool, openings)
+    "temp_buffers" when other passages share more words with the question)."""
+    facts = PoolFacts.of(pool)
     found = extract(question, ranked[:EXTRACT_UNITS], pool=pool, corpus_names=corpus_names,
                     facts=facts)
     if (found is not None and not found.unit.stale) or len(ranked) <= EXTRACT_UNITS:
@@ -1091,11 +1089,9 @@ class PoolFacts:
     passages: dict[str, set[str]]
     records: dict[tuple[str, tuple[str, ...]], set[str]]
     tables: dict[tuple[str, tuple[str, ...]], int]
-    documents: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, pool: Sequence[EvidenceUnit],
-           openings: Mapping[str, str] | None = None) -> PoolFacts:
+    def of(cls, pool: Sequence[EvidenceUnit]) -> PoolFacts:
         passages: dict[str, set[str]] = {}
         records: dict[tuple[str, tuple[str, ...]], set[str]] = {}
         tables: dict[tuple[str, tuple[str, ...]], int] = {}
@@ -1107,8 +1103,7 @@ class PoolFacts:
             if (cells := row_cells(unit)) is not None:
                 key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
-        documents = {source: term_set(text) for source, text in (openings or {}).items()}
-        return cls(passages, records, tables, documents)
+        return cls(passages, records, tables)
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)

@@ -376,26 +376,3 @@ def test_a_two_part_question_is_declined_saying_why(searcher, verifier):
     assert declined.passages  # the related passages are still shown
     one = answerer.answer(PRICE_Q)
     assert not one.abstained and "$799" in one.answer
-
-
-def test_a_documents_opening_names_what_its_later_sections_do_not(tmp_path, embedder,
-                                                                 verifier):
-    # Two proposed rules alike but for the aircraft their summaries name; their
-    # addresses sections, chunks of their own, never repeat it.
-    filler = "\n\n".join(f"## Part {i}\n\nThe operator keeps records of part {i} checks."
-                         for i in range(6))
-    for name, aircraft, fax in (("max", "Model 737-8 (737 MAX)", "202-493-2251"),
-                                ("pc12", "Pilatus PC-12", "202-555-0100")):
-        path = tmp_path / "docs" / f"rule-{name}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# Airworthiness directive\n\nSUMMARY: The FAA proposes an AD for "
-                        f"{aircraft} airplanes.\n\n{filler}\n\n## Addresses\n\nSend comments "
-                        f"on this proposal by fax to {fax}.\n")
-    ingest([tmp_path / "docs"], tmp_path / "index", progress=False, embedder=embedder)
-    searcher = Searcher(tmp_path / "index", embedder=embedder)
-    answerer = RagAnswerer(searcher, PromptReader("unused"), verifier,
-                           AnswerConfig(evidence_first=True, generate=False))
-    got = answerer.answer("I want to fax a comment on the 737 MAX proposal. "
-                          "What number do I send it to?")
-    assert got.answer_kind == "extracted" and "202-493-2251" in got.answer
-    assert got.citations[0].source == "rule-max.md"

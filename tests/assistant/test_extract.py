@@ -758,20 +758,6 @@ def test_a_dotted_initialism_is_one_sentence_and_named_by_its_expansion():
     assert found is not None and found.span == "nine years"
 
 
-def test_a_name_the_documents_opening_gives_is_named_by_every_unit_of_it():
-    # a rule's later sections never repeat "737 MAX"; its summary says what it is about
-    fax = unit("Send comments on this proposal by fax to 202-493-2251.", "Rule > ADDRESSES")
-    question = "I want to fax a comment on the 737 MAX proposal. What number do I send it to?"
-    assert extract(question, [fax], pool=[fax]) is None  # "MAX" named nowhere
-    opening = {"guide.md": "Airworthiness Directives; The Boeing Company Airplanes\n"
-                           "SUMMARY: The FAA proposes an AD for the Model 737-8 (737 MAX)."}
-    found = extract_ranked(question, [fax], pool=[fax], openings=opening)
-    assert found is not None and found.span == "202-493-2251"
-    # another document's opening names nothing for this unit
-    assert extract_ranked(question, [fax], pool=[fax],
-                          openings={"other.pdf": opening["guide.md"]}) is None
-
-
 @pytest.mark.parametrize("question, phrase", [
     ("According to the historical note, on what date was the Constitution signed?",
      "the historical note"),

@@ -236,21 +236,3 @@ def test_old_snapshot_survives_pruning_before_its_first_dense_search(index_dir, 
     assert searcher.version == "v000001"
     text = CORPUS["handbook/security.md"][1]
     assert searcher.search(text, k=1, mode="dense")[0].text == text
-
-
-def test_openings_are_each_documents_title_and_first_chunks(searcher):
-    got = searcher.openings(["handbook/vacation.md", "policies/refunds.md", "no/such.md"])
-    assert set(got) == {"handbook/vacation.md", "policies/refunds.md"}  # unknown: left out
-    assert got["handbook/vacation.md"] == (
-        "vacation.md\nEmployees get 25 vacation days per year.\n"
-        "Unused vacation carries over until March.")
-    assert searcher.openings(["handbook/vacation.md"]) == {
-        "handbook/vacation.md": got["handbook/vacation.md"]}  # read once, kept
-
-
-def test_an_opening_is_cut_at_its_length(index_dir):
-    from index.snapshot import OPENING_CHARS
-
-    write_corpus(index_dir, {"long.md": ["word " * 200, "more " * 200, "never read " * 10]})
-    opening = Searcher(index_dir, embedder=EMBED).openings(["long.md"])["long.md"]
-    assert len(opening) == OPENING_CHARS and "never" not in opening
