@@ -807,11 +807,13 @@ _CONTEXT = re.compile(r"^(?:according to|in|under|for|per|as per|within)\s+([^,?
                       re.I)
 
 
-def context_phrase(question: str) -> str:
-    """The leading phrase of the asking sentence that says where to look (``_CONTEXT``),
-    or ''."""
-    m = _CONTEXT.match(_asking(question))
-    return m.group(1) if m else ""
+def context_phrase(question: str) -> tuple[str, str]:
+    """``(phrase, rest)``: the leading phrase of the asking sentence that says where to
+    look (``_CONTEXT``) and the question after it; ``("", asking sentence)`` when there
+    is none."""
+    asking = _asking(question)
+    m = _CONTEXT.match(asking)
+    return (m.group(1), asking[m.end():]) if m else ("", asking)
 
 
 def asked_terms(question: str, corpus_names: Iterable[str] = ()
@@ -870,10 +872,10 @@ def extract(
     """
     answer_type, terms, required = asked_terms(question, corpus_names)
     context: list[str] = []
-    if phrase := context_phrase(question):
+    phrase, rest = context_phrase(question)
+    if phrase:
         # the phrase that says where to look is matched against the unit's path and
         # passage, not counted toward the unit's own key terms
-        rest = _asking(question)[len(phrase):]
         kept = set(key_terms(rest)[0])
         dropped = [t for t in term_set(phrase) if t not in kept and t not in STOPWORDS]
         terms = [t for t in terms if t not in dropped] or terms
@@ -881,6 +883,7 @@ def extract(
         # path or passage must name one
         context = [t for t in required if t in dropped]
         required = [t for t in required if t not in dropped]
+    given = corpus_terms(corpus_names)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
     version_asked = answer_type is AnswerType.CODE and bool(_VERSION_ASKED.search(question))
@@ -951,7 +954,7 @@ def extract(
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
         # itself, or beside it (``_default_beside``).
         named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
-        if context and not (set(context) & (named | corpus_terms(corpus_names))):
+        if context and not (set(context) & (named | given)):
             continue  # the unit is from somewhere else than the question says
         if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,

@@ -763,7 +763,9 @@ def test_a_dotted_initialism_is_one_sentence_and_named_by_its_expansion():
     ("In json_object_agg may the keys be null?", ""),  # no comma: no phrase
 ])
 def test_a_leading_phrase_that_says_where_to_look(question, phrase):
-    assert context_phrase(question) == phrase
+    found, rest = context_phrase(question)
+    assert found == phrase
+    assert rest == (question.split(", ", 1)[1] if phrase else question)
 
 
 def test_where_to_look_is_matched_against_the_units_path_not_its_words():
