@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 
 from assistant.answering.extract import DEEP_UNITS, extract_ranked, judged
-from benchmarks.evidence_selection import golds
+from benchmarks.evidence_selection import gives_any
 from benchmarks.extraction_check import NAMES
-from eval.answer_metrics import gives_answer
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
@@ -53,7 +52,7 @@ def cached(cache: Path, corpus: str, split: str) -> list:
 
 
 def _holds(unit, record) -> bool:
-    return any(gives_answer(unit.text, g, record.question) for g in golds(record))
+    return gives_any(unit.text, record)
 
 
 def rows(cases: list, negs: int) -> list[tuple[str, str, float]]:
@@ -108,8 +107,7 @@ class Grid:
                 elif found is None:
                     counts[2] += 1
                 else:
-                    counts[0 if any(gives_answer(found.text, g, record.question)
-                                    for g in golds(record)) else 1] += 1
+                    counts[0 if gives_any(found.text, record) else 1] += 1
         return {"hit1": f"{hit1}/{n}", **{f"t{t}": "/".join(map(str, c))
                                           for t, c in out.items()}}
 

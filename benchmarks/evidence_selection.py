@@ -65,6 +65,14 @@ def holds_any(text: str, record) -> bool:
     return any(holds(text, g) for g in golds(record))
 
 
+def gives_any(text: str, record) -> bool:
+    """Whether ``text`` gives the record's gold answer or an alias as the eval scores a
+    shown answer (``eval.answer_metrics.gives_answer``)."""
+    from eval.answer_metrics import gives_answer
+
+    return any(gives_answer(text, g, record.question) for g in golds(record))
+
+
 def load_cases(split: str, index: Path, k: int, corpus: str = "acme",
                questions: Path | None = None) -> tuple[list[Case], object]:
     """The split's questions of ``corpus`` (or of the ``questions`` file: a company's

@@ -37,7 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.answer_gate import TRAIN
-from benchmarks.evidence_selection import QUESTIONS, golds, load_cases, ranked, table
+from benchmarks.evidence_selection import QUESTIONS, gives_any, load_cases, ranked, table
 
 NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres"),
          "public-pdfs": ()}
@@ -89,7 +89,7 @@ def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
 def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
     """The outcome counts of one set and each question's outcome and answer."""
     from assistant.answering.extract import DEEP_UNITS, extract_ranked
-    from eval.answer_metrics import gives_answer, strip_markers
+    from eval.answer_metrics import strip_markers
 
     counts: Counter[str] = Counter()
     answers: dict[str, dict] = {}
@@ -102,7 +102,7 @@ def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
         elif found is None:
             outcome = "none"
         else:
-            right = any(gives_answer(text, g, record.question) for g in golds(record))
+            right = gives_any(text, record)
             outcome = "right" if right else "wrong"
         counts[outcome] += 1
         answers[f"{name}: {record.id}"] = {"question": record.question, "outcome": outcome,
