@@ -210,10 +210,9 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
             # a division's label may repeat on many pages ("ARTICLE [II.]" and "ARTICLE
             # [IX.]" are one line once numerals are masked): not a running header
             numbered = _numbered(line, flat[k - 1][2] if k and flat[k - 1][0] == p else None)
-            label = _run_in_label(line) if _key(line) not in running else None
             if numbered:  # a section's label line holds its first words of body text
                 headings.append(_Heading(p, i, int(numbered[1] == _DIVISION_KIND), *numbered))
-            elif label:
+            elif _key(line) not in running and (label := _run_in_label(line)):
                 headings.append(_Heading(p, i, 1, label, None))
             k += 1
             continue
@@ -315,17 +314,16 @@ def _numbered(line: Line, above: Line | None) -> tuple[str, str] | None:
     label ("SECTION" in capitals, or the line above, if any on the page, ends a sentence
     or a label); None otherwise."""
     text = " ".join(line.text.split())
-    m = _DIVISION.match(text)
-    if m:
-        return f"{_KINDS[m['kind'].lower()]} {m['n']}", _DIVISION_KIND
-    m = _SECTION.match(text)
+    kind, m = _DIVISION_KIND, _DIVISION.match(text)
     if m is None:
-        return None
-    before = " ".join(above.text.split()) if above is not None else ""
-    if (not m["kind"].isupper() and before
-            and not (before.endswith((".", ":", ";")) or _DIVISION.match(before))):
-        return None  # "... as required by\nSection 4. The" is a reference, not a heading
-    return f"{_KINDS[m['kind'].lower()]} {m['n']}", _SECTION_KIND
+        kind, m = _SECTION_KIND, _SECTION.match(text)
+        if m is None:
+            return None
+        before = " ".join(above.text.split()) if above is not None else ""
+        if (not m["kind"].isupper() and before
+                and not (before.endswith((".", ":", ";")) or _DIVISION.match(before))):
+            return None  # "... as required by\nSection 4. The" is a reference, not a heading
+    return f"{_KINDS[m['kind'].lower()]} {m['n']}", kind
 
 
 def _run_in_label(line: Line) -> str | None:

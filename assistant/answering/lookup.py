@@ -116,8 +116,7 @@ def _by_key(question: str, rows: list, words: set[str], question_words: set[str]
     """The row whose first cell is one word the question holds, when no other row's first
     cell is one of them too, answered by the one other column the question names when
     that cell is of the kind asked (``of_kind``)."""
-    hits = [(unit, cells) for unit, cells in rows
-            if cells[0][1].casefold() in words and _KEY_WORD.match(cells[0][1].casefold())]
+    hits = [(unit, cells) for unit, cells in rows if cells[0][1].casefold() in words]
     if len({norm(cells[0][1]) for _, cells in hits}) != 1:
         return None  # no row named, or two rows named
     unit, cells = hits[0]
