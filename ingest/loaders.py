@@ -34,9 +34,10 @@ logger = logging.getLogger(__name__)
 # lines ("KI-2044  ...") as headings; pdf 2: tables read from the runs' positions and
 # written as pipe rows (``pdf_tables``); html 4: links whose text is only a mark ("§",
 # "¶") left out; pdf 3: numbered articles and sections in body type ("ARTICLE. IV.",
-# "SECTION. 3. The Senate ...") head sections.
+# "SECTION. 3. The Senate ...") head sections; pdf 4: titles set as blocks of capitals in
+# body type head the numbered divisions after them.
 PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
-                                   ".txt": 2, ".pdf": 3}
+                                   ".txt": 2, ".pdf": 4}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,

@@ -69,6 +69,13 @@ _DIVISION = re.compile(r"^\[?(?P<kind>ARTICLE|CHAPTER|PART|Article|Chapter|Part)
 # "Section 2. Congress shall ...", "Sec. 4. ...", "§ 5. ..." (a capital follows the label).
 _SECTION = re.compile(r"^(?P<kind>SECTION|Section|SEC|Sec|\u00a7)\.?\s*" + _NUMERAL
                       + r"\.\s+(?:\d{1,2}\s+)?[A-Z]")
+_MIN_CAPS_LINES, _MAX_CAPS_LINES = 2, 8
+_MIN_CAPS_WORDS, _MAX_CAPS_WORDS = 6, 40
+_CAPS_TITLE_CHARS = 100
+_WRAPPED_CHARS = 25  # a title's lines but its last are at least this long
+# words that make a run of capitals a phrase rather than a list of names
+_PHRASE_WORDS = frozenset({"OF", "THE", "TO", "AND", "IN", "FOR", "BY", "ON", "AT", "WITH"})
+_FOOTNOTE_MARK = re.compile(r"(?<=[A-Z])\d{1,3}$")
 _KINDS = {"article": "Article", "chapter": "Chapter", "part": "Part", "section": "Section",
           "sec": "Section", "\u00a7": "Section"}
 
@@ -166,6 +173,7 @@ class _Heading:
     style: tuple[float, bool] | str | None
 
 
+_CAPS_KIND = "caps"
 _DIVISION_KIND = "division"
 _SECTION_KIND = "section"
 
@@ -176,9 +184,9 @@ def _layout_starts(pages: Sequence[PageText]
     styles = sorted({h.style for h in headings if isinstance(h.style, tuple)},
                     key=lambda s: (-s[0], not s[1]))
     level: dict[object, int] = {style: i + 1 for i, style in enumerate(styles)}
-    # numbered divisions, then sections, then run-in labels: each kind present nests below
-    # the ones before it
-    for kind in (_DIVISION_KIND, _SECTION_KIND, None):
+    # titles in capitals, numbered divisions, then sections, then run-in labels: each kind
+    # present nests below the ones before it
+    for kind in (_CAPS_KIND, _DIVISION_KIND, _SECTION_KIND, None):
         if any(h.style == kind for h in headings):
             level[kind] = len(level) + 1
     stack = HeadingStack()  # only its paths: the sections are cut by page and line
@@ -206,6 +214,11 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
     while k < len(flat):
         p, i, line = flat[k]
         style = styles[k]
+        if style is None and (end := _caps_block(flat, styles, k, running)):
+            text = _caps_title([flat[n][2] for n in range(k, end)])
+            headings.append(_Heading(p, i, end - k, text, _CAPS_KIND))
+            k = end
+            continue
         if style is None:
             # a division's label may repeat on many pages ("ARTICLE [II.]" and "ARTICLE
             # [IX.]" are one line once numerals are masked): not a running header
@@ -306,6 +319,63 @@ def _heading_text(text: str) -> bool:
         and not text.endswith(_SENTENCE_END)
         and not first.islower()
     )
+
+
+def _is_caps(line: Line) -> bool:
+    text = line.text
+    return any(ch.isalpha() for ch in text) and not any(ch.islower() for ch in text)
+
+
+def _caps_block(flat: Sequence[tuple[int, int, Line]],
+                styles: Sequence[tuple[float, bool] | None], k: int, running: set[str]) -> int:
+    """The end (exclusive) of a title in capitals that starts at ``flat[k]``, or 0."""
+    p = flat[k][0]
+
+    def caps(n: int) -> bool:  # a line in capitals, in body type, of this page, no label
+        line = flat[n][2]
+        return (flat[n][0] == p and styles[n] is None and _is_caps(line)
+                and _key(line) not in running and not _has_column_gap(line.ink())
+                and _numbered(line, None) is None)
+
+    def joined(n: int) -> bool:  # ... set close below the line before it
+        return caps(n) and caps(n - 1) and _close(flat[n - 1][2], flat[n][2],
+                                                   flat[n][2].ink()[0].size)
+
+    if not caps(k) or (k and joined(k)):
+        return 0  # not the first line of a block
+    end = k + 1
+    while end < len(flat) and end - k <= _MAX_CAPS_LINES and joined(end):
+        end += 1
+    if not _MIN_CAPS_LINES <= end - k <= _MAX_CAPS_LINES:
+        return 0
+    lines = [flat[n][2] for n in range(k, end)]
+    if any(len(line.text.strip()) < _WRAPPED_CHARS for line in lines[:-1]):
+        return 0  # a title's lines are filled up to the last; a list of names' are not
+    text = _caps_title(lines)
+    words = _WORD.findall(text)
+    if (not _MIN_CAPS_WORDS <= len(words) <= _MAX_CAPS_WORDS
+            or not _PHRASE_WORDS & set(words) or text.endswith((",", ";", ":"))
+            or not text[:1].isalpha()):
+        return 0
+    return end
+
+
+def _caps_title(lines: Sequence[Line]) -> str:
+    """The lines of a title in capitals as one line: words broken at a line's end
+    ("AMEND-" "MENT") joined, a footnote mark after the last word left out, and a long
+    title cut at the last comma before ``_CAPS_TITLE_CHARS`` ("ARTICLES IN ADDITION TO,
+    AND AMENDMENT OF, THE CONSTITUTION OF THE UNITED STATES OF AMERICA": what follows,
+    "PROPOSED BY CONGRESS, AND RATIFIED BY ...", stays in the text)."""
+    text = ""
+    for line in lines:
+        part = " ".join(line.text.split())
+        if text.endswith("-") and part[:1].isalpha():
+            text = text[:-1] + part
+        else:
+            text = f"{text} {part}".strip()
+    text = _FOOTNOTE_MARK.sub("", text).rstrip(".")
+    cut = text.rfind(", ", 0, _CAPS_TITLE_CHARS)
+    return text[:cut] if len(text) > _CAPS_TITLE_CHARS and cut > 0 else text
 
 
 def _numbered(line: Line, above: Line | None) -> tuple[str, str] | None:

@@ -98,8 +98,78 @@ def content_terms(text: str) -> list[str]:
 
 
 def term_set(text: str) -> set[str]:
-    """Every stemmed token of ``text`` (stopwords included), for membership tests."""
-    return {stem(t) for t in tokens(text)}
+    """Every stemmed token of ``text`` (stopwords included), for membership tests; a
+    numbered division also by its other spellings (``division_numbers``)."""
+    return {stem(t) for t in tokens(text)} | division_numbers(text)
+
+
+# Words that number the parts of a law, a contract or a book: "Article XIV", "the
+# Fourteenth Amendment", "Chapter 3", "the third chapter".
+_DIVISIONS = frozenset(["article", "articles", "amendment", "amendments", "chapter", "chapters",
+                        "part", "parts", "section", "sections", "title", "clause", "clauses",
+                        "appendix", "volume", "book"])
+_ROMAN = re.compile(r"(?=[ivxl])(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
+_ROMAN_DIGITS = ((90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"),
+                 (4, "iv"), (1, "i"))
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth",
+             "sixteenth", "seventeenth", "eighteenth", "nineteenth"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_TENTHS = ["twentieth", "thirtieth", "fortieth", "fiftieth", "sixtieth", "seventieth",
+           "eightieth", "ninetieth"]
+_NUMBERED = re.compile(r"(\d{1,2})(?:st|nd|rd|th|d)?")
+
+
+def _roman(token: str) -> int | None:
+    """The value of a Roman numeral from 1 to 99 ("xiv"), else None."""
+    if _ROMAN.fullmatch(token) is None:
+        return None
+    value, rest = 0, token
+    for n, digits in _ROMAN_DIGITS:
+        while rest.startswith(digits):
+            value, rest = value + n, rest[len(digits):]
+    return value
+
+
+def _ordinal(n: int) -> str:
+    """"fourteenth", "twenty-fifth" (1 to 99)."""
+    if n < 20:
+        return _ORDINALS[n - 1]
+    tens, ones = divmod(n, 10)
+    return f"{_TENS[tens - 2]}-{_ORDINALS[ones - 1]}" if ones else _TENTHS[tens - 2]
+
+
+_ORDINAL_VALUE = {_ordinal(n): n for n in range(1, 100)}
+
+
+def _spellings(n: int) -> set[str]:
+    """Every token a numbered division's number may be written as: "14", "14th", "xiv",
+    "fourteenth"; "twenty-fifth" with the parts ``tokens`` adds ("twenty", "fifth")."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    roman, rest = "", n
+    for value, digits in _ROMAN_DIGITS:
+        while rest >= value:
+            roman, rest = roman + digits, rest - value
+    return {str(n), f"{n}{suffix}", roman, *tokens(_ordinal(n))}
+
+
+def division_numbers(text: str) -> set[str]:
+    """The other spellings (``_spellings``) of each numbered division ``text`` names:
+    "Article XIV" adds "14", "14th", "fourteenth"; "the Fourteenth Amendment" adds "xiv",
+    "14", "14th". Only beside a division word: "mix" or "DC" alone stays a word."""
+    words = [w.strip(".:_-") for w in _TOKEN.findall(text.casefold())]
+    out: set[str] = set()
+    for before, word in zip(words, words[1:], strict=False):
+        n: int | None = None
+        if before in _DIVISIONS:  # "article xiv", "chapter 3"
+            m = _NUMBERED.fullmatch(word)
+            n = int(m[1]) if m else _roman(word)
+        elif word in _DIVISIONS:  # "fourteenth amendment", "22nd amendment"
+            m = _NUMBERED.fullmatch(before)
+            n = int(m[1]) if m and before[-1:].isalpha() else _ORDINAL_VALUE.get(before)
+        if n and 0 < n < 100:
+            out |= _spellings(n)
+    return out
 
 
 def lexical_overlap(question: str, unit: EvidenceUnit, prefix_weight: float = 0.5) -> float:

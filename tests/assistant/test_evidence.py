@@ -22,7 +22,9 @@ from assistant.answering.evidence_scoring import (
     EmbeddingScorer,
     LexicalScorer,
     content_terms,
+    division_numbers,
     lexical_overlap,
+    term_set,
 )
 from assistant.answering.segment import MAX_MERGED_WORDS, clean_text, split_sentences
 from core.errors import ConfigError
@@ -430,3 +432,23 @@ def test_unit_offsets_point_into_the_chunk(acme_searcher):
             if unit.kind == "sentence":
                 assert _norm(source) == _norm(unit.text)
             assert replace(unit, text=unit.text).chunk_id == chunk.chunk_id
+
+
+@pytest.mark.parametrize("text, spelled", [
+    ("Article XIV > Section 1", {"14", "14th", "fourteenth", "xiv", "1", "first"}),
+    ("the Twenty-fifth Amendment", {"25", "25th", "xxv", "twenty-fifth", "twenty", "fifth"}),
+    ("under the 22nd amendment", {"22", "xxii", "twenty-second"}),
+    ("Chapter 3", {"3", "3rd", "iii", "third"}),
+    ("ARTICLE [XVIII].16", {"18", "eighteenth", "xviii"}),
+    ("Article LX and Article XLIX", {"60", "sixtieth", "49", "forty-ninth"}),
+])
+def test_a_numbered_division_is_named_by_each_spelling_of_its_number(text, spelled):
+    assert spelled <= division_numbers(text)
+    assert spelled <= term_set(text)
+
+
+def test_numerals_away_from_a_division_word_stay_words():
+    # "DC", "mix" and "vi" are Roman numerals only beside "article", "chapter", ...
+    assert division_numbers("Mix DC power with vi in 3 sections") == set()
+    assert "600" not in term_set("Washington, DC")
+    assert {"fourteenth", "amendment"} <= term_set("Amendments > Article XIV")

@@ -228,15 +228,67 @@ def test_pdf_numbered_articles_and_sections_in_body_type_are_headings(tmp_path):
 def test_us_constitution_articles_and_sections(shared_pdf):
     doc = load(shared_pdf("us-constitution.pdf"))
     heads = {s.heading[1:] for s in doc.sections if len(s.heading) > 1}
-    # the seven articles and all 27 amendments (printed "ARTICLE [XIV.]" as well)
+    # the seven articles, and all 27 amendments (printed "ARTICLE [XIV.]" as well) under
+    # the title the amendments are printed under, so "Article I" of the amendments is not
+    # the Constitution's Article I
     roman = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
     numerals = roman + [f"X{n}" for n in roman] + [f"XX{n}" for n in roman[:7]]
-    assert {h[0] for h in heads} == {f"Article {n}" for n in numerals}
+    amendments = "ARTICLES IN ADDITION TO, AND AMENDMENT OF, THE CONSTITUTION OF THE UNITED " \
+        "STATES OF AMERICA"
+    assert {h[0] for h in heads if h[0].startswith("Article")} == \
+        {f"Article {n}" for n in roman[:7]}
+    assert {h[1] for h in heads if h[0] == amendments} == {f"Article {n}" for n in numerals}
     senate = next(s for s in doc.sections if "composed of two Senators" in s.text)
     assert senate.heading[1:] == ("Article I", "Section 3")
     assert senate.page_label == "i"
+    speech = next(s for s in doc.sections if "abridging the freedom of" in s.text)
+    assert speech.heading[1:] == (amendments, "Article I")
+    citizens = next(s for s in doc.sections if "born or naturalized" in s.text)
+    assert citizens.heading[1:] == (amendments, "Article XIV", "Section 1")
+    # the proposed amendments after the 27th have titles of their own; the signers' names
+    # in capitals ("JOHN DICKINSON", "RICHARD BASSETT") head nothing
+    titles = {h[0] for h in heads} - {amendments}
+    assert "PROPOSED AMENDMENTS TO THE CONSTITUTION NOT RATIFIED BY THE STATES" in titles
+    assert any(t.endswith("THE DISTRICT OF COLUMBIA IN THE CONGRESS") for t in titles)
+    assert not any("DICKINSON" in h for s in doc.sections for h in s.heading)
     with_section = [s for s in doc.sections if "Article" in " ".join(s.heading)]
     assert len(with_section) / len(doc.sections) >= 0.8
+
+
+def _caps_title_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "", 11)  # body type throughout
+    lines = [
+        "ARTICLE. I.",
+        "SECTION 1. The club meets monthly.",
+        "Signed by the founders:",
+        "JANE ROE",  # names in capitals: no phrase, short lines
+        "JOHN DOE",
+        "Attest: the Secretary",
+        "AMENDMENTS ADOPTED BY THE MEMBERS AT THE",
+        "ANNUAL MEETINGS OF THE CLUB2",  # a footnote mark after the title
+        "ARTICLE [I.]",
+        "Dues are paid in January.",
+    ]
+    for line in lines:
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_title_in_capitals_heads_the_articles_after_it(tmp_path):
+    doc = load(_caps_title_pdf(tmp_path / "bylaws.pdf"))
+    title = "AMENDMENTS ADOPTED BY THE MEMBERS AT THE ANNUAL MEETINGS OF THE CLUB"
+    assert paths(doc) == [
+        (1, ("Article I", "Section 1")),
+        (1, (title, "Article I")),
+    ]
+    assert "JANE ROE\nJOHN DOE" in doc.sections[0].text  # the names stay body text
+    assert doc.sections[1].text.startswith("AMENDMENTS ADOPTED BY THE MEMBERS AT THE\n")
+    assert doc.sections[1].text.endswith("Dues are paid in January.")
 
 
 # --- PDF: a real rule from the Federal Register -------------------------------------------
