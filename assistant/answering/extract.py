@@ -40,7 +40,8 @@ month") is taken.
 ``UNIT`` ("in what unit is it given?") takes a unit of time or size, with or without a
 number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
 Subscription > Cancel plan") or a numbered step; ``YESNO`` needs a polarity word ("not",
-"only", "never", "required", ...) and takes the clause holding it; ``OTHER`` has no
+"only", "never", "required", "off", "ignored", "unlimited", ...) and takes the clause
+holding it; ``OTHER`` has no
 pattern and takes the whole unit, with ``other_min_coverage`` of the key terms. A unit of
 a superseded or archived document answers only when no current one does.
 
@@ -428,7 +429,9 @@ _KIND_WORDS = {
 _POLARITY = re.compile(
     r"\b(?:yes|no|not|never|none|cannot|can't|don't|doesn't|won't|isn't|aren't|only|must|"
     r"required|mandatory|optional|always|free|included?|includes|exclude[sd]?|supported|"
-    r"unsupported|allowed|accepted|refused|covered)\b(?![-\w])", re.I)
+    r"unsupported|allowed|accepted|refused|covered|off|disabled|enabled|ignored|unlimited|"
+    r"untouched|permitted|prohibited|forbidden|compatible|incompatible|unaffected)"
+    r"\b(?![-\w])", re.I)
 
 
 # -- key terms -------------------------------------------------------------------------

@@ -186,6 +186,22 @@ def test_yes_no_takes_the_clause_with_its_polarity():
     assert extract(question, [unit("Schedules are not lost when the robot is off.")]) is None
 
 
+@pytest.mark.parametrize("question, text, path, span", [
+    ("Are push notifications on by default?",
+     "Push notifications are off by default for new installations.", "Release notes",
+     "Push notifications are off by default for new installations"),
+    ("Does pg_restore --jobs have any effect when the output is a script file?",
+     "This option is ignored when emitting a script file.", "pg_restore > --jobs",
+     "This option is ignored when emitting a script file"),
+    ("Is there an upper limit on the size of a database?",
+     "Item: database size; Upper Limit: unlimited", "Limits", "unlimited"),
+])
+def test_yes_no_polarity_in_a_state_word(question, text, path, span):
+    # "off", "ignored", "unlimited": the answer is a state, not a "not"
+    got = extract(question, [unit(text, path)])
+    assert got is not None and span in got.span
+
+
 def test_procedure_takes_a_menu_path_or_a_step():
     question = "How do I make a colleague the owner of our organization?"
     path = unit("An owner of the organization can be changed under Settings > Organization "
