@@ -657,7 +657,7 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
     dimension = _measure_units(question) if answer_type is AnswerType.MEASURE else None
     asked_numbers = _numbers(question)
     found: list[tuple[int, int]] = []
-    patterns = _PATTERNS[answer_type]
+    patterns = kind_patterns(answer_type, question)
     if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
         # a version asked for: "ARH-H200" is a model, not a version; "version 4" is one
         patterns = (_VERSION, _WORD_VERSION)
@@ -686,6 +686,27 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
                 end = counted
             found.append((start, start + len(text[start:end].rstrip(" ,;"))))
     return found
+
+
+# A question that asks for money in so many words; "how much notice", "how much cleaning
+# history", "by how much does it extend the warranty" ask for a quantity of another kind.
+_MONEY_ASKED = re.compile(
+    r"\b(?:cost|costs|price|prices|priced|fee|fees|pay|paid|sell|sells|sold|spend|bill|"
+    r"billed|refund|revenue|turnover|profit|income|earnings|salary|budget|dollars?|euros?|"
+    r"pounds?|cents?)\b|[$\u20ac\u00a3]|\bcharge (?:for|me|us|you)\b|"
+    r"\b(?:do|does|will|would) (?:you|they|acme|it) charge\b|\bhow much (?:is|are|was|were)\b",
+    re.I)
+_QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
+               AnswerType.PERCENTAGE)
+
+
+def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
+    """The patterns of a span of ``answer_type``: an ``AMOUNT`` asked by "how much"
+    without a word for money ("How much notice do I need to give?") is any quantity, an
+    amount, a duration, a measure or a percentage ("30 days", "6 bytes", "10%")."""
+    if answer_type is AnswerType.AMOUNT and not _MONEY_ASKED.search(_asking(question)):
+        return tuple(p for kind in _QUANTITIES for p in _PATTERNS[kind])
+    return _PATTERNS.get(answer_type, ())
 
 
 def _is_part_of_other(text: str, start: int, end: int) -> bool:
@@ -901,7 +922,7 @@ def extract(
     # document; from a superseded one only when nothing current answers at all.
     listed = _as_units(units)
     stale: Extraction | None = None
-    patterns = _PATTERNS.get(answer_type, ()) if answer_type in _TYPED else ()
+    patterns = kind_patterns(answer_type, question) if answer_type in _TYPED else ()
 
     def of_kind(cell: str) -> bool:
         return not patterns or any(p.search(cell) for p in patterns)

@@ -202,6 +202,28 @@ def test_yes_no_polarity_in_a_state_word(question, text, path, span):
     assert got is not None and span in got.span
 
 
+@pytest.mark.parametrize("question, text, span", [
+    ("How much notice do I need to give to cancel?",
+     "To cancel, give written notice at least 30 days before the renewal date.",
+     "at least 30 days"),
+    ("How much cleaning history do I get on the free plan?",
+     "The free plan keeps 7 days of cleaning history.", "7 days"),
+    ("By how much does Care Premium extend my warranty?",
+     "With Care Premium, the warranty is extended by 2 years.", "2 years"),
+])
+def test_how_much_without_money_asks_for_any_quantity(question, text, span):
+    assert asked_for(question) is AnswerType.AMOUNT
+    got = extract(question, [unit(text)])
+    assert got is not None and got.span == span
+
+
+def test_how_much_with_money_asks_for_an_amount():
+    question = "How much does a cancellation cost?"
+    assert extract(question, [unit("A cancellation takes 30 days to process.")]) is None
+    got = extract(question, [unit("A cancellation costs $25 and takes 30 days.")])
+    assert got is not None and got.span == "$25"
+
+
 def test_procedure_takes_a_menu_path_or_a_step():
     question = "How do I make a colleague the owner of our organization?"
     path = unit("An owner of the organization can be changed under Settings > Organization "
@@ -332,8 +354,11 @@ def test_no_charge_is_an_amount_unless_the_question_says_it():
     got = extract("What does a damaged item cost to replace?",
                   [unit("A damaged item is replaced free of charge.")])
     assert got is not None and got.span == "free of charge"
-    # the question's own "free" is no answer
-    assert extract("How much history do I get on the free plan?",
+    # the question's own "free" is no answer; how much history is a duration
+    got = extract("How much history do I get on the free plan?",
+                  [unit("The Free plan keeps 30 days of history.")])
+    assert got is not None and got.span == "30 days"
+    assert extract("How much does the free plan cost?",
                    [unit("The Free plan keeps 30 days of history.")]) is None
 
 
