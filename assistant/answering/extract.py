@@ -347,7 +347,12 @@ _DIMENSIONS: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
         (r"\b(?:floor|area|surface)\b", r"square|m2|sq ?m"),
         (r"\b(?:storage|space|memory|data)\b", r"\b(?:tb|gb|mb|kb)\b"),
         (r"\b(?:hold|holds|capacity|volume|tank|reservoir)\b", r"\b(?:ml|l|liters?|litres?)\b"),
-        (r"\b(?:far|close|distance|tall|high|wide|deep|big|size|dimensions|long)\b",
+        # how big a thing is: its length, or what it holds (a battery's mAh, a tank's ml)
+        (r"\b(?:big|bigger|large|larger|small|smaller)\b",
+         r"(?<![a-z])(?:mm|cm|km|m|meters?|metres?|inches|mah|ml|l|liters?|litres?)\b"),
+        (r"\bsize\b",
+         r"(?<![a-z])(?:mm|cm|km|m|meters?|metres?|inches|tb|gb|mb|kb)\b"),
+        (r"\b(?:far|close|distance|tall|high|wide|deep|dimensions|long)\b",
          r"\b(?:mm|cm|km|m|meters?|metres?|inches)\b"),
         (r"\b(?:fast|speed|spin)\b", r"\b(?:rpm|revolutions|mbps|gbps)\b"),
     ))

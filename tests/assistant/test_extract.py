@@ -217,6 +217,17 @@ def test_how_much_without_money_asks_for_any_quantity(question, text, span):
     assert got is not None and got.span == span
 
 
+def test_how_big_is_a_length_or_what_it_holds():
+    got = extract("How big is the battery in the S7?",
+                  [unit("The S7 is powered by a 5,200 mAh lithium-ion battery.")])
+    assert got is not None and got.span == "5,200 mAh"
+    got = extract("Up to what size is a new table written to WAL, by default?",
+                  [unit("New tables written to WAL: the default is two megabytes (2MB).")])
+    assert got is not None and got.span == "2MB"
+    # a weight is no answer to how big
+    assert extract("How big is the S7?", [unit("The S7 weighs 3.6 kg.")]) is None
+
+
 def test_how_much_with_money_asks_for_an_amount():
     question = "How much does a cancellation cost?"
     assert extract(question, [unit("A cancellation takes 30 days to process.")]) is None
