@@ -139,6 +139,13 @@ _TYPED = frozenset({AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.PERCENTAG
 
 # -- what is asked for -----------------------------------------------------------------
 
+# "when" asks when at the start of the asking sentence or of a clause ("..., and when
+# does it end?"); elsewhere it is a condition ("What does NULLIF return when a equals b?"),
+# which asks for whatever the rest of the question asks. Answered by a date or a time of day
+# ("between 01:00 and 05:00").
+_WHEN_ASKS = r"^(?:since |until |till )?when\b|(?:[,;:] |\band |\bor )when\b"
+_WHEN = re.compile(_WHEN_ASKS)
+
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
         (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
@@ -176,11 +183,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                           # a phone or fax number: "What number do I fax it to?"
                           r"\b(?:phone|fax|telephone) number\b|"
                           r"\bwhat (?:phone |fax )?number (?:do|should|can|would) (?:i|we|you)\b"),
-        # "when" asks when at the start of the asking sentence or of a clause ("..., and
-        # when does it end?"); elsewhere it is a condition ("What does NULLIF return when a
-        # equals b?"), which asks for whatever the rest of the question asks.
-        (AnswerType.DATE, r"^(?:since |until |till )?when\b|\b(?:what|which) (?:date|day|year|"
-                          r"month)\b|(?:[,;:] |\band |\bor )when\b"),
+        (AnswerType.DATE, _WHEN_ASKS + r"|\b(?:what|which) (?:date|day|year|month)\b"),
         (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
         (AnswerType.PLACE, r"^where\b|\bwhere\b"),
         (AnswerType.YESNO, r"^(?:is|are|was|were|can|could|do|does|did|will|would|should|"
@@ -708,9 +711,12 @@ _QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
 def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
     """The patterns of a span of ``answer_type``: an ``AMOUNT`` asked by "how much"
     without a word for money ("How much notice do I need to give?") is any quantity, an
-    amount, a duration, a measure or a percentage ("30 days", "6 bytes", "10%")."""
+    amount, a duration, a measure or a percentage ("30 days", "2.4 kg", "10%"); a ``DATE``
+    asked by "when" is a date or a time of day ("between 01:00 and 05:00")."""
     if answer_type is AnswerType.AMOUNT and not _MONEY_ASKED.search(_asking(question)):
         return tuple(p for kind in _QUANTITIES for p in _PATTERNS[kind])
+    if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
+        return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME]
     return _PATTERNS.get(answer_type, ())
 
 

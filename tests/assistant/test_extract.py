@@ -228,6 +228,17 @@ def test_how_big_is_a_length_or_what_it_holds():
     assert extract("How big is the S7?", [unit("The S7 weighs 3.6 kg.")]) is None
 
 
+def test_when_is_answered_by_a_date_or_a_time_of_day():
+    question = "When do business robots install firmware updates by default?"
+    got = extract(question, [unit("By default, business robots install firmware updates "
+                                  "between 01:00 and 05:00 local site time.")])
+    assert got is not None and got.span.startswith("01:00")
+    # "which date" asks for a date only
+    assert extract("Which date do business robots install firmware updates by default?",
+                   [unit("By default, business robots install firmware updates at 01:00.")]
+                   ) is None
+
+
 def test_how_much_with_money_asks_for_an_amount():
     question = "How much does a cancellation cost?"
     assert extract(question, [unit("A cancellation takes 30 days to process.")]) is None
