@@ -43,6 +43,7 @@ from pypdf.errors import PyPdfError
 
 from ingest.headings import HeadingStack
 from ingest.pdf_lines import Line, PageText, Span, cells
+from ingest.text import PART_NUMERAL, SECTION_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +61,14 @@ _WORD = re.compile(r"\w+")
 _NUMBERS = re.compile(r"\d+|\b[ivxlcdm]+\b")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _ENUMERATOR = re.compile(r"^\(?[a-z]{1,4}[.)]\s+")  # "(a) ", "b. ", "iv) "
-_NUMERAL = r"(?P<n>[IVXLCDM]{1,8}|\d{1,3}(?:\.\d{1,3})?)"
 # A line that is only a division's label: "ARTICLE. IV.", "[ARTICLE XI.]", "ARTICLE [I.]13"
 # (a footnote mark after it), "Article 5", "CHAPTER 2", "PART III".
 _DIVISION = re.compile(r"^\[?(?P<kind>ARTICLE|CHAPTER|PART|Article|Chapter|Part)\.?\s*\[?"
-                       + _NUMERAL + r"\.?\]?\.?\d{0,3}$")
+                       + PART_NUMERAL + r"\.?\]?\.?\d{0,3}$")
 # A section's label at the start of its first paragraph: "SECTION. 3. 1 The Senate ...",
 # "Section 2. Congress shall ...", "Sec. 4. ...", "§ 5. ..." (a capital follows the label).
-_SECTION = re.compile(r"^(?P<kind>SECTION|Section|SEC|Sec|\u00a7)\.?\s*" + _NUMERAL
-                      + r"\.\s+(?:\d{1,2}\s+)?[A-Z]")
+_SECTION = re.compile(rf"^(?P<kind>{SECTION_KINDS})\.?\s*{PART_NUMERAL}"
+                      r"\.\s+(?:\d{1,2}\s+)?[A-Z]")
 _MIN_CAPS_LINES, _MAX_CAPS_LINES = 2, 8
 _MIN_CAPS_WORDS, _MAX_CAPS_WORDS = 6, 40
 _CAPS_TITLE_CHARS = 100

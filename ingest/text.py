@@ -33,6 +33,17 @@ _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
 # Control characters to strip from decoded text; keeps \t, \n and \r (normalised below).
+# The numbered parts of a law, a contract or a policy: a division ("ARTICLE. IV.",
+# "Chapter 2") and a section ("SECTION. 3.", "Sec. 4.", "\u00a7 5."), as
+# ``ingest.pdf_headings`` reads them for headings and extraction leaves them out of answers.
+PART_NUMERAL = r"(?P<n>[IVXLCDM]{1,8}|\d{1,3}(?:\.\d{1,3})?)"
+SECTION_KINDS = r"SECTION|Section|SEC|Sec|\u00a7"
+# The label a paragraph of a law starts with, and the small clause number after it
+# ("SECTION. 2. 1 The President ...", "ARTICLE. V. The Congress ...", "3 No Person shall
+# ..."); it matches the empty string where there is none.
+LEAD_LABEL = re.compile(rf"^(?:(?:{SECTION_KINDS}|ARTICLE|Article)\.?\s*{PART_NUMERAL}\.\s+)?"
+                        r"(?:\d{1,2}\s+(?=[A-Z][a-z]))?")
+
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ufffe]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u3000]+")
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")

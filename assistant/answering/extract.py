@@ -77,7 +77,7 @@ from assistant.answering.lookup import lookup, row_cells
 from assistant.answering.places import is_code as _is_code
 from assistant.answering.places import named_in, place_names
 from assistant.answering.stopwords import STOPWORDS
-from ingest.text import is_record_heading
+from ingest.text import LEAD_LABEL, is_record_heading
 
 MIN_COVERAGE = 0.6
 TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
@@ -544,19 +544,14 @@ def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[Ev
     return [u.unit if isinstance(u, ScoredUnit) else u for u in units]
 
 
-# The label a law or contract starts a paragraph with, "SECTION. 2." and the small clause
-# number after it ("SECTION. 2. 1 The President ...", "3 No Person shall ..."): part of no
-# answer.
-_LEAD_LABEL = re.compile(r"^(?:(?:SECTION|Section|ARTICLE|Article|SEC|Sec|\u00a7)\.?\s*"
-                         r"[\dIVXLC]+\.\s+)?(?:\d{1,2}\s+(?=[A-Z][a-z]))?")
-
-
 def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
            question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
     spans = _text_spans(answer_type, unit.text, question, question_terms, terms,
                         item=unit.kind == "item")
-    lead = _LEAD_LABEL.match(unit.text).end()
-    if lead:  # a span inside the label goes; one that runs past it (a whole unit) starts after
+    lead = LEAD_LABEL.match(unit.text).end()
+    # a law's paragraph label is part of no answer: a span inside it goes, one that runs
+    # past it (a whole unit) starts after it
+    if lead:
         spans = [(max(s, lead), e) for s, e in spans if e > lead]
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
