@@ -61,7 +61,7 @@ def candidates(question: str, units: list, scores: list[float]) -> list[tuple[li
     from assistant.answering import extract as x
     from assistant.answering.evidence_scoring import content_terms, stem, term_set, tokens
 
-    kind, terms, required = x.asked_terms(question)
+    kind, terms, required, _ = x.asked_terms(question)
     if not terms:
         return []
     asking = [t for t in content_terms(x._asking(question)) if t in terms] or terms

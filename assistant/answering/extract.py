@@ -64,6 +64,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
 from assistant.answering.evidence_scoring import (
@@ -846,9 +847,18 @@ def context_phrase(question: str) -> tuple[str, str]:
     return (m.group(1), asking[m.end():]) if m else ("", asking)
 
 
-def asked_terms(question: str, corpus_names: Iterable[str] = ()
-                ) -> tuple[AnswerType, list[str], list[str]]:
-    """``(kind asked for, key terms, required terms)`` as ``extract`` reads ``question``:
+class Asked(NamedTuple):
+    """What a question asks, as ``extract`` reads it (``asked_terms``)."""
+
+    kind: AnswerType
+    terms: list[str]  # key terms
+    required: list[str]  # names the unit must give
+    context: list[str]  # names of where to look: the unit's path or passage must give one
+
+
+def asked_terms(question: str, corpus_names: Iterable[str] = ()) -> Asked:
+    """``(kind asked for, key terms, required terms, context)`` as ``extract`` reads
+    ``question``:
     ``key_terms`` less the words naming the kind ("time", "cost", ...), and "default"
     required when a default is asked for (the unit must state one); for a count of
     something per something ("how many rows per second"), what it is per is required too:
@@ -856,7 +866,9 @@ def asked_terms(question: str, corpus_names: Iterable[str] = ()
     names the whole corpus is about: "PostgreSQL" for its manual) are not required: every
     unit speaks for them, named or not ("What is gcd(1071, 462) in PostgreSQL?" is
     answered by the function's row, which does not repeat the product's name); they stay
-    key terms."""
+    key terms. A leading phrase that says where to look ("Under Section 4 of the
+    Twenty-fifth Amendment, ...", ``context_phrase``) gives no key terms; the names in it
+    are the ``context``, which the unit's path or passage must name, not the unit itself."""
     answer_type = asked_for(question)
     terms, required = key_terms(question)
     given = corpus_terms(corpus_names)
@@ -868,8 +880,16 @@ def asked_terms(question: str, corpus_names: Iterable[str] = ()
             term = stem(word.casefold())
             if term in terms and term not in required:
                 required = [*required, term]
-    return answer_type, [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())], \
-        required
+    context: list[str] = []
+    phrase, rest = context_phrase(question)
+    if phrase:
+        kept = set(key_terms(rest)[0])
+        dropped = [t for t in term_set(phrase) if t not in kept and t not in STOPWORDS]
+        terms = [t for t in terms if t not in dropped] or terms
+        context = [t for t in required if t in dropped]
+        required = [t for t in required if t not in dropped]
+    return Asked(answer_type, [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())],
+                 required, context)
 
 
 def extract(
@@ -900,19 +920,7 @@ def extract(
     ``corpus_names``: the names the whole corpus is about, which no unit need repeat
     (``asked_terms``). ``facts``: ``PoolFacts.of(pool)`` when the caller has it already.
     """
-    answer_type, terms, required = asked_terms(question, corpus_names)
-    context: list[str] = []
-    phrase, rest = context_phrase(question)
-    if phrase:
-        # the phrase that says where to look is matched against the unit's path and
-        # passage, not counted toward the unit's own key terms
-        kept = set(key_terms(rest)[0])
-        dropped = [t for t in term_set(phrase) if t not in kept and t not in STOPWORDS]
-        terms = [t for t in terms if t not in dropped] or terms
-        # of the names it gives ("Section 4 of the Twenty-fifth Amendment"), the unit's
-        # path or passage must name one
-        context = [t for t in required if t in dropped]
-        required = [t for t in required if t not in dropped]
+    answer_type, terms, required, context = asked_terms(question, corpus_names)
     given = corpus_terms(corpus_names)
     if not terms or asks_two(question):
         return None  # one span cannot answer two questions: the reader, or a decline
@@ -1183,8 +1191,9 @@ def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
     "other" and yes/no questions), when its P(yes) is at least ``min_p``; a unit of a
     superseded or archived document only when no current one qualifies. None otherwise.
     No key-term coverage is asked for: that is what the judge stands in for."""
-    answer_type, terms, required = asked_terms(question, corpus_names)
+    answer_type, terms, required, context = asked_terms(question, corpus_names)
     question_terms = set(terms) | {stem(t) for t in tokens(question)}
+    given = corpus_terms(corpus_names)
     best: dict[bool, tuple[float, Extraction]] = {}
     for unit, p in zip(_as_units(units), probs, strict=True):
         if p < min_p:
@@ -1192,6 +1201,8 @@ def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
         have = term_set(unit.text) | term_set(unit.path)
         if unnamed(required, question, have, unit.text):
             continue
+        if context and not set(context) & (have | given):
+            continue  # the unit is from somewhere else than the question says
         if answer_type in (AnswerType.OTHER, AnswerType.YESNO):
             start, end = 0, len(unit.text)
         else:

@@ -700,7 +700,7 @@ def test_a_default_is_read_from_beside_its_subject_in_the_same_passage():
     ("Unless you are in the EU, is VAT added at checkout?", False),
 ])
 def test_a_default_asked_in_other_words_is_required(question, asks_default):
-    _, _, required = asked_terms(question)
+    required = asked_terms(question).required
     assert ("default" in required) is asks_default
 
 

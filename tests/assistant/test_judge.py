@@ -48,6 +48,16 @@ def test_the_judge_picks_the_unit_it_rates_highest_among_those_that_qualify():
     assert other is not None and other.span == PRICE.text
 
 
+def test_where_to_look_holds_for_the_judge_as_for_extraction():
+    question = "Under the Refunds policy, how soon does the money reach my card?"
+    elsewhere = unit("Store credit reaches your account within 5 business days.",
+                     "Shipping > Returns")
+    # the judge's pick must come from where the question says, as extraction's must
+    assert judged(question, [elsewhere], [0.9], 0.5) is None
+    found = judged(question, [elsewhere, PAYOUT], [0.9, 0.6], 0.5)
+    assert found is not None and found.unit is PAYOUT
+
+
 def test_a_current_unit_wins_over_a_superseded_one():
     old = unit("Refunds reach the original payment method within 14 business days.",
                "Refunds (2023) > Refund window", status="superseded")
