@@ -936,10 +936,11 @@ def extract(
     # document; from a superseded one only when nothing current answers at all.
     listed = _as_units(units)
     stale: Extraction | None = None
-    patterns = kind_patterns(answer_type, question) if answer_type in _TYPED else ()
+    question_terms = set(terms) | {stem(t) for t in tokens(question)}
 
-    def of_kind(cell: str) -> bool:
-        return not patterns or any(p.search(cell) for p in patterns)
+    def of_kind(cell: str) -> bool:  # a cell holds a span of the kind asked, as a unit must
+        return answer_type not in _TYPED or bool(
+            _text_spans(answer_type, cell, question, question_terms, set(terms)))
 
     for old in (False, True):
         table = lookup(question, [u for u in listed if u.stale is old], of_kind)
@@ -950,7 +951,6 @@ def extract(
             if not old:
                 return found
             stale = found
-    question_terms = set(terms) | {stem(t) for t in tokens(question)}
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     facts = facts or PoolFacts.of(pool)
     conditions = _conditions(question)
