@@ -74,21 +74,30 @@ class RetrieverConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "depth"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.batch_size < 2:
-            raise ConfigError("batch_size must be >= 2: the other pairs of a batch are the "
-                              f"negatives, got {self.batch_size}")
-        if not 0 < self.lr < 1:
-            raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"warmup must be in [0, 1), got {self.warmup!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        check_contrastive_config(self, ("epochs", "batch_size", "depth"))
+
+
+def check_contrastive_config(config: Any, counts: Sequence[str]) -> None:
+    """The settings an in-batch contrastive run shares (this module's and the unit
+    selector's): ``counts`` (names of attributes) positive integers, ``batch_size`` >= 2
+    (the other rows of a batch are the negatives), ``lr`` in (0, 1), ``warmup`` and
+    ``val_fraction`` in [0, 1), ``mode`` a search mode. ConfigError naming the first
+    that is not."""
+    for name in counts:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if config.batch_size < 2:
+        raise ConfigError("batch_size must be >= 2: the other rows of a batch are the "
+                          f"negatives, got {config.batch_size}")
+    if not 0 < config.lr < 1:
+        raise ConfigError(f"lr must be in (0, 1), got {config.lr!r}")
+    if not 0 <= config.warmup < 1:
+        raise ConfigError(f"warmup must be in [0, 1), got {config.warmup!r}")
+    if not 0 <= config.val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {config.val_fraction!r}")
+    if config.mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {config.mode!r}")
 
 
 @dataclass(frozen=True)

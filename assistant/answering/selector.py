@@ -72,8 +72,8 @@ from finetune.raft import (
 )
 from finetune.records import BuildReport, DatasetError, QARecord
 from finetune.registry import check_name
+from finetune.retriever import check_contrastive_config
 from finetune.sources import normalize
-from index.searcher import MODES
 from ingest.embedding import SELECTOR_KIND
 
 if TYPE_CHECKING:
@@ -106,25 +106,11 @@ class SelectorConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_contrastive_config(self, ("epochs", "batch_size", "k"))
         if isinstance(self.hard_negatives, bool) or not isinstance(self.hard_negatives, int) \
                 or self.hard_negatives < 0:
             raise ConfigError(f"hard_negatives must be an integer >= 0, got "
                               f"{self.hard_negatives!r}")
-        if self.batch_size < 2:
-            raise ConfigError("batch_size must be >= 2: the other rows of a batch are the "
-                              f"negatives, got {self.batch_size}")
-        if not 0 < self.lr < 1:
-            raise ConfigError(f"lr must be in (0, 1), got {self.lr!r}")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"warmup must be in [0, 1), got {self.warmup!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 @dataclass(frozen=True)
