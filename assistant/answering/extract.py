@@ -34,7 +34,8 @@ A unit qualifies when
   column is asked for, never which row.
 
 In a list of records (a section headed "KI-2044 ..."), a record's other lines count
-toward a typed answer's key terms. Of two prices, the one naming the period asked ("per
+toward a typed answer's key terms, and so do the other paragraphs of a list item (a
+release note's "(CVE-2022-41862)" paragraph under the line that says what was fixed). Of two prices, the one naming the period asked ("per
 month") is taken.
 
 ``UNIT`` ("in what unit is it given?") takes a unit of time or size, with or without a
@@ -62,7 +63,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -700,6 +701,8 @@ _MONEY_ASKED = re.compile(
     r"pounds?|cents?)\b|[$\u20ac\u00a3]|\bcharge (?:for|me|us|you)\b|"
     r"\b(?:do|does|will|would) (?:you|they|acme|it) charge\b|\bhow much (?:is|are|was|were)\b",
     re.I)
+_CVE_ASKED = re.compile(r"\bCVEs?\b")
+_CVE = re.compile(r"\bCVE-\d{4}-\d{4,7}\b")
 _QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
                AnswerType.PERCENTAGE)
 
@@ -713,6 +716,8 @@ def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, .
         return tuple(p for kind in _QUANTITIES for p in _PATTERNS[kind])
     if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
         return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME]
+    if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):
+        return (_CVE,)  # "Which CVE ...?": not a setting's name beside it
     return _PATTERNS.get(answer_type, ())
 
 
@@ -720,7 +725,7 @@ def _is_part_of_other(text: str, start: int, end: int) -> bool:
     """Whether a bare number belongs to a version, date, code, time, amount or measure,
     or numbers the step it opens ("1. Collect the robot's serial number ...")."""
     before, after = text[max(0, start - 1):start], text[end:end + 12]
-    if re.match(r"[.:/-]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(r"[\w.$\u20ac\u00a3-]", before):
+    if re.match(r"[.:/-]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(r"[\w.$\u20ac\u00a3+-]", before):
         return True
     if not text[:start].strip() and re.match(r"[.)]\s", after):
         return True  # a list item's number
@@ -968,8 +973,9 @@ def extract(
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
-        if answer_type in _TYPED:  # a record's other lines say what its value is about
-            have |= facts.records.get((unit.chunk_id, unit.heading), set())
+        if answer_type in _TYPED:  # a record's or list item's other lines say what its
+            # value is about
+            have |= facts.records.get((unit.chunk_id, unit.heading), set()) | facts.item(unit)
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
                  if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
@@ -1121,7 +1127,8 @@ class PoolFacts:
     read once per question: ``passages``, the terms of each passage (chunk id) over all
     its units; ``records``, the terms of each record (a section headed "KI-2044 Acme Home
     app 5.4.0 on Android 15", within one passage: chunk id and heading path) over all its
-    lines; ``tables``, how many rows of each table (``_table_key``) the pool holds.
+    lines; ``tables``, how many rows of each table (``_table_key``) the pool holds;
+    ``items``, the terms of each list item that goes on in paragraphs (``_item_terms``).
 
     A record's "Fixed in app 5.4.1" answers which version fixes the widget its "Symptom:"
     line describes, so a kind with a pattern (a version, a duration, ...) may count the
@@ -1130,6 +1137,7 @@ class PoolFacts:
     passages: dict[str, set[str]]
     records: dict[tuple[str, tuple[str, ...]], set[str]]
     tables: dict[tuple[str, tuple[str, ...]], int]
+    items: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pool: Sequence[EvidenceUnit]) -> PoolFacts:
@@ -1144,7 +1152,35 @@ class PoolFacts:
             if (cells := row_cells(unit)) is not None:
                 key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
-        return cls(passages, records, tables)
+        return cls(passages, records, tables, _item_terms(pool))
+
+    def item(self, unit: EvidenceUnit) -> set[str]:
+        """The terms of the list item ``unit`` is part of (``_item_terms``), or none."""
+        return self.items.get((unit.chunk_id, unit.start), set())
+
+
+def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]:
+    """For each unit of a list item that goes on in paragraphs ("- Prevent CREATE SCHEMA
+    from defeating ...", then "Within a CREATE SCHEMA command, ...", then "The PostgreSQL
+    Project thanks ... (CVE-2023-2454)", before the next item), keyed by chunk id and the
+    unit's start: the terms of the whole item. Paragraphs after a list's last item are
+    not taken for its own."""
+    out: dict[tuple[str, int], set[str]] = {}
+    by_chunk: dict[str, list[EvidenceUnit]] = {}
+    for unit in pool:
+        by_chunk.setdefault(unit.chunk_id, []).append(unit)
+    for chunk_id, units in by_chunk.items():
+        units.sort(key=lambda u: u.start)
+        group: list[EvidenceUnit] = []
+        for unit in [*units, None]:
+            if unit is None or unit.kind == "item" or unit.kind == "row":
+                if len(group) > 1:
+                    terms = set().union(*(term_set(u.text) for u in group))
+                    out.update({(chunk_id, u.start): terms for u in group})
+                group = [unit] if unit is not None and unit.kind == "item" else []
+            elif group:
+                group.append(unit)
+    return out
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)

@@ -4,6 +4,8 @@ else). Hand-made units, no model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.answering.evidence import EvidenceUnit, select_units
@@ -237,6 +239,46 @@ def test_when_is_answered_by_a_date_or_a_time_of_day():
     assert extract("Which date do business robots install firmware updates by default?",
                    [unit("By default, business robots install firmware updates at 01:00.")]
                    ) is None
+
+
+def _item_units(texts_kinds: list[tuple[str, str]], path: str = "Release 15.2 > Changes"
+                ) -> list[EvidenceUnit]:
+    """Units of one passage, in order, with their offsets in it."""
+    out, pos = [], 0
+    for text, kind in texts_kinds:
+        u = unit(text, path, kind=kind)
+        out.append(replace(u, start=pos, end=pos + len(text)))
+        pos += len(text) + 2
+    return out
+
+
+def test_a_list_items_paragraphs_count_together_for_a_typed_answer():
+    # release notes: an item's first line says what was fixed, a later paragraph of the same
+    # item gives its CVE
+    units = _item_units([
+        ("Fix libpq leaking memory contents after GSSAPI encryption setup fails.", "item"),
+        ("A modified server could send an unterminated error message.", "sentence"),
+        ("Fix by properly zero-terminating the message. (CVE-2022-41862)", "sentence"),
+        ("Fix crash in ALTER TABLE with a restrict_nonsystem_relation_kind setting.", "item"),
+    ])
+    question = "Which CVE was fixed for libpq leaking memory contents after GSSAPI setup fails?"
+    cve = units[2]
+    assert extract(question, [cve]) is None  # its own words are too few
+    got = extract(question, [cve], pool=units)
+    assert got is not None and got.span == "CVE-2022-41862"
+    # the next item is another fix: its words do not count for this one
+    assert extract("Which CVE was fixed for the ALTER TABLE crash?", [units[3], cve],
+                   pool=units) is None
+    # "which CVE" takes a CVE number, not an identifier beside it
+    assert extract("Which CVE concerned the restrict_nonsystem_relation_kind crash?",
+                   [units[3]], pool=units) is None
+
+
+def test_a_number_in_scientific_notation_is_no_count():
+    question = "How many decimal digits of precision does the real type have?"
+    got = extract(question, [unit("The real type has a range of around 1E-37 to 1E+37 with "
+                                  "a precision of at least 6 decimal digits.")])
+    assert got is not None and got.span == "at least 6 decimal digits"
 
 
 def test_how_much_with_money_asks_for_an_amount():
