@@ -35,8 +35,8 @@ A unit qualifies when
 
 In a list of records (a section headed "KI-2044 ..."), a record's other lines count
 toward a typed answer's key terms, and so do the other paragraphs of a list item (a
-release note's "(CVE-2022-41862)" paragraph under the line that says what was fixed). Of two prices, the one naming the period asked ("per
-month") is taken.
+release note's "(CVE-2022-41862)" paragraph under the line that says what was fixed).
+Of two prices, the one naming the period asked ("per month") is taken.
 
 ``UNIT`` ("in what unit is it given?") takes a unit of time or size, with or without a
 number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
@@ -348,6 +348,8 @@ _DIMENSIONS: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
         (r"\b(?:weigh\w*|heavy|heavier|mass)\b", r"\b(?:kg|g|grams?|kilograms?|lbs?)\b"),
         (r"\b(?:loud\w*|noisy|noise|quiet)\b", r"\b(?:db|decibels?)\b"),
         (r"\b(?:suction|strong|strength|pressure)\b", r"\b(?:pa|pascals?)\b"),
+        (r"\b(?:power|wattage|draw|draws|consume|consumes|consumption)\b",
+         r"\b(?:w|watts?|kw|kilowatts?)\b"),
         (r"\b(?:warm|cold|hot|temperature)\b", r"degrees|\u00b0"),
         (r"\b(?:floor|area|surface)\b", r"square|m2|sq ?m"),
         (r"\b(?:storage|space|memory|data)\b", r"\b(?:tb|gb|mb|kb)\b"),
@@ -659,10 +661,13 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
         paths = [m.span() for m in _PATTERNS[answer_type][0].finditer(text)]
         step = item and _IMPERATIVE.match(text)
         return paths or ([(0, len(text))] if step else [])
-    dimension = _measure_units(question) if answer_type is AnswerType.MEASURE else None
+    patterns = kind_patterns(answer_type, question)
+    # the dimension a measure is asked in ("how heavy": kg), also for the quantity a "how
+    # much" without money asks ("how much power": watts, not "1.5 m")
+    dimension = _measure_units(question) if answer_type is AnswerType.MEASURE or (
+        answer_type is AnswerType.AMOUNT and patterns != _PATTERNS[answer_type]) else None
     asked_numbers = _numbers(question)
     found: list[tuple[int, int]] = []
-    patterns = kind_patterns(answer_type, question)
     if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
         # a version asked for: "ARH-H200" is a model, not a version; "version 4" is one
         patterns = (_VERSION, _WORD_VERSION)

@@ -281,6 +281,14 @@ def test_a_number_in_scientific_notation_is_no_count():
     assert got is not None and got.span == "at least 6 decimal digits"
 
 
+def test_how_much_without_money_keeps_to_the_dimension_it_names():
+    # found on the acme test split (e202): a cord's length is no answer to how much power
+    question = "How much power does the charging base draw on standby?"
+    assert extract(question, [unit("Charging base CB-S7 with 1.5 m power cord")]) is None
+    got = extract(question, [unit("On standby the charging base draws 0.5 W of power.")])
+    assert got is not None and got.span == "0.5 W"
+
+
 def test_how_much_with_money_asks_for_an_amount():
     question = "How much does a cancellation cost?"
     assert extract(question, [unit("A cancellation takes 30 days to process.")]) is None
