@@ -496,20 +496,28 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
     "United Kingdom"; "of", "and", "the" and "for" may sit between them); a city, country
     or US state by the country or group it is in ("London" by "UK", "Spain" by "EU",
     ``places.named_in``)."""
-    acronyms = {w.casefold(): w for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
-    # "U.S." is the term "u.s", spelt out as "United States"
-    acronyms |= {w.casefold().rstrip("."): w.replace(".", "")
-                 for w in re.findall(r"\b(?:[A-Z]\.){2,6}", question)}
+    acronyms = _acronyms(question)
     out = []
     for term in required:
         if term in have:
             continue
-        if term in acronyms and _expansion(acronyms[term]).search(text):
+        if term in acronyms and acronyms[term].search(text):
             continue
         if (place := _place_word(term, question)) and named_in(place, text):
             continue  # "London": the unit names where it is ("UK: GBP 16.99")
         out.append(term)
     return out
+
+
+def _acronyms(question: str) -> dict[str, re.Pattern[str]]:
+    """The acronyms ``question`` writes in capitals ("EEA", "U.S."), by their term
+    ("eea", "u.s"), each with the pattern of its expansion ("European Economic Area",
+    "United States")."""
+    found = {w.casefold(): w for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
+    # "U.S." is the term "u.s", spelt out as "United States"
+    found |= {w.casefold().rstrip("."): w.replace(".", "")
+              for w in re.findall(r"\b(?:[A-Z]\.){2,6}", question)}
+    return {term: _expansion(word) for term, word in found.items()}
 
 
 # A place is given after a word that says where: "I'm in London", "ordering to Vancouver",
@@ -974,6 +982,7 @@ def extract(
     # The places the question gives ("London"), found once: each unit may name them by
     # their country or group ("UK").
     places = {t: word for t in required if (word := _place_word(t, question))}
+    acronyms = {t: spelt for t, spelt in _acronyms(question).items() if t in terms}
     titled: Extraction | None = None  # a release a unit's heading names
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
@@ -984,6 +993,9 @@ def extract(
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
                  if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
+        # an acronym the question writes, spelt out ("United States" for "U.S.")
+        have |= {t for t, spelt in acronyms.items()
+                 if t not in have and spelt.search(f"{unit.path}\n{unit.text}")}
         matched = tuple(t for t in terms if t in have)
         named_attribute = bool(implied & in_text)
         coverage = len(matched) / len(terms)

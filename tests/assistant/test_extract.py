@@ -615,6 +615,18 @@ def test_check_answer_passes_answers_of_the_kind_asked(question, answer, cited):
     assert check_answer(question, answer, cited) is None
 
 
+def test_an_acronym_spelt_out_counts_toward_the_key_terms():
+    question = "How many years of citizenship does someone need before becoming a U.S. senator?"
+    text = ("No Person shall be a Senator who shall not have been nine Years a Citizen of the "
+            "United States.")
+    got = extract(question, [unit(text, "Constitution > Article I > Section 3")])
+    assert got is not None and got.span == "nine Years"
+    # the acronym's letters alone are no expansion
+    assert extract(question, [unit("No Person shall be a Senator who shall not have been "
+                                   "nine Years a Citizen of the Union.",
+                                   "Constitution > Article I > Section 3")]) is None
+
+
 def test_a_version_asked_for_is_answered_only_by_a_version():
     question = "What is the latest firmware version for the HomeHub H2?"
     model = unit("HomeHub H2 (ARH-H200) firmware", path="HomeHub H2 Quick Start")
