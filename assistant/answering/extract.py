@@ -42,9 +42,11 @@ Of two prices, the one naming the period asked ("per month") is taken.
 number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
 Subscription > Cancel plan") or a numbered step; ``YESNO`` needs a polarity word ("not",
 "only", "never", "required", "off", "ignored", "unlimited", ...) and takes the clause
-holding it; ``OTHER`` has no
-pattern and takes the whole unit, with ``other_min_coverage`` of the key terms. A unit of
-a superseded or archived document answers only when no current one does.
+holding it; ``OTHER`` has no pattern and takes the whole unit, with
+``other_min_coverage`` of the key terms. A unit of a superseded or archived document
+answers only when no current one does. A ``DATE`` asked by "when" may be a time of day,
+and an ``AMOUNT`` asked by a "how much" that names no money any quantity in the
+dimension asked (``kind_patterns``).
 
 A city, country or US state the question gives after "in", "from", "to", ... is named by
 the country or group it is in ("I'm in London": "UK: GBP 16.99", ``places``), and the span
