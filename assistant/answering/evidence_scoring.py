@@ -100,7 +100,10 @@ def content_terms(text: str) -> list[str]:
 def term_set(text: str) -> set[str]:
     """Every stemmed token of ``text`` (stopwords included), for membership tests; a
     numbered division also by its other spellings (``division_numbers``)."""
-    return {stem(t) for t in tokens(text)} | division_numbers(text)
+    toks = tokens(text)
+    terms = {stem(t) for t in toks}
+    # most texts name no division: the second pass only for those that do
+    return terms if _DIVISIONS.isdisjoint(toks) else terms | division_numbers(text)
 
 
 # Words that number the parts of a law, a contract or a book: "Article XIV", "the
