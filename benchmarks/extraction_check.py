@@ -10,7 +10,8 @@ reaches the eval harness (and before a test split is ever run).
 Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
 train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``) and
 training (``train_qa.jsonl``); with ``--pdfs-index``, the public-PDF dev split
-(``examples/public-pdfs/questions.jsonl``: no training questions). Never a test split.
+(``examples/public-pdfs/questions.jsonl``: no training questions) and its 60 more dev
+questions (``more_dev_questions.jsonl``). Never a test split.
 Each question is retrieved as the answer path retrieves it (hybrid k=5 over the index
 with its own embedder,
 ``evidence_selection.load_cases``), its units scored by that embedder
@@ -42,6 +43,8 @@ from benchmarks.evidence_selection import QUESTIONS, gives_any, load_cases, rank
 NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres"),
          "public-pdfs": ()}
 PDF_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "public-pdfs" / "questions.jsonl"
+# 60 more public-PDF questions, all dev (written in the tenth session, after the test runs)
+MORE_PDF_QUESTIONS = PDF_QUESTIONS.with_name("more_dev_questions.jsonl")
 
 
 def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
@@ -56,6 +59,9 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
                 (f"{corpus} training", corpus, index, path, split)]
     if pdfs is not None:  # no training questions: dev only
         out.append(("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"))
+        if MORE_PDF_QUESTIONS.exists():
+            out.append(("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS,
+                        "dev"))
     return out
 
 

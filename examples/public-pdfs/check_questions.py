@@ -3,7 +3,9 @@
 For every answerable row, the gold answer must occur on each cited page (case-insensitive,
 all whitespace collapsed to single spaces) and the cited page label must be the PDF's.
 For every unanswerable row, each absent term must occur (whole word, case-insensitive) in
-none of the three PDFs. Ids must be unique and the counts per type as planned.
+none of the three PDFs. Ids must be unique and in order, and the counts per type as
+planned for the file (``FILES``): ``questions.jsonl`` (pd001..pd100, dev and test) and
+``more_dev_questions.jsonl`` (pdd001..pdd060, dev only), both checked by default.
 
 Usage:
     .venv/bin/python examples/public-pdfs/check_questions.py [PDF_DIR] [--questions PATH]
@@ -23,7 +25,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_PDF_DIR = HERE / ".." / ".." / ".." / "shared" / "data" / "pdfs"
-DEFAULT_QUESTIONS = HERE / "questions.jsonl"
 
 PDF_FILES = (
     "us-constitution.pdf",
@@ -35,6 +36,12 @@ EXPECTED_COUNTS = {
     "federal_register": 30,
     "table": 5,
     "unanswerable": 20,
+}
+# Each questions file: its id prefix and the rows planned per type.
+FILES: dict[str, tuple[str, dict[str, int]]] = {
+    "questions.jsonl": ("pd", EXPECTED_COUNTS),
+    "more_dev_questions.jsonl": ("pdd", {"constitution": 25, "federal_register": 25,
+                                         "unanswerable": 10}),
 }
 REQUIRED_FIELDS = ("id", "question", "answer", "aliases", "stale_answer", "sources", "type")
 MAX_ANSWER_WORDS = 8
@@ -91,23 +98,24 @@ def term_occurs(term: str, pages: dict[str, list[tuple[str, str]]]) -> list[str]
     return hits
 
 
-def check_rows(rows: list[dict], pages: dict[str, list[tuple[str, str]]]) -> list[str]:
+def check_rows(rows: list[dict], pages: dict[str, list[tuple[str, str]]],
+               prefix: str = "pd", expected: dict[str, int] = EXPECTED_COUNTS) -> list[str]:
     failures: list[str] = []
 
     ids = Counter(row.get("id") for row in rows)
     for row_id, n in ids.items():
         if n > 1:
             failures.append(f"duplicate id {row_id!r} ({n} rows)")
-    expected_ids = [f"pd{i:03d}" for i in range(1, len(rows) + 1)]
+    expected_ids = [f"{prefix}{i:03d}" for i in range(1, len(rows) + 1)]
     if [row.get("id") for row in rows] != expected_ids:
-        failures.append("ids are not pd001, pd002, ... in file order")
+        failures.append(f"ids are not {prefix}001, {prefix}002, ... in file order")
 
     counts = Counter(row.get("type") for row in rows)
-    for type_, want in EXPECTED_COUNTS.items():
+    for type_, want in expected.items():
         if counts.get(type_, 0) != want:
             failures.append(f"type {type_!r}: {counts.get(type_, 0)} rows, expected {want}")
     for type_ in counts:
-        if type_ not in EXPECTED_COUNTS:
+        if type_ not in expected:
             failures.append(f"unknown type {type_!r}")
 
     for row in rows:
@@ -174,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdf_dir", nargs="?", default=str(DEFAULT_PDF_DIR),
                         help="folder holding the three PDFs (default: %(default)s)")
-    parser.add_argument("--questions", default=str(DEFAULT_QUESTIONS),
-                        help="questions file (default: %(default)s)")
+    parser.add_argument("--questions", default=None,
+                        help=f"one questions file (default: each of {', '.join(FILES)})")
     args = parser.parse_args(argv)
 
     pdf_dir = Path(args.pdf_dir)
@@ -184,15 +192,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"missing PDFs in {pdf_dir}: {', '.join(missing)}")
         return 1
 
-    rows = load_rows(Path(args.questions))
+    paths = [Path(args.questions)] if args.questions else [HERE / name for name in FILES]
     pages = load_pdf_pages(pdf_dir)
-    failures = check_rows(rows, pages)
-    for failure in failures:
-        print(failure)
-    counts = Counter(row.get("type") for row in rows)
-    summary = ", ".join(f"{t}={counts.get(t, 0)}" for t in EXPECTED_COUNTS)
-    print(f"{len(rows)} rows ({summary}); {len(failures)} failure(s)")
-    return 1 if failures else 0
+    failed = 0
+    for path in paths:
+        prefix, expected = FILES.get(path.name, ("pd", EXPECTED_COUNTS))
+        rows = load_rows(path)
+        failures = check_rows(rows, pages, prefix, expected)
+        for failure in failures:
+            print(f"{path.name}: {failure}")
+        counts = Counter(row.get("type") for row in rows)
+        summary = ", ".join(f"{t}={counts.get(t, 0)}" for t in expected)
+        print(f"{path.name}: {len(rows)} rows ({summary}); {len(failures)} failure(s)")
+        failed += len(failures)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

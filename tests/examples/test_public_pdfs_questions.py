@@ -1,4 +1,5 @@
-"""Checks for the public-PDF question set (``examples/public-pdfs/questions.jsonl``).
+"""Checks for the public-PDF question sets (``examples/public-pdfs/questions.jsonl``, and
+``more_dev_questions.jsonl``: 60 more dev questions).
 
 The splits are checked from the repository alone; the gold answers against their pages
 (``check_questions.py``, pypdf only) and the corpus folder's links skip when the shared
@@ -27,8 +28,8 @@ def _module(path: Path, name: str):
     return module
 
 
-def _rows() -> list[dict]:
-    lines = (EXAMPLE / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+def _rows(name: str = "questions.jsonl") -> list[dict]:
+    lines = (EXAMPLE / name).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -39,6 +40,16 @@ def test_splits_are_the_assigned_ones():
     assert {r["id"]: r["split"] for r in rows} == assigned
     dev = sum(r["split"] == "dev" for r in rows)
     assert (dev, len(rows) - dev) == (40, 60)
+
+
+def test_the_more_dev_questions_are_dev_only_and_ask_nothing_the_first_set_asks():
+    first, more = _rows(), _rows("more_dev_questions.jsonl")
+    assert len(more) == 60 and {r["split"] for r in more} == {"dev"}
+    # never a test question's fact twice: no question and no gold answer of the first set
+    # again (the writer also avoided their facts by hand)
+    assert not {r["question"] for r in first} & {r["question"] for r in more}
+    answers = {r["answer"].casefold() for r in first if r["answer"]}
+    assert not [r["id"] for r in more if r["answer"] and r["answer"].casefold() in answers]
 
 
 def test_every_answer_is_on_its_page_and_every_absent_term_absent(capsys):
