@@ -87,7 +87,12 @@ def content_terms(text: str) -> list[str]:
     """The stemmed content words of ``text`` (no stopwords, no question words), in order,
     without repeats."""
     seen, out = set(), []
+    parts: list[str] = []  # of a compound ordinal just read: not terms of their own
     for tok in tokens(text):
+        if parts and tok == parts[0]:
+            parts.pop(0)
+            continue  # "twenty" and "fifth" of "twenty-fifth" (as "the Twenty-fifth Amendment")
+        parts = tok.split("-") if "-" in tok and tok in _ORDINAL_VALUE else []
         if tok in STOPWORDS or tok in _QUESTION_WORDS or len(tok) < 2 and not tok.isdigit():
             continue
         term = stem(tok)
@@ -147,13 +152,14 @@ _ORDINAL_VALUE = {_ordinal(n): n for n in range(1, 100)}
 
 def _spellings(n: int) -> set[str]:
     """Every token a numbered division's number may be written as: "14", "14th", "xiv",
-    "fourteenth"; "twenty-fifth" with the parts ``tokens`` adds ("twenty", "fifth")."""
+    "fourteenth", "twenty-fifth" (whole: a question's key terms leave out the parts of a
+    compound ordinal, ``content_terms``, so "first" is not named by "Article XXI")."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     roman, rest = "", n
     for value, digits in _ROMAN_DIGITS:
         while rest >= value:
             roman, rest = roman + digits, rest - value
-    return {str(n), f"{n}{suffix}", roman, *tokens(_ordinal(n))}
+    return {str(n), f"{n}{suffix}", roman, _ordinal(n)}
 
 
 def division_numbers(text: str) -> set[str]:

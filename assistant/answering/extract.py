@@ -779,15 +779,19 @@ def _clauses(text: str) -> list[tuple[int, int]]:
 
 def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str],
                anchors: Sequence[int] = ()) -> tuple[int, int]:
-    """The span nearest to where the question's terms occur in ``text``, or to
-    ``anchors`` when given (where the text names the place asked about: in "Canada: CAD
-    25.99; UK: GBP 16.99" the price next to "UK" answers a question about London)."""
+    """The span nearest to where the question's terms occur in ``text``, or the first
+    after one of ``anchors`` when given (where the text names the place or the name asked
+    about: in "Canada: CAD 25.99; UK: GBP 16.99" the price after "UK" answers a question
+    about London)."""
     if len(spans) == 1:
         return spans[0]
     positions = list(anchors) or [m.start() for m in re.finditer(r"[\w.:-]+", text)
                                   if any(stem(t) in terms for t in tokens(m.group(0)))]
     if not positions:
         return spans[0]
+    if anchors:  # a value follows the name it belongs to ("UK: GBP 16.99", "Ohio, May 2")
+        return min(spans, key=lambda s: min(s[0] - p if s[0] >= p else 1000 + p - s[0]
+                                            for p in positions))
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
 
 
@@ -1038,6 +1042,11 @@ def extract(
             continue
         anchors = [m.start() for t, word in places.items()
                    if t not in in_text and (m := named_in(word, unit.text))]
+        if len(spans) > 1 and not anchors:
+            # of a list's values, the one next to the name the question gives ("which date
+            # did Massachusetts ratify": "Massachusetts, June 26, 1933", not the first date)
+            anchors = [m.start() for m in re.finditer(r"[\w.-]+", unit.text)
+                       if stem(m.group(0).casefold()) in required]
         start, end = _best_span(unit.text, spans, terms, anchors)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "

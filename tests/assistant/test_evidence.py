@@ -436,7 +436,7 @@ def test_unit_offsets_point_into_the_chunk(acme_searcher):
 
 @pytest.mark.parametrize("text, spelled", [
     ("Article XIV > Section 1", {"14", "14th", "fourteenth", "xiv", "1", "first"}),
-    ("the Twenty-fifth Amendment", {"25", "25th", "xxv", "twenty-fifth", "twenty", "fifth"}),
+    ("the Twenty-fifth Amendment", {"25", "25th", "xxv", "twenty-fifth"}),
     ("under the 22nd amendment", {"22", "xxii", "twenty-second"}),
     ("Chapter 3", {"3", "3rd", "iii", "third"}),
     ("ARTICLE [XVIII].16", {"18", "eighteenth", "xviii"}),
@@ -445,6 +445,13 @@ def test_unit_offsets_point_into_the_chunk(acme_searcher):
 def test_a_numbered_division_is_named_by_each_spelling_of_its_number(text, spelled):
     assert spelled <= division_numbers(text)
     assert spelled <= term_set(text)
+
+
+def test_a_compound_ordinal_is_one_key_term():
+    # "first" of "Article XXI" (twenty-first) would name "the first ten amendments"
+    assert "first" not in division_numbers("Article XXI")
+    assert content_terms("the Twenty-fifth Amendment") == ["twenty-fifth", "amendment"]
+    assert "twenty" in content_terms("within twenty-one days")  # a number, not an ordinal
 
 
 def test_numerals_away_from_a_division_word_stay_words():

@@ -627,6 +627,19 @@ def test_an_acronym_spelt_out_counts_toward_the_key_terms():
                                    "Constitution > Article I > Section 3")]) is None
 
 
+def test_of_a_list_of_values_the_one_after_the_name_asked_is_taken():
+    question = "On what date was the Twenty-first Amendment ratified by Massachusetts?"
+    text = ("The Amendment was ratified on these dates: Michigan, April 10, 1933; Indiana, "
+            "June 26, 1933; Massachusetts, June 27, 1933; New York, June 28, 1933.")
+    path = "Constitution > Article XXI > Ratification"
+    got = extract(question, [unit(text, path)])
+    assert got is not None and got.span == "June 27, 1933"
+    # "first" is not named by "Article XXI" (twenty-first): the compound is one term
+    other = extract("On what date were the first ten amendments ratified by Massachusetts?",
+                    [unit(text, path)])
+    assert other is not None and "first" in other.missing
+
+
 def test_a_version_asked_for_is_answered_only_by_a_version():
     question = "What is the latest firmware version for the HomeHub H2?"
     model = unit("HomeHub H2 (ARH-H200) firmware", path="HomeHub H2 Quick Start")
