@@ -57,7 +57,8 @@ does it weigh?", ``asks_two``) is not answered: one span would answer half of it
 
 The user-facing answer (``Extraction.text``) is the unit's sentence, trimmed to about
 ``MAX_ANSWER_WORDS`` words around the span (around the question's key terms when the span
-is itself longer), with the span marked ``**like this**``.
+is itself longer; a unit at most ``_UNCUT_WORDS`` longer is shown whole), with the span
+marked ``**like this**``.
 Thresholds were chosen on the acme dev split (``benchmarks/evidence_selection.py``).
 """
 
@@ -87,6 +88,7 @@ MIN_COVERAGE = 0.6
 TOP_MIN_COVERAGE = 0.4  # the best-scored unit, for a kind with a pattern (a duration, ...)
 OTHER_MIN_COVERAGE = 0.7  # dev: 0.6 gave 8 right, 1 wrong, 3 unanswerable answered; 0.7: 6, 0, 2
 MAX_ANSWER_WORDS = 40
+_UNCUT_WORDS = 12  # how far over MAX_ANSWER_WORDS a unit may go and still be shown whole
 EXTRACT_UNITS = 5  # how many of the best-scored units the benchmark hands to extract
 # Where none of those answers, the next best units down to this rank may, with
 # DEEP_MIN_COVERAGE of the key terms whatever the kind asked for (``extract_ranked``).
@@ -817,8 +819,8 @@ def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] 
     text = unit.text
     marked = f"{text[:start]}**{text[start:end]}**{text[end:]}" if end > start else text
     words = marked.split()
-    if len(words) <= MAX_ANSWER_WORDS:
-        return marked
+    if len(words) <= MAX_ANSWER_WORDS + _UNCUT_WORDS:
+        return marked  # a sentence a few words over is shown whole, not cut before its end
     before = len(text[:start].split())
     lo = max(0, min(before - MAX_ANSWER_WORDS // 3, len(words) - MAX_ANSWER_WORDS))
     if terms and len(text[start:end].split()) > MAX_ANSWER_WORDS:

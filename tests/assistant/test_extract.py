@@ -640,6 +640,21 @@ def test_of_a_list_of_values_the_one_after_the_name_asked_is_taken():
     assert other is not None and "first" in other.missing
 
 
+def test_a_sentence_a_few_words_over_the_window_is_shown_whole():
+    question = "How would the District be treated for representation in Congress?"
+    text = ("For purposes of representation in the Congress, election of the President and "
+            "Vice President, and article V of this Constitution, the District constituting "
+            "the seat of government of the United States of America, as the Congress may "
+            "by law provide, shall be treated as though it were a State.")
+    got = extract(question, [unit(text, "Proposed amendments > District of Columbia")])
+    assert got is not None and got.text.endswith("as though it were a State.**")
+    assert 40 < len(got.text.split()) <= 52
+    # a much longer unit is still cut to the window, around the question's words
+    long = text + " " + " ".join(["Further words of another provision follow here."] * 6)
+    cut = extract(question, [unit(long, "Proposed amendments > District of Columbia")])
+    assert cut is not None and cut.text.endswith(" ...") and len(cut.text.split()) <= 42
+
+
 def test_a_version_asked_for_is_answered_only_by_a_version():
     question = "What is the latest firmware version for the HomeHub H2?"
     model = unit("HomeHub H2 (ARH-H200) firmware", path="HomeHub H2 Quick Start")
