@@ -787,14 +787,19 @@ def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str],
     about London)."""
     if len(spans) == 1:
         return spans[0]
-    positions = list(anchors) or [m.start() for m in re.finditer(r"[\w.:-]+", text)
-                                  if any(stem(t) in terms for t in tokens(m.group(0)))]
+    positions = list(anchors) or _positions(text, terms)
     if not positions:
         return spans[0]
     if anchors:  # a value follows the name it belongs to ("UK: GBP 16.99", "Ohio, May 2")
         return min(spans, key=lambda s: min(s[0] - p if s[0] >= p else 1000 + p - s[0]
                                             for p in positions))
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
+
+
+def _positions(text: str, terms: Iterable[str]) -> list[int]:
+    """Where the words of ``text`` that give one of ``terms`` (stemmed) start."""
+    return [m.start() for m in re.finditer(r"[\w.:-]+", text)
+            if any(stem(t) in terms for t in tokens(m.group(0)))]
 
 
 def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, reason: str,
@@ -1047,8 +1052,7 @@ def extract(
         if len(spans) > 1 and not anchors:
             # of a list's values, the one next to the name the question gives ("which date
             # did Massachusetts ratify": "Massachusetts, June 26, 1933", not the first date)
-            anchors = [m.start() for m in re.finditer(r"[\w.-]+", unit.text)
-                       if stem(m.group(0).casefold()) in required]
+            anchors = _positions(unit.text, required)
         start, end = _best_span(unit.text, spans, terms, anchors)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
@@ -1193,8 +1197,9 @@ def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]
     """For each unit of a list item that goes on in paragraphs ("- Prevent CREATE SCHEMA
     from defeating ...", then "Within a CREATE SCHEMA command, ...", then "The PostgreSQL
     Project thanks ... (CVE-2023-2454)", before the next item), keyed by chunk id and the
-    unit's start: the terms of the whole item. Paragraphs after a list's last item are
-    not taken for its own."""
+    unit's start: the terms of the whole item. The paragraphs after a list's last item go
+    with it up to the passage's end or a table row (a passage cut inside a list holds no
+    next item to end it)."""
     out: dict[tuple[str, int], set[str]] = {}
     by_chunk: dict[str, list[EvidenceUnit]] = {}
     for unit in pool:
