@@ -214,8 +214,8 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
     while k < len(flat):
         p, i, line = flat[k]
         style = styles[k]
-        if style is None and (end := _caps_block(flat, styles, k, running)):
-            text = _caps_title([flat[n][2] for n in range(k, end)])
+        if style is None and (block := _caps_block(flat, styles, k, running)):
+            end, text = block
             headings.append(_Heading(p, i, end - k, text, _CAPS_KIND))
             k = end
             continue
@@ -327,8 +327,10 @@ def _is_caps(line: Line) -> bool:
 
 
 def _caps_block(flat: Sequence[tuple[int, int, Line]],
-                styles: Sequence[tuple[float, bool] | None], k: int, running: set[str]) -> int:
-    """The end (exclusive) of a title in capitals that starts at ``flat[k]``, or 0."""
+                styles: Sequence[tuple[float, bool] | None], k: int, running: set[str]
+                ) -> tuple[int, str] | None:
+    """The end (exclusive) and the text of a title in capitals that starts at ``flat[k]``,
+    or None."""
     p = flat[k][0]
 
     def caps(n: int) -> bool:  # a line in capitals, in body type, of this page, no label
@@ -342,22 +344,22 @@ def _caps_block(flat: Sequence[tuple[int, int, Line]],
                                                    flat[n][2].ink()[0].size)
 
     if not caps(k) or (k and joined(k)):
-        return 0  # not the first line of a block
+        return None  # not the first line of a block
     end = k + 1
     while end < len(flat) and end - k <= _MAX_CAPS_LINES and joined(end):
         end += 1
     if not _MIN_CAPS_LINES <= end - k <= _MAX_CAPS_LINES:
-        return 0
+        return None
     lines = [flat[n][2] for n in range(k, end)]
     if any(len(line.text.strip()) < _WRAPPED_CHARS for line in lines[:-1]):
-        return 0  # a title's lines are filled up to the last; a list of names' are not
+        return None  # a title's lines are filled up to the last; a list of names' are not
     text = _caps_title(lines)
     words = _WORD.findall(text)
     if (not _MIN_CAPS_WORDS <= len(words) <= _MAX_CAPS_WORDS
             or not _PHRASE_WORDS & set(words) or text.endswith((",", ";", ":"))
             or not text[:1].isalpha()):
-        return 0
-    return end
+        return None
+    return end, text
 
 
 def _caps_title(lines: Sequence[Line]) -> str:
