@@ -58,10 +58,8 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
         out += [(f"{corpus} dev", corpus, index, QUESTIONS[corpus], "dev"),
                 (f"{corpus} training", corpus, index, path, split)]
     if pdfs is not None:  # no training questions: dev only
-        out.append(("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"))
-        if MORE_PDF_QUESTIONS.exists():
-            out.append(("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS,
-                        "dev"))
+        out += [("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"),
+                ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev")]
     return out
 
 
