@@ -42,11 +42,13 @@ class Analyzer:
     """
 
     def __init__(
-        self, stemmer: str = "porter", stopwords: str = "en", token_pattern: str = TOKEN_PATTERN
+        self, stemmer: str = "porter", stopwords: str = "en", token_pattern: str = TOKEN_PATTERN,
+        split_identifiers: bool = False,
     ) -> None:
         self.stemmer_name = stemmer
         self.stopwords = stopwords
-        self._split = re.compile(token_pattern).findall
+        self.split_identifiers = split_identifiers
+        self._find = re.compile(token_pattern).findall
         self._stop: frozenset[str] = frozenset()
         self._stemmer = None
         self._cache: dict[str, str | None] = {}  # token -> stem, None for stopwords
@@ -65,6 +67,22 @@ class Analyzer:
             self._stemmer = Stemmer.Stemmer(self.stemmer_name)
         self._ready = True
 
+    def _split(self, text: str) -> tuple[list[str], list[str]]:
+        """The tokens of a lowercased text, and the parts of those joined by underscores.
+
+        With ``split_identifiers``, "deadlock_detected" is a token and "deadlock",
+        "detected" its parts, as Lucene's word-delimiter filter with the original kept: a
+        question that says "division by zero" then matches the row naming
+        ``division_by_zero``, and one that quotes the identifier still matches it whole.
+        The parts count as terms but not toward a chunk's length (Lucene discounts such
+        overlapping tokens too), so a table of identifiers is not penalised as if it were
+        twice as long."""
+        tokens = self._find(text)
+        if not self.split_identifiers or "_" not in text:
+            return tokens, []
+        return tokens, [part for token in tokens if "_" in token
+                        for part in self._find(token.replace("_", " "))]
+
     def _stems(self, tokens: set[str]) -> dict[str, str | None]:
         """Stem of each token (None for stopwords); the caller holds the lock."""
         if not self._ready:
@@ -82,7 +100,8 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The stemmed, stopword-free terms of one text (a query), in order."""
-        tokens = self._split(text.lower())
+        tokens, parts = self._split(text.lower())
+        tokens += parts
         with self._lock:
             stems = self._stems(set(tokens))
         return [stem for t in tokens if (stem := stems[t]) is not None]
@@ -91,22 +110,26 @@ class Analyzer:
         """Term counts for ``texts``, adding unseen terms to ``vocab``."""
         if not texts:
             return TermCounts.empty()
-        token_lists = [self._split(text.lower()) for text in texts]
+        split = [self._split(text.lower()) for text in texts]
         with self._lock:
             if self._ids_vocab is not vocab or len(self._ids) > MAX_CACHED_TOKENS:
                 self._ids, self._ids_vocab = {}, vocab
             ids = self._ids  # token -> term id in ``vocab``, -1 for stopwords
-            missing = {t for tokens in token_lists for t in tokens if t not in ids}
+            missing = {t for tokens, parts in split for t in (*tokens, *parts) if t not in ids}
             if missing:
                 for token, stem in self._stems(missing).items():
                     ids[token] = -1 if stem is None else vocab.add(stem)
             lookup = ids.__getitem__
-            id_lists = [[i for i in map(lookup, tokens) if i >= 0] for tokens in token_lists]
-        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(texts))
+            whole = [[i for i in map(lookup, tokens) if i >= 0] for tokens, _ in split]
+            id_lists = [w + [i for i in map(lookup, parts) if i >= 0] if parts else w
+                        for w, (_, parts) in zip(whole, split, strict=True)]
+        # a chunk's length counts its tokens, not the parts of its identifiers
+        lengths = np.fromiter(map(len, whole), dtype=np.int64, count=len(texts))
+        n_terms = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(texts))
         flat = np.fromiter(
-            itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum())
+            itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(n_terms.sum())
         )
-        chunk = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        chunk = np.repeat(np.arange(len(texts), dtype=np.int64), n_terms)
         width = max(len(vocab), 1)
         # One sort over all tokens gives each chunk's distinct terms and their frequencies.
         keys, tfs = np.unique(chunk * width + flat, return_counts=True)

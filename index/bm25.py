@@ -54,6 +54,12 @@ class BM25Config:
     standby" ten times outscores the table row with the code; counting the code three
     times puts it back in front (benchmarks/README.md, "Fusing BM25 and dense scores").
     1 counts it once, like any term.
+
+    ``split_identifiers``: a token joined by underscores also counts as its parts
+    (``Analyzer``), so "deadlock" finds the row naming ``deadlock_detected`` and
+    "autovacuum cost delay" the setting ``autovacuum_vacuum_cost_delay``. ``None`` is an
+    index built before this: its terms are not split, and the next ingest into it
+    re-tokenizes them (not re-embeds).
     """
 
     k1: float = 0.9
@@ -65,6 +71,7 @@ class BM25Config:
     include_heading: bool | None = True
     token_pattern: str = TOKEN_PATTERN
     code_weight: int = 3
+    split_identifiers: bool | None = True
 
     def __post_init__(self) -> None:
         if (not isinstance(self.code_weight, int) or isinstance(self.code_weight, bool)
@@ -90,19 +97,21 @@ class BM25Config:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown bm25 config keys: {', '.join(sorted(unknown))}")
-        return cls(**{"include_heading": None, **data})  # older manifests: no headings
+        # Older manifests: no headings, identifiers not split.
+        return cls(**{"include_heading": None, "split_identifiers": None, **data})
 
     def analyzer(self) -> Analyzer:
         return Analyzer(
-            stemmer=self.stemmer, stopwords=self.stopwords, token_pattern=self.token_pattern
+            stemmer=self.stemmer, stopwords=self.stopwords, token_pattern=self.token_pattern,
+            split_identifiers=bool(self.split_identifiers),
         )
 
     def same_analysis(self, other: BM25Config) -> bool:
         """Whether term counts made under ``other`` are valid under this config."""
         mine = (self.stemmer, self.stopwords, self.include_title, bool(self.include_heading),
-                self.token_pattern)
+                self.token_pattern, bool(self.split_identifiers))
         theirs = (other.stemmer, other.stopwords, other.include_title,
-                  bool(other.include_heading), other.token_pattern)
+                  bool(other.include_heading), other.token_pattern, bool(other.split_identifiers))
         return mine == theirs
 
     def document_text(self, title: str, text: str, heading: Sequence[str] = ()) -> str:

@@ -107,6 +107,8 @@ class IndexWriter:
                 bm25_config = previous.manifest.bm25
                 if bm25_config.include_heading is None:  # built before headings were indexed
                     bm25_config = dataclasses.replace(bm25_config, include_heading=True)
+                if bm25_config.split_identifiers is None:  # built before identifiers were split
+                    bm25_config = dataclasses.replace(bm25_config, split_identifiers=True)
             bm25_config = bm25_config or BM25Config()
             resolve_device(vector_config)
             return cls(store, lock, embedder, vector_config, bm25_config, previous, keep_versions)

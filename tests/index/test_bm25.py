@@ -199,3 +199,40 @@ def test_versions_and_common_numbers_are_not_codes():
     many, _, _ = build(common)  # in more than CODE_MAX_CHUNKS chunks: an ordinary term
     np.testing.assert_array_equal(once.search("standby 25006", 30)[1],
                                   many.search("standby 25006", 30)[1])
+
+
+ERRCODES = [
+    "Class 40 — Transaction Rollback. 40P01 deadlock_detected. 40001 serialization_failure.",
+    "Class 22 — Data Exception. 22012 division_by_zero. 22P02 invalid_text_representation.",
+    "A deadlock happens when two transactions each wait for a lock the other holds; "
+    "PostgreSQL detects the deadlock and aborts one of them. Deadlocks are rare.",
+    "Division of integers truncates the result; division by a numeric keeps the scale.",
+]
+
+
+def test_identifiers_count_as_their_parts_and_whole():
+    analyzer = BM25Config().analyzer()
+    assert analyzer.terms("22012 division_by_zero") == ["22012", "division_by_zero", "divis",
+                                                         "zero"]
+    assert analyzer.terms("max_connections (integer)") == ["max_connect", "integ", "max", "connect"]
+    assert BM25Config(split_identifiers=False).analyzer().terms("division_by_zero") == [
+        "division_by_zero"]
+    # ``count`` counts the parts as terms, but a chunk's length only by its tokens
+    vocab = Vocabulary()
+    counts = analyzer.count(["division_by_zero", "zero division"], vocab)
+    assert counts.lengths.tolist() == [1, 2]
+    assert sorted(vocab.terms[t] for t in counts.slice(0, 1).terms) == [
+        "divis", "division_by_zero", "zero"]
+
+
+def test_a_question_in_words_finds_the_row_naming_the_identifier():
+    split, _, _ = build(ERRCODES)
+    whole, _, _ = build(ERRCODES, BM25Config(split_identifiers=False))
+    question = "What SQLSTATE is division by zero?"
+    assert split.search(question, 4)[0][0] == 1
+    assert whole.search(question, 4)[0][0] == 3  # only the prose about dividing matches
+    assert split.search("error code when killed because of a deadlock", 4)[0].tolist()[:2] == [
+        2, 0]
+    # the identifier quoted whole still ranks its own row first
+    assert split.search("deadlock_detected", 4)[0][0] == 0
+    assert split.search("serialization_failure", 4)[0].tolist() == [0]

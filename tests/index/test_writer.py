@@ -147,6 +147,24 @@ def test_an_index_from_before_headings_indexes_them_at_the_next_ingest(index_dir
     assert BM25Config.from_json({"k1": 0.9}).include_heading is None
 
 
+def test_an_index_from_before_identifiers_were_split_splits_them_at_the_next_ingest(index_dir):
+    corpus = {**CORPUS, "errors.md": ["40P01 deadlock_detected", "22012 division_by_zero"]}
+    write_corpus(index_dir, corpus, bm25_config=BM25Config(split_identifiers=None))
+    assert not Searcher(index_dir).search("deadlock", k=1, mode="bm25")
+    before = vectors_of(index_dir, "v000001")
+    with IndexWriter.open(index_dir, INFO) as writer:
+        for source in writer.previous_documents():
+            writer.keep_document(source)
+        manifest = writer.commit()
+    assert manifest.bm25.split_identifiers is True and manifest.stats.kept == 5
+    np.testing.assert_array_equal(vectors_of(index_dir, manifest.version), before)
+    assert_consistent(index_dir)
+    hits = Searcher(index_dir).search("deadlock", k=1, mode="bm25")
+    assert hits and hits[0].text == "40P01 deadlock_detected"
+    # a manifest written before the setting existed reads as "not split"
+    assert BM25Config.from_json({"k1": 0.9}).split_identifiers is None
+
+
 def test_configs_default_to_the_live_versions(index_dir):
     config = VectorIndexConfig(kind="hnsw", device="cpu", hnsw_m=8)
     write_corpus(index_dir, vector_config=config, bm25_config=BM25Config(k1=1.2))
