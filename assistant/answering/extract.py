@@ -166,7 +166,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                               r"(?:\s+the)?(?:\s+(?!(?:is|are|was|were|do|does|did)\b)\w+)?"
                               r"\s+age\b|"
                               r"\bhow many (?:seconds|minutes|hours|days|business days|weeks|"
-                              r"months|years)\b"),
+                              r"months|years)\b|"
+                              r"\b(?:what|which) (?:interval|period of time|length of time)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
                             r"water|data|memory)\b)|\bcost\b|\bprice\b|\bfee\b|\bsell for\b|"
                             r"\b(?:revenue|turnover|profit|income|earnings|salary|budget)\b|"
@@ -175,7 +176,9 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                              r"fast|strong|warm|cold|hot|thick|powerful|bright)\b|\bhow much\b|"
                              r"\b(?:what|which) (?:size|weight|capacity|dimensions|speed|range|"
                              r"volume|temperature|length|height|width|distance)\b"),
-        (AnswerType.COUNT, r"\bhow many\b"),
+        (AnswerType.COUNT, r"\bhow many\b|\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+"
+                           r"the\s+(?:(?:maximum|minimum|largest|smallest|highest|lowest|total|"
+                           r"greatest)\s+)?number of\b"),
         (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
                                r"\bwhat steps\b"),
         (AnswerType.DATE, r"\b(?:which|what)\b.*\b(?:release|launch|effective|expiry) date\b"),

@@ -47,6 +47,10 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("What was Acme Robotics' revenue last year?", AnswerType.AMOUNT),  # money, by its name
     ("What is the annual marketing budget?", AnswerType.AMOUNT),
     ("How many household members can I add?", AnswerType.COUNT),
+    ("What is the maximum number of columns a result set may return?", AnswerType.COUNT),
+    ("What's the number of retries?", AnswerType.COUNT),
+    ("What is the phone number of support?", AnswerType.CODE),  # a number to dial, no count
+    ("Closer together than what interval does the server warn?", AnswerType.DURATION),
     ("What percentage of the battery is used?", AnswerType.PERCENTAGE),
     ("How heavy is the SweepBot S7?", AnswerType.MEASURE),
     ("How much cloud storage do I get?", AnswerType.MEASURE),
