@@ -9,7 +9,8 @@ reaches the eval harness (and before a test split is ever run).
 
 Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
 train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``) and
-training (``train_qa.jsonl``); with ``--pdfs-index``, the public-PDF dev split
+training (``train_qa.jsonl``) and its 60 more dev questions
+(``more_dev_questions.jsonl``, written in the eleventh session); with ``--pdfs-index``, the public-PDF dev split
 (``examples/public-pdfs/questions.jsonl``: no training questions) and its 60 more dev
 questions (``more_dev_questions.jsonl``). Never a test split.
 Each question is retrieved as the answer path retrieves it (hybrid k=5 over the index
@@ -45,6 +46,8 @@ NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgr
 PDF_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "public-pdfs" / "questions.jsonl"
 # 60 more public-PDF questions, all dev (written in the tenth session, after the test runs)
 MORE_PDF_QUESTIONS = PDF_QUESTIONS.with_name("more_dev_questions.jsonl")
+# 60 more PostgreSQL questions, all dev (written in the eleventh session, after the rules)
+MORE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("more_dev_questions.jsonl")
 
 
 def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
@@ -57,6 +60,8 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
         path, split = TRAIN[corpus]
         out += [(f"{corpus} dev", corpus, index, QUESTIONS[corpus], "dev"),
                 (f"{corpus} training", corpus, index, path, split)]
+        if corpus == "postgresql":
+            out.append(("postgresql more dev", corpus, index, MORE_PG_QUESTIONS, "dev"))
     if pdfs is not None:  # no training questions: dev only
         out += [("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"),
                 ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev")]
