@@ -819,11 +819,35 @@ def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, re
                       tuple(alike.items()))
 
 
+# A sentence that names its subject only as "this mode", "this parameter", ...: its
+# heading says which ("ROW SHARE" for "The SELECT command acquires a lock of this mode").
+_DEICTIC = re.compile(r"\b(?:this|that|these) (?:mode|modes|parameter|parameters|option|options|"
+                      r"setting|settings|function|functions|command|lock|flag|variable|"
+                      r"field|column|key|method|format|level|feature|value)\b", re.I)
+
+
+def _referent(unit: EvidenceUnit) -> str | None:
+    """The heading a sentence of ``unit`` points back to with "this mode" and the like,
+    when the unit does not name it itself; None otherwise."""
+    if not unit.heading or not _DEICTIC.search(unit.text):
+        return None
+    last = unit.heading[-1].strip()
+    return last if last and last.casefold() not in unit.text.casefold() else None
+
+
 def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] = ()) -> str:
     """The unit with ``start:end`` marked, cut to ``MAX_ANSWER_WORDS`` words around the
     span; when the span is most of the unit (an "other" or yes/no answer), around the
     stretch holding most of the question's key ``terms`` instead of its first words (a
-    function's table row: its signature first, what the question asks at the end)."""
+    function's table row: its signature first, what the question asks at the end). A
+    unit that says "this mode" for its heading's subject is led by that heading
+    (``_referent``)."""
+    referent = _referent(unit)
+    shown = _cut(unit, start, end, terms)
+    return f"{referent}: {shown}" if referent else shown
+
+
+def _cut(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str]) -> str:
     text = unit.text
     marked = f"{text[:start]}**{text[start:end]}**{text[end:]}" if end > start else text
     words = marked.split()

@@ -1032,3 +1032,21 @@ def test_a_row_is_picked_by_its_cells_not_by_the_headers_every_row_shares():
     # a table's only row in the passage is picked by its headers as a sentence would be
     alone = extract(question, rows[:1], pool=rows[:1])
     assert alone is not None and alone.span == "30 seconds"
+
+
+def test_a_sentence_saying_this_mode_is_shown_after_the_heading_it_means():
+    row_share = unit("The SELECT command acquires a lock of this mode on all tables on which "
+                     "one of the FOR UPDATE or FOR SHARE options is specified.",
+                     path="13.3. Explicit Locking > ROW SHARE (RowShareLock)")
+    found = extract("Which lock mode does SELECT FOR UPDATE take on the tables?", [row_share])
+    assert found is not None
+    assert found.text.startswith("ROW SHARE (RowShareLock): **The SELECT command")
+    # a unit that names its subject itself, or says no "this ...", is shown as it is
+    named = unit("ROW SHARE: the SELECT command acquires a lock of this mode on all tables "
+                 "on which FOR UPDATE is specified.",
+                 path="13.3. Explicit Locking > ROW SHARE")
+    found = extract("Which lock mode does SELECT FOR UPDATE take on the tables?", [named])
+    assert found is not None and found.text.startswith("**ROW SHARE: the SELECT")
+    plain = unit("Refunds take 30 days.", path="Refunds > Refund window")
+    found = extract("How long do refunds take?", [plain])
+    assert found is not None and found.text == "Refunds take **30 days**."
