@@ -84,7 +84,7 @@ class HybridConfig:
         if self.fusion == "rrf":
             return rrf({name: list(by_item) for name, by_item in scored.items()},
                        self.weights, k=self.rrf_k)
-        return convex(scored, self.weights)
+        return convex(scored, self.weights, depth=self.candidates)
 
     @classmethod
     def from_settings(cls, settings: object) -> HybridConfig:
@@ -99,12 +99,17 @@ def convex(
     scored: Mapping[str, Mapping[int, float]],
     weights: Mapping[str, float] | None = None,
     floors: Mapping[str, float] | None = None,
+    depth: int | None = None,
 ) -> list[tuple[int, float]]:
     """Fuse ``scored`` (retriever name -> {item: score}) by a weighted sum of normalised
     scores: each retriever's best candidate counts 1, and its ``floors`` score (default
     ``SCORE_FLOORS``; for a retriever without one, its worst candidate's score) counts 0;
     all count 1 when they tie. An item a retriever did not return gets 0 from it.
-    ``weights`` as in ``rrf``. Ties are broken by the smallest id."""
+    ``weights`` as in ``rrf``. Ties are broken by the smallest id.
+
+    ``depth``: a retriever without a floor is scaled over its ``depth`` best candidates
+    only (those further down count 0), so fetching more candidates (room for the version
+    policy to demote, or a larger k) does not change how the first ones are scored."""
     floors = SCORE_FLOORS if floors is None else floors
     weights = dict(weights or {})
     unknown = set(weights) - set(scored)
@@ -116,10 +121,13 @@ def convex(
             continue
         weight = float(weights.get(name, 1.0))
         values = [float(v) for v in by_item.values()]
-        low = min(float(floors.get(name, min(values))), min(values))
+        worst = min(values)
+        if depth is not None and len(values) > depth:
+            worst = sorted(values, reverse=True)[depth - 1]
+        low = min(float(floors.get(name, worst)), worst)
         span = max(values) - low
         for item, value in by_item.items():
-            norm = (float(value) - low) / span if span > 0 else 1.0
+            norm = max(0.0, (float(value) - low) / span) if span > 0 else 1.0
             fused[int(item)] = fused.get(int(item), 0.0) + weight * norm
     return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 

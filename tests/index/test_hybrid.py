@@ -83,3 +83,15 @@ def test_config_fuses_by_its_method():
     assert HybridConfig(fusion="rrf").fuse(scored)[0][0] == 5
     with pytest.raises(ConfigError, match="hybrid.fusion"):
         HybridConfig(fusion="sum")
+
+
+def test_fetching_deeper_does_not_rescore_the_first_candidates():
+    # The version policy fetches more candidates than ``candidates`` to have room to demote
+    # stale rows; the extra ones must not move the cosine scale of the first ones.
+    shallow = {"bm25": {1: 8.0, 2: 4.0}, "dense": {2: 0.9, 3: 0.5, 1: 0.1}}
+    deep = {"bm25": {1: 8.0, 2: 4.0}, "dense": {2: 0.9, 3: 0.5, 1: 0.1, 7: 0.05, 8: -0.3}}
+    assert dict(convex(deep, depth=3))[1] == pytest.approx(dict(convex(shallow))[1])
+    assert dict(convex(deep, depth=3))[8] == 0.0  # below the scale's floor: 0, not negative
+    assert dict(convex(deep))[1] != pytest.approx(dict(convex(shallow))[1])  # the old drift
+    config = HybridConfig(candidates=3)
+    assert config.fuse(deep)[:3] == convex(shallow, config.weights)[:3]
