@@ -812,8 +812,11 @@ def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, re
     those ``alike`` names in other words) and missing, and their share."""
     alike = alike or {}
     matched = tuple(t for t in terms if t in have)
+    shown = _answer_text(unit, start, end, terms)
+    if answer_type is AnswerType.YESNO and unit.kind != "row" and _denies(unit.text[start:end]):
+        shown = f"No: {shown}"  # a table's "No" is a cell's, whichever column it is in
     return Extraction(answer_type, unit.text[start:end], start, end, unit,
-                      _answer_text(unit, start, end, terms), reason, matched,
+                      shown, reason, matched,
                       tuple(t for t in terms if t not in have and t not in alike),
                       (len(matched) + len(alike)) / len(terms) if terms else 0.0,
                       tuple(alike.items()))
@@ -833,6 +836,19 @@ def _referent(unit: EvidenceUnit) -> str | None:
         return None
     last = unit.heading[-1].strip()
     return last if last and last.casefold() not in unit.text.casefold() else None
+
+
+# A clause that says no outright: a negation, not hedged by a condition or an exception
+# ("not ... unless", "only if", "if not", "not only").
+_NEGATION = re.compile(r"\b(?:not|never|cannot|can't|don't|doesn't|won't|isn't|aren't|no)\b",
+                       re.I)
+_HEDGE = re.compile(r"\b(?:unless|except|if|only|but|however|otherwise|without)\b", re.I)
+
+
+def _denies(clause: str) -> bool:
+    """Whether ``clause`` (the polarity clause extraction took for a yes/no question)
+    answers it with a plain no: the answer is then led by "No:"."""
+    return bool(_NEGATION.search(clause)) and not _HEDGE.search(clause)
 
 
 def _answer_text(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str] = ()) -> str:

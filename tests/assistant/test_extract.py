@@ -1050,3 +1050,17 @@ def test_a_sentence_saying_this_mode_is_shown_after_the_heading_it_means():
     plain = unit("Refunds take 30 days.", path="Refunds > Refund window")
     found = extract("How long do refunds take?", [plain])
     assert found is not None and found.text == "Refunds take **30 days**."
+
+
+def test_a_plain_no_leads_a_yes_no_answer():
+    tar = unit("The tar archive format currently does not support compression at all.",
+               path="pg_dump > Options")
+    found = extract("Can a tar-format pg_dump archive be compressed?", [tar])
+    assert found is not None and found.text.startswith("No: **The tar archive format")
+    hedged = unit("Opened items cannot be returned unless they are defective.",
+                  path="Returns > Opened items")
+    found = extract("Can opened items be returned?", [hedged])
+    assert found is not None and not found.text.startswith("No")  # a condition, not a no
+    cell = unit("Function: array_agg; Partial Mode: No", path="Aggregate Functions", kind="row")
+    found = extract("Does array_agg support partial mode?", [cell])
+    assert found is not None and found.text == "Function: array_agg; Partial Mode: **No**"
