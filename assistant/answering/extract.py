@@ -42,11 +42,12 @@ Of two prices, the one naming the period asked ("per month") is taken.
 number ("the given number of **seconds**"). ``PROCEDURE`` takes a menu path ("Account >
 Subscription > Cancel plan") or a numbered step; ``YESNO`` needs a polarity word ("not",
 "only", "never", "required", "off", "ignored", "unlimited", ...) and takes the clause
-holding it; ``OTHER`` has no pattern and takes the whole unit, with
-``other_min_coverage`` of the key terms. A unit of a superseded or archived document
-answers only when no current one does. A ``DATE`` asked by "when" may be a time of day,
-and an ``AMOUNT`` asked by a "how much" that names no money any quantity in the
-dimension asked (``kind_patterns``).
+holding it, led by "No:" or "Yes:" where the clause settles it (``_verdict``: a plain
+negation, or the opposite of a state the question asks about); ``OTHER`` has no pattern
+and takes the whole unit, with ``other_min_coverage`` of the key terms. A unit of a
+superseded or archived document answers only when no current one does. A ``DATE`` asked
+by "when" may be a time of day, and an ``AMOUNT`` asked by a "how much" that names no
+money any quantity in the dimension asked (``kind_patterns``).
 
 A city, country or US state the question gives after "in", "from", "to", ... is named by
 the country or group it is in ("I'm in London": "UK: GBP 16.99", ``places``), and the span
@@ -806,15 +807,17 @@ def _positions(text: str, terms: Iterable[str]) -> list[int]:
 
 
 def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, reason: str,
-           terms: Sequence[str], have: set[str], alike: dict[str, str] | None = None
-           ) -> Extraction:
+           terms: Sequence[str], have: set[str], alike: dict[str, str] | None = None,
+           question: str = "") -> Extraction:
     """The ``Extraction`` of ``unit.text[start:end]``: key terms found in ``have`` (and
     those ``alike`` names in other words) and missing, and their share."""
     alike = alike or {}
     matched = tuple(t for t in terms if t in have)
     shown = _answer_text(unit, start, end, terms)
-    if answer_type is AnswerType.YESNO and unit.kind != "row" and _denies(unit.text[start:end]):
-        shown = f"No: {shown}"  # a table's "No" is a cell's, whichever column it is in
+    if answer_type is AnswerType.YESNO and unit.kind != "row":  # a table's "No" is a cell's
+        verdict = _verdict(question, unit.text[start:end])
+        if verdict:
+            shown = f"{verdict}: {shown}"
     return Extraction(answer_type, unit.text[start:end], start, end, unit,
                       shown, reason, matched,
                       tuple(t for t in terms if t not in have and t not in alike),
@@ -843,6 +846,43 @@ def _referent(unit: EvidenceUnit) -> str | None:
 _NEGATION = re.compile(r"\b(?:not|never|cannot|can't|don't|doesn't|won't|isn't|aren't|no)\b",
                        re.I)
 _HEDGE = re.compile(r"\b(?:unless|except|if|only|but|however|otherwise|without)\b", re.I)
+
+
+# States that answer each other: a question asking whether something is "on" is answered
+# no by "off" and yes by "on" (a negation aside).
+_STATES = (({"on", "enabled"}, {"off", "disabled"}),
+           ({"required", "mandatory", "compulsory", "obligatory"}, {"optional"}),
+           ({"supported"}, {"unsupported"}),
+           ({"allowed", "permitted"}, {"prohibited", "forbidden"}),
+           ({"compatible"}, {"incompatible"}), ({"included"}, {"excluded"}))
+
+
+_ON_STATE = re.compile(r"\b(?:switched|turned|set|left|is|are)\s+on\b|\bon\s*(?:by default|"
+                       r"out of the box|now|\?|,|$)")
+
+
+def _verdict(question: str, clause: str) -> str | None:
+    """"No" or "Yes" for a yes/no question whose polarity clause settles it: a plain
+    negation says no (``_denies``); else a state word of the question ("on by default?")
+    answered by its opposite ("off by default") says no, and by itself yes. None when the
+    clause does not settle it."""
+    if _denies(clause):
+        return "No"
+    if _NEGATION.search(question) or _HEDGE.search(clause) or _NEGATION.search(clause):
+        return None
+    asking = _asking(question).casefold()
+    asked = set(re.findall(r"[a-z]+", asking))
+    if not _ON_STATE.search(asking):
+        asked.discard("on")  # "on the dock", "on Fridays": a place or a time, not a state
+    said = set(re.findall(r"[a-z]+", clause.casefold()))
+    for yes, no in _STATES:
+        for same, other in ((yes, no), (no, yes)):
+            if asked & same:
+                if said & other:
+                    return "No"
+                if said & same:
+                    return "Yes"
+    return None
 
 
 def _denies(clause: str) -> bool:
@@ -1021,7 +1061,7 @@ def extract(
         if table is not None:
             have = term_set(table.unit.text) | term_set(table.unit.path)
             found = _taken(answer_type, table.unit, table.start, table.end,
-                           f"lookup: {table.reason}", terms, have)
+                           f"lookup: {table.reason}", terms, have, question=question)
             if not old:
                 return found
             stale = found
@@ -1102,7 +1142,7 @@ def extract(
                   f"{len(terms)} key terms ({', '.join(matched)})")
         if alike:
             reason += " and " + ", ".join(f"{w!r} for {t}" for t, w in alike.items())
-        found = _taken(answer_type, unit, start, end, reason, terms, have, alike)
+        found = _taken(answer_type, unit, start, end, reason, terms, have, alike, question)
         if not unit.stale:
             return found
         stale = stale or found
@@ -1293,7 +1333,7 @@ def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
         return _taken(answer_type, unit, start, end,
                       f"{answer_type.value} '{unit.text[start:end]}' in the default stated "
                       f"beside a unit holding {len(matched)} of {len(terms)} key terms "
-                      f"({', '.join(matched)})", terms, both)
+                      f"({', '.join(matched)})", terms, both, question=question)
     return None
 
 
@@ -1326,7 +1366,7 @@ def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
             start, end = _best_span(unit.text, spans, terms)
         found = _taken(answer_type, unit, start, end,
                        f"{answer_type.value} '{unit.text[start:end]}' in the unit the judge "
-                       f"rates {p:.2f} that it answers", terms, have)
+                       f"rates {p:.2f} that it answers", terms, have, question=question)
         if unit.stale not in best or p > best[unit.stale][0]:
             best[unit.stale] = (p, found)
     chosen = best.get(False) or best.get(True)

@@ -1064,3 +1064,21 @@ def test_a_plain_no_leads_a_yes_no_answer():
     cell = unit("Function: array_agg; Partial Mode: No", path="Aggregate Functions", kind="row")
     found = extract("Does array_agg support partial mode?", [cell])
     assert found is not None and found.text == "Function: array_agg; Partial Mode: **No**"
+
+
+@pytest.mark.parametrize("question, clause, verdict", [
+    ("Are notifications for finished jobs on by default?",
+     "Push notifications are now off by default", "No"),
+    ("Is two-step verification compulsory for admins?",
+     "Two-step verification is required for Owners and Admins", "Yes"),
+    ("Is two-step verification compulsory for admins?", "It is optional for admins", "No"),
+    ("Can a tar archive be compressed?", "The tar format does not support compression", "No"),
+    # not settled: a place "on" the dock, a hedged no, a state the question does not name
+    ("Can I leave it on the dock?", "Switch the robot off before cleaning it", None),
+    ("Can I return opened items?", "Opened items cannot be returned unless defective", None),
+    ("Does pg_restore --jobs have any effect on a script?", "This option is ignored", None),
+])
+def test_yes_no_verdicts(question, clause, verdict):
+    from assistant.answering.extract import _verdict
+
+    assert _verdict(question, clause) == verdict
