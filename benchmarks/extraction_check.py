@@ -8,11 +8,12 @@ reaches the eval harness (and before a test split is ever run).
     python -m benchmarks.extraction_check --acme-index DIR [--pg-index DIR] --compare before.json
 
 Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
-train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``) and
-training (``train_qa.jsonl``) and its 60 more dev questions
-(``more_dev_questions.jsonl``, written in the eleventh session); with ``--pdfs-index``, the public-PDF dev split
-(``examples/public-pdfs/questions.jsonl``: no training questions) and its 60 more dev
-questions (``more_dev_questions.jsonl``). Never a test split.
+train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``)
+and training (``train_qa.jsonl``) and its 60 more dev questions
+(``more_dev_questions.jsonl``, written in the eleventh session); with ``--pdfs-index``,
+the public-PDF dev split (``examples/public-pdfs/questions.jsonl``: no training
+questions) and its 60 more dev questions (``more_dev_questions.jsonl``). Never a test
+split.
 Each question is retrieved as the answer path retrieves it (hybrid k=5 over the index
 with its own embedder,
 ``evidence_selection.load_cases``), its units scored by that embedder
