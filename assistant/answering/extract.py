@@ -219,10 +219,18 @@ def _asking(question: str) -> str:
     return asking[-1] if asking else parts[-1] if parts else ""
 
 
+# "When one backend crashes, does the server restart itself?": a leading "when" clause
+# followed by the question proper is a condition, not a date asked for.
+_WHEN_CLAUSE = re.compile(
+    r"^when\b[^,?]*,\s*(?=(?:is|are|was|were|can|could|do|does|did|will|would|should|shall|"
+    r"has|have|had|may|might|must|what|which|who|whom|how|where|why|when)\b)")
+
+
 def asked_for(question: str) -> AnswerType:
     """The kind of answer ``question`` wants, from its asking sentence (rules above, first
-    match wins); ``OTHER`` when none applies."""
+    match wins; a leading "when ..." condition left out); ``OTHER`` when none applies."""
     q = _asked_sentence(question)
+    q = q[m.end():] if (m := _WHEN_CLAUSE.match(q)) else q
     for answer_type, pattern in _RULES:
         if pattern.search(q):
             return answer_type
@@ -918,7 +926,17 @@ def _cut(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str]) -> str:
         best = [i for i, c in enumerate(counts) if c == max(counts)]
         lo = best[len(best) // 2]  # the middle of the windows holding most
     hi = lo + MAX_ANSWER_WORDS
-    return ("... " if lo else "") + " ".join(words[lo:hi]) + (" ..." if hi < len(words) else "")
+    # the window's last sentence is shown to its end when that is near ("... then the
+    # shorter ones are padded with NULLs.", not "... then the shorter ...")
+    ends = [i + 1 for i in range(hi - 1, min(len(words), hi + _UNCUT_WORDS))
+            if words[i].rstrip("*)]\"'”").endswith((".", "?", "!", ";"))]
+    hi = ends[0] if ends else hi
+    shown = words[lo:hi]
+    if sum(w.count("**") for w in words[:lo]) % 2:  # the window starts inside the mark
+        shown[0] = "**" + shown[0]
+    if sum(w.count("**") for w in words[:hi]) % 2:  # ... or ends inside it
+        shown[-1] += "**"
+    return ("... " if lo else "") + " ".join(shown) + (" ..." if hi < len(words) else "")
 
 
 # "How big is it and how much does it weigh?", "What's the fee, and what do you charge

@@ -653,10 +653,12 @@ def test_a_sentence_a_few_words_over_the_window_is_shown_whole():
     got = extract(question, [unit(text, "Proposed amendments > District of Columbia")])
     assert got is not None and got.text.endswith("as though it were a State.**")
     assert 40 < len(got.text.split()) <= 52
-    # a much longer unit is still cut to the window, around the question's words
+    # a much longer unit is still cut to the window, around the question's words, the
+    # window's last sentence shown to its end and the mark closed
     long = text + " " + " ".join(["Further words of another provision follow here."] * 6)
     cut = extract(question, [unit(long, "Proposed amendments > District of Columbia")])
-    assert cut is not None and cut.text.endswith(" ...") and len(cut.text.split()) <= 42
+    assert cut is not None and cut.text.endswith("though it were a State.** ...")
+    assert cut.text.startswith("... **") and len(cut.text.split()) <= 54
 
 
 def test_a_version_asked_for_is_answered_only_by_a_version():
@@ -1082,3 +1084,12 @@ def test_yes_no_verdicts(question, clause, verdict):
     from assistant.answering.extract import _verdict
 
     assert _verdict(question, clause) == verdict
+
+
+def test_a_leading_when_clause_is_a_condition_not_a_date_asked_for():
+    assert asked_for("When one backend crashes, does the server restart itself?") is (
+        AnswerType.YESNO)
+    assert asked_for("When I cancel, what happens to my data?") is AnswerType.OTHER
+    assert asked_for("When the battery is low, how long does it take?") is AnswerType.DURATION
+    assert asked_for("When does the trial end?") is AnswerType.DATE
+    assert asked_for("When, exactly, does the trial end?") is AnswerType.DATE
