@@ -931,6 +931,8 @@ def _cut(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str]) -> str:
     ends = [i + 1 for i in range(hi - 1, min(len(words), hi + _UNCUT_WORDS))
             if words[i].rstrip("*)]\"'”").endswith((".", "?", "!", ";"))]
     hi = ends[0] if ends else hi
+    while hi < len(words) and words[hi - 1].strip("*") in ("→", "->", "=>"):
+        hi += 1  # an example's result after its arrow ("translate(...) → a2x5")
     shown = words[lo:hi]
     if sum(w.count("**") for w in words[:lo]) % 2:  # the window starts inside the mark
         shown[0] = "**" + shown[0]

@@ -1093,3 +1093,14 @@ def test_a_leading_when_clause_is_a_condition_not_a_date_asked_for():
     assert asked_for("When the battery is low, how long does it take?") is AnswerType.DURATION
     assert asked_for("When does the trial end?") is AnswerType.DATE
     assert asked_for("When, exactly, does the trial end?") is AnswerType.DATE
+
+
+def test_a_window_does_not_end_on_an_examples_arrow():
+    text = ("Function Description Example(s): translate ( string text, from text, to text ) → "
+            "text Replaces each character in string that matches a character in the from set "
+            "with the corresponding character in the to set. If from is longer than to, "
+            "occurrences of the extra characters in from are deleted. "
+            "translate('12345', '143', 'ax') → a2x5")
+    got = extract("translate('12345', '143', 'ax') yields what string?",
+                  [unit(text, "9.4. String Functions and Operators", kind="row")])
+    assert got is not None and got.text.endswith("→ a2x5**")
