@@ -818,11 +818,14 @@ def _taken(answer_type: AnswerType, unit: EvidenceUnit, start: int, end: int, re
            terms: Sequence[str], have: set[str], alike: dict[str, str] | None = None,
            question: str = "") -> Extraction:
     """The ``Extraction`` of ``unit.text[start:end]``: key terms found in ``have`` (and
-    those ``alike`` names in other words) and missing, and their share."""
+    those ``alike`` names in other words) and missing, and their share. A yes/no answer is
+    led by the verdict its clause gives the ``question`` (``_verdict``), unless the unit
+    is a table row (its "No" is a cell's) or already opens with "Yes" or "No"."""
     alike = alike or {}
     matched = tuple(t for t in terms if t in have)
     shown = _answer_text(unit, start, end, terms)
-    if answer_type is AnswerType.YESNO and unit.kind != "row":  # a table's "No" is a cell's
+    if (answer_type is AnswerType.YESNO and unit.kind != "row"
+            and not re.match(r"\W*(?:yes|no)\b", unit.text, re.I)):
         verdict = _verdict(question, unit.text[start:end])
         if verdict:
             shown = f"{verdict}: {shown}"

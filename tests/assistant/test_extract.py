@@ -1063,6 +1063,9 @@ def test_a_plain_no_leads_a_yes_no_answer():
                   path="Returns > Opened items")
     found = extract("Can opened items be returned?", [hedged])
     assert found is not None and not found.text.startswith("No")  # a condition, not a no
+    said = unit("No. The S7 cannot join a 5 GHz network.", path="S7 > Wi-Fi")
+    found = extract("Can the S7 join a 5 GHz network?", [said])
+    assert found is not None and not found.text.startswith("No: ")  # it says so itself
     cell = unit("Function: array_agg; Partial Mode: No", path="Aggregate Functions", kind="row")
     found = extract("Does array_agg support partial mode?", [cell])
     assert found is not None and found.text == "Function: array_agg; Partial Mode: **No**"
