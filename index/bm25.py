@@ -108,11 +108,12 @@ class BM25Config:
 
     def same_analysis(self, other: BM25Config) -> bool:
         """Whether term counts made under ``other`` are valid under this config."""
-        mine = (self.stemmer, self.stopwords, self.include_title, bool(self.include_heading),
+        return self._analysis() == other._analysis()
+
+    def _analysis(self) -> tuple:
+        """What a chunk's terms depend on."""
+        return (self.stemmer, self.stopwords, self.include_title, bool(self.include_heading),
                 self.token_pattern, bool(self.split_identifiers))
-        theirs = (other.stemmer, other.stopwords, other.include_title,
-                  bool(other.include_heading), other.token_pattern, bool(other.split_identifiers))
-        return mine == theirs
 
     def document_text(self, title: str, text: str, heading: Sequence[str] = ()) -> str:
         """What BM25 indexes of a chunk: its title and heading path (as configured), a

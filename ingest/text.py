@@ -32,7 +32,6 @@ _CONTROL_BYTES = (frozenset(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B})
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
-# Control characters to strip from decoded text; keeps \t, \n and \r (normalised below).
 # The numbered parts of a law, a contract or a policy: a division ("ARTICLE. IV.",
 # "Chapter 2") and a section ("SECTION. 3.", "Sec. 4.", "\u00a7 5."), as
 # ``ingest.pdf_headings`` reads them for headings and extraction leaves them out of answers.
@@ -44,6 +43,7 @@ SECTION_KINDS = r"SECTION|Section|SEC|Sec|\u00a7"
 LEAD_LABEL = re.compile(rf"^(?:(?:{SECTION_KINDS}|ARTICLE|Article)\.?\s*{PART_NUMERAL}\.\s+)?"
                         r"(?:\d{1,2}\s+(?=[A-Z][a-z]))?")
 
+# Control characters to strip from decoded text; keeps \t, \n and \r (normalised below).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ufffe]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u3000]+")
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")

@@ -69,6 +69,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from assistant.answering.evidence import EvidenceUnit, ScoredUnit, Selection
@@ -152,6 +153,9 @@ _TYPED = frozenset({AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.PERCENTAG
 # ("between 01:00 and 05:00").
 _WHEN_ASKS = r"^(?:since |until |till )?when\b|(?:[,;:] |\band |\bor )when\b"
 _WHEN = re.compile(_WHEN_ASKS)
+# The verbs a yes/no question opens with ("Is ...", "Can ...", "Does ...").
+_AUXILIARIES = ("is|are|was|were|can|could|do|does|did|will|would|should|shall|has|have|"
+                "had|may|might|must")
 
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
@@ -196,8 +200,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.DATE, _WHEN_ASKS + r"|\b(?:what|which) (?:date|day|year|month)\b"),
         (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
         (AnswerType.PLACE, r"^where\b|\bwhere\b"),
-        (AnswerType.YESNO, r"^(?:is|are|was|were|can|could|do|does|did|will|would|should|"
-                           r"shall|has|have|had|may|might|must)\b"),
+        (AnswerType.YESNO, rf"^(?:{_AUXILIARIES})\b"),
     )
 )
 
@@ -222,8 +225,7 @@ def _asking(question: str) -> str:
 # "When one backend crashes, does the server restart itself?": a leading "when" clause
 # followed by the question proper is a condition, not a date asked for.
 _WHEN_CLAUSE = re.compile(
-    r"^when\b[^,?]*,\s*(?=(?:is|are|was|were|can|could|do|does|did|will|would|should|shall|"
-    r"has|have|had|may|might|must|what|which|who|whom|how|where|why|when)\b)")
+    rf"^when\b[^,?]*,\s*(?=(?:{_AUXILIARIES}|what|which|who|whom|how|where|why|when)\b)")
 
 
 def asked_for(question: str) -> AnswerType:
@@ -525,10 +527,19 @@ def unnamed(required: Sequence[str], question: str, have: set[str], text: str) -
     return out
 
 
+def _elsewhere(context: Sequence[str], named: set[str]) -> bool:
+    """Whether a unit whose path and passage give the terms ``named`` is from somewhere
+    else than the question's "where to look" phrase says (``asked_terms``' ``context``:
+    one of its names must be given)."""
+    return bool(context) and not set(context) & named
+
+
+@lru_cache(maxsize=512)
 def _acronyms(question: str) -> dict[str, re.Pattern[str]]:
     """The acronyms ``question`` writes in capitals ("EEA", "U.S."), by their term
     ("eea", "u.s"), each with the pattern of its expansion ("European Economic Area",
-    "United States")."""
+    "United States"). Cached: ``unnamed`` asks it of every unit a question is checked
+    against; callers do not change the dict."""
     found = {w.casefold(): w for w in re.findall(r"\b[A-Z]{2,6}\b", question)}
     # "U.S." is the term "u.s", spelt out as "United States"
     found |= {w.casefold().rstrip("."): w.replace(".", "")
@@ -688,8 +699,8 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
     patterns = kind_patterns(answer_type, question)
     # the dimension a measure is asked in ("how heavy": kg), also for the quantity a "how
     # much" without money asks ("how much power": watts, not "1.5 m")
-    dimension = _measure_units(question) if answer_type is AnswerType.MEASURE or (
-        answer_type is AnswerType.AMOUNT and patterns != _PATTERNS[answer_type]) else None
+    dimension = _measure_units(question) if answer_type is AnswerType.MEASURE or \
+        _any_quantity(answer_type, question) else None
     asked_numbers = _numbers(question)
     found: list[tuple[int, int]] = []
     if answer_type is AnswerType.CODE and _VERSION_ASKED.search(question):
@@ -736,12 +747,18 @@ _QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
                AnswerType.PERCENTAGE)
 
 
+def _any_quantity(answer_type: AnswerType, question: str) -> bool:
+    """Whether an ``AMOUNT`` is asked by a "how much" with no word for money, and so is any
+    quantity (``kind_patterns``)."""
+    return answer_type is AnswerType.AMOUNT and not _MONEY_ASKED.search(_asking(question))
+
+
 def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
     """The patterns of a span of ``answer_type``: an ``AMOUNT`` asked by "how much"
     without a word for money ("How much notice do I need to give?") is any quantity, an
     amount, a duration, a measure or a percentage ("30 days", "2.4 kg", "10%"); a ``DATE``
     asked by "when" is a date or a time of day ("between 01:00 and 05:00")."""
-    if answer_type is AnswerType.AMOUNT and not _MONEY_ASKED.search(_asking(question)):
+    if _any_quantity(answer_type, question):
         return tuple(p for kind in _QUANTITIES for p in _PATTERNS[kind])
     if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
         return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME]
@@ -879,9 +896,9 @@ def _verdict(question: str, clause: str) -> str | None:
     clause does not settle it."""
     if _denies(clause):
         return "No"
-    if _NEGATION.search(question) or _HEDGE.search(clause) or _NEGATION.search(clause):
-        return None
-    asking = _asking(question).casefold()
+    if _NEGATION.search(question) or _HEDGE.search(clause):
+        return None  # (a clause's negation with no hedge is ``_denies``'s "No")
+    asking = _asked_sentence(question)
     asked = set(re.findall(r"[a-z]+", asking))
     if not _ON_STATE.search(asking):
         asked.discard("on")  # "on the dock", "on Fridays": a place or a time, not a state
@@ -1134,7 +1151,7 @@ def extract(
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
         # itself, or beside it (``_default_beside``).
         named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
-        if context and not (set(context) & (named | given)):
+        if _elsewhere(context, named | given):
             continue  # the unit is from somewhere else than the question says
         if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
@@ -1378,7 +1395,7 @@ def judged(question: str, units: Sequence[EvidenceUnit], probs: Sequence[float],
         have = term_set(unit.text) | term_set(unit.path)
         if unnamed(required, question, have, unit.text):
             continue
-        if context and not set(context) & (have | given):
+        if _elsewhere(context, have | given):
             continue  # the unit is from somewhere else than the question says
         if answer_type in (AnswerType.OTHER, AnswerType.YESNO):
             start, end = 0, len(unit.text)
