@@ -1123,15 +1123,16 @@ def extract(
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
+        where = f"{unit.path}\n{unit.text}"  # what names a place, an acronym or a name
         if answer_type in _TYPED:  # a record's or list item's other lines say what its
             # value is about
             have |= facts.records.get((unit.chunk_id, unit.heading), set()) | facts.item(unit)
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
-                 if t not in have and named_in(word, f"{unit.path}\n{unit.text}")}
+                 if t not in have and named_in(word, where)}
         # an acronym the question writes, spelt out ("United States" for "U.S.")
         have |= {t for t, spelt in acronyms.items()
-                 if t not in have and spelt.search(f"{unit.path}\n{unit.text}")}
+                 if t not in have and spelt.search(where)}
         matched = tuple(t for t in terms if t in have)
         named_attribute = bool(implied & in_text)
         coverage = len(matched) / len(terms)
@@ -1153,7 +1154,7 @@ def extract(
         named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
         if _elsewhere(context, named | given):
             continue  # the unit is from somewhere else than the question says
-        if unnamed(required, question, named, f"{unit.path}\n{unit.text}"):
+        if unnamed(required, question, named, where):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
                                     question_terms, needed)
             if found is not None and not found.unit.stale:
