@@ -594,12 +594,55 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
         spans = [(max(s, lead), e) for s, e in spans if e > lead]
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
+    if answer_type in _BOUNDED and (bound := _bound_asked(question)):
+        # "How many databases can a cluster hold at most?": not the "one" of "one or more"
+        spans = [s for s in spans if _bound_of(unit.text, *s) != -bound]
     if answer_type is AnswerType.AMOUNT and len(spans) > 1 and (asked := _periods(question)):
         # "How much does Care Plus cost per month?": "$12.99 per month", not the "$129 per
         # year" beside it (the price and a few words after it name the period)
         same = [s for s in spans if _periods(unit.text[s[0]:s[1] + 12]) & asked]
         spans = same or spans
     return spans
+
+
+# A bound the question asks for ("at most", "the maximum"; "at least", "the minimum") and
+# the bound a span states ("up to 3", "3 or fewer"; "at least 3", "3 or more"): a span that
+# states the opposite bound does not answer ("one or more" is no maximum).
+_QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
+               AnswerType.PERCENTAGE)
+_BOUNDED = frozenset({AnswerType.COUNT, *_QUANTITIES})
+_ASKS_MAX = re.compile(r"\b(?:at most|at the most|maximum|upper limit|largest|longest|highest|"
+                       r"biggest)\b", re.I)
+_ASKS_MIN = re.compile(r"\b(?:at least|minimum|lower limit|fewest|smallest|shortest|lowest)\b",
+                       re.I)
+_MAX_WORDS = r"up to|at most|no more than|not more than|maximum(?: of)?|as (?:many|much|long) as"
+_MIN_WORDS = r"at least|no (?:fewer|less) than|not (?:fewer|less) than|minimum(?: of)?"
+_SAYS_MAX = (re.compile(rf"\b(?:{_MAX_WORDS})\s+$", re.I), re.compile(rf"(?:{_MAX_WORDS})\s", re.I),
+             re.compile(r"\s*(?:or (?:less|fewer|shorter|lower|smaller|under)|max(?:imum)?)\b",
+                        re.I))
+_SAYS_MIN = (re.compile(rf"\b(?:{_MIN_WORDS})\s+$", re.I), re.compile(rf"(?:{_MIN_WORDS})\s", re.I),
+             re.compile(r"\s*(?:or (?:more|longer|greater|higher|larger|over|above)\b|\+)",
+                        re.I))
+
+
+def _bound_asked(question: str) -> int:
+    """1 when the asking sentence asks for a maximum, -1 for a minimum, 0 for neither (or
+    both)."""
+    asking = _asking(question)
+    return bool(_ASKS_MAX.search(asking)) - bool(_ASKS_MIN.search(asking))
+
+
+def _bound_of(text: str, start: int, end: int) -> int:
+    """1 when the span ``text[start:end]`` states a maximum ("up to 30 days", "3 or
+    fewer"), -1 a minimum ("at least 8", "one or more"), 0 neither: the words before the
+    span, at its start (a quantifier the span's pattern took in) or after it."""
+    parts = (text[max(0, start - 24):start], text[start:end], text[end:end + 16])
+
+    def says(patterns: tuple[re.Pattern, ...]) -> bool:
+        before, span, after = patterns
+        return bool(before.search(parts[0]) or span.match(parts[1]) or after.match(parts[2]))
+
+    return says(_SAYS_MAX) - says(_SAYS_MIN)
 
 
 # A price's period: "per month", "a year", "monthly", "annual".
@@ -743,8 +786,6 @@ _MONEY_ASKED = re.compile(
     re.I)
 _CVE_ASKED = re.compile(r"\bCVEs?\b")
 _CVE = re.compile(r"\bCVE-\d{4}-\d{4,7}\b")
-_QUANTITIES = (AnswerType.AMOUNT, AnswerType.DURATION, AnswerType.MEASURE,
-               AnswerType.PERCENTAGE)
 
 
 def _any_quantity(answer_type: AnswerType, question: str) -> bool:
@@ -966,7 +1007,8 @@ def _cut(unit: EvidenceUnit, start: int, end: int, terms: Sequence[str]) -> str:
 # "What does a main brush cost, and a 2-pack of side brushes?": a second thing named after
 # ", and" at the end of the question, its question left out.
 _TWO_ASKED = re.compile(
-    r"(?:,\s*|\s)(?:and|or)\s+(?:how|what|which|when|where|who|whom|whose)\b|"
+    r"(?:,\s*|\s)(?:and|or)\s+(?:(?:on|in|at|by|from|for|to|until|since|after|before|within)"
+    r"\s+)?(?:how|what|which|when|where|who|whom|whose)\b|"
     r"\b(?:compared (?:with|to)|versus|vs\.?)\s|"
     r",\s+and\s+(?:a|an|the|its|my|one|two|\d)\b[^?,]*\?\s*$", re.I)
 

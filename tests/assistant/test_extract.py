@@ -991,6 +991,9 @@ def test_a_unit_naming_the_implied_attribute_says_what_is_asked():
     ("Which rows and columns does COPY read?", False),
     ("What does a new rubber main brush cost, and a 2-pack of side brushes?", True),
     ("If I buy the S7, and a spare brush, what do I pay in total?", False),  # one total
+    ("Which state ratified the Constitution first, and on what date?", True),
+    ("Which form do I fill in, and in what order?", True),
+    ("Which app version do I need to run on the S7 and on the M3?", False),  # no question word
 ])
 def test_a_question_asking_two_things_is_not_answered_by_one_span(question, two):
     assert asks_two(question) is two
@@ -1107,3 +1110,27 @@ def test_a_window_does_not_end_on_an_examples_arrow():
     got = extract("translate('12345', '143', 'ax') yields what string?",
                   [unit(text, "9.4. String Functions and Operators", kind="row")])
     assert got is not None and got.text.endswith("→ a2x5**")
+
+
+@pytest.mark.parametrize("question, text, span", [
+    # a maximum asked: a lower bound is no answer, an upper bound or a plain number is
+    ("How many databases can a single cluster hold at most?",
+     "A database cluster contains one or more named databases.", None),
+    ("What is the maximum number of robots per account?",
+     "Each account needs at least 1 robot to use the app.", None),
+    ("What is the maximum number of robots per account?",
+     "An account holds up to 20 robots.", "up to 20 robots"),
+    ("How many robots can an account hold at most?",
+     "An account holds 20 robots or fewer.", "20 robots"),
+    # a minimum asked: an upper bound is no answer
+    ("How many characters must a password have at least?",
+     "A password may have up to 64 characters.", None),
+    ("How many characters must a password have at least?",
+     "A password must have at least 12 characters.", "at least 12 characters"),
+    # no bound asked: either is an answer
+    ("How many robots can an account hold?", "An account holds up to 20 robots.",
+     "up to 20 robots"),
+])
+def test_a_span_stating_the_opposite_bound_does_not_answer(question, text, span):
+    found = extract(question, [unit(text, "Accounts")])
+    assert (found and found.span) == span
