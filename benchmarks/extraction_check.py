@@ -40,7 +40,14 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.answer_gate import TRAIN
-from benchmarks.evidence_selection import QUESTIONS, gives_any, load_cases, ranked, table
+from benchmarks.evidence_selection import (
+    QUESTIONS,
+    gives_any,
+    holds_any,
+    load_cases,
+    ranked,
+    table,
+)
 
 NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgres"),
          "public-pdfs": ()}
@@ -96,12 +103,28 @@ def ranked_cases(corpus: str, index: Path, questions: Path, split: str,
     return out
 
 
-def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
-    """The outcome counts of one set and each question's outcome and answer."""
+def gold_rank(order: list, record) -> str:
+    """Where the first unit holding ``record``'s gold answer ranks among the retrieved
+    units, best first: ``top`` (the best-scored unit), ``2-3``, ``4-12`` (read by
+    extraction as well), ``lower`` (retrieved, never read) or ``absent`` (in no unit of the
+    retrieved passages)."""
+    from assistant.answering.extract import DEEP_UNITS
+
+    for rank, unit in enumerate(order):
+        if holds_any(getattr(unit, "unit", unit).text, record):
+            return ("top" if rank == 0 else "2-3" if rank < 3
+                    else f"4-{DEEP_UNITS}" if rank < DEEP_UNITS else "lower")
+    return "absent"
+
+
+def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict], dict]:
+    """The outcome counts of one set, each question's outcome and answer, and where the
+    answerable questions' gold units ranked, by outcome (``gold_rank``)."""
     from assistant.answering.extract import DEEP_UNITS, extract_ranked
     from eval.answer_metrics import strip_markers
 
     counts: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
     answers: dict[str, dict] = {}
     for record, order, units in cases:
         found = extract_ranked(record.question, order[:DEEP_UNITS], pool=units,
@@ -114,6 +137,8 @@ def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
         else:
             right = gives_any(text, record)
             outcome = "right" if right else "wrong"
+        if record.answer is not None and outcome != "right":
+            lost[f"{outcome}, gold {gold_rank(order, record)}"] += 1
         counts[outcome] += 1
         answers[f"{name}: {record.id}"] = {"question": record.question, "outcome": outcome,
                                            "answer": text}
@@ -122,7 +147,11 @@ def check(name: str, corpus: str, cases: list) -> tuple[dict, dict[str, dict]]:
     row = {"set": name, "answerable": n, "right": counts["right"], "wrong": counts["wrong"],
            "none": counts["none"],
            "unanswerable declined": f"{counts['declined']}/{unanswerable}"}
-    return row, answers
+    ranks = ("top", "2-3", f"4-{DEEP_UNITS}", "lower", "absent")
+    where = {"set": name, "answerable": n, "right": counts["right"],
+             **{f"{outcome}, gold {rank}": lost[f"{outcome}, gold {rank}"]
+                for outcome in ("none", "wrong") for rank in ranks}}
+    return row, answers, where
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,15 +175,18 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     earlier = json.loads(args.compare.read_text()) if args.compare else None
 
-    rows, answers = [], {}
+    rows, answers, lost = [], {}, []
     for name, corpus, index, questions, split in _sets(args.acme_index, args.pg_index,
                                                        args.pdfs_index):
         cases = ranked_cases(corpus, index, questions, split,
                              None if args.no_cache else args.cache)
-        row, got = check(name, corpus, cases)
+        row, got, where = check(name, corpus, cases)
         rows.append(row)
+        lost.append(where)
         answers.update(got)
     table(rows, "extract or decline, corpus names stated (never a test split)")
+    table(lost, "where the answerable questions not answered right are lost: the rank of "
+          "the first unit holding the gold answer (absent: in no retrieved passage)")
     if args.out:
         args.out.write_text(json.dumps(answers, indent=1, ensure_ascii=False))
     if earlier is not None:
