@@ -9,8 +9,9 @@ reaches the eval harness (and before a test split is ever run).
 
 Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl`` split
 train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``)
-and training (``train_qa.jsonl``) and its 60 more dev questions
-(``more_dev_questions.jsonl``, written in the eleventh session); with ``--pdfs-index``,
+and training (``train_qa.jsonl``); for each corpus its 60 more dev questions
+(``more_dev_questions.jsonl``, written after the rules: PostgreSQL's in the eleventh
+session, acme's in the twelfth); with ``--pdfs-index``,
 the public-PDF dev split (``examples/public-pdfs/questions.jsonl``: no training
 questions) and its 60 more dev questions (``more_dev_questions.jsonl``). Never a test
 split.
@@ -56,6 +57,8 @@ PDF_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "public-pdfs"
 MORE_PDF_QUESTIONS = PDF_QUESTIONS.with_name("more_dev_questions.jsonl")
 # 60 more PostgreSQL questions, all dev (written in the eleventh session, after the rules)
 MORE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("more_dev_questions.jsonl")
+# 60 more acme questions, all dev (written in the twelfth session, after the rules)
+MORE_ACME_QUESTIONS = QUESTIONS["acme"].with_name("more_dev_questions.jsonl")
 
 
 def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
@@ -68,8 +71,8 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
         path, split = TRAIN[corpus]
         out += [(f"{corpus} dev", corpus, index, QUESTIONS[corpus], "dev"),
                 (f"{corpus} training", corpus, index, path, split)]
-        if corpus == "postgresql":
-            out.append(("postgresql more dev", corpus, index, MORE_PG_QUESTIONS, "dev"))
+        more = {"acme": MORE_ACME_QUESTIONS, "postgresql": MORE_PG_QUESTIONS}[corpus]
+        out.append((f"{corpus} more dev", corpus, index, more, "dev"))
     if pdfs is not None:  # no training questions: dev only
         out += [("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"),
                 ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev")]
