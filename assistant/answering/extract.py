@@ -696,7 +696,10 @@ _NAMED_VERSION = re.compile(r"(?<!^)\b([A-Za-z]*[A-Z][A-Za-z0-9]*)\s+version\b")
 _REFERENCE_VERSION = re.compile(r"v?\d+(?:\.(?:\d+|x))+", re.I)
 # A heading that names one release ("E.4. Release 15.17", "Version 5.3.0"): the notes of
 # that release, so what its units say changed in it.
-_RELEASE_HEADING = re.compile(r"\b(?:release|version)\s+(v?\d+(?:\.\d+){1,3})\b", re.I)
+_RELEASE_HEADING = re.compile(
+    r"(?:\b(?:release|version|firmware)\s+(?=v?\d)|"
+    # a heading that opens with the release: "5.3.2 (released 28 April 2025)", "3.3.0 - ..."
+    r"^(?=v?\d+(?:\.\d+){1,3}\s*(?:\(|[-\u2013\u2014:]|$)))(v?\d+(?:\.\d+){1,3})\b", re.I)
 
 
 def _release_of(unit: EvidenceUnit, asked_numbers: set[str], terms: Sequence[str],

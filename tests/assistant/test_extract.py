@@ -408,6 +408,22 @@ def test_which_release_did_something_is_read_from_the_heading_naming_the_release
     assert extract(question, [unit(fix.text, "E.2. Changes")]) is None
 
 
+@pytest.mark.parametrize("path, release", [
+    # the innermost heading opens with the release: not its parent's minor series
+    ("Acme Home App Release Notes > Version 5.3 > 5.3.2 (released 28 April 2025)", "5.3.2"),
+    ("Robot Firmware 3.x Release Notes > Firmware 3.3 > 3.3.0 (10 February 2025)", "3.3.0"),
+    ("Release notes > 3.3.0 - February 2025", "3.3.0"),
+    ("Robot Firmware 3.x Release Notes > Firmware 3.3", "3.3"),
+    # an outline number is no release
+    ("Manual > 20.3.1. Connection Settings", None),
+])
+def test_a_release_is_read_from_the_innermost_heading_naming_one(path, release):
+    fix = unit("The subscription screen showed old 2023 prices to some users in Canada.", path)
+    got = extract("Which app release stopped the subscription screen from showing 2023 "
+                  "prices in Canada?", [fix])
+    assert (got and got.span) == release
+
+
 def test_a_release_the_question_names_is_a_point_of_reference_not_the_answer():
     earlier = unit("Settings for roles were not applied if they came from ALTER ROLE SET or "
                    "PGOPTIONS", "E.12. Release 15.9 > E.12.2. Changes")
