@@ -180,7 +180,9 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
         (AnswerType.MEASURE, r"\bhow (?:heavy|big|large|tall|high|wide|deep|far|close|loud|"
                              r"fast|strong|warm|cold|hot|thick|powerful|bright)\b|\bhow much\b|"
                              r"\b(?:what|which) (?:size|weight|capacity|dimensions|speed|range|"
-                             r"volume|temperature|length|height|width|distance)\b"),
+                             r"volume|temperature|length|height|width|distance|suction|"
+                             r"wattage|voltage|noise|loudness|pressure)\b"
+                             r"(?!\s+(?:modes?|settings?|options?|fields?)\b)"),
         (AnswerType.COUNT, r"\bhow many\b|\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+"
                            r"the\s+(?:(?:maximum|minimum|largest|smallest|highest|lowest|total|"
                            r"greatest)\s+)?number of\b"),

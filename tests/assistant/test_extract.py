@@ -40,6 +40,9 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("In what unit does pg_sleep take its argument?", AnswerType.UNIT),
     ("pg_terminate_backend has a timeout argument: in which unit is it given?", AnswerType.UNIT),
     ("How often should I replace the filter?", AnswerType.DURATION),
+    ("What suction does the S7 use in Eco mode?", AnswerType.MEASURE),  # in Pa
+    ("What noise level does the X9 Pro make on Quiet?", AnswerType.MEASURE),  # in dB
+    ("What suction mode does the robot use by default?", AnswerType.OTHER),  # a mode's name
     ("How many days do I have to return it?", AnswerType.DURATION),
     ("How much does Premium cost per month?", AnswerType.AMOUNT),
     ("What does the SweepBot S7 cost in France?", AnswerType.AMOUNT),
