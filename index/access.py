@@ -10,6 +10,10 @@ still returns ``k`` passages when that many are allowed.
 (thread or task, and the worker threads that copy it), on top of the one a call passes:
 a server sets it around a request so that every search the answering code makes on the
 request's behalf is filtered, without that code knowing about keys.
+
+``select_documents`` applies the same filters, with a source filter and a status, to a
+list of ``DocRecord``s: the listing counterpart of a filtered search, shared by the
+server's ``GET /v1/documents`` and the in-process client so both list the same documents.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ import fnmatch
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
+from ingest.versions import STATUSES
+
+if TYPE_CHECKING:
+    from index.records import DocRecord
 
 _CURRENT: contextvars.ContextVar[tuple[AccessFilter, ...]] = contextvars.ContextVar(
     "index_access", default=())
@@ -95,3 +104,26 @@ def effective(access: AccessFilter | Sequence[AccessFilter] | None) -> tuple[Acc
     if not all(isinstance(a, AccessFilter) for a in given):
         raise ConfigError("access must be an AccessFilter, a list of them, or None")
     return given + current()
+
+
+def select_documents(
+    documents: Iterable[DocRecord], sources: str | Sequence[str] | None = None,
+    status: str | None = None, access: AccessFilter | Sequence[AccessFilter] | None = None,
+) -> list[DocRecord]:
+    """The documents, in their order, whose source equals or glob-matches one of
+    ``sources`` (one pattern or several; None or empty: any), whose status is ``status``
+    (None: any), and which ``access`` and the context's filters (``effective``) all
+    allow, as a search would.
+
+    Raises ``ConfigError`` for a status outside ``STATUSES`` or a blank pattern.
+    """
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    patterns = [sources] if isinstance(sources, str) else list(sources or ())
+    if not all(isinstance(p, str) and p.strip() for p in patterns):
+        raise ConfigError("sources must be non-empty path patterns (exact or glob)")
+    filters = effective(access)
+    return [d for d in documents
+            if (not patterns or any(source_matches(d.source, p) for p in patterns))
+            and (status is None or d.status == status)
+            and all(f.allows(d.source, d.access) for f in filters)]

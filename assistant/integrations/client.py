@@ -1,10 +1,11 @@
 """Talk to the assistant from agents and scripts: over HTTP or in-process, same methods.
 
 - ``AssistantClient(base_url, api_key)``: the HTTP API (``/v1/answer``, ``/v1/search``,
-  ``/v1/feedback``, ``/healthz``) with httpx. A 4xx/5xx reply, a refused connection or a
-  timeout raises ``AssistantAPIError`` with the server's error ``type`` and ``message``.
-- ``LocalClient(searcher, answerer)``: the same ``search``/``answer`` over a local
-  ``Searcher`` and ``Answerer``, returning the same JSON records.
+  ``/v1/documents``, ``/v1/feedback``, ``/healthz``) with httpx. A 4xx/5xx reply, a
+  refused connection or a timeout raises ``AssistantAPIError`` with the server's error
+  ``type`` and ``message``.
+- ``LocalClient(searcher, answerer)``: the same ``search``/``answer``/``documents`` over
+  a local ``Searcher`` and ``Answerer``, returning the same JSON records.
 
 Both satisfy ``Backend``, which the LangChain tools (``langchain_tools``) and the MCP
 server (``mcp_server``) are built on. ``answer_text(record)`` renders an
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 History = Sequence[Any]  # {"role", "content"} mappings or ``assistant.answering.records.Message``s
+Patterns = str | Sequence[str] | None  # one source pattern, several, or None (any source)
+MAX_DOCUMENTS = 5000  # as the HTTP API: the largest page of ``documents``
 
 
 class AssistantAPIError(AssistantError):
@@ -50,10 +53,14 @@ class AssistantAPIError(AssistantError):
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the agent integrations need: JSON search results and answer records."""
+    """What the agent integrations need: JSON search results, answer records and the
+    page of documents listed."""
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid",
                sources: Sequence[str] | None = None) -> list[dict]: ...
+
+    def documents(self, source: Patterns = None, status: str | None = None,
+                  limit: int = 1000, offset: int = 0) -> dict: ...
 
     def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
                adapter: str | None = None, sources: Sequence[str] | None = None,
@@ -122,6 +129,25 @@ class AssistantClient:
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise AssistantAPIError(200, "invalid_response", "GET /v1/search: no 'results' list")
         return body["results"]
+
+    def documents(self, source: Patterns = None, status: str | None = None,
+                  limit: int = 1000, offset: int = 0) -> dict:
+        """``GET /v1/documents``: ``{"index_version", "total", "offset", "limit",
+        "documents": [DocRecord.to_json(), ...]}``, the documents whose source matches
+        one of ``source`` (a pattern or a list of them) and whose status is ``status``.
+
+        Raises ``AssistantAPIError`` (422 for an unknown status or a limit outside
+        1..5000, 403 for a source outside the key's scope, 503 while the server loads).
+        """
+        params: list[tuple[str, str | int]] = [("source", s) for s in _pattern_list(source)]
+        if status is not None:
+            params.append(("status", status))
+        params += [("limit", limit), ("offset", offset)]
+        body = self._request("GET", "/v1/documents", params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("documents"), list):
+            raise AssistantAPIError(200, "invalid_response",
+                                    "GET /v1/documents: no 'documents' list")
+        return body
 
     def feedback(self, answer_id: str, rating: int, correction: str | None = None,
                  comment: str | None = None) -> dict:
@@ -197,6 +223,24 @@ class LocalClient:
             raise ConfigError("no index is open: this LocalClient was built without a searcher")
         return [p.to_json() for p in self.searcher.search(query, k=k, mode=mode, sources=sources)]
 
+    def documents(self, source: Patterns = None, status: str | None = None,
+                  limit: int = 1000, offset: int = 0) -> dict:
+        """The page of documents ``GET /v1/documents`` would list, filtered the same way
+        (``index.access.select_documents``). Raises ``ConfigError`` for an unknown status,
+        a blank pattern, a limit outside 1..5000 or a negative offset."""
+        from index.access import select_documents
+
+        if self.searcher is None:
+            raise ConfigError("no index is open: this LocalClient was built without a searcher")
+        if not 1 <= limit <= MAX_DOCUMENTS:
+            raise ConfigError(f"limit must be in 1..{MAX_DOCUMENTS}, got {limit}")
+        if offset < 0:
+            raise ConfigError(f"offset must be 0 or more, got {offset}")
+        version = self.searcher.version
+        selected = select_documents(self.searcher.documents(), _pattern_list(source), status)
+        return {"index_version": version, "total": len(selected), "offset": offset,
+                "limit": limit, "documents": [d.to_json() for d in selected[offset:offset + limit]]}
+
     def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
                adapter: str | None = None, sources: Sequence[str] | None = None,
                max_new_tokens: int | None = None) -> dict:
@@ -211,6 +255,13 @@ class LocalClient:
                                 sources=tuple(sources) if sources else None, **extra)
         turns = [Message(*_turn(m)) for m in history]  # type: ignore[arg-type]
         return self.answerer.answer(question, turns, options).to_json()
+
+
+def _pattern_list(source: Patterns) -> list[str]:
+    """``source`` as a list of patterns: one string is one pattern, not its letters."""
+    if source is None:
+        return []
+    return [source] if isinstance(source, str) else list(source)
 
 
 def _turn(message: Any) -> tuple[str, str]:

@@ -1,9 +1,12 @@
 """The assistant as an MCP server (the official ``mcp`` SDK, 2.x ``MCPServer``).
 
-Two tools, for agents such as Claude Desktop or IDE assistants:
+Three tools, for agents such as Claude Desktop or IDE assistants:
 
 - ``search(query, k=5, mode="hybrid")``: the best passages, as readable text and as
   ``{"results": [passage, ...]}`` structured content;
+- ``documents(status=None, source=None)``: the documents answered from, one line each
+  (source, title, status, effective date, successor), and the ``GET /v1/documents``
+  page as structured content, so an agent can tell a current policy from an old one;
 - ``answer(question, k=5, adapter=None)``: the cited answer as text with ``[n] source
   p.N`` lines, and the answer record as structured content. Listed only when the
   backend can answer (a ``LocalClient`` without an answerer cannot).
@@ -34,7 +37,8 @@ MAX_K = 50  # as the HTTP API: more passages than this do not fit a prompt anywa
 INSTRUCTIONS = (
     "Searches and answers from the company's own documents. Use `answer` for a question "
     "a person would ask (it cites its sources, or says the documents do not cover it); "
-    "use `search` to read the passages themselves."
+    "use `search` to read the passages themselves, and `documents` to see which documents "
+    "there are and which of them are current."
 )
 
 Query = Annotated[str, Field(min_length=1, max_length=4000, description="what to look for")]
@@ -44,10 +48,17 @@ Mode = Annotated[Literal["bm25", "dense", "hybrid"],
 Question = Annotated[str, Field(min_length=1, max_length=4000,
                                 description="a self-contained question")]
 Adapter = Annotated[str | None, Field(description="LoRA adapter name; null = base model")]
+Status = Annotated[Literal["current", "superseded", "archived", "unknown"] | None,
+                   Field(description="only documents with this version status; null = all")]
+Source = Annotated[str | None, Field(min_length=1, max_length=1000,
+                                     description="only documents whose path equals or "
+                                                 "glob-matches this (policies/*); null = all")]
+MAX_LISTED = 1000  # documents listed in one call; the text says how many more there are
 
 
 def build_mcp(backend: Any, name: str = "acme-assistant") -> MCPServer:
-    """An MCP server named ``name`` with ``search`` and (when possible) ``answer`` tools.
+    """An MCP server named ``name`` with ``search``, ``documents`` and (when possible)
+    ``answer`` tools.
 
     ``backend`` is an ``AssistantClient``, ``LocalClient``, ``Searcher`` or ``Answerer``;
     ``TypeError`` for anything else. Note that the SDK sets up root logging on stderr
@@ -62,6 +73,13 @@ def build_mcp(backend: Any, name: str = "acme-assistant") -> MCPServer:
         results = _call(client.search, query, k=k, mode=mode)
         return CallToolResult(content=[TextContent(type="text", text=search_text(results))],
                               structured_content={"results": results})
+
+    @mcp.tool(name="documents", title="List the documents")
+    def documents(status: Status = None, source: Source = None) -> CallToolResult:
+        """List the documents the assistant answers from, with status and effective date."""
+        page = _call(client.documents, source=source, status=status, limit=MAX_LISTED)
+        return CallToolResult(content=[TextContent(type="text", text=documents_text(page))],
+                              structured_content=page)
 
     if getattr(client, "can_answer", True):
 
@@ -94,6 +112,26 @@ def search_text(results: list[dict]) -> str:
         blocks.append(f"[{n}] {where(passage)} (chunk {passage.get('chunk_id')}, "
                       f"score {float(passage.get('score') or 0.0):.4f})\n{text}")
     return "\n\n".join(blocks)
+
+
+def documents_text(page: dict) -> str:
+    """A ``documents`` page as one readable line per document: source, title, status,
+    effective date and, for an old version, the document that replaced it."""
+    listed = page.get("documents") or []
+    if not listed:
+        return "No documents matched."
+    lines = []
+    for doc in listed:
+        title = f" \"{doc['title']}\"" if doc.get("title") else ""
+        line = (f"{doc.get('source')}{title}: {doc.get('status', 'unknown')}, effective "
+                f"{doc.get('effective_date') or 'date unknown'}")
+        if doc.get("superseded_by"):
+            line += f", superseded by {doc['superseded_by']}"
+        lines.append(line)
+    total, offset = int(page.get("total") or len(listed)), int(page.get("offset") or 0)
+    if (more := total - offset - len(listed)) > 0:
+        lines.append(f"... and {more} more (narrow the list with status or source)")
+    return "\n".join(lines)
 
 
 def _call(method: Any, *args: Any, **kwargs: Any) -> Any:

@@ -11,8 +11,9 @@ anyone who can reach it, which ``assistant serve`` allows on loopback only (or w
 Each keyed route needs an action (``ACTION_OF``): a key without it gets 403, a key
 over its rate 429. A key whose scopes limit retrieval (``sources``, ``tags``) has every
 search made for its request filtered inside the index before the top-k cut
-(``index.access``); ``check_sources`` refuses (403) a ``sources`` filter that reaches
-outside the key's source patterns, ``check_adapter`` an adapter the key may not use,
+(``index.access``), and lists only the documents it may see (``/v1/documents``);
+``check_sources`` refuses (403) a ``sources`` filter that reaches outside the key's
+source patterns, ``check_adapter`` an adapter the key may not use,
 ``screen_history`` keeps only the client's own (user) turns of a conversation, since
 assistant and system turns sent by a client can carry any text as if it were an
 answer, and ``screen_passages`` checks, once more, that every passage and citation a
@@ -85,8 +86,8 @@ class Auth:
 
 
 # The action each keyed route needs; a ``/v1`` route missing here needs ``admin``.
-ACTION_OF = {"/v1/search": "search", "/v1/answer": "answer", "/v1/chat": "answer",
-             "/v1/chat/completions": "answer", "/v1/models": "answer",
+ACTION_OF = {"/v1/search": "search", "/v1/documents": "search", "/v1/answer": "answer",
+             "/v1/chat": "answer", "/v1/chat/completions": "answer", "/v1/models": "answer",
              "/v1/feedback": "feedback", "/v1/keys": "admin"}
 
 

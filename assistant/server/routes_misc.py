@@ -3,6 +3,11 @@
 - ``GET /v1/search?q=...&k=5&mode=hybrid&source=PATTERN`` (key required; ``mode``
   defaults to ``server_search_mode``):
   ``{"query", "mode", "k", "index_version", "results": [passage, ...]}``;
+- ``GET /v1/documents?source=PATTERN&status=current&limit=1000&offset=0`` (key with the
+  ``search`` action): the documents the index answers from, in index order, that match
+  the filters and the key may see:
+  ``{"index_version", "total", "offset", "limit", "documents": [document, ...]}``
+  (``DocRecord.to_json()``; ``total`` counts the filtered documents, not the page);
 - ``GET /v1/keys`` (an ``admin`` key): the key store's keys and scopes, never tokens;
 - ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP;
 - ``GET /readyz``: 200 with index version, model and adapters once both index and model
@@ -23,7 +28,15 @@ from starlette.concurrency import run_in_threadpool
 from assistant.server.auth import check_sources, key_of, require_key
 from assistant.server.errors import ApiError, error_responses, from_library
 from assistant.server.routes_answer import KEYED, runtime_of
-from assistant.server.schemas import MAX_K, NOT_BLANK, Mode, SourcePattern
+from assistant.server.schemas import (
+    MAX_DOCUMENTS,
+    MAX_K,
+    NOT_BLANK,
+    DocStatus,
+    Mode,
+    SourcePattern,
+)
+from index.access import select_documents
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -58,6 +71,39 @@ async def search(
     return JSONResponse({
         "query": q, "mode": mode, "k": k, "index_version": searcher.version,
         "results": [p.to_json() for p in passages],
+    })
+
+
+@router.get("/v1/documents", dependencies=[Depends(require_key)], tags=["search"],
+            summary="The documents the index answers from, with their version status",
+            responses={**KEYED, **error_responses(422, 503)})
+async def documents(
+    request: Request,
+    source: Annotated[list[SourcePattern] | None,
+                      Query(max_length=50, description="source filter, repeatable")] = None,
+    status: Annotated[DocStatus | None,
+                      Query(description="only documents with this status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DOCUMENTS,
+                                description="at most this many documents")] = 1000,
+    offset: Annotated[int, Query(ge=0, description="documents to skip (after filtering)")] = 0,
+) -> JSONResponse:
+    """A page of the served version's documents: the same filters as a search (source
+    patterns, the key's scope), plus ``status``, so agents can tell what is current."""
+    runtime = runtime_of(request)
+    searcher = runtime.require_searcher()
+    key = key_of(request)
+    check_sources(key, source, "query.source")
+    version = searcher.version
+    try:
+        listed = await run_in_threadpool(searcher.documents)
+        selected = select_documents(listed, source or None, status, key.scopes.access)
+    except Exception as exc:
+        raise from_library(exc, field="query") from exc
+    page = selected[offset:offset + limit]
+    runtime.screen(key, [d.source for d in page])
+    return JSONResponse({
+        "index_version": version, "total": len(selected), "offset": offset, "limit": limit,
+        "documents": [d.to_json() for d in page],
     })
 
 

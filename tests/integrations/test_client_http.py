@@ -192,6 +192,29 @@ def test_real_server_search_answer_feedback(real_server, fixed_answerer):
     assert saved["answer_id"] == record["id"]
 
 
+def test_real_server_documents_match_the_local_client(real_server, searcher):
+    from assistant.integrations.client import LocalClient
+
+    client, _ = real_server
+    local = LocalClient(searcher=searcher)
+    every = client.documents()
+    assert every == local.documents()
+    assert set(every) == {"index_version", "total", "offset", "limit", "documents"}
+    assert (every["index_version"], every["total"], every["limit"]) == (searcher.version, 3, 1000)
+    assert every["documents"] == [d.to_json() for d in searcher.documents()]
+    for kwargs in ({"source": "support/*"}, {"source": ["support/*", "policies/*"]},
+                   {"status": "current", "limit": 1, "offset": 1}, {"status": "archived"},
+                   {"offset": 3}):
+        over_http = client.documents(**kwargs)
+        assert over_http == local.documents(**kwargs), kwargs
+    assert [d["source"] for d in client.documents(source="support/*")["documents"]] == [
+        "support/wifi.md"]
+    page = client.documents(limit=1, offset=1)
+    assert page["total"] == 3 and [d["source"] for d in page["documents"]] == [
+        "policies/refunds.md"]
+    assert client.documents(status="archived")["documents"] == []
+
+
 def test_real_server_errors(real_server):
     client, url = real_server
     with pytest.raises(AssistantAPIError) as info:
@@ -206,3 +229,9 @@ def test_real_server_errors(real_server):
     with AssistantClient(url) as anonymous, pytest.raises(AssistantAPIError) as info:
         anonymous.search("refund")
     assert (info.value.status, info.value.type) == (401, "unauthorized")
+    with pytest.raises(AssistantAPIError) as info:
+        client.documents(status="old")
+    assert info.value.status == 422 and info.value.field == "query.status"
+    with pytest.raises(AssistantAPIError) as info:
+        client.documents(limit=5001)
+    assert info.value.status == 422 and info.value.field == "query.limit"

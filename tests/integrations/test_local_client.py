@@ -18,6 +18,37 @@ def test_search_gives_the_api_passage_records(searcher):
     assert not client.can_answer
 
 
+def test_documents_filter_and_page_as_the_api_does(searcher):
+    from index.access import AccessFilter, restricted
+
+    client = LocalClient(searcher=searcher)
+    every = client.documents()
+    assert every == {"index_version": searcher.version, "total": 3, "offset": 0, "limit": 1000,
+                     "documents": [d.to_json() for d in searcher.documents()]}
+
+    def sources(**kwargs) -> list[str]:
+        return [d["source"] for d in client.documents(**kwargs)["documents"]]
+
+    assert sources(source="support/*") == ["support/wifi.md"]  # one pattern, not letters
+    assert sources(source=["support/*", "manuals/*.pdf"]) == ["manuals/sweepbot-x9.pdf",
+                                                              "support/wifi.md"]
+    assert sources(status="current") == sources() and sources(status="superseded") == []
+    page = client.documents(limit=2, offset=2)
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 2)
+    assert [d["source"] for d in page["documents"]] == ["support/wifi.md"]
+    # a filter set for the context (as the server sets one per key) applies, as to search
+    with restricted(AccessFilter(sources=("policies/*",))):
+        scoped = client.documents()
+    assert scoped["total"] == 1 and scoped["documents"][0]["source"] == "policies/refunds.md"
+    for bad, message in (({"status": "old"}, "status must be one of"),
+                         ({"limit": 0}, "limit must be in 1..5000"),
+                         ({"limit": 5001}, "limit must be in 1..5000"),
+                         ({"offset": -1}, "offset must be 0 or more"),
+                         ({"source": [""]}, "non-empty path patterns")):
+        with pytest.raises(ConfigError, match=message):
+            client.documents(**bad)
+
+
 def test_answer_passes_options_and_either_kind_of_history(fixed_answerer):
     client = as_backend(fixed_answerer)  # the answerer's own searcher comes along
     assert isinstance(client, LocalClient) and client.searcher is fixed_answerer.searcher
@@ -38,6 +69,8 @@ def test_missing_parts_and_bad_values_are_clear_errors(searcher, fixed_answerer)
         LocalClient(searcher=searcher).answer("refunds?")
     with pytest.raises(ConfigError, match="without a searcher"):
         LocalClient(answerer=fixed_answerer).search("refunds")
+    with pytest.raises(ConfigError, match="without a searcher"):
+        LocalClient(answerer=fixed_answerer).documents()
     with pytest.raises(ConfigError, match="k must be"):
         LocalClient(answerer=fixed_answerer).answer("refunds?", k=0)
     with pytest.raises(TypeError, match="expected an AssistantClient"):

@@ -17,7 +17,7 @@ from mcp import Client, StdioServerParameters
 from mcp.server.mcpserver.exceptions import ToolError
 
 from assistant.integrations.client import AssistantClient, LocalClient
-from assistant.integrations.mcp_server import build_mcp
+from assistant.integrations.mcp_server import build_mcp, documents_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def run(coro):
 
 def test_tools_and_their_schemas(searcher, fixed_answerer):
     tools = {t.name: t for t in run(build_mcp(fixed_answerer).list_tools())}
-    assert set(tools) == {"search", "answer"}
+    assert set(tools) == {"search", "documents", "answer"}
     search = tools["search"].input_schema
     assert search["required"] == ["query"]
     assert set(search["properties"]) == {"query", "k", "mode"}
@@ -38,9 +38,12 @@ def test_tools_and_their_schemas(searcher, fixed_answerer):
     assert answer["required"] == ["question"] and set(answer["properties"]) == {
         "question", "k", "adapter"}
     assert tools["answer"].description and tools["search"].description
+    documents = tools["documents"].input_schema
+    assert "required" not in documents and set(documents["properties"]) == {"status", "source"}
+    assert tools["documents"].description.startswith("List the documents the assistant")
     # An index without a model: nothing to answer with, so no answer tool is offered.
     only_search = run(build_mcp(LocalClient(searcher=searcher)).list_tools())
-    assert [t.name for t in only_search] == ["search"]
+    assert [t.name for t in only_search] == ["search", "documents"]
 
 
 def test_search_returns_passages_from_the_real_index(searcher):
@@ -53,6 +56,41 @@ def test_search_returns_passages_from_the_real_index(searcher):
     assert results[0]["source"] == "manuals/sweepbot-x9.pdf" and results[0]["page_index"] == 2
     text = result.content[0].text
     assert text.startswith("[1] manuals/sweepbot-x9.pdf p.2") and "dust filter" in text
+
+
+def test_documents_lists_one_line_per_document(searcher):
+    mcp = build_mcp(searcher)
+    result = run(mcp.call_tool("documents", {}))
+    assert not result.is_error
+    assert result.structured_content == LocalClient(searcher=searcher).documents()
+    assert result.content[0].text.splitlines() == [
+        f'manuals/sweepbot-x9.pdf "sweepbot-x9": current, effective '
+        f'{result.structured_content["documents"][0]["effective_date"]}',  # the PDF's date
+        'policies/refunds.md "Refunds": current, effective date unknown',
+        'support/wifi.md "Wi-Fi setup": current, effective date unknown',
+    ]
+    only = run(mcp.call_tool("documents", {"source": "support/*", "status": "current"}))
+    assert only.content[0].text == 'support/wifi.md "Wi-Fi setup": current, effective date unknown'
+    none = run(mcp.call_tool("documents", {"status": "archived"}))
+    assert none.content[0].text == "No documents matched."
+    assert none.structured_content["total"] == 0
+    with pytest.raises(ToolError, match="Input should be 'current'"):
+        run(mcp.call_tool("documents", {"status": "old"}))
+
+
+def test_documents_text_names_the_successor_and_what_was_left_out():
+    old = {"source": "policies/refunds-2023.md", "title": "Refund Policy (2023)",
+           "status": "archived", "effective_date": "2023-01-01",
+           "superseded_by": "policies/refunds-2025.md"}
+    untitled = {"source": "notes.txt", "title": "", "status": "unknown",
+                "effective_date": None, "superseded_by": None}
+    text = documents_text({"total": 5, "offset": 0, "documents": [old, untitled]})
+    assert text.splitlines() == [
+        'policies/refunds-2023.md "Refund Policy (2023)": archived, effective 2023-01-01, '
+        "superseded by policies/refunds-2025.md",
+        "notes.txt: unknown, effective date unknown",
+        "... and 3 more (narrow the list with status or source)",
+    ]
 
 
 def test_answer_through_the_test_double(fixed_answerer):
@@ -94,10 +132,14 @@ def test_over_the_protocol_backed_by_the_real_http_server(real_server, fixed_ans
             answered = await mcp.call_tool("answer", {"question": "Refund time?", "k": 2})
             missing = await mcp.call_tool("answer", {"question": "Refund time?",
                                                      "adapter": "nope"})
-            return names, found, answered, missing
+            listed = await mcp.call_tool("documents", {"source": "policies/*"})
+            return names, found, answered, missing, listed
 
-    names, found, answered, missing = run(session())
-    assert names == ["answer", "search"]
+    names, found, answered, missing, listed = run(session())
+    assert names == ["answer", "documents", "search"]
+    assert listed.structured_content == client.documents(source="policies/*")
+    assert listed.content[0].text == ('policies/refunds.md "Refunds": current, '
+                                      "effective date unknown")
     assert found.structured_content["results"][0]["source"] == "policies/refunds.md"
     assert fixed_answerer.TEXT in answered.content[0].text
     assert answered.structured_content["model"] == "fixed-test-double"
@@ -120,5 +162,5 @@ def test_run_mcp_serves_over_stdio(index_dir):
             return names, result
 
     names, result = run(session())
-    assert names == ["search"]
+    assert names == ["search", "documents"]
     assert result.structured_content["results"][0]["source"] == "support/wifi.md"

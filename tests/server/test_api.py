@@ -70,7 +70,7 @@ def test_search_and_probes_and_docs(live, settings, services):
         assert ready.json()["model"] == "tiny"
         paths = http.get("/openapi.json").json()["paths"]
         assert {"/v1/answer", "/v1/chat", "/v1/chat/completions", "/v1/search",
-                "/v1/feedback", "/v1/models"} <= set(paths)
+                "/v1/documents", "/v1/feedback", "/v1/models"} <= set(paths)
         assert http.get("/docs").status_code == 200
         page = http.get("/")
         assert page.status_code == 200 and "/static/chat.js" in page.text
@@ -270,3 +270,78 @@ def test_by_default_the_server_extracts_or_declines_without_the_model(live, sett
     r = httpx.post(f"{server.url}/v1/answer", timeout=30,
                    json={"question": "Who pays for replacing a broken product?", "k": 3})
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] > 0, r.text
+
+
+# Two families with an old version each (one archived by its own notice, one superseded
+# by a later effective date) beside a document that has no other version.
+VERSIONED = {
+    "policies/refunds-2023.md": "# Refund Policy (2023)\n\n> ARCHIVED: replaced by the 2025 "
+                                "policy.\n\nEffective: 1 January 2023.\n\nCustomers may "
+                                "request a refund within 14 days.\n",
+    "policies/refunds-2025.md": "# Refund Policy\n\nEffective: 1 April 2025.\n\nReturn any "
+                                "product within 30 days.\n",
+    "policies/shipping-2024.md": "# Shipping Policy\n\nEffective: 1 March 2024.\n\nOrders "
+                                 "ship within five days.\n",
+    "policies/shipping-2025.md": "# Shipping Policy\n\nEffective: 1 March 2025.\n\nOrders "
+                                 "ship within two days.\n",
+    "support/wifi.md": "# Wi-Fi setup\n\nHold the pairing button for five seconds.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def versioned_index(tmp_path_factory, embedder):
+    from index.build import ingest
+
+    root = tmp_path_factory.mktemp("versioned")
+    for name, text in VERSIONED.items():
+        (root / "docs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "docs" / name).write_text(text)
+    ingest([root / "docs"], root / "index", progress=False, embedder=embedder)
+    return root / "index"
+
+
+def test_documents_lists_filters_and_pages(live, settings, services, versioned_index,
+                                           embedder):
+    from index.searcher import Searcher
+
+    searcher = Searcher(versioned_index, embedder=embedder)
+    server = live(create_app(settings(server_index=versioned_index),
+                             services(index_dir=versioned_index, searcher=searcher)))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        def listed(**params) -> dict:
+            r = http.get("/v1/documents", params=params)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        every = listed()
+        assert every["index_version"] == searcher.version
+        assert (every["total"], every["offset"], every["limit"]) == (5, 0, 1000)
+        assert every["documents"] == [d.to_json() for d in searcher.documents()]
+        assert [d["source"] for d in every["documents"]] == sorted(VERSIONED)  # index order
+        by_source = {d["source"]: d for d in every["documents"]}
+        old = by_source["policies/refunds-2023.md"]
+        assert (old["status"], old["effective_date"], old["superseded_by"]) == (
+            "archived", "2023-01-01", "policies/refunds-2025.md")
+
+        def sources(**params) -> list[str]:
+            return [d["source"] for d in listed(**params)["documents"]]
+
+        assert sources(status="current") == ["policies/refunds-2025.md",
+                                             "policies/shipping-2025.md", "support/wifi.md"]
+        assert sources(status="superseded") == ["policies/shipping-2024.md"]
+        assert listed(status="unknown") == {**every, "total": 0, "documents": []}
+        assert sources(source="policies/refunds-*") == ["policies/refunds-2023.md",
+                                                        "policies/refunds-2025.md"]
+        assert sources(source=["support/*", "policies/shipping-2025.md"]) == [
+            "policies/shipping-2025.md", "support/wifi.md"]
+        assert sources(source="policies/*", status="current") == [
+            "policies/refunds-2025.md", "policies/shipping-2025.md"]
+        # pages: ``total`` counts every filtered document, the pages add up to the list
+        pages = [listed(limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+        assert [p["total"] for p in pages] == [5, 5, 5, 5]
+        assert [len(p["documents"]) for p in pages] == [2, 2, 1, 0]
+        assert [d for p in pages for d in p["documents"]] == every["documents"]
+        assert (pages[1]["offset"], pages[1]["limit"]) == (2, 2)
+        current = listed(status="current", limit=1, offset=1)
+        assert current["total"] == 3
+        assert [d["source"] for d in current["documents"]] == ["policies/shipping-2025.md"]

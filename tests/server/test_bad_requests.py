@@ -59,6 +59,37 @@ def test_invalid_bodies_name_the_field(server, path, body, status, field):
     assert error["message"]
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "old"}, "query.status"),
+        ({"status": ""}, "query.status"),
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 5001}, "query.limit"),
+        ({"limit": "many"}, "query.limit"),
+        ({"offset": -1}, "query.offset"),
+        ({"source": ""}, "query.source.0"),
+        ({"source": ["policies/*", " "]}, "query.source.1"),
+    ],
+)
+def test_invalid_document_queries_name_the_field(server, params, field):
+    r = httpx.get(server.url + "/v1/documents", params=params, timeout=10)
+    assert r.status_code == 422, r.text
+    error = error_of(r)
+    assert error["type"] == "validation_error" and error["field"] == field
+    if field == "query.status":  # the message names the statuses there are
+        assert "'current'" in error["message"] and "'archived'" in error["message"]
+
+
+def test_the_documents_statuses_are_the_indexs():
+    from typing import get_args
+
+    from assistant.server.schemas import DocStatus
+    from ingest.versions import STATUSES
+
+    assert get_args(DocStatus) == STATUSES
+
+
 @pytest.mark.parametrize("path", ["/v1/answer", "/v1/chat", "/v1/chat/completions",
                                   "/v1/feedback"])
 def test_malformed_json_is_a_400(server, path):
@@ -113,6 +144,7 @@ def test_missing_index_means_not_ready_then_ready_once_published(
         ("POST", "/v1/chat/completions",
          {"json": {"model": "tiny", "messages": [{"role": "user", "content": "refund?"}]}}),
         ("GET", "/v1/search", {"params": {"q": "refund"}}),
+        ("GET", "/v1/documents", {}),
     ]:
         r = httpx.request(method, server.url + path, timeout=10, **kwargs)
         assert r.status_code == 503, (path, r.text)

@@ -1,7 +1,8 @@
 """Scoped API keys over a real server: an internal document holds a unique secret, and
 nothing a public key gets back ever contains it -- search, answers, streams, OpenAI
 completions, feedback, MCP and the LangChain tool -- also when the question names the
-document, the history smuggles the secret in, or the request asks for that source.
+document, the history smuggles the secret in, or the request asks for that source; the
+document list (``/v1/documents``) does not even name that document.
 (What a client sends itself -- its question, its query -- is echoed back as sent, so the
 requests here name the document but never hold the secret in the question.)
 
@@ -200,6 +201,44 @@ def test_a_request_for_an_internal_source(world):
     assert not any(SECRET in p for p in generator.prompts)
 
 
+def test_documents_list_only_what_the_key_may_see(world):
+    from assistant.server.keystore import KeyStore, Scopes
+
+    url, keys, _, conf = world
+
+    def listed(name: str, **params) -> httpx.Response:
+        return httpx.get(f"{url}/v1/documents", params=params, headers=_h(keys, name),
+                         timeout=30)
+
+    def sources(response: httpx.Response) -> list[str]:
+        assert response.status_code == 200, response.text
+        return [d["source"] for d in response.json()["documents"]]
+
+    everything = sorted({**PUBLIC, **INTERNAL})
+    assert sources(listed("admin")) == everything  # can fail: the secret's document is there
+    public = listed("public")
+    assert sources(public) == sorted([*PUBLIC, "internal/hours.md"])  # its tag lets hours in
+    assert public.json()["total"] == len(PUBLIC) + 1  # counted after the key's filter
+    assert "internal/secret.md" not in public.text
+    assert sources(listed("paths")) == sorted(PUBLIC)
+    paged = listed("paths", limit=2, offset=4)
+    assert sources(paged) == sorted(PUBLIC)[4:] and paged.json()["total"] == len(PUBLIC)
+    # a source pattern outside a source-bounded key: 403 naming the item, as search
+    refused = listed("paths", source=["public/*", "internal/*"])
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "query.source.1"
+    assert sources(listed("paths", source="public/f*.md")) == ["public/faq.md"]
+    # a key that also grants a tag: accepted, and only the visible documents come back
+    assert sources(listed("public", source="internal/*")) == ["internal/hours.md"]
+    assert sources(listed("public", source="internal/secret.md")) == []
+    # the route needs the search action
+    store = KeyStore(conf.keys_db)
+    _, token = store.create("answers-only", Scopes(actions=("answer",)))
+    store.close()
+    denied = httpx.get(f"{url}/v1/documents", headers={"Authorization": f"Bearer {token}"})
+    assert denied.status_code == 403 and "may not search" in denied.json()["error"]["message"]
+    assert httpx.get(f"{url}/v1/documents").status_code == 401
+
+
 def test_actions_adapters_rate_and_revocation(world):
     from assistant.server.keystore import KeyStore
 
@@ -284,16 +323,20 @@ def test_mcp_and_langchain_over_http_see_only_the_keys_scope(world):
                 found = await mcp.call_tool(
                     "search", {"query": "escalation code internal/secret.md", "k": 4})
                 answered = await mcp.call_tool("answer", {"question": QUESTION, "k": 3})
-                return found, answered
+                listed = await mcp.call_tool("documents", {})
+                return found, answered, listed
 
-        found, answered = asyncio.run(session())
+        found, answered, listed = asyncio.run(session())
         tool = make_answer_tool(client, k=3)
         text = str(tool.invoke({"question": QUESTION}))
         docs = AssistantRetriever(backend=client, k=4).invoke("refund escalation code")
-    for result in (found, answered):
+    for result in (found, answered, listed):
         assert not result.is_error
         assert SECRET not in json.dumps(result.model_dump(mode="json"))
     assert len(found.structured_content["results"]) == 4
+    assert "internal/secret.md" not in listed.content[0].text
+    assert "internal/hours.md" in listed.content[0].text
+    assert listed.structured_content["total"] == len(PUBLIC) + 1
     # over passages the stub quotes a visible passage; evidence-first declines (no visible
     # document holds a code) and lists only visible passages as related ones
     shown = "Sources:" if generator.path == "passages" else "Related passages:"
