@@ -67,6 +67,8 @@ def stem(word: str) -> str:
                 return word[:-3] + "y"
             if suffix == "s" and word[-2] in "siu":  # "glass", "plus", "this"
                 return word
+            if suffix == "ly" and (len(word) < 6 or word[-3] == "p"):
+                return word  # "apply", "reply", "early", "supply": no adverbs of "app", "ear"
             return word[: -len(suffix)]
     return word
 

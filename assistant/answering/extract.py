@@ -157,10 +157,16 @@ _WHEN = re.compile(_WHEN_ASKS)
 _AUXILIARIES = ("is|are|was|were|can|could|do|does|did|will|would|should|shall|has|have|"
                 "had|may|might|must")
 
+# "Which date format", "what day type": what is asked is a name, not a date.
+_NOT_A_DATE = r"(?!\s+(?:format|style|type|function|column|field|setting|value)s?\b)"
+
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
         (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
                           r"\b(?:what|which) units? (?:is|are|does|do)\b"),
+        # "From what date do the prices apply?": a date, though it names a price (not
+        # "which date format": a name)
+        (AnswerType.DATE, rf"\b(?:what|which) date\b{_NOT_A_DATE}"),
         (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
                                 r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
                                 r"battery)"),
@@ -199,7 +205,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                           # a phone or fax number: "What number do I fax it to?"
                           r"\b(?:phone|fax|telephone) number\b|"
                           r"\bwhat (?:phone |fax )?number (?:do|should|can|would) (?:i|we|you)\b"),
-        (AnswerType.DATE, _WHEN_ASKS + r"|\b(?:what|which) (?:date|day|year|month)\b"),
+        (AnswerType.DATE,
+         _WHEN_ASKS + rf"|\b(?:what|which) (?:date|day|year|month)\b{_NOT_A_DATE}"),
         (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
         (AnswerType.PLACE, r"^where\b|\bwhere\b"),
         (AnswerType.YESNO, rf"^(?:{_AUXILIARIES})\b"),

@@ -342,6 +342,16 @@ def test_content_terms_and_overlap():
     assert lexical_overlap("manual colour", unit, prefix_weight=1.0) == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("words, same", [
+    (("quickly", "quick"), True), (("weekly", "week"), True), (("monthly", "month"), True),
+    (("apply", "app"), False), (("reply", "rep"), False), (("early", "ear"), False),
+    (("supply", "supp"), False),
+])
+def test_an_adverb_loses_its_ly_but_a_verb_ending_in_ly_keeps_it(words, same):
+    # "From what date do the prices apply?" must not name the Acme "app"
+    assert (term_set(words[0]) == term_set(words[1])) is same
+
+
 def test_embedding_scorer_mixes_cosine_and_overlap_and_embeds_once():
     embedder = BagOfWords()
     units = split_passages(PASSAGES)

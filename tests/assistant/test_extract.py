@@ -43,6 +43,8 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("What suction does the S7 use in Eco mode?", AnswerType.MEASURE),  # in Pa
     ("What noise level does the X9 Pro make on Quiet?", AnswerType.MEASURE),  # in dB
     ("What suction mode does the robot use by default?", AnswerType.OTHER),  # a mode's name
+    ("From what date do the Acme Care prices apply?", AnswerType.DATE),  # not a price
+    ("Which date format does COPY use by default?", AnswerType.OTHER),
     ("How many days do I have to return it?", AnswerType.DURATION),
     ("How much does Premium cost per month?", AnswerType.AMOUNT),
     ("What does the SweepBot S7 cost in France?", AnswerType.AMOUNT),
