@@ -7,12 +7,15 @@ the environment call ``get_settings.cache_clear()`` afterwards. Nothing is read 
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -122,5 +125,30 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Return the process-wide ``Settings``, read from the environment on first call."""
-    return Settings()
+    """Return the process-wide ``Settings``, read from the environment on first call.
+
+    Raises ``ConfigError`` naming each ``ASSISTANT_*`` variable whose value is unusable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [_problem(e) for e in exc.errors()]
+        raise ConfigError(f"bad setting: {'; '.join(problems)}") from None
+    except SettingsError as exc:  # a list or table setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = _env_name((found.group(1),)) if found else "an ASSISTANT_* variable"
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise ConfigError(f"bad setting: {name} is not valid JSON{cause}; lists and tables "
+                          "are given as JSON, e.g. '[\"a\", \"b\"]' or '{\"name\": "
+                          "\"/path\"}'") from None
+
+
+def _env_name(loc: tuple) -> str:
+    name = f"{Settings.model_config['env_prefix']}{str(loc[0]).upper()}"
+    return name + "".join(f"[{part!r}]" for part in loc[1:])
+
+
+def _problem(error: dict) -> str:
+    loc = tuple(error.get("loc") or ("?",))
+    shown = "" if "key" in str(loc[0]) else f" (got {error.get('input')!r})"  # no secrets
+    return f"{_env_name(loc)}: {error['msg']}{shown}"

@@ -87,8 +87,11 @@ def load_questions(config: QuestionsConfig) -> list[EvalQuestion]:
 
 
 def _qa(config: QuestionsConfig) -> list[EvalQuestion]:
-    from finetune.sources import read_qa
+    from finetune.sources import SPLITS, read_qa
 
+    if config.split is not None and config.split not in SPLITS:
+        raise EvalConfigError(f"[questions] split must be one of {', '.join(SPLITS)}, got "
+                              f"{config.split!r}")
     records, problems = read_qa(config.path, split=config.split)
     for line, reason in problems[:10]:
         logger.warning("%s line %d skipped: %s", config.path, line, reason)

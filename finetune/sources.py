@@ -113,7 +113,7 @@ def _jsonl_rows(raw: bytes, path: Path) -> tuple[list[tuple[int, dict]], list[Pr
         try:
             row = json.loads(text)
         except json.JSONDecodeError as exc:
-            problems.append((number, f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            problems.append((number, f"invalid JSON ({exc.msg}: column {exc.colno})"))
             continue
         if not isinstance(row, dict):
             problems.append((number, f"expected a JSON object, got {type(row).__name__}"))

@@ -58,7 +58,7 @@ class IngestConfig:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        if self.lock_timeout < 0:
+        if not self.lock_timeout >= 0:  # NaN too
             raise ConfigError(f"lock_timeout must be >= 0 seconds, got {self.lock_timeout}")
 
 
@@ -155,6 +155,8 @@ def ingest(
     report = IngestReport()
     clock = time.perf_counter()
     entries, skipped = discover(list(paths), config.discover)
+    if not entries and not skipped:
+        raise ConfigError(f"nothing to ingest: no files under {_names(paths)}")
     report.skipped.extend(skipped)
     rules = MetadataRules.load(config.metadata) if config.metadata is not None else None
     embedder = embedder or Embedder(config.embedder)
@@ -164,6 +166,15 @@ def ingest(
         index_dir, embedder.info, vector_config=config.vectors, lock_timeout=config.lock_timeout
     ) as writer:
         previous = writer.previous_documents()
+        # A file still there that was skipped (too large, unreadable, a broken link, a
+        # folder that cannot be listed) keeps what was indexed of it, as one that fails
+        # to parse does.
+        held = _held(skipped, previous, {e.source for e in entries})
+        if not entries and previous and not held:
+            raise ConfigError(
+                f"no document to index under {_names(paths)}: this ingest would remove all "
+                f"{len(previous)} documents of index {index_dir}; check the paths (an empty "
+                "or unmounted folder?), or delete the index directory to start over")
         if rules is None and (stored := writer.previous_metadata_rules()) is not None:
             rules = MetadataRules.from_json(stored)
             logger.info("metadata rules of the live version reused (%s)", rules.origin)
@@ -202,40 +213,39 @@ def ingest(
             report.seconds["embed"] = time.perf_counter() - clock
 
         by_source = {e.source: e for e in entries}
-        failed_kept = set()
+        failed_kept = set(held)
         for skip in failed:
             report.skipped.append(skip)
             if skip.source in previous:  # keep what we had rather than lose the document
-                kept.append(by_source[skip.source])
                 failed_kept.add(skip.source)
-                report.unchanged.append(skip.source)
+        kept_sources = [e.source for e in kept] + sorted(failed_kept)
+        report.unchanged.extend(sorted(failed_kept))
 
         clock = time.perf_counter()
         infos: dict[str, VersionInfo | None] = {}
         titles: dict[str, str] = {}
-        for entry in kept:
-            record = previous[entry.source]
+        for source in kept_sources:
+            record = previous[source]
             info = record.version_info
-            if entry.source not in failed_kept and (info is None or info.format < INFO_FORMAT):
-                info = _reread(entry, report) or info  # indexed before versions were read
-            infos[entry.source], titles[entry.source] = info, record.title
+            if source not in failed_kept and (info is None or info.format < INFO_FORMAT):
+                info = _reread(by_source[source], report) or info  # read before versions were
+            infos[source], titles[source] = info, record.title
         for item in parsed:
             info = item.document.version_info or _reread(item.entry, report)  # Ray drops it
             infos[item.entry.source], titles[item.entry.source] = info, item.document.title
             report.warnings.extend(f"{item.entry.source}: {p}" for p in (info.problems if info
                                                                           else ()))
         resolutions = _resolve(infos, titles, rules, report)
-        for entry in kept:
-            old = previous[entry.source]
+        for source in kept_sources:
+            old = previous[source]
             new = dataclasses.replace(
-                old, version_info=infos[entry.source],
-                access=_access(rules, entry.source),
+                old, version_info=infos[source], access=_access(rules, source),
             )
-            resolution = resolutions.get(entry.source)
+            resolution = resolutions.get(source)
             new = _resolved(new, resolution) if resolution else new
-            writer.keep_document(entry.source, new)
+            writer.keep_document(source, new)
             if (change := _changes(old, new)) and old.version_info is not None:
-                report.status_changed.append(f"{entry.source}: {change}")
+                report.status_changed.append(f"{source}: {change}")
         report.seconds["versions"] = time.perf_counter() - clock
         offset = 0
         for item in parsed:
@@ -249,7 +259,7 @@ def ingest(
                 item.entry.source
             )
         report.chunks_embedded = offset
-        seen = {e.source for e in entries}
+        seen = {e.source for e in entries} | set(held)
         report.removed = sorted(s for s in previous if s not in seen)
 
         writer.metadata_rules = rules.to_json() if rules is not None else None
@@ -259,6 +269,24 @@ def ingest(
     report.version = manifest.version
     report.chunks_total = manifest.n_chunks
     return report
+
+
+def _held(skipped: Sequence[Skipped], previous: Mapping[str, DocRecord],
+          found: set[str]) -> list[str]:
+    """The previous documents that discovery skipped (a file too large or unreadable, a
+    broken link, a folder that cannot be listed) but that are not gone: kept as they
+    were. A duplicate keeps nothing: its file is indexed under another name."""
+    held: set[str] = set()
+    for skip in skipped:
+        if skip.kind == "file" and skip.source in previous:
+            held.add(skip.source)
+        elif skip.kind == "directory":
+            held.update(s for s in previous if s.startswith(skip.source + "/"))
+    return sorted(held - found)
+
+
+def _names(paths: Sequence[Path]) -> str:
+    return ", ".join(str(p) for p in paths)
 
 
 def _reread(entry: FileEntry, report: IngestReport) -> VersionInfo | None:

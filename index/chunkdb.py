@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import IndexMismatchError
 from index.records import DocRecord
 from ingest.records import Chunk
 from ingest.versions import VersionInfo
@@ -175,7 +176,8 @@ class ChunkDB:
 
     The file never changes once published, so it is opened ``immutable`` (no locking,
     no journal) through one connection guarded by a lock. The open connection keeps
-    working even after the version is pruned from disk.
+    working even after the version is pruned from disk. Raises ``FileNotFoundError`` for a
+    missing file, ``IndexMismatchError`` for one that is not a chunk database.
     """
 
     def __init__(self, path: Path) -> None:
@@ -186,6 +188,13 @@ class ChunkDB:
         self._conn = sqlite3.connect(
             f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
+        try:
+            self._conn.execute("SELECT 1 FROM documents LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:  # damaged, or some other file
+            self._conn.close()
+            raise IndexMismatchError(
+                f"{path}: not an index's chunk database ({exc}); this index version is "
+                "damaged: ingest into a new index directory") from exc
         self._docs: dict[str, DocRecord] | None = None
 
     def close(self) -> None:

@@ -32,7 +32,7 @@ from core.artifacts import (
     VersionStore,
     write_atomic,
 )
-from core.errors import IndexLockedError
+from core.errors import IndexLockedError, IndexNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +92,24 @@ class IndexStore:
         return lock
 
     def current(self) -> str | None:
-        """The live version's name, or None when nothing was ever published."""
+        """The live version's name, or None when nothing was ever published.
+
+        Raises ``IndexNotFoundError`` when ``root`` is not a directory or ``CURRENT``
+        cannot be read or names no version (a damaged index: nothing is changed)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexNotFoundError(f"{self.root} is a file, not an index directory")
         try:
             name = self.current_path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexNotFoundError(f"index {self.root}: cannot read {CURRENT_FILE} ({exc})"
+                                     ) from exc
         if VERSION_FORMAT.number(name) is None:
-            raise ValueError(f"{self.current_path} names no valid version: {name!r}")
+            raise IndexNotFoundError(
+                f"index {self.root}: {self.current_path} names no valid version ({name!r}); "
+                f"write the name of a version under {self.versions_dir} into it, or "
+                "re-create the index")
         return name
 
     def version_dir(self, name: str) -> Path:

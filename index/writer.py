@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.artifacts import StoreLock
+from core.errors import ConfigError
 from index.analysis import TermCounts, Vocabulary
 from index.bm25 import BM25Config, BM25Index
 from index.carry import LiveVersion, VectorPart, assemble_vectors
@@ -87,12 +88,19 @@ class IndexWriter:
         ``None`` configs reuse the live version's (defaults for a new index). Raises
         ``IndexLockedError`` if another writer holds the lock after ``lock_timeout``
         seconds, ``IndexMismatchError`` if the live version was built by another
-        embedder, ``ConfigError`` for a GPU request without a GPU.
+        embedder, ``ConfigError`` for a GPU request without a GPU or an ``index_dir`` that
+        cannot be a directory, ``IndexNotFoundError`` for a damaged ``CURRENT``.
         """
         if not 0 <= keep_versions <= 1000:
             raise ValueError(f"keep_versions must be in 0..1000, got {keep_versions}")
         store = IndexStore(Path(index_dir))
-        store.root.mkdir(parents=True, exist_ok=True)
+        if store.root.exists() and not store.root.is_dir():
+            raise ConfigError(f"{store.root} is a file, not an index directory")
+        try:
+            store.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file above it, no permission
+            raise ConfigError(f"cannot use {store.root} as an index directory: "
+                              f"{exc.strerror or exc}") from exc
         lock = store.acquire_lock(lock_timeout)
         try:
             store.clean_leftovers()

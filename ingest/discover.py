@@ -42,10 +42,16 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file or directory left out of ingestion, and why."""
+    """A file or directory left out of ingestion, and why.
+
+    ``kind`` says what an index keeps of what was indexed there before: ``file`` (the
+    document named ``source``), ``directory`` (the documents under ``source/``) or
+    ``duplicate`` (nothing: the file is indexed under another name).
+    """
 
     source: str
     reason: str
+    kind: str = "file"
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,9 @@ class _Walker:
     walked: dict[str, str] = field(default_factory=dict)  # real dir -> source it was walked as
     deferred: list[tuple[Path, str, frozenset[str]]] = field(default_factory=list)
 
-    def skip(self, source: str, reason: str) -> None:
+    def skip(self, source: str, reason: str, kind: str = "file") -> None:
         logger.debug("skipping %s: %s", source, reason)
-        self.skipped.append(Skipped(source, reason))
+        self.skipped.append(Skipped(source, reason, kind))
 
     def walk_root(self, root: Path) -> None:
         self.deferred = [(root, "", frozenset())]
@@ -131,7 +137,8 @@ class _Walker:
             label = prefix or str(directory)
             real = os.path.realpath(directory)
             if real in self.walked:
-                self.skip(label, f"duplicate of '{self.walked[real]}' (directory already included)")
+                self.skip(label, f"duplicate of '{self.walked[real]}' (directory already included)",
+                          "duplicate")
                 continue
             self.walked[real] = label
             ancestors = ancestors | {real}
@@ -139,7 +146,7 @@ class _Walker:
                 with os.scandir(directory) as it:
                     children = sorted(it, key=lambda e: e.name)
             except OSError as exc:
-                self.skip(label, f"cannot list directory ({exc.strerror or exc})")
+                self.skip(label, f"cannot list directory ({exc.strerror or exc})", "directory")
                 continue
             subdirs = []
             for child in children:
@@ -165,7 +172,8 @@ class _Walker:
             return
         if stat.S_ISDIR(st.st_mode):
             if os.path.realpath(path) in ancestors:
-                self.skip(source, "symlink loop (points to a directory that contains it)")
+                self.skip(source, "symlink loop (points to a directory that contains it)",
+                          "directory")
             else:
                 self.deferred.append((path, source, ancestors))
             return
@@ -213,12 +221,13 @@ def _dedupe(candidates: list[_Candidate], skipped: list[Skipped]) -> list[FileEn
         source = cand.entry.source
         if cand.real in by_real:
             first = by_real[cand.real].entry.source
-            skipped.append(Skipped(source, f"duplicate of '{first}' (same file by another path)"))
+            skipped.append(Skipped(source, f"duplicate of '{first}' (same file by another path)",
+                                   "duplicate"))
         elif source in by_source:
             other = by_source[source].entry.path
             skipped.append(Skipped(
                 source, f"another file ({other}) already has this source name; "
-                "ingest the two roots separately",
+                "ingest the two roots separately", "duplicate",
             ))
         else:
             by_real[cand.real] = by_source[source] = cand

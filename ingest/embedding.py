@@ -195,7 +195,7 @@ class Embedder:
             raise ConfigError(f"embedder.{exc}") from exc
         try:
             self.model: SentenceTransformer = SentenceTransformer(path, device=device)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a folder that holds no model
             raise ConfigError(f"cannot load embedder {self.config.model!r}: {exc}") from exc
         # sentence-transformers 6 renamed the method; keep working on 5.x as well.
         get_dim = getattr(self.model, "get_embedding_dimension", None)

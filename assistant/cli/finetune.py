@@ -60,12 +60,17 @@ def _pubmedqa_config(args: argparse.Namespace):
 
 def read_records(args: argparse.Namespace) -> list:
     """The Q&A records of ``--data`` in ``--split``; skipped lines are reported on stderr
-    with their line numbers."""
-    from finetune import read_qa
+    with their line numbers. Raises ``DatasetError`` when none is left (before any model
+    is loaded)."""
+    from finetune import DatasetError, read_qa
 
     records, problems = read_qa(Path(args.data), split=None if args.split == "all" else args.split)
     for line, reason in problems:
         print(f"{args.data}:{line}: skipped: {reason}", file=sys.stderr)
+    if not records:
+        split = "" if args.split == "all" else f" of split {args.split!r}"
+        raise DatasetError(f"{args.data}: no Q&A record{split} to train on"
+                           f"{f' ({len(problems)} lines skipped)' if problems else ''}")
     return records
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -139,6 +141,17 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _megabytes(text: str) -> float:
+    """``--max-file-mb``: a finite number above 0 (argparse reports anything else)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of megabytes above 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="Retrieval-augmented assistant over your own documents."
@@ -157,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="embedding batch size")
     p.add_argument("--chunk-tokens", type=int, default=192, help="chunk size in embedder tokens")
     p.add_argument("--overlap-tokens", type=int, default=32, help="overlap in embedder tokens")
-    p.add_argument("--max-file-mb", type=float, default=50.0, help="skip files larger than this")
+    p.add_argument("--max-file-mb", type=_megabytes, default=50.0,
+                   help="skip files larger than this")
     p.add_argument("--vector-index", choices=["flat", "hnsw", "ivf"], default=None,
                    help="vector index kind (default: keep the index's, flat for a new one)")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto",
@@ -226,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_libraries()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a reader that left fails here, not at exit
+        return code
     except (ConfigError, IndexNotFoundError) as exc:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -236,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("assistant: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output left (`assistant index docs | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_FAIL
 
 
 def _quiet_libraries() -> None:

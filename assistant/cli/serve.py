@@ -136,6 +136,17 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """``--port``: an integer in 0..65535 (argparse reports anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number in 0..65535, got {text!r}")
+    return value
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``ask``, ``serve``, ``feedback`` and ``mcp`` on the main parser."""
     model = argparse.ArgumentParser(add_help=False)
@@ -158,7 +169,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", parents=[model], help="HTTP API, chat page, OpenAI endpoint")
     p.add_argument("--index", required=True)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--keys", metavar="FILE",
                    help="API key store (default: ASSISTANT_SERVER_KEYS_DB or "
                         "$ASSISTANT_HOME/keys.sqlite); see `assistant keys`")

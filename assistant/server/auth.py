@@ -44,12 +44,13 @@ class Auth:
     """The server's keys: the store (read-only), the environment's, and the rate limits.
 
     Raises ``ConfigError`` for unusable environment keys (empty, surrounding spaces) or
-    an unreadable key file.
+    an unreadable key file, ``KeyStoreError`` for a key store path that is not one.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.env = EnvKeys(settings.server_api_keys, settings.server_api_keys_file)
         self.store = KeyStore(settings.keys_db, read_only=True)
+        self.store.check()  # a path that is no key store fails at startup, not per request
         self.rates = RateLimiter()
         self._visible: dict[tuple[str, AccessFilter], frozenset[str]] = {}
         self._lock = threading.Lock()

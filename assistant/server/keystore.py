@@ -192,9 +192,18 @@ class KeyStore:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    def check(self) -> None:
+        """Open the store now, so that a path that is not a key store (a directory, a
+        file of another kind, a newer schema) fails here with ``KeyStoreError`` rather
+        than on a request. A missing file is fine when read-only: it holds no keys."""
+        with self._lock:
+            self._conn()
+
     def _conn(self) -> sqlite3.Connection | None:
         if self._db is not None:
             return self._db
+        if self.path.is_dir():
+            raise KeyStoreError(f"{self.path}: a directory, not a key store file")
         if self.read_only and not self.path.is_file():
             return None
         try:
@@ -202,7 +211,11 @@ class KeyStore:
                 db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                      check_same_thread=False, isolation_level=None)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:  # a file where its folder should be; no permission
+                    raise KeyStoreError(f"{self.path}: cannot create its folder "
+                                        f"({exc.strerror or exc})") from exc
                 db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

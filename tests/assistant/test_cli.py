@@ -89,6 +89,38 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "lots"])
+def test_a_bad_max_file_size_is_a_usage_error(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["ingest", str(tmp_path), "--index", str(tmp_path / "i"), "--max-file-mb", value])
+    assert exc.value.code == 2
+    assert f"--max-file-mb: must be a number of megabytes above 0, got '{value}'" in (
+        capsys.readouterr().err)
+
+
+def test_training_data_with_no_record_stops_before_any_model_loads(tmp_path, capsys):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "broken\nnot json\n')
+    code = main(["finetune", "--data", str(data), "--mode", "closed-book", "--name", "t",
+                 "--model", str(tmp_path / "no-such-model")])
+    err = capsys.readouterr().err
+    assert code == 1 and "no such" not in err.lower()  # the model was never looked for
+    assert "qa.jsonl:2: skipped: invalid JSON (Expecting value: column 1)" in err
+    assert "no Q&A record of split 'train' to train on (2 lines skipped)" in err
+
+
+def test_a_reader_that_leaves_early_is_no_traceback(indexed):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli.main", "index", "docs", "--index",
+         str(indexed / "index")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+    proc.stdout.close()  # before it prints anything (`assistant index docs | head -0`)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_console_script_runs_as_a_process(indexed):
     proc = subprocess.run(
         [sys.executable, "-m", "assistant.cli.main", "search", "refund", "--index",

@@ -390,6 +390,16 @@ def test_scifact_claims_become_yes_no_questions(tmp_path):
     assert qs[2].sources == () and qs[2].contexts[0].text == "First. Second one."
 
 
+def test_an_unknown_question_split_is_a_config_error(tmp_path):
+    from eval.config import QuestionsConfig
+    from eval.questions import load_questions
+
+    questions = tmp_path / "qa.jsonl"
+    questions.write_text(json.dumps({"question": "Q?", "answer": "A", "split": "test"}) + "\n")
+    with pytest.raises(EvalConfigError, match=r"\[questions\] split must be one of .*'tset'"):
+        load_questions(QuestionsConfig(format="qa", path=questions, split="tset"))
+
+
 def test_citations_can_be_checked_with_another_embedder_than_the_corpus(world, tmp_path,
                                                                         embedder):
     from types import SimpleNamespace

@@ -30,6 +30,39 @@ def test_missing_index_says_how_to_make_one(tmp_path):
             Searcher(path)
 
 
+@pytest.mark.parametrize("current", [b"", b"../../etc\n", b"\xff\xfe garbage"])
+def test_a_damaged_current_is_a_clear_error_that_changes_nothing(index_dir, current):
+    write_corpus(index_dir)
+    (index_dir / "CURRENT").write_bytes(current)
+    for open_it in (lambda: Searcher(index_dir, embedder=EMBED),
+                    lambda: IndexWriter.open(index_dir, INFO)):
+        with pytest.raises(IndexNotFoundError, match=r"index .*CURRENT"):
+            open_it()
+    assert (index_dir / "CURRENT").read_bytes() == current
+    assert [p.name for p in (index_dir / "versions").iterdir()] == ["v000001"]
+
+
+def test_an_index_path_that_is_a_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text("# not an index\n")
+    with pytest.raises(IndexNotFoundError, match="is a file, not an index directory"):
+        Searcher(path, embedder=EMBED)
+    with pytest.raises(ConfigError, match="is a file, not an index directory"):
+        IndexWriter.open(path, INFO)
+    with pytest.raises(ConfigError, match="cannot use .* as an index directory"):
+        IndexWriter.open(path / "index", INFO)
+    assert path.read_text() == "# not an index\n"
+
+
+def test_a_damaged_chunk_database_is_a_clear_error(index_dir):
+    write_corpus(index_dir)
+    (index_dir / "versions" / "v000001" / "chunks.sqlite").write_bytes(b"garbage")
+    with pytest.raises(IndexMismatchError, match="not an index's chunk database"):
+        Searcher(index_dir, embedder=EMBED)
+    with pytest.raises(IndexMismatchError, match="not an index's chunk database"):
+        IndexWriter.open(index_dir, INFO)
+
+
 @pytest.mark.parametrize("k", [0, 1001, -3, 2.5, "5", True])
 def test_bad_k(searcher, k):
     with pytest.raises(ConfigError, match=r"k must be an integer in 1\.\.1000"):

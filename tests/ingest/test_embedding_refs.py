@@ -42,3 +42,9 @@ def test_cuda_without_a_gpu_names_the_field():
 def test_an_unknown_device_is_refused_by_the_config():
     with pytest.raises(ConfigError, match=r"embedder\.device must be"):
         EmbedderConfig(device="mps")
+
+
+def test_a_folder_that_holds_no_model_is_a_config_error(tmp_path):
+    (tmp_path / "notes.md").write_text("# not a model\n")
+    with pytest.raises(ConfigError, match=r"cannot load embedder .*(model|config)"):
+        Embedder(EmbedderConfig(model=str(tmp_path)))

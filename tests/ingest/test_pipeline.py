@@ -15,6 +15,7 @@ from core.errors import ConfigError, IndexLockedError, IndexMismatchError
 from index.build import IngestConfig, ingest
 from index.searcher import Searcher
 from ingest.chunking import Chunker, ChunkerConfig
+from ingest.discover import DiscoverConfig
 from ingest.records import Document, Section
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,6 +121,55 @@ def test_a_file_that_breaks_keeps_its_previous_version(tmp_path, embedder):
     assert [s.source for s in report.skipped] == ["shipping.txt"]
     hit = Searcher(index, embedder=embedder).search("express shipping cost", k=1, mode="bm25")
     assert hit[0].source == "shipping.txt" and "$19" in hit[0].text
+
+
+def test_a_file_skipped_before_parsing_keeps_its_previous_version(tmp_path, embedder,
+                                                                  monkeypatch):
+    # Too large now, or in a folder that cannot be listed: the files are still there, so
+    # the index keeps them, as it keeps a file that fails to parse.
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write_corpus(docs)
+    ingest([docs], index, progress=False, embedder=embedder)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "policies":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    small = IngestConfig(discover=DiscoverConfig(max_file_bytes=300))
+    report = ingest([docs], index, small, progress=False, embedder=embedder)
+    assert {s.source: s.reason.split(" (")[0] for s in report.skipped} == {
+        "faq.html": "file too large", "policies": "cannot list directory"}
+    assert report.removed == [] and report.exit_code == 3
+    assert sorted(report.unchanged) == ["faq.html", "policies/refunds.md", "shipping.txt"]
+    searcher = Searcher(index, embedder=embedder)
+    assert searcher.search("battery mAh", k=1, mode="bm25")[0].source == "faq.html"
+    assert searcher.search("refund window", k=1, mode="bm25")[0].source == "policies/refunds.md"
+
+
+def test_a_path_with_nothing_to_index_changes_nothing(tmp_path, embedder):
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write_corpus(docs)
+    first = ingest([docs], index, progress=False, embedder=embedder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="nothing to ingest: no files under .*empty"):
+        ingest([tmp_path / "empty"], index, progress=False, embedder=embedder)
+    with pytest.raises(ConfigError, match="nothing to ingest"):
+        ingest([tmp_path / "empty"], tmp_path / "new", progress=False, embedder=embedder)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(ConfigError, match="would remove all 3 documents"):
+        ingest([tmp_path / "other"], index, progress=False, embedder=embedder)
+    searcher = Searcher(index, embedder=embedder)
+    assert searcher.version == first.version and searcher.info()["n_docs"] == 3
+
+
+def test_a_nan_wait_is_a_config_error():
+    with pytest.raises(ConfigError, match="lock_timeout must be >= 0 seconds, got nan"):
+        IngestConfig(lock_timeout=float("nan"))
 
 
 def test_other_embedder_on_existing_index_is_a_clear_error(tmp_path, embedder):

@@ -92,6 +92,28 @@ def test_serve_refuses_an_open_non_loopback_address(tmp_path, capsys, index_dir,
                                server_api_keys=["env-key"]))
 
 
+def test_a_key_store_path_that_is_not_one_stops_serve_at_startup(tmp_path, capsys, index_dir,
+                                                                 monkeypatch):
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a key store\n")
+    for keys, message in ((notes, "not a key store"), (tmp_path, "a directory, not a key store")):
+        assert main(["serve", "--index", str(index_dir), "--keys", str(keys)]) == 1
+        assert message in capsys.readouterr().err
+        assert main(["keys", "list", "--keys", str(keys)]) == 1
+        assert message in capsys.readouterr().err
+    assert main(["keys", "create", "w", "--keys", str(notes / "keys.sqlite")]) == 1
+    assert "cannot create its folder" in capsys.readouterr().err
+    assert started == [] and notes.read_text() == "not a key store\n"
+    with pytest.raises(SystemExit) as exc:  # argparse: before anything starts
+        main(["serve", "--index", str(index_dir), "--port", "70000"])
+    assert exc.value.code == 2 and started == []
+    assert "--port: must be a port number in 0..65535" in capsys.readouterr().err
+
+
 def test_keys_from_the_environment_and_a_key_file(live, settings, services, tmp_path):
     keyfile = tmp_path / "keys.txt"
     keyfile.write_text("# one key a line\nfile-key-1\n\nfile-key-2\n")
