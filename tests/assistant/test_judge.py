@@ -148,7 +148,7 @@ def test_the_setting_gives_built_answerers_a_judge(searcher, embedder, judge_dir
         assert built.judge.model_name == str(judge_dir) and built.judge.min_p == 0.7
         monkeypatch.setenv("ASSISTANT_ANSWER_UNIT_JUDGE_MIN_P", "2")
         get_settings.cache_clear()
-        with pytest.raises(ValueError, match="answer_unit_judge_min_p"):
+        with pytest.raises(ConfigError, match="ASSISTANT_ANSWER_UNIT_JUDGE_MIN_P"):
             get_settings()
     finally:
         monkeypatch.delenv("ASSISTANT_ANSWER_UNIT_JUDGE")
