@@ -1159,6 +1159,10 @@ def extract(
             if not old:
                 return found
             stale = found
+    if "default" in required:
+        found = _definition_default(question, [*listed, *pool], answer_type, terms)
+        if found is not None:
+            return found
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     facts = facts or PoolFacts.of(pool)
     conditions = _conditions(question)
@@ -1397,6 +1401,46 @@ def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
+# A setting named by its identifier ("temp_buffers"), not one the question sets itself
+# ("With wal_level=minimal, ...").
+_IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\s*=)")
+# "The default is eight megabytes (8MB).", "The default setting is -1, which ...": the
+# value, not a remark ("The default is usually a reasonable choice").
+_DEFAULT_VALUE = re.compile(
+    r"\bdefault(?: value| setting)? is\s+(?!(?:usually|generally|normally|often|a|an|the|to|"
+    r"that|not|set|chosen|determined|based|computed)\b)(.+?)(?=[.;]\s|[.;]?$|,\s+(?:which|"
+    r"but|and|so)\b)", re.I)
+
+
+def _definition_default(question: str, units: Sequence[EvidenceUnit],
+                        answer_type: AnswerType, terms: Sequence[str]) -> Extraction | None:
+    """The default of a setting the question names by its identifier, from the
+    definition under that setting's own heading ("temp_buffers (integer)": "The default is
+    eight megabytes (8MB)."): "How big is the per-session temp_buffers pool for temporary
+    tables unless I change it?" shares few words with that sentence, but the heading
+    says whose default it is. A current document's first; the heading is shown before
+    the sentence. None when no unit of ``units`` is such a definition."""
+    asked = {m.group(0) for m in _IDENTIFIER.finditer(question)}
+    if not asked:
+        return None
+    stale: Extraction | None = None
+    for unit in units:
+        heading = unit.heading[-1] if unit.heading else ""
+        if re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold() not in asked:
+            continue
+        m = _DEFAULT_VALUE.search(unit.text)
+        if m is None:
+            continue
+        have = term_set(unit.text) | term_set(unit.path)
+        found = _taken(answer_type, unit, m.start(1), m.end(1),
+                       f"the default '{m.group(1)}' stated under the heading '{heading}'",
+                       terms, have)
+        if not found.text.startswith(heading):  # not led by it already ("This parameter")
+            found = replace(found, text=f"{heading}: {found.text}")
+        if not unit.stale:
+            return found
+        stale = stale or found
+    return stale
 
 
 def _default_beside(question: str, subject: EvidenceUnit, have: set[str],

@@ -1155,3 +1155,30 @@ def test_a_window_does_not_end_on_an_examples_arrow():
 def test_a_span_stating_the_opposite_bound_does_not_answer(question, text, span):
     found = extract(question, [unit(text, "Accounts")])
     assert (found and found.span) == span
+
+
+def test_a_default_is_read_from_the_definition_under_the_named_settings_heading():
+    path = "20.4. Resource Consumption > 20.4.1. Memory > temp_buffers (integer)"
+    says = unit("Sets the maximum amount of memory used for temporary buffers within each "
+                "database session.", path)
+    default = unit("The default is eight megabytes (8MB).", path)
+    other = unit("The default is 64 megabytes (64MB).",
+                 "20.4. Resource Consumption > 20.4.1. Memory > work_mem (integer)")
+    # few of the question's words are in the definition: its heading says whose it is
+    question = ("How big is the per-session temp_buffers pool for temporary tables unless I "
+                "change it?")
+    got = extract(question, [other, says], pool=[other, says, default])
+    assert got is not None and got.span == "eight megabytes (8MB)" and got.unit is default
+    assert got.text == "temp_buffers (integer): The default is **eight megabytes (8MB)**."
+    assert extract("How big is the temp_buffers pool?", [other, says]) is None  # no default asked
+    # a setting the question sets is a condition, not what it asks the default of
+    assert extract("With temp_buffers=16MB, how big is a session's pool unless I change "
+                   "work_mem?", [default]) is None
+    # a remark about the default is no value
+    remark = unit("The default is usually a reasonable choice.",
+                  "20.3. SSL > ssl_ciphers (string)")
+    assert extract("Which cipher list is offered if ssl_ciphers is left at its default?",
+                   [remark]) is None
+    # a current definition before a superseded one
+    old = unit("The default is four megabytes (4MB).", path, status="superseded")
+    assert extract(question, [old, default]).span == "eight megabytes (8MB)"
