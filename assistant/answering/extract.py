@@ -1402,39 +1402,59 @@ def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
 # A setting named by its identifier ("temp_buffers"), not one the question sets itself
-# ("With wal_level=minimal, ...").
+# ("With wal_level=minimal, ..."); a command's option ("--checkpoint").
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\s*=)")
-# "The default is eight megabytes (8MB).", "The default setting is -1, which ...": the
-# value, not a remark ("The default is usually a reasonable choice").
-_DEFAULT_VALUE = re.compile(
-    r"\bdefault(?: value| setting)? is\s+(?!(?:usually|generally|normally|often|a|an|the|to|"
-    r"that|not|set|chosen|determined|based|computed)\b)(.+?)(?=[.;]\s|[.;]?$|,\s+(?:which|"
-    r"but|and|so)\b)", re.I)
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]\b")
+# A default's value as a definition states it: "The default is eight megabytes (8MB).",
+# "The default setting is -1, which ...", "on, off and try (the default)", "VOLATILE is the
+# default if ..."; not a remark ("The default is usually a reasonable choice") or a
+# condition ("if the default value is volatile, ...").
+_DEFAULT_VALUE = (
+    re.compile(r"(?<!\bif the )(?<!\bwhen the )\bdefault(?: value| setting)? is\s+"
+               r"(?!(?:usually|generally|normally|often|a|an|the|to|that|not|set|chosen|"
+               r"determined|based|computed)\b)(.+?)(?=[.;]\s|[.;]?$|,\s+(?:which|but|and|"
+               r"so)\b)", re.I),
+    re.compile(r"(?<![\w'-])((?!(?:which|that|this|it|what)\b)[\w.'+-]+)\s+\(the default\)",
+               re.I),
+    re.compile(r"(?:^|[.;:]\s+)((?!(?:which|that|this|it|what)\b)[\w.'+-]+) is the default\b",
+               re.I),
+)
 
 
 def _definition_default(question: str, units: Sequence[EvidenceUnit],
                         answer_type: AnswerType, terms: Sequence[str]) -> Extraction | None:
-    """The default of a setting the question names by its identifier, from the
-    definition under that setting's own heading ("temp_buffers (integer)": "The default is
-    eight megabytes (8MB)."): "How big is the per-session temp_buffers pool for temporary
-    tables unless I change it?" shares few words with that sentence, but the heading
-    says whose default it is. A current document's first; the heading is shown before
-    the sentence. None when no unit of ``units`` is such a definition."""
-    asked = {m.group(0) for m in _IDENTIFIER.finditer(question)}
-    if not asked:
+    """The default of a setting or option the question names, from its definition: a
+    unit under that setting's own heading ("temp_buffers (integer)": "The default is
+    eight megabytes (8MB)."; "-c {fast|spread}, --checkpoint={fast|spread}": "... fast
+    (immediate) or spread (the default)"), or one whose text names the setting ("The
+    output format depends on the configuration parameter bytea_output; the default is
+    hex."). "How big is the per-session temp_buffers pool for temporary tables unless I
+    change it?" shares few words with that sentence, but the heading says whose default
+    it is. A current document's first; the heading is shown before the sentence. None
+    when no unit of ``units`` is such a definition."""
+    identifiers = {m.group(0) for m in _IDENTIFIER.finditer(question)}
+    options = {m.group(0) for m in _OPTION.finditer(question)}
+    if not identifiers and not options:
         return None
-    stale: Extraction | None = None
-    for unit in units:
+    def headed(unit: EvidenceUnit) -> bool:  # under the setting's or option's own heading
         heading = unit.heading[-1] if unit.heading else ""
-        if re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold() not in asked:
-            continue
-        m = _DEFAULT_VALUE.search(unit.text)
+        return (re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold() in identifiers
+                or any(o in re.findall(r"--[\w-]+", heading) for o in options))
+
+    def naming(unit: EvidenceUnit) -> bool:  # its text names the setting
+        return any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", unit.text)
+                   for i in identifiers)
+
+    stale: Extraction | None = None
+    for unit in [*filter(headed, units), *filter(naming, units)]:
+        heading = unit.heading[-1] if unit.heading else ""
+        m = next((m for p in _DEFAULT_VALUE if (m := p.search(unit.text))), None)
         if m is None:
             continue
         have = term_set(unit.text) | term_set(unit.path)
         found = _taken(answer_type, unit, m.start(1), m.end(1),
-                       f"the default '{m.group(1)}' stated under the heading '{heading}'",
-                       terms, have)
+                       f"the default '{m.group(1)}' stated in the definition under "
+                       f"'{heading}'", terms, have)
         if not found.text.startswith(heading):  # not led by it already ("This parameter")
             found = replace(found, text=f"{heading}: {found.text}")
         if not unit.stale:

@@ -1182,3 +1182,34 @@ def test_a_default_is_read_from_the_definition_under_the_named_settings_heading(
     # a current definition before a superseded one
     old = unit("The default is four megabytes (4MB).", path, status="superseded")
     assert extract(question, [old, default]).span == "eight megabytes (8MB)"
+
+
+@pytest.mark.parametrize("question, path, text, span", [
+    # "... (the default)" under an option's heading
+    ("Does pg_basebackup start with an immediate or a spread checkpoint unless --checkpoint "
+     "is given?", "pg_basebackup > Options > -c {fast|spread}, --checkpoint={fast|spread}",
+     "Sets checkpoint mode to fast (immediate) or spread (the default).", "spread"),
+    # "X is the default" under the setting's heading
+    ("Which backslash_quote setting applies out of the box?",
+     "19.13. Version Compatibility > backslash_quote (enum)",
+     "The allowed values are on, off and safe_encoding. safe_encoding is the default.",
+     "safe_encoding"),
+    # a sentence elsewhere that names the setting
+    ("In which format are bytea values printed unless bytea_output is changed?",
+     "8.4. Binary Data Types",
+     "The output format depends on the configuration parameter bytea_output; the default "
+     "is hex.", "hex"),
+    # not a condition on the default, nor "which is the default"
+    ("Why is adding a column slow when its default is clock_timestamp()?",
+     "5.6.1. Adding a Column",
+     "However, if the default value is volatile (e.g., clock_timestamp()) each row will "
+     "need to be updated.", None),
+    ("What is create_if_missing in jsonb_set by default?", "9.16. JSON Functions",
+     "If create_if_missing is true (which is the default), the item is added.", None),
+])
+def test_a_default_is_read_in_the_forms_definitions_state_it(question, path, text, span):
+    got = extract(question, [unit(text, path)])
+    if span is None:  # no default read (the unit may still answer as any other would)
+        assert got is None or not got.reason.startswith("the default")
+    else:
+        assert got is not None and got.span == span and got.reason.startswith("the default")
