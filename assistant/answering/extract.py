@@ -1248,7 +1248,39 @@ def extract(
     # a release named by a heading only where no unit states a version itself
     if titled is not None and (stale is None or not titled.unit.stale):
         return titled
+    if stale is None and answer_type in (AnswerType.OTHER, AnswerType.YESNO):
+        return _function_row(question, listed, terms)
     return stale
+
+
+# A function the question names by its call ("strpos()"), and the row of a function
+# reference that defines it: its signature after the row's header or after another
+# signature's result ("Function/Operator Description Example(s): strpos ( string text,
+# substring text ) → integer ...").
+_CALLED = re.compile(r"\b([A-Za-z_][\w.]*)\s*\(\)")
+
+
+def _function_row(question: str, units: Sequence[EvidenceUnit],
+                  terms: Sequence[str]) -> Extraction | None:
+    """Where no unit answers by the key terms, the row that defines a function the
+    question names by its call: "What does strpos() give back when the substring is not
+    found at all?" is about strpos, whose row says "... or zero if it's not present" in
+    other words. Shown around the question's words (``_answer_text``). None when no unit
+    of ``units`` (current documents only) defines such a function, or more than one does
+    (overloads: which one is asked, the rules cannot tell)."""
+    named = set(_CALLED.findall(question))
+    rows = [unit for unit in units if not unit.stale and any(
+        re.search(rf"(?:^|Example\(s\): |Description: |\u2192 [\w ]+? ){re.escape(n)} \(",
+                  unit.text) for n in named)]
+    if len({unit.text for unit in rows}) > 1:
+        return None  # overloads in rows of their own ("log ( numeric )", "log ( b, x )")
+    for unit in rows:
+        have = term_set(unit.text) | term_set(unit.path)
+        matched = [t for t in terms if t in have]
+        return _taken(AnswerType.OTHER, unit, 0, len(unit.text),
+                      f"the row defining {', '.join(sorted(named))}() holding "
+                      f"{len(matched)} of {len(terms)} key terms", terms, have)
+    return None
 
 
 # A condition with or without something: "with a full dust bag", "homes with pets" against

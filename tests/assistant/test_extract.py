@@ -1213,3 +1213,27 @@ def test_a_default_is_read_in_the_forms_definitions_state_it(question, path, tex
         assert got is None or not got.reason.startswith("the default")
     else:
         assert got is not None and got.span == span and got.reason.startswith("the default")
+
+
+def test_a_function_named_by_its_call_is_answered_from_its_row():
+    path = "9.4. String Functions and Operators"
+    row = unit("Function/Operator Description Example(s): strpos ( string text, substring "
+               "text ) \u2192 integer Returns first starting index of the specified substring "
+               "within string, or zero if it's not present. strpos('high', 'ig') \u2192 2",
+               path, kind="row")
+    other = unit("Function/Operator Description Example(s): position ( substring text IN "
+                 "string text ) \u2192 integer Returns first starting index of the specified "
+                 "substring within string, or zero if it's not present.", path, kind="row")
+    question = "What does strpos() give back when the substring is not found at all?"
+    got = extract(question, [other, row])
+    assert got is not None and got.unit is row and "zero if it's not present" in got.text
+    assert got.reason.startswith("the row defining strpos()")
+    # not named by its call: no row is the answer by name
+    assert extract("What does strpos give back when the substring is not found at all?",
+                   [other, row]) is None
+    # overloads in rows of their own: which one is asked is not known
+    log1 = unit("Function Description Example(s): log ( numeric ) \u2192 numeric Base 10 "
+                "logarithm log(100) \u2192 2", path, kind="row")
+    log2 = unit("Function Description Example(s): log ( b numeric, x numeric ) \u2192 numeric "
+                "Logarithm of x to base b log(2.0, 64.0) \u2192 6.0", path, kind="row")
+    assert extract("With a single argument, which base does log() use?", [log2, log1]) is None
