@@ -483,7 +483,8 @@ _DEFAULT_ASKED = re.compile(
     r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
     r"\bdo(?:n't| not) set\b|\bunless\b.*\b(?:set|changed?|given|declared|configured|"
-    r"otherwise|turn\w*)\b", re.I)
+    r"otherwise|turn\w*)\b|\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b",
+    re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 
 
@@ -1436,7 +1437,7 @@ _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
 # A setting named by its identifier ("temp_buffers"), not one the question sets itself
 # ("With wal_level=minimal, ..."); a command's option ("--checkpoint").
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\s*=)")
-_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]\b")
+_OPTION = re.compile(r"(?<![\w-])(?:--[a-z][a-z0-9-]*[a-z0-9]|-[A-Za-z])\b")
 # A default's value as a definition states it: "The default is eight megabytes (8MB).",
 # "The default setting is -1, which ...", "on, off and try (the default)", "VOLATILE is the
 # default if ..."; not a remark ("The default is usually a reasonable choice") or a
@@ -1471,7 +1472,7 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
     def headed(unit: EvidenceUnit) -> bool:  # under the setting's or option's own heading
         heading = unit.heading[-1] if unit.heading else ""
         return (re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold() in identifiers
-                or any(o in re.findall(r"--[\w-]+", heading) for o in options))
+                or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options))
 
     def naming(unit: EvidenceUnit) -> bool:  # its text names the setting
         return any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", unit.text)

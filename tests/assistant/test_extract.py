@@ -1189,6 +1189,11 @@ def test_a_default_is_read_from_the_definition_under_the_named_settings_heading(
     ("Does pg_basebackup start with an immediate or a spread checkpoint unless --checkpoint "
      "is given?", "pg_basebackup > Options > -c {fast|spread}, --checkpoint={fast|spread}",
      "Sets checkpoint mode to fast (immediate) or spread (the default).", "spread"),
+    # an option left out asks for its default too
+    ("Which locale provider does initdb pick when --locale-provider is omitted?",
+     "initdb > Options > --locale-provider={libc|icu}", "The default is libc.", "libc"),
+    ("Which shutdown mode does pg_ctl stop use when -m is not given?",
+     "pg_ctl > Options > -m mode, --mode=mode", "The default is fast.", "fast"),
     # "X is the default" under the setting's heading
     ("Which backslash_quote setting applies out of the box?",
      "19.13. Version Compatibility > backslash_quote (enum)",
