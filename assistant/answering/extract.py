@@ -1286,11 +1286,12 @@ def _function_row(question: str, units: Sequence[EvidenceUnit],
 
 # A condition with or without something: "with a full dust bag", "homes with pets" against
 # "without a dust bag", "if I don't have pets", "no pets". What the condition is about is
-# up to three words after it. A bare "not" negates a verb ("Do not use vinegar"), which is
+# up to three words after it, within its phrase ("time of day (no date), with time zone":
+# no date, with a time zone). A bare "not" negates a verb ("Do not use vinegar"), which is
 # a yes/no question's answer, not a condition: left out.
 _WITHOUT = re.compile(r"\b(?:without|no|(?:do|does|did)(?:n't|n\u2019t| not) have|lacks?)\s+"
-                      r"((?:[\w-]+\W*){1,3})", re.I)
-_WITH = re.compile(r"\b(?:with|has|have|having)\s+((?:[\w-]+\W*){1,3})", re.I)
+                      r"([\w-]+(?:[ \t]+[\w-]+){0,2})", re.I)
+_WITH = re.compile(r"\b(?:with|has|have|having)\s+([\w-]+(?:[ \t]+[\w-]+){0,2})", re.I)
 
 
 def _condition_words(pattern: re.Pattern[str], text: str) -> set[str]:

@@ -502,6 +502,9 @@ def test_a_count_in_a_row_must_be_under_a_column_naming_what_is_asked():
     # "with" about something else, and a negated verb, are no opposite condition
     ("Can I clean the mop with vinegar?", "Do not use vinegar: it damages the seals.", False),
     ("Does the app work with Android 15?", "The app works without an account.", False),
+    # a condition ends with its phrase: "(no date), with time zone" has a time zone
+    ("How many bytes does a time with time zone value occupy?",
+     "Name: time with time zone; Description: time of day (no date), with time zone", False),
 ])
 def test_contradicts_finds_the_opposite_condition(question, text, expected):
     assert contradicts(question, text) is expected
