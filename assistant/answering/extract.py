@@ -482,9 +482,9 @@ _POLARITY = re.compile(
 _DEFAULT_ASKED = re.compile(
     r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
-    r"\bdo(?:n't| not) set\b|\bunless\b.*\b(?:set|changed?|given|declared|configured|"
-    r"otherwise|turn\w*)\b|\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b",
-    re.I)
+    r"\b(?:do(?:n't| not)|never) set\b|\bunchanged\b|"
+    r"\bunless\b.*\b(?:set|changed?|given|declared|configured|otherwise|turn\w*)\b|"
+    r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 
 

@@ -1197,6 +1197,10 @@ def test_a_default_is_read_from_the_definition_under_the_named_settings_heading(
      "initdb > Options > --locale-provider={libc|icu}", "The default is libc.", "libc"),
     ("Which shutdown mode does pg_ctl stop use when -m is not given?",
      "pg_ctl > Options > -m mode, --mode=mode", "The default is fast.", "fast"),
+    ("How much extra WAL does the primary keep if wal_keep_size is unchanged?",
+     "20.6.1. Sending Servers > wal_keep_size (integer)",
+     "If wal_keep_size is zero (the default), the system doesn't keep any extra segments.",
+     "zero"),
     # "X is the default" under the setting's heading
     ("Which backslash_quote setting applies out of the box?",
      "19.13. Version Compatibility > backslash_quote (enum)",
