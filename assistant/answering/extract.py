@@ -1455,6 +1455,13 @@ _DEFAULT_VALUE = (
 )
 
 
+def _defined(unit: EvidenceUnit) -> str:
+    """What the unit's innermost heading defines, folded: "temp_buffers" for
+    "temp_buffers (integer)"."""
+    heading = unit.heading[-1] if unit.heading else ""
+    return re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold()
+
+
 def _definition_default(question: str, units: Sequence[EvidenceUnit],
                         answer_type: AnswerType, terms: Sequence[str]) -> Extraction | None:
     """The default of a setting or option the question names, from its definition: a
@@ -1468,11 +1475,16 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
     when no unit of ``units`` is such a definition."""
     identifiers = {m.group(0) for m in _IDENTIFIER.finditer(question)}
     options = {m.group(0) for m in _OPTION.finditer(question)}
+    spelt = " ".join(re.findall(r"[a-z0-9]+", question.casefold()))
+    # a setting spelt out in words ("Is there a statement timeout out of the box?")
+    identifiers |= {term for unit in units if "_" in (term := _defined(unit))
+                    and f" {term.replace('_', ' ')} " in f" {spelt} "
+                    and term not in question.casefold()}  # written as set: not asked
     if not identifiers and not options:
         return None
     def headed(unit: EvidenceUnit) -> bool:  # under the setting's or option's own heading
         heading = unit.heading[-1] if unit.heading else ""
-        return (re.sub(r"\s*\([^)]*\)$", "", heading).strip().casefold() in identifiers
+        return (_defined(unit) in identifiers
                 or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options))
 
     def naming(unit: EvidenceUnit) -> bool:  # its text names the setting

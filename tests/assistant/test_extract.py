@@ -1201,6 +1201,10 @@ def test_a_default_is_read_from_the_definition_under_the_named_settings_heading(
      "20.6.1. Sending Servers > wal_keep_size (integer)",
      "If wal_keep_size is zero (the default), the system doesn't keep any extra segments.",
      "zero"),
+    # a setting spelt out in words
+    ("Is there a statement timeout out of the box?",
+     "20.11.2. Statement Behavior > statement_timeout (integer)",
+     "A value of zero (the default) disables the timeout.", "zero"),
     # "X is the default" under the setting's heading
     ("Which backslash_quote setting applies out of the box?",
      "19.13. Version Compatibility > backslash_quote (enum)",
