@@ -1,6 +1,6 @@
 """The project's exception hierarchy.
 
-It lives in the lowest package (``ingest``) so that every other package can raise and
+It lives in the lowest package (``core``) so that every other package can raise and
 catch it without import cycles. The CLI turns these into one-line messages and exit
 codes; the HTTP API into 4xx/5xx JSON bodies.
 """

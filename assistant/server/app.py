@@ -47,7 +47,7 @@ from assistant.server.routes_misc import STATIC_DIR
 from assistant.server.routes_misc import router as misc_router
 from assistant.server.routes_openai import router as openai_router
 from assistant.server.services import Runtime, Services, build_services
-from core.errors import ConfigError
+from core.errors import AssistantError, ConfigError
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,8 @@ def serve(settings: Settings | None = None, insecure_no_auth: bool = False) -> N
     """Run the server with uvicorn until interrupted (``assistant serve``).
 
     Raises ``ConfigError`` (see ``check_open_access``) before starting on a non-loopback
-    address without API keys unless ``insecure_no_auth``.
+    address without API keys unless ``insecure_no_auth``, ``AssistantError`` when uvicorn
+    cannot start (its exit code 3 would read as ingest's "files skipped").
     """
     import uvicorn
 
@@ -161,5 +162,13 @@ def serve(settings: Settings | None = None, insecure_no_auth: bool = False) -> N
     if settings.server_index is None:
         logger.warning("no index configured (--index); the server will not be ready")
     app = create_app(settings)
-    uvicorn.run(app, host=settings.server_host, port=settings.server_port,
-                log_level="info", timeout_graceful_shutdown=10)
+    try:
+        uvicorn.run(app, host=settings.server_host, port=settings.server_port,
+                    log_level="info", timeout_graceful_shutdown=10)
+    except SystemExit as exc:
+        if exc.code != 3:  # uvicorn's startup failure, which it has logged
+            raise
+        raise AssistantError(
+            f"the server could not start on {settings.server_host}:{settings.server_port} "
+            "(the error above says why: the port in use, or a host name that does not "
+            "resolve)") from None

@@ -114,6 +114,21 @@ def test_a_key_store_path_that_is_not_one_stops_serve_at_startup(tmp_path, capsy
     assert "--port: must be a port number in 0..65535" in capsys.readouterr().err
 
 
+def test_a_port_in_use_is_a_plain_failure_not_the_skipped_files_code(tmp_path, capsys,
+                                                                      index_dir):
+    # uvicorn exits 3 when it cannot bind, which is ingest's "files were skipped"
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main(["serve", "--index", str(index_dir), "--port", str(port),
+                     "--keys", str(tmp_path / "keys.sqlite")])
+    assert code == 1
+    assert f"could not start on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
 def test_keys_from_the_environment_and_a_key_file(live, settings, services, tmp_path):
     keyfile = tmp_path / "keys.txt"
     keyfile.write_text("# one key a line\nfile-key-1\n\nfile-key-2\n")
