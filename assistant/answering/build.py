@@ -104,6 +104,19 @@ def load_adapter(adapters: AdapterSet, spec: str, registry_root: Path | None = N
     return label
 
 
+_NOTED: set[str] = set()  # missing-index messages already logged as warnings
+
+
+def _note_missing(message: str) -> None:
+    """A warning the first time, then debug: a server retries every few seconds while it
+    waits for an index, and one line says it."""
+    if message in _NOTED:
+        logger.debug(message)
+        return
+    _NOTED.add(message)
+    logger.warning(message)
+
+
 def open_index(index_dir: Path | None, embedder: Embedder | None = None, *,
                required: bool = False) -> tuple[Searcher | None, Embedder | None]:
     """``(searcher, embedder)`` for ``index_dir``.
@@ -125,7 +138,7 @@ def open_index(index_dir: Path | None, embedder: Embedder | None = None, *,
     except IndexNotFoundError as exc:
         if required:
             raise
-        logger.warning("%s; no searcher until an index is published", exc)
+        _note_missing(f"{exc}; no searcher until an index is published")
         return None, embedder
     if embedder is None:
         from ingest.embedding import Embedder, EmbedderConfig

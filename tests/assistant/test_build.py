@@ -88,6 +88,17 @@ def test_load_adapter_errors(base, registry, tmp_path):
     assert base.adapters.names() == []
 
 
+def test_a_missing_index_is_warned_about_once(embedder, tmp_path, caplog):
+    # a server polls every few seconds until an index is published: one warning says it
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="assistant.answering.build")
+    for _ in range(3):
+        assert open_index(tmp_path / "waiting", embedder) == (None, embedder)
+    levels = [r.levelno for r in caplog.records if "waiting" in r.getMessage()]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+
+
 def test_open_index(index_dir, embedder, tmp_path):
     assert open_index(tmp_path / "none", embedder) == (None, embedder)
     assert open_index(None) == (None, None)
