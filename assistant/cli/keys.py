@@ -66,7 +66,12 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+
     store = _store(args)
+    if not store.exists():  # revoking creates no store
+        store.close()
+        raise ConfigError(f"no key store at {store.path}: no key {args.id!r} to revoke")
     try:
         info = store.revoke(args.id)
     finally:

@@ -38,6 +38,8 @@ def test_create_list_revoke(tmp_path, capsys):
 
     assert main(["keys", "revoke", created["id"], "--keys", str(store_file)]) == 0
     assert "revoked" in capsys.readouterr().out
+    assert main(["keys", "revoke", "k_nope", "--keys", str(store_file)]) == 2
+    assert "no key with id 'k_nope'" in capsys.readouterr().err
     store = KeyStore(store_file, read_only=True)
     assert store.lookup(token) is None and store.lookup(ops_token).name == "ops"
     store.close()
@@ -56,8 +58,9 @@ def test_bad_scopes_are_usage_errors(tmp_path, capsys, args, message):
     store_file = tmp_path / "keys.sqlite"
     assert main(["keys", "create", "x", "--keys", str(store_file), *args]) == 2
     assert message in capsys.readouterr().err
+    # the bad create made no store; revoking makes none either
     assert main(["keys", "revoke", "k_nope", "--keys", str(store_file)]) == 2
-    assert "no key with id 'k_nope'" in capsys.readouterr().err
+    assert "no key store at" in capsys.readouterr().err and not store_file.exists()
 
 
 def test_serve_refuses_an_open_non_loopback_address(tmp_path, capsys, index_dir, monkeypatch):
