@@ -76,6 +76,13 @@ class IndexStore:
             self.versions_dir, VERSION_FORMAT, BUILDING_PREFIX, lock_path=self.lock_path
         )
 
+    def foreign_files(self) -> list[str]:
+        """Names in ``root`` when it holds files but no index (no ``CURRENT``, no versions):
+        a folder of something else (``--index docs``), which an ingest must not fill."""
+        if not self.root.is_dir() or self.current_path.exists() or self.versions_dir.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.name != LOCK_FILE)
+
     def acquire_lock(self, timeout: float = 0.0) -> StoreLock:
         """Take the index's writer lock, waiting up to ``timeout`` seconds (0: fail at
         once); release it with ``.release()``. Raises ``IndexLockedError`` naming the

@@ -89,13 +89,18 @@ class IndexWriter:
         ``IndexLockedError`` if another writer holds the lock after ``lock_timeout``
         seconds, ``IndexMismatchError`` if the live version was built by another
         embedder, ``ConfigError`` for a GPU request without a GPU or an ``index_dir`` that
-        cannot be a directory, ``IndexNotFoundError`` for a damaged ``CURRENT``.
+        cannot be a directory or holds other files and no index, ``IndexNotFoundError`` for
+        a damaged ``CURRENT``.
         """
         if not 0 <= keep_versions <= 1000:
             raise ValueError(f"keep_versions must be in 0..1000, got {keep_versions}")
         store = IndexStore(Path(index_dir))
         if store.root.exists() and not store.root.is_dir():
             raise ConfigError(f"{store.root} is a file, not an index directory")
+        if foreign := store.foreign_files():
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ConfigError(f"{store.root} holds other files ({shown}) and no index: give "
+                              "--index a new or empty directory, or an existing index")
         try:
             store.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file above it, no permission

@@ -54,6 +54,19 @@ def test_an_index_path_that_is_a_file_is_a_clear_error(tmp_path):
     assert path.read_text() == "# not an index\n"
 
 
+def test_a_folder_of_other_files_is_not_made_an_index(tmp_path):
+    docs = tmp_path / "docs"  # `--index docs`: the documents' own folder
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Guide\n")
+    with pytest.raises(ConfigError, match=r"holds other files \(guide.md\) and no index"):
+        IndexWriter.open(docs, INFO)
+    assert sorted(p.name for p in docs.iterdir()) == ["guide.md"]
+    empty = tmp_path / "empty"  # an empty folder, or a new one, is fine
+    empty.mkdir()
+    IndexWriter.open(empty, INFO).abort()
+    IndexWriter.open(tmp_path / "new", INFO).abort()
+
+
 def test_a_damaged_chunk_database_is_a_clear_error(index_dir):
     write_corpus(index_dir)
     (index_dir / "versions" / "v000001" / "chunks.sqlite").write_bytes(b"garbage")
