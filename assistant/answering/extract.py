@@ -55,6 +55,15 @@ next to that name is taken. The attribute a question's adjective implies ("how h
 weight, ``attribute_terms``) is searched for (``search_query``) and, in a unit's text,
 says what is asked about. A question that asks two things ("How big is it and how much
 does it weigh?", ``asks_two``) is not answered: one span would answer half of it.
+A quantity that states the opposite bound to the one asked ("one or more" for "at most")
+is no answer.
+
+Where a reference manual's structure says what a sentence is about, the question's words
+matter less: asked for the default of a setting it names (by identifier, option or in
+words), the definition under that setting's heading answers before any other unit
+(``_definition_default``: "temp_buffers (integer): The default is **8MB**."), and where no
+unit answers, a function named by its call ("strpos()") is answered from the one row that
+defines it (``_function_row``).
 
 The user-facing answer (``Extraction.text``) is the unit's sentence, trimmed to about
 ``MAX_ANSWER_WORDS`` words around the span (around the question's key terms when the span
@@ -1482,6 +1491,7 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
                     and term not in question.casefold()}  # written as set: not asked
     if not identifiers and not options:
         return None
+
     def headed(unit: EvidenceUnit) -> bool:  # under the setting's or option's own heading
         heading = unit.heading[-1] if unit.heading else ""
         return (_defined(unit) in identifiers
