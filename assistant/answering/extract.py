@@ -1171,8 +1171,9 @@ def extract(
             stale = found
     if "default" in required:
         found = _definition_default(question, [*listed, *pool], answer_type, terms)
-        if found is not None:
+        if found is not None and not found.unit.stale:
             return found
+        stale = stale or found  # a superseded definition only if nothing current answers
     threshold = other_min_coverage if answer_type is AnswerType.OTHER else min_coverage
     facts = facts or PoolFacts.of(pool)
     conditions = _conditions(question)
@@ -1282,15 +1283,14 @@ def _function_row(question: str, units: Sequence[EvidenceUnit],
     rows = [unit for unit in units if not unit.stale and any(
         re.search(rf"(?:^|Example\(s\): |Description: |\u2192 [\w ]+? ){re.escape(n)} \(",
                   unit.text) for n in named)]
-    if len({unit.text for unit in rows}) > 1:
-        return None  # overloads in rows of their own ("log ( numeric )", "log ( b, x )")
-    for unit in rows:
-        have = term_set(unit.text) | term_set(unit.path)
-        matched = [t for t in terms if t in have]
-        return _taken(AnswerType.OTHER, unit, 0, len(unit.text),
-                      f"the row defining {', '.join(sorted(named))}() holding "
-                      f"{len(matched)} of {len(terms)} key terms", terms, have)
-    return None
+    if not rows or len({unit.text for unit in rows}) > 1:
+        return None  # none, or overloads in rows of their own ("log ( numeric )", "log ( b, x )")
+    unit = rows[0]
+    have = term_set(unit.text) | term_set(unit.path)
+    matched = [t for t in terms if t in have]
+    return _taken(AnswerType.OTHER, unit, 0, len(unit.text),
+                  f"the row defining {', '.join(sorted(named))}() holding "
+                  f"{len(matched)} of {len(terms)} key terms", terms, have)
 
 
 # A condition with or without something: "with a full dust bag", "homes with pets" against

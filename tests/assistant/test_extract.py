@@ -1185,6 +1185,14 @@ def test_a_default_is_read_from_the_definition_under_the_named_settings_heading(
     # a current definition before a superseded one
     old = unit("The default is four megabytes (4MB).", path, status="superseded")
     assert extract(question, [old, default]).span == "eight megabytes (8MB)"
+    # and a superseded definition only when no current unit answers at all
+    asked = "Which format are bytea values printed in unless bytea_output is changed?"
+    gone = unit("The default is escape.", "Client Defaults > bytea_output (enum)",
+                status="superseded")
+    current = unit("By default, bytea values are printed in hex format unless bytea_output "
+                   "is changed.", "8.4. Binary Data Types")
+    assert extract(asked, [gone, current]).unit is current
+    assert extract(asked, [gone]).unit is gone
 
 
 @pytest.mark.parametrize("question, path, text, span", [
