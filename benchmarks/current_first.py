@@ -86,13 +86,17 @@ def _answers(q: dict) -> dict:
             "stale_answer": q.get("stale_answer")}
 
 
-def load_pg_questions(split: str, group: str) -> list[dict]:
-    """PostgreSQL ``release`` questions of ``split``: those with a ``stale_answer``
-    (``group="stale"``) or all of them (``"release"``), with current and stale pages."""
+def load_pg_questions(split: str, group: str, path: Path | None = None) -> list[dict]:
+    """PostgreSQL ``release`` questions of ``split`` in ``path`` (default: the measured
+    questions): those with a ``stale_answer`` (``group="stale"``) or all of them
+    (``"release"``), with current and stale pages."""
     out = []
-    for line in (POSTGRESQL / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+    path = path or POSTGRESQL / "questions.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
         q = json.loads(line)
-        if q["type"] != "release" or (split != "all" and q["split"] != split):
+        if q.get("type") != "release" or (split != "all" and q["split"] != split):
             continue
         if group == "stale" and not q.get("stale_answer"):
             continue
@@ -143,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid")
     parser.add_argument("--details", action="store_true", help="print each question's top 5")
+    parser.add_argument("--questions", type=Path, default=None,
+                        help="with --corpus postgresql: the release questions of this "
+                             "JSONL file instead of examples/postgresql/questions.jsonl "
+                             "(the training or fresh dev questions, say)")
     parser.add_argument("--no-ingest", action="store_true",
                         help="search --index as it is (it must hold the pages); without it "
                              "the index is made to mirror the benchmark's documents")
@@ -169,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"index: {index_dir} ({report.version}, {report.chunks_total} chunks, "
               f"{report.chunks_embedded} embedded this run)")
     if pg:
-        groups = [("release questions with a stale_answer", load_pg_questions(args.split,
-                                                                              "stale")),
-                  ("release questions", load_pg_questions(args.split, "release"))]
+        groups = [("release questions with a stale_answer", load_pg_questions(
+                      args.split, "stale", args.questions)),
+                  ("release questions", load_pg_questions(args.split, "release",
+                                                          args.questions))]
     else:
         groups = [("conflict questions", load_questions(args.split))]
     searcher = Searcher(index_dir, embedder=embedder)

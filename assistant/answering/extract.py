@@ -1193,9 +1193,11 @@ def extract(
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
         where = f"{unit.path}\n{unit.text}"  # what names a place, an acronym or a name
+        item: set[str] = set()
         if answer_type in _TYPED:  # a record's or list item's other lines say what its
             # value is about
-            have |= facts.records.get((unit.chunk_id, unit.heading), set()) | facts.item(unit)
+            item = facts.item(unit)
+            have |= facts.records.get((unit.chunk_id, unit.heading), set()) | item
         # a place the question gives, named by its country or group ("UK" for "London")
         have |= {t for t, word in places.items()
                  if t not in have and named_in(word, where)}
@@ -1212,7 +1214,8 @@ def extract(
             lacking = [t for t in terms if t not in have and t not in required]
             alike = related(question, lacking, unit) if lacking else {}
             coverage = (len(matched) + len(alike)) / len(terms)
-        if coverage < needed or not (named_attribute or any(t in in_text for t in topic)):
+        if coverage < needed or not (named_attribute or any(
+                t in in_text or t in item for t in topic)):
             continue
         if not _row_named(unit, matched, places, facts.tables):
             continue  # only the header names what is asked: every row of the table does
@@ -1253,6 +1256,13 @@ def extract(
         if alike:
             reason += " and " + ", ".join(f"{w!r} for {t}" for t, w in alike.items())
         found = _taken(answer_type, unit, start, end, reason, terms, have, alike, question)
+        head = facts.heads.get((unit.chunk_id, unit.start))
+        if head and not named_attribute and not any(t in in_text for t in topic):
+            # what the paragraph is about is said by its item's first line: shown with it
+            # ("Fix MERGE to enforce row security policies properly (Dean Rasheed): The
+            # PostgreSQL Project thanks ... (CVE-2023-39418)")
+            found = replace(found, text=f"{head.rstrip(' .:')}: {found.text}",
+                            reason=f"{found.reason}, about its list item's first line")
         if not unit.stale:
             return found
         stale = stale or found
@@ -1387,7 +1397,8 @@ class PoolFacts:
     its units; ``records``, the terms of each record (a section headed "KI-2044 Acme Home
     app 5.4.0 on Android 15", within one passage: chunk id and heading path) over all its
     lines; ``tables``, how many rows of each table (``_table_key``) the pool holds;
-    ``items``, the terms of each list item that goes on in paragraphs (``_item_terms``).
+    ``items``, the terms of each list item that goes on in paragraphs (``_item_terms``);
+    ``heads``, for each later paragraph of such an item, the item's first line.
 
     A record's "Fixed in app 5.4.1" answers which version fixes the widget its "Symptom:"
     line describes, so a kind with a pattern (a version, a duration, ...) may count the
@@ -1397,6 +1408,7 @@ class PoolFacts:
     records: dict[tuple[str, tuple[str, ...]], set[str]]
     tables: dict[tuple[str, tuple[str, ...]], int]
     items: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    heads: dict[tuple[str, int], str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pool: Sequence[EvidenceUnit]) -> PoolFacts:
@@ -1411,21 +1423,24 @@ class PoolFacts:
             if (cells := row_cells(unit)) is not None:
                 key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
-        return cls(passages, records, tables, _item_terms(pool))
+        return cls(passages, records, tables, *_item_terms(pool))
 
     def item(self, unit: EvidenceUnit) -> set[str]:
         """The terms of the list item ``unit`` is part of (``_item_terms``), or none."""
         return self.items.get((unit.chunk_id, unit.start), set())
 
 
-def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]:
+def _item_terms(pool: Sequence[EvidenceUnit]) -> tuple[dict[tuple[str, int], set[str]],
+                                                       dict[tuple[str, int], str]]:
     """For each unit of a list item that goes on in paragraphs ("- Prevent CREATE SCHEMA
     from defeating ...", then "Within a CREATE SCHEMA command, ...", then "The PostgreSQL
     Project thanks ... (CVE-2023-2454)", before the next item), keyed by chunk id and the
-    unit's start: the terms of the whole item. The paragraphs after a list's last item go
-    with it up to the passage's end or a table row (a passage cut inside a list holds no
-    next item to end it)."""
+    unit's start: the terms of the whole item; and for each paragraph after the first, the
+    item's first line (what the paragraph is about). The paragraphs after a list's last
+    item go with it up to the passage's end or a table row (a passage cut inside a list
+    holds no next item to end it)."""
     out: dict[tuple[str, int], set[str]] = {}
+    heads: dict[tuple[str, int], str] = {}
     by_chunk: dict[str, list[EvidenceUnit]] = {}
     for unit in pool:
         by_chunk.setdefault(unit.chunk_id, []).append(unit)
@@ -1437,10 +1452,11 @@ def _item_terms(pool: Sequence[EvidenceUnit]) -> dict[tuple[str, int], set[str]]
                 if len(group) > 1:
                     terms = set().union(*(term_set(u.text) for u in group))
                     out.update({(chunk_id, u.start): terms for u in group})
+                    heads.update({(chunk_id, u.start): group[0].text for u in group[1:]})
                 group = [unit] if unit is not None and unit.kind == "item" else []
             elif group:
                 group.append(unit)
-    return out
+    return out, heads
 
 
 _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)

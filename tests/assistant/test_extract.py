@@ -283,6 +283,29 @@ def test_a_list_items_paragraphs_count_together_for_a_typed_answer():
                    [units[3]], pool=units) is None
 
 
+def test_a_list_items_first_line_says_what_a_bare_paragraph_is_about():
+    # the CVE paragraph names nothing the question asks about: the item's first line does,
+    # so the answer is shown with it (PostgreSQL training question pgt167)
+    units = _item_units([
+        ("Prevent unauthorized code execution during pg_dump (Masahiko Sawada)", "item"),
+        ("An attacker able to create objects could run arbitrary SQL as the dumping user.",
+         "sentence"),
+        ("The PostgreSQL Project thanks Noah Misch for reporting this problem. "
+         "(CVE-2024-7348)", "sentence"),
+        ("Fix crash in ALTER TABLE with a restrict_nonsystem_relation_kind setting.", "item"),
+    ], path="Release 15.8 > Changes")
+    question = "Which CVE did 15.8 fix regarding unauthorized code execution during pg_dump?"
+    got = extract(question, [units[2]], pool=units)
+    assert got is not None and got.span == "CVE-2024-7348"
+    assert got.text.startswith("Prevent unauthorized code execution during pg_dump "
+                               "(Masahiko Sawada): The PostgreSQL Project thanks")
+    # without its item the paragraph says nothing of pg_dump: no answer
+    assert extract(question, [units[2]]) is None
+    # another item's question is not answered from this item's paragraph
+    assert extract("Which CVE did 15.8 fix for the ALTER TABLE crash?", [units[2]],
+                   pool=units) is None
+
+
 def test_a_number_in_scientific_notation_is_no_count():
     question = "How many decimal digits of precision does the real type have?"
     got = extract(question, [unit("The real type has a range of around 1E-37 to 1E+37 with "
