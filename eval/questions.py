@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConfigError
 from eval.config import EvalConfigError, QuestionsConfig
 from finetune.records import DatasetError, SourceRef
 from index.records import Passage
@@ -87,11 +88,12 @@ def load_questions(config: QuestionsConfig) -> list[EvalQuestion]:
 
 
 def _qa(config: QuestionsConfig) -> list[EvalQuestion]:
-    from finetune.sources import SPLITS, read_qa
+    from finetune.sources import check_split, read_qa
 
-    if config.split is not None and config.split not in SPLITS:
-        raise EvalConfigError(f"[questions] split must be one of {', '.join(SPLITS)}, got "
-                              f"{config.split!r}")
+    try:
+        check_split(config.split)
+    except ConfigError as exc:
+        raise EvalConfigError(f"[questions] {exc}") from exc
     records, problems = read_qa(config.path, split=config.split)
     for line, reason in problems[:10]:
         logger.warning("%s line %d skipped: %s", config.path, line, reason)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
 from finetune.records import DatasetError, QARecord, SourceRef
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,16 @@ FORMATS = (".jsonl", ".csv")
 SPLITS = ("train", "test", "validation", "dev")
 SOURCE_ROLES = ("gold", "stale")
 Problem = tuple[int, str]
+
+
+def check_split(split: str | None, *, field: str = "split", extra: tuple[str, ...] = ()) -> None:
+    """Raise ``ConfigError`` naming ``field``, the bad split and the allowed ones unless
+    ``split`` is None or one of ``SPLITS`` (or of ``extra``, such as the CLI's ``all``).
+    The one check of a requested split: ``read_qa``, the eval's ``[questions] split`` and
+    ``assistant finetune --split`` all use it."""
+    allowed = SPLITS + extra
+    if split is not None and split not in allowed:
+        raise ConfigError(f"{field} must be one of {', '.join(allowed)}, got {split!r}")
 
 
 def read_qa(
@@ -38,15 +49,15 @@ def read_qa(
     ``split`` keeps only records whose split is that one (records without a split are
     kept: they are not known to be held out; use ``drop_overlap`` against the held-out set
     as well). ``min_rating`` skips rated records (feedback) rated below it. Raises
-    ``DatasetError`` when the file is missing, of another format, or not UTF-8 text.
+    ``ConfigError`` for an unknown ``split`` (``check_split``) and ``DatasetError`` when
+    the file is missing, of another format, or not UTF-8 text.
     """
     path = Path(path)
+    check_split(split)
     if path.suffix.lower() not in FORMATS:
         raise DatasetError(f"{path}: Q&A files must be {' or '.join(FORMATS)}, got {path.suffix!r}")
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
-    if split is not None and split not in SPLITS:
-        raise DatasetError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     raw = path.read_bytes()
     if path.suffix.lower() == ".jsonl":
         rows, problems = _jsonl_rows(raw, path)

@@ -31,6 +31,8 @@ from ingest.versions import STATUSES
 if TYPE_CHECKING:
     from index.records import DocRecord
 
+MAX_DOCUMENTS = 5000  # the largest page of a listing: ``GET /v1/documents``, ``documents()``
+
 _CURRENT: contextvars.ContextVar[tuple[AccessFilter, ...]] = contextvars.ContextVar(
     "index_access", default=())
 

@@ -20,11 +20,14 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("current", "superseded", "archived", "unknown")
+# The one list of the statuses a document can have; the HTTP API's ``status`` parameter,
+# the MCP ``documents`` tool and ``index.access.select_documents`` all take it from here.
+DocStatus = Literal["current", "superseded", "archived", "unknown"]
+STATUSES: tuple[str, ...] = get_args(DocStatus)
 STALE_STATUSES = frozenset({"superseded", "archived"})
 # Bump when this module reads more than before: documents indexed under an older number
 # have their metadata read again (parse only, no re-embedding) on the next ingest.

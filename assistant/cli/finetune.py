@@ -137,10 +137,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
     from finetune.callbacks import LogLinesCallback
     from finetune.registry import check_name
+    from finetune.sources import check_split
 
     check_name(args.name)
     if args.mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    check_split(args.split, field="--split", extra=("all",))
     if args.threads is not None:
         set_threads(args.threads)
     if args.mode == "retriever":

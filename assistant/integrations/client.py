@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 History = Sequence[Any]  # {"role", "content"} mappings or ``assistant.answering.records.Message``s
 Patterns = str | Sequence[str] | None  # one source pattern, several, or None (any source)
-MAX_DOCUMENTS = 5000  # as the HTTP API: the largest page of ``documents``
 
 
 class AssistantAPIError(AssistantError):
@@ -228,7 +227,7 @@ class LocalClient:
         """The page of documents ``GET /v1/documents`` would list, filtered the same way
         (``index.access.select_documents``). Raises ``ConfigError`` for an unknown status,
         a blank pattern, a limit outside 1..5000 or a negative offset."""
-        from index.access import select_documents
+        from index.access import MAX_DOCUMENTS, select_documents
 
         if self.searcher is None:
             raise ConfigError("no index is open: this LocalClient was built without a searcher")

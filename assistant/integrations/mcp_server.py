@@ -30,6 +30,7 @@ from pydantic import Field
 
 from assistant.integrations.client import answer_text, as_backend, where
 from core.errors import AssistantError
+from ingest.versions import DocStatus
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ Mode = Annotated[Literal["bm25", "dense", "hybrid"],
 Question = Annotated[str, Field(min_length=1, max_length=4000,
                                 description="a self-contained question")]
 Adapter = Annotated[str | None, Field(description="LoRA adapter name; null = base model")]
-Status = Annotated[Literal["current", "superseded", "archived", "unknown"] | None,
+Status = Annotated[DocStatus | None,
                    Field(description="only documents with this version status; null = all")]
 Source = Annotated[str | None, Field(min_length=1, max_length=1000,
                                      description="only documents whose path equals or "

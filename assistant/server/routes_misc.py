@@ -28,15 +28,9 @@ from starlette.concurrency import run_in_threadpool
 from assistant.server.auth import check_sources, key_of, require_key
 from assistant.server.errors import ApiError, error_responses, from_library
 from assistant.server.routes_answer import KEYED, runtime_of
-from assistant.server.schemas import (
-    MAX_DOCUMENTS,
-    MAX_K,
-    NOT_BLANK,
-    DocStatus,
-    Mode,
-    SourcePattern,
-)
-from index.access import select_documents
+from assistant.server.schemas import MAX_K, NOT_BLANK, Mode, SourcePattern
+from index.access import MAX_DOCUMENTS, select_documents
+from ingest.versions import DocStatus
 
 STATIC_DIR = Path(__file__).parent / "static"
 

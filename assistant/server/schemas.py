@@ -18,9 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Mode = Literal["bm25", "dense", "hybrid"]
-DocStatus = Literal["current", "superseded", "archived", "unknown"]  # ingest.versions.STATUSES
 MAX_K = 50
-MAX_DOCUMENTS = 5000  # a page of ``GET /v1/documents``
 MAX_HISTORY = 50
 NOT_BLANK = {"pattern": r"\S"}  # JSON Schema: holds a non-space character
 

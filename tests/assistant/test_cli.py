@@ -109,6 +109,18 @@ def test_training_data_with_no_record_stops_before_any_model_loads(tmp_path, cap
     assert "no Q&A record of split 'train' to train on (2 lines skipped)" in err
 
 
+def test_an_unknown_training_split_is_a_usage_error(tmp_path, capsys):
+    data = tmp_path / "qa.jsonl"
+    data.write_text(json.dumps({"question": "Q?", "answer": "A", "split": "train"}) + "\n")
+    code = main(["finetune", "--data", str(data), "--mode", "closed-book", "--name", "t",
+                 "--split", "bogus", "--model", str(tmp_path / "no-such-model")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("assistant: error: --split must be one of train, test, validation, dev, all, "
+            "got 'bogus'") in err
+    assert "Traceback" not in err
+
+
 def test_a_reader_that_leaves_early_is_no_traceback(indexed):
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli.main", "index", "docs", "--index",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from core.prompt_format import ABSTAIN_TEXT
 from finetune.closed_book import build_closed_book
 from finetune.records import DatasetError, QARecord, SourceRef
@@ -36,6 +37,12 @@ def test_split_filter_keeps_test_questions_out():
     examples, report = build_closed_book(train)
     assert report.kept == 124 and report.kinds["closed_book_unanswerable"] == 15
     assert not {e.meta["record_id"] for e in examples} & {r.id for r in test}
+
+
+def test_an_unknown_split_is_a_config_error_naming_the_allowed_ones():
+    with pytest.raises(ConfigError, match=r"split must be one of train, test, validation, "
+                                          r"dev, got 'bogus'"):
+        read_qa(ACME_QA, split="bogus")
 
 
 def test_malformed_jsonl_lines_are_reported_and_skipped(tmp_path):

@@ -18,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from assistant.integrations.client import AssistantClient, LocalClient
 from assistant.integrations.mcp_server import build_mcp, documents_text
+from ingest.versions import STATUSES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,7 @@ def test_tools_and_their_schemas(searcher, fixed_answerer):
     assert tools["answer"].description and tools["search"].description
     documents = tools["documents"].input_schema
     assert "required" not in documents and set(documents["properties"]) == {"status", "source"}
+    assert documents["properties"]["status"]["anyOf"][0]["enum"] == list(STATUSES)
     assert tools["documents"].description.startswith("List the documents the assistant")
     # An index without a model: nothing to answer with, so no answer tool is offered.
     only_search = run(build_mcp(LocalClient(searcher=searcher)).list_tools())
