@@ -134,6 +134,7 @@ def _resolved(record: DocRecord, resolution: Resolution) -> DocRecord:
     return dataclasses.replace(
         record, effective_date=resolution.effective_date, status=resolution.status,
         family=resolution.family, superseded_by=resolution.superseded_by,
+        version=resolution.version,
     )
 
 

@@ -61,7 +61,7 @@ def _doc_row(d: StoredDocument) -> tuple:
     r = d.record
     meta = {"superseded_by": r.superseded_by, "access": list(r.access),
             "version_info": r.version_info.to_json() if r.version_info else None,
-            "parse": r.parse}
+            "parse": r.parse, "version": r.version}
     return (r.doc_id, r.source, r.content_hash, r.size, r.mtime, r.n_chunks, r.title,
             d.row_start, r.effective_date, r.status, r.family, json.dumps(meta))
 
@@ -75,7 +75,7 @@ def _doc_from_row(row: Sequence) -> StoredDocument:
         *row[:7], effective_date=effective, status=status or "unknown", family=family or "",
         superseded_by=meta.get("superseded_by"), access=tuple(meta.get("access") or ()),
         version_info=VersionInfo.from_json(info) if info else None,
-        parse=meta.get("parse") or "",
+        parse=meta.get("parse") or "", version=meta.get("version"),
     )
     return StoredDocument(record, row[7])
 

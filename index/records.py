@@ -62,7 +62,9 @@ class DocRecord:
     are as resolved against the other documents of the version (``ingest.families``), the
     metadata file applied; ``superseded_by`` names the family's current source.
     ``version_info`` is what the file itself states (None: not read, e.g. an index written
-    before versions were read); ``access`` the metadata file's tags; ``parse`` the parser
+    before versions were read); ``version`` the version the document is known by, resolved
+    with the rest: the metadata file's, else the file's own (None: neither states one, or
+    an index written before it was kept); ``access`` the metadata file's tags; ``parse`` the parser
     version and chunker settings its chunks were made with (``ingest.loaders.parse_tag``;
     empty for an index written before they were recorded).
     """
@@ -81,6 +83,12 @@ class DocRecord:
     access: tuple[str, ...] = ()
     version_info: VersionInfo | None = None
     parse: str = ""
+    version: str | None = None
+
+    @property
+    def known_version(self) -> str | None:
+        """``version``, else (an index written before it was kept) the file's own."""
+        return self.version or (self.version_info.version if self.version_info else None)
 
     def to_json(self) -> dict:
         """The public JSON shape of ``assistant index docs --json``."""
@@ -91,7 +99,7 @@ class DocRecord:
             "status": self.status,
             "effective_date": self.effective_date,
             "date_source": self.version_info.date_source if self.version_info else None,
-            "version": self.version_info.version if self.version_info else None,
+            "version": self.known_version,
             "superseded_by": self.superseded_by,
             "access": list(self.access),
             "n_chunks": self.n_chunks,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cmp_to_key
 from pathlib import PurePosixPath
@@ -86,13 +86,15 @@ class DocFacts:
 
 @dataclass(frozen=True)
 class Resolution:
-    """Where a document stands: its family, status, effective date and, when superseded,
-    the source of the family's current document."""
+    """Where a document stands: its family, status, effective date, when superseded the
+    source of the family's current document, and the version it is known by (the metadata
+    file's, else what the document states)."""
 
     family: str
     status: str
     effective_date: str | None
     superseded_by: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ def resolve_families(
             out[docs[i].source] = Resolution(
                 family=family, status=status, effective_date=docs[i].info.effective_date,
                 superseded_by=successor if status in ("superseded", "archived") else None,
+                version=docs[i].info.version,
             )
     _disambiguate(out, names, state, groups)
     return out, problems
@@ -427,5 +430,4 @@ def _disambiguate(
             new = f"{name} ({state.docs[lead].source})"
             for i in groups[state.find(lead)]:
                 r = out[state.docs[i].source]
-                out[state.docs[i].source] = Resolution(new, r.status, r.effective_date,
-                                                       r.superseded_by)
+                out[state.docs[i].source] = replace(r, family=new)

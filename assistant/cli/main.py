@@ -120,11 +120,12 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"documents": [d.to_json() for d in docs]}, indent=2))
         return EXIT_OK
-    rows = [(d.source, d.status, d.effective_date or "-", d.family or "-", d.title) for d in docs]
-    widths = [max(len(r[i]) for r in [("source", "status", "effective", "family", "")] + rows)
-              for i in range(4)]
-    for row in [("source", "status", "effective", "family", "title"), *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    head = ("source", "status", "effective", "version", "family", "title")
+    rows = [(d.source, d.status, d.effective_date or "-", d.known_version or "-",
+             d.family or "-", d.title) for d in docs]
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(5)]
+    for row in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5])
     return EXIT_OK
 
 
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--index", required=True)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_index_info)
-    q = isub.add_parser("docs", help="documents: title, family, status, effective date")
+    q = isub.add_parser("docs", help="documents: title, family, status, effective date, version")
     q.add_argument("--index", required=True)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_index_docs)

@@ -23,7 +23,8 @@ def indexed(tmp_path_factory):
     (docs / "broken.md").write_text("---\neffective: 2025-02-30\n---\n# Notes\n\nSome notes.\n")
     (docs / "rates.txt").write_text("Rate card: Plus costs $9.99 a month.\n")
     meta = root / "meta.json"
-    meta.write_text(json.dumps({"rates.txt": {"status": "archived", "access": ["sales"]}}))
+    meta.write_text(json.dumps({"rates.txt": {"status": "archived", "access": ["sales"],
+                                              "version": "3.0"}}))
     code = main(["-q", "ingest", str(docs), "--index", str(root / "index"),
                  "--metadata", str(meta)])
     assert code == 0
@@ -39,18 +40,22 @@ def test_ingest_summary_names_bad_version_statements(tmp_path, capsys):
     assert "warning  a.md: front matter: effective '2025-02-30' is an impossible date" in out
 
 
-def test_index_docs_lists_title_family_status_and_date(indexed, capsys):
+def test_index_docs_lists_title_family_status_date_and_version(indexed, capsys):
     assert main(["index", "docs", "--index", str(indexed / "index")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["source", "status", "effective", "family", "title"]
+    assert lines[0].split() == ["source", "status", "effective", "version", "family", "title"]
     old = next(line for line in lines if line.startswith("refunds-2023.md"))
-    assert old.split()[:3] == ["refunds-2023.md", "archived", "2023-01-01"]
+    assert old.split()[:4] == ["refunds-2023.md", "archived", "2023-01-01", "-"]
     assert "Refund Policy (2023)" in old
+    # a version the metadata file states is the one the document is known by
+    rates = next(line for line in lines if line.startswith("rates.txt"))
+    assert rates.split()[:4] == ["rates.txt", "archived", "-", "3.0"]
     assert main(["index", "docs", "--index", str(indexed / "index"), "--json"]) == 0
     docs = {d["source"]: d for d in json.loads(capsys.readouterr().out)["documents"]}
     assert docs["refunds-2025.md"]["status"] == "current"
     assert docs["refunds-2023.md"]["superseded_by"] == "refunds-2025.md"
-    assert (docs["rates.txt"]["status"], docs["rates.txt"]["access"]) == ("archived", ["sales"])
+    assert (docs["rates.txt"]["status"], docs["rates.txt"]["access"],
+            docs["rates.txt"]["version"]) == ("archived", ["sales"], "3.0")
     assert docs["broken.md"]["effective_date"] is None
 
 
