@@ -59,6 +59,9 @@ MORE_PDF_QUESTIONS = PDF_QUESTIONS.with_name("more_dev_questions.jsonl")
 MORE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("more_dev_questions.jsonl")
 # 60 more acme questions, all dev (written in the twelfth session, after the rules)
 MORE_ACME_QUESTIONS = QUESTIONS["acme"].with_name("more_dev_questions.jsonl")
+# 40 PostgreSQL release-note questions, all dev (written in the thirteenth session, before
+# any rule was read off them): later releases re-fix what earlier ones said
+RELEASE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("release_dev_questions.jsonl")
 
 
 def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
@@ -73,6 +76,8 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
                 (f"{corpus} training", corpus, index, path, split)]
         more = {"acme": MORE_ACME_QUESTIONS, "postgresql": MORE_PG_QUESTIONS}[corpus]
         out.append((f"{corpus} more dev", corpus, index, more, "dev"))
+        if corpus == "postgresql":
+            out.append(("postgresql release dev", corpus, index, RELEASE_PG_QUESTIONS, "dev"))
     if pdfs is not None:  # no training questions: dev only
         out += [("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"),
                 ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev")]

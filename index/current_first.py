@@ -22,6 +22,11 @@ notes stay ``current``, so the policy above never demotes one. Under ``prefer`` 
 retrieved (from the whole candidate list, so a named release below the top ``k`` comes
 up); a question that asks for the latest ("latest", "newest", "most recent", "current")
 and names none orders the series' passages within the top ``k`` newest release first.
+A question about the newest release itself ("the newest 15.x release", "the most recent
+minor release", "the latest release notes": ``NamedVersions.newest``) also brings up the
+newest release's best passage when a series shows in the top ``k`` without it, searched
+within that release's document if it is not among the candidates (``Searcher``): which
+release is newest is known from the series, not from what the words happened to match.
 Other documents keep their places.
 """
 
@@ -57,6 +62,12 @@ _REFERENCE = re.compile(
     r"\b(?:after|before|from|prior\s+to|(?:earlier|older|later|newer)\s+than)\s+"
     r"(?:the\s+)?(?:(?:postgresql|version|release|v)\.?\s*)?$", re.IGNORECASE)
 _LATEST = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|current)\b", re.IGNORECASE)
+# The newest release itself: "newest PostgreSQL 15 minor release", "most recent 15.x
+# update", "the latest release's notes"; not "which release most recently fixed X" (the
+# newest of those that fixed X) nor "the current version of X".
+_NEWEST_RELEASE = re.compile(
+    r"\b(?:latest|newest|most\s+recent)\s+(?:[\w.]+\s+){0,3}?(?:release|update|notes)\b",
+    re.IGNORECASE)
 
 
 def check_policy(policy: str) -> str:
@@ -76,6 +87,7 @@ class NamedVersions:
     versions: tuple[tuple[int, ...], ...] = ()
     releases: tuple[tuple[int, ...], ...] = ()  # "in 15.3": exact release numbers asked about
     latest: bool = False  # asks for the latest, newest, most recent or current one
+    newest: bool = False  # asks about the newest release itself (``_NEWEST_RELEASE``)
 
     def __bool__(self) -> bool:
         return bool(self.periods or self.versions)
@@ -108,7 +120,8 @@ def named_versions(query: str) -> NamedVersions:
                 and not _REFERENCE.search(query[: m.start()])]
     releases += [v for v in versions if len(v) >= 2 and v in releases]
     return NamedVersions(tuple(periods), tuple(dict.fromkeys(versions)),
-                         tuple(dict.fromkeys(releases)), bool(_LATEST.search(query)))
+                         tuple(dict.fromkeys(releases)), bool(_LATEST.search(query)),
+                         bool(_NEWEST_RELEASE.search(query)))
 
 
 def _month_end(day: date) -> date:
@@ -137,7 +150,7 @@ class VersionTable:
                                   if r.effective_date else None)
             title, stem = name_key(r.title), name_key(stem_of(r.source)[1].replace("-", " "),
                                                        file_stem=True)
-            declared = r.version_info.version if r.version_info else None
+            declared = r.known_version
             versions = ((version_tuple(declared),) if declared else ()) + title.versions \
                 + stem.versions
             self.markers.append((tuple(v for v in versions if v), title.years + stem.years))
@@ -148,9 +161,12 @@ class VersionTable:
             if not self.stale[i] and (named := series_of(d.record.title, d.record.source)):
                 found[named[0]].append(i)
                 self.series_version[i] = named[1]
+        self.newest: dict[int, int] = {}  # series (its first member) -> newest member
         for members in found.values():
             if len({_padded(self.series_version[i], 4) for i in members}) > 1:
                 self.series[members] = members[0]
+                self.newest[members[0]] = max(
+                    members, key=lambda i: _padded(self.series_version[i], 4))
         self.has_series = bool((self.series >= 0).any())
         in_force = np.zeros(len(families), dtype=bool)
         in_force[self.family[~self.stale]] = True
@@ -239,6 +255,17 @@ class VersionTable:
             for slot, pos in zip(positions, ranked, strict=True):
                 order[slot] = pos
         return order
+
+    def missing_newest(self, docs: Sequence[int], query: NamedVersions, top: int
+                       ) -> list[int]:
+        """The newest release of each series with an item among the first ``top`` of
+        ``docs`` (document index per ranked item) that has none there itself, when
+        ``query`` asks about the newest release and names none; else none."""
+        if not (self.has_series and query.newest and not query.releases):
+            return []
+        shown = {d for d in docs[:top] if d >= 0}
+        series = {int(self.series[d]) for d in shown if self.series[d] >= 0}
+        return [self.newest[s] for s in sorted(series) if self.newest[s] not in shown]
 
     def doc_of(self, source: str) -> int:
         return self.sources.get(source, -1)

@@ -20,7 +20,12 @@ import numpy as np
 
 from core.errors import ConfigError, IndexNotFoundError
 from index.access import AccessFilter, effective
-from index.current_first import VersionTable, check_policy, named_versions
+from index.current_first import (
+    NamedVersions,
+    VersionTable,
+    check_policy,
+    named_versions,
+)
 from index.hybrid import HybridConfig
 from index.manifest import Manifest, check_embedder
 from index.records import DocRecord, Passage
@@ -211,6 +216,9 @@ class Searcher:
                 order = table.prefer([int(table.row_doc[r]) for r, _ in hits], named[i])
                 hits = [hits[j] for j in order]
             if series is not None:
+                hits = self._with_newest(snap, series, hits, asked[i], k, details, query,
+                                         vectors[i] if mode != "bm25" else None, masks[i],
+                                         mode)
                 order = series.series_order([int(series.row_doc[r]) for r, _ in hits],
                                             asked[i], k)
                 hits = [hits[j] for j in order]
@@ -283,6 +291,44 @@ class Searcher:
         fused = self.hybrid.fuse(details)  # each retriever's rows are listed best first
         details[self.hybrid.fusion] = dict(fused)
         return fused
+
+    def _with_newest(self, snap: Snapshot, series: VersionTable,
+                     hits: list[tuple[int, float]], asked: NamedVersions, k: int,
+                     details: dict[str, dict[int, float]], query: str,
+                     vector: np.ndarray | None, mask: np.ndarray | None, mode: str,
+                     ) -> list[tuple[int, float]]:
+        """``hits`` with the best passage of each newest release the question asks about
+        but the first ``k`` lack (``VersionTable.missing_newest``) moved up to the first
+        slot its series holds there (``series_order`` then sorts the series); a release
+        not among the candidates at all is searched within its own document."""
+        docs = [int(series.row_doc[r]) for r, _ in hits]
+        for doc in series.missing_newest(docs, asked, k):
+            at = next((j for j, d in enumerate(docs) if d == doc), None)
+            if at is not None:
+                hit = hits.pop(at)
+                docs.pop(at)
+            else:  # search the release's own rows: its best passage for these words
+                own = _and(mask, series.row_doc == doc)
+                found: dict[str, dict[int, float]] = {}
+                if mode != "dense":
+                    rows, scores = snap.bm25.search(query, 3, own)
+                    found["bm25"] = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+                if vector is not None:
+                    found["dense"] = self._dense(snap, vector[None, :], 3, own)[0]
+                best = self._rank(dict(found), mode) if any(found.values()) else []
+                if not best:  # none of its words: its opening (title, date, summary)
+                    rows = np.flatnonzero(own)
+                    if not len(rows):
+                        continue  # out of the caller's scope
+                    best = [(int(rows[0]), 0.0)]
+                for name, by_row in found.items():
+                    details.setdefault(name, {}).update(by_row)
+                hit = best[0]
+            slot = next(j for j, d in enumerate(docs[:k])
+                        if d >= 0 and series.series[d] == series.series[doc])
+            hits.insert(slot, (hit[0], hits[slot][1]))
+            docs.insert(slot, doc)
+        return hits
 
     def _dense(self, snap: Snapshot, vectors, n: int, mask) -> list[dict[int, float]]:
         scores, rows = snap.vectors.search(vectors, n, mask)

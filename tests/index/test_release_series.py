@@ -129,3 +129,39 @@ def test_release_notes_are_not_joined_by_name_but_a_stated_supersedes_still_join
     assert (out["acme-2.1-release-notes.md"].status,
             out["acme-2.1-release-notes.md"].superseded_by) == (
         "archived", "acme-2.2-release-notes.md")
+
+
+def test_a_question_about_the_newest_release_itself_brings_it_up(index, embedder):
+    searcher = Searcher(index, embedder=embedder)
+    # only 2.1 speaks of CSV exports: by the words alone the newest release (2.3) is not
+    # the best passage, but the question asks about the newest release, which the series
+    # knows
+    question = "What did the newest release change about CSV exports?"
+    off = searcher.search(question, k=1, versions="off")
+    assert "notes/release-2-3.md" not in [h.source for h in off]
+    assert any(s in NOTES_ORDER for s in (h.source for h in off))
+    for versions in ("prefer", "only-current"):
+        hits = searcher.search(question, k=1, versions=versions)
+        assert [h.source for h in hits] == ["notes/release-2-3.md"], versions
+    # BM25 alone finds no word of the question in 2.3's notes: its passage is searched for
+    # within its own document
+    bm25 = searcher.search("What did the newest update do to CSV exports?", k=1, mode="bm25")
+    assert [h.source for h in bm25] == ["notes/release-2-3.md"]
+    # "which release most recently changed X" asks for the newest of those that did: the
+    # words decide which releases are in the running, so 2.3 is not brought in
+    recently = searcher.search("Which release most recently changed CSV exports?", k=1)
+    assert "notes/release-2-3.md" not in [h.source for h in recently]
+
+
+def test_the_newest_release_itself_is_read_from_the_question():
+    for question in ("What is the newest PostgreSQL 15 minor release?",
+                     "When was the most recent 15.x update released?",
+                     "According to the latest release notes, what should be reindexed?",
+                     "What does the latest release's migration section say?"):
+        assert named_versions(question).newest, question
+    for question in ("Which release most recently fixed SIMILAR TO?",
+                     "What is the current version of the sync client?",
+                     "Which release was the latest to change it?"):
+        assert not named_versions(question).newest, question
+    # a named release is what is asked about, whatever else the question says
+    assert named_versions("Is 15.20 the newest release?").releases == ((15, 20),)
