@@ -427,6 +427,8 @@ _ATTRIBUTES: tuple[tuple[re.Pattern, tuple[str, ...]], ...] = tuple(
         (r"\bhow fast\b", ("speed",)),
         (r"\bhow (?:warm|hot|cold)\b", ("temperature",)),
         (r"\bcosts?\b|\bsells? for\b|\bhow much is\b", ("price",)),
+        # "When did 15.3 come out?": "Release date: 2023-05-11"
+        (r"\b(?:come|came|comes) out\b|\bwas released\b|\bgot released\b", ("release",)),
     ))
 
 
@@ -437,6 +439,15 @@ def attribute_terms(question: str) -> list[str]:
     said = set(re.findall(r"[a-z]+", asked))
     return [w for pattern, words in _ATTRIBUTES if pattern.search(asked)
             for w in words if w not in said]
+
+
+def _attribute_phrase_terms(question: str) -> set[str]:
+    """The key terms (stems) of the phrases that imply an attribute in ``question``'s
+    asking sentence ("come", "out" of "come out"): a unit that names the attribute
+    ("Release date: ...") states them in its own word."""
+    asked = _asked_sentence(question)
+    return {stem(w) for pattern, _ in _ATTRIBUTES for m in pattern.finditer(asked)
+            for w in re.findall(r"[a-z]+", m.group(0))}
 
 
 def search_query(question: str) -> str:
@@ -1184,6 +1195,8 @@ def extract(
     # The attribute the question implies ("weight" for "how heavy"): in a unit's text it
     # says what is asked about (the key-term floor is counted without it).
     implied = {stem(w) for w in attribute_terms(question)} - set(terms)
+    # ... and the question's words for it ("come out"), which such a unit says its own way
+    phrased = _attribute_phrase_terms(question) & set(terms) if implied else set()
     # The places the question gives ("London"), found once: each unit may name them by
     # their country or group ("UK").
     places = {t: word for t in required if (word := _place_word(t, question))}
@@ -1204,8 +1217,10 @@ def extract(
         # an acronym the question writes, spelt out ("United States" for "U.S.")
         have |= {t for t, spelt in acronyms.items()
                  if t not in have and spelt.search(where)}
-        matched = tuple(t for t in terms if t in have)
         named_attribute = bool(implied & in_text)
+        if named_attribute:
+            have |= phrased
+        matched = tuple(t for t in terms if t in have)
         coverage = len(matched) / len(terms)
         needed = min(threshold, top_min_coverage) if rank == 0 and answer_type in _TYPED \
             else threshold

@@ -1284,3 +1284,19 @@ def test_a_function_named_by_its_call_is_answered_from_its_row():
     log2 = unit("Function Description Example(s): log ( b numeric, x numeric ) \u2192 numeric "
                 "Logarithm of x to base b log(2.0, 64.0) \u2192 6.0", path, kind="row")
     assert extract("With a single argument, which base does log() use?", [log2, log1]) is None
+
+
+def test_a_release_date_answers_when_a_release_came_out():
+    # "come out" is said "Release date" in release notes (PostgreSQL training pgt168)
+    notes = unit("Release date: 2024-08-08", "E.13. Release 15.8")
+    for question in ("On what date did PostgreSQL 15.8 come out?",
+                     "When did 15.8 come out?"):
+        got = extract(question, [notes], corpus_names=("PostgreSQL",))
+        assert got is not None and got.span == "2024-08-08", question
+    # another release's date does not answer
+    assert extract("When did PostgreSQL 15.9 come out?", [notes],
+                   corpus_names=("PostgreSQL",)) is None
+    # a date that names no release is not a release date
+    assert extract("When did PostgreSQL 15.8 come out?",
+                   [unit("Support for 15.8 ends on 2029-11-08.", "E.13. Release 15.8")],
+                   corpus_names=("PostgreSQL",)) is None
