@@ -324,7 +324,9 @@ class Searcher:
                 for name, by_row in found.items():
                     details.setdefault(name, {}).update(by_row)
                 hit = best[0]
-            slot = next(j for j, d in enumerate(docs[:k])
+            # its series' first slot: in the top k, though another series' newest may have
+            # been put before it
+            slot = next(j for j, d in enumerate(docs)
                         if d >= 0 and series.series[d] == series.series[doc])
             hits.insert(slot, (hit[0], hits[slot][1]))
             docs.insert(slot, doc)
