@@ -1182,6 +1182,8 @@ def extract(
             stale = found
     if "default" in required:
         found = _definition_default(question, [*listed, *pool], answer_type, terms)
+        if found is None and answer_type is AnswerType.YESNO:
+            found = _switch_default(listed[:SWITCH_UNITS], pool, terms)
         if found is not None and not found.unit.stale:
             return found
         stale = stale or found  # a superseded definition only if nothing current answers
@@ -1548,6 +1550,42 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
             return found
         stale = stale or found
     return stale
+
+
+# How many of the best-scored units a yes/no question about a default may take its switch
+# from (``_switch_default``): chosen on the PostgreSQL training and fresh dev questions.
+SWITCH_UNITS = 3
+
+
+def _switch_default(ranked: Sequence[EvidenceUnit], pool: Sequence[EvidenceUnit],
+                    terms: Sequence[str]) -> Extraction | None:
+    """A yes/no question about what happens by default that names no setting ("Is
+    checkpoint logging switched on by default now?", "Does the planner consider
+    partition-wise joins on a fresh install?"), answered by the default of the on/off
+    switch whose definition the best-scored units are from: the first of ``ranked`` under
+    a heading "<setting> (boolean)", and the sentence of that definition (the units of
+    ``pool`` under the same heading) that states its default ("log_checkpoints (boolean):
+    ... The default is **on**."). A switch is one setting doing one thing, so its
+    description standing first is what the question describes; a setting of any other
+    type is not read this way (measured: as many wrong answers as right). None when no
+    such unit or no stated default."""
+    for unit in ranked:
+        heading = unit.heading[-1] if unit.heading else ""
+        if "_" not in _defined(unit) or not re.search(r"\(boolean\)\s*$", heading):
+            continue
+        for other in pool:
+            if other.heading != unit.heading or other.source != unit.source:
+                continue
+            m = next((m for p in _DEFAULT_VALUE if (m := p.search(other.text))), None)
+            if m is None:
+                continue
+            have = term_set(other.text) | term_set(other.path)
+            found = _taken(AnswerType.YESNO, other, m.start(1), m.end(1),
+                           f"the default '{m.group(1)}' of the switch '{heading}' whose "
+                           f"definition the best units are from", terms, have)
+            return replace(found, text=f"{heading}: {found.text}")
+        return None  # the first switch states no default: not another's
+    return None
 
 
 def _default_beside(question: str, subject: EvidenceUnit, have: set[str],

@@ -1300,3 +1300,36 @@ def test_a_release_date_answers_when_a_release_came_out():
     assert extract("When did PostgreSQL 15.8 come out?",
                    [unit("Support for 15.8 ends on 2029-11-08.", "E.13. Release 15.8")],
                    corpus_names=("PostgreSQL",)) is None
+
+
+def _definition(heading: str, texts: list[str], source: str = "runtime-config-logging.html"
+                ) -> list[EvidenceUnit]:
+    path = f"20.8. What to Log > {heading}"
+    out, pos = [], 0
+    for text in texts:
+        u = replace(unit(text, path), source=source, chunk_id=heading, start=pos,
+                    end=pos + len(text))
+        out.append(u)
+        pos += len(text) + 1
+    return out
+
+
+def test_a_yes_no_question_about_a_default_is_answered_by_the_switch_it_describes():
+    # no setting is named: the best units are from log_checkpoints' definition, a switch,
+    # whose default answers (PostgreSQL fresh dev question pgd001)
+    switch = _definition("log_checkpoints (boolean)", [
+        "Causes checkpoints and restartpoints to be logged in the server log.",
+        "The default is on."])
+    question = ("My server log is suddenly full of 'checkpoint complete' lines. Is checkpoint "
+                "logging switched on by default now?")
+    got = extract(question, switch[:1], pool=switch)
+    assert got is not None and got.span == "on"
+    assert got.text == "log_checkpoints (boolean): The default is **on**."
+    # a setting of another type is not read this way
+    timeout = _definition("log_rotation_age (integer)", [
+        "Causes checkpoints and log rotation to be logged after this many minutes.",
+        "The default is 24 hours."])
+    assert extract(question, timeout[:1], pool=timeout) is None
+    # nor a switch whose definition states no default
+    quiet = _definition("log_checkpoints (boolean)", switch[0].text.split("\n"))
+    assert extract(question, quiet[:1], pool=quiet) is None
