@@ -1483,8 +1483,8 @@ _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\s*=)")
 _OPTION = re.compile(r"(?<![\w-])(?:--[a-z][a-z0-9-]*[a-z0-9]|-[A-Za-z])\b")
 # A default's value as a definition states it: "The default is eight megabytes (8MB).",
 # "The default setting is -1, which ...", "on, off and try (the default)", "VOLATILE is the
-# default if ..."; not a remark ("The default is usually a reasonable choice") or a
-# condition ("if the default value is volatile, ...").
+# default if ...", "When set to on, which is the default, ..."; not a remark ("The default
+# is usually a reasonable choice") or a condition ("if the default value is volatile, ...").
 _DEFAULT_VALUE = (
     re.compile(r"(?<!\bif the )(?<!\bwhen the )\bdefault(?: value| setting)? is\s+"
                r"(?!(?:usually|generally|normally|often|a|an|the|to|that|not|set|chosen|"
@@ -1494,6 +1494,9 @@ _DEFAULT_VALUE = (
                re.I),
     re.compile(r"(?:^|[.;:]\s+)((?!(?:which|that|this|it|what)\b)[\w.'+-]+) is the default\b",
                re.I),
+    # "When set to on, which is the default, PostgreSQL will ..."
+    re.compile(r"\bset to ((?!(?:which|that|this|it|what)\b)[\w.'+-]+)(?:,| \()\s*which is the "
+               r"default\b", re.I),
 )
 
 

@@ -1330,6 +1330,14 @@ def test_a_yes_no_question_about_a_default_is_answered_by_the_switch_it_describe
         "Causes checkpoints and log rotation to be logged after this many minutes.",
         "The default is 24 hours."])
     assert extract(question, timeout[:1], pool=timeout) is None
+    # the default stated the other way definitions state it (pgd009)
+    crash = _definition("restart_after_crash (boolean)", [
+        "When set to on, which is the default, PostgreSQL will automatically reinitialize "
+        "after a backend crash."], source="runtime-config-error-handling.html")
+    got = extract("When one backend crashes, does the server reinitialize itself "
+                  "automatically by default, or do I have to restart it by hand?",
+                  crash, pool=crash)
+    assert got is not None and got.span == "on"
     # nor a switch whose definition states no default
     quiet = _definition("log_checkpoints (boolean)", switch[0].text.split("\n"))
     assert extract(question, quiet[:1], pool=quiet) is None
