@@ -169,6 +169,11 @@ _AUXILIARIES = ("is|are|was|were|can|could|do|does|did|will|would|should|shall|h
 # "Which date format", "what day type": what is asked is a name, not a date.
 _NOT_A_DATE = r"(?!\s+(?:format|style|type|function|column|field|setting|value)s?\b)"
 
+# "How long can a room name be?", "How long may a NOTIFY payload string be ...?": a length
+# or size, not a time ("How long can the robot be left alone?" is a time)
+_LONG_AS_LENGTH = (r"\bhow long (?:can|may|might|could|must|should)\b[^?]*\bbe\b"
+                   r"(?=\s*(?:\?|$|,|\s+(?:in|on|at|for|with|under|when|if|by)\b))")
+
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
         (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
@@ -181,6 +186,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                                 r"battery)"),
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
                           r"^when (?:is|are|do|does|can)\b.*\b(?:open|available|reachable)\b"),
+        # "How long can a room name be?": a length, not a time
+        (AnswerType.MEASURE, _LONG_AS_LENGTH),
         (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often|old)\b|\bhow much time\b|"
                               r"\b(?:what|which|minimum|maximum|youngest|oldest)(?:'s)?"
                               r"(?:\s+the)?(?:\s+(?!(?:is|are|was|were|do|does|did)\b)\w+)?"
@@ -281,7 +288,7 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
 _MEASURE_UNIT = (r"(?:mm|cm|km|m|meters?|metres?|square (?:meters?|metres?)|m2|sq ?m|kg|g|"
                  r"grams?|kilograms?|lbs?|ml|l|liters?|litres?|tb|gb|mb|kb|db|decibels?|pa|"
                  r"pascals?|rpm|revolutions per minute|v|volts?|amps?|w|watts?|mah|ghz|mhz|"
-                 r"mbps|gbps|degrees(?: [cf])?|\u00b0[cf]?|characters?|floors?|inches)")
+                 r"mbps|gbps|degrees(?: [cf])?|\u00b0[cf]?|characters?|bytes?|floors?|inches)")
 
 _CLOCK = r"\d{1,2}(?::\d{2})?\s?(?:a\.m\.|p\.m\.|am\b|pm\b)"
 _UI_PATH = (r"\b[A-Z][\w'-]*(?: [a-z][\w'-]*)? > [A-Z0-9+][\w'-]*(?: [\w'-]+){0,3}"
@@ -381,6 +388,8 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
 # What a measure question asks about -> the units that can answer it.
 _DIMENSIONS: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
     (re.compile(q), re.compile(u, re.I)) for q, u in (
+        (_LONG_AS_LENGTH, r"(?<![a-z])(?:characters?|bytes?|kb|mb|gb|mm|cm|m|meters?|metres?|"
+                          r"inches)\b"),
         (r"\b(?:weigh\w*|heavy|heavier|mass)\b", r"\b(?:kg|g|grams?|kilograms?|lbs?)\b"),
         (r"\b(?:loud\w*|noisy|noise|quiet)\b", r"\b(?:db|decibels?)\b"),
         (r"\b(?:suction|strong|strength|pressure)\b", r"\b(?:pa|pascals?)\b"),

@@ -1341,3 +1341,29 @@ def test_a_yes_no_question_about_a_default_is_answered_by_the_switch_it_describe
     # nor a switch whose definition states no default
     quiet = _definition("log_checkpoints (boolean)", switch[0].text.split("\n"))
     assert extract(question, quiet[:1], pool=quiet) is None
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How long can a room name be?", AnswerType.MEASURE),
+    ("How long may a NOTIFY payload string be in the default configuration?",
+     AnswerType.MEASURE),
+    ("How long can the robot be left alone?", AnswerType.DURATION),
+    ("How long is the warranty?", AnswerType.DURATION),
+    ("How long should I wait before it can be used?", AnswerType.DURATION),
+])
+def test_how_long_something_may_be_is_a_length(question, kind):
+    assert asked_terms(question).kind is kind
+
+
+def test_a_length_is_read_in_characters_or_bytes():
+    got = extract("How long can a room name be?",
+                  [unit("Room names can be up to 24 characters long.", "Maps > Rooms")])
+    assert got is not None and got.span == "up to 24 characters"
+    got = extract("How long may a NOTIFY payload string be in the default configuration?",
+                  [unit("In the default configuration it must be shorter than 8000 bytes.",
+                        "NOTIFY > Description > payload")])
+    assert got is not None and got.span == "8000 bytes"
+    # a time is no length
+    assert extract("How long can a room name be?",
+                   [unit("Room names can be changed for up to 30 days.", "Maps > Rooms")]
+                   ) is None
