@@ -1213,6 +1213,17 @@ def extract(
     places = {t: word for t in required if (word := _place_word(t, question))}
     acronyms = {t: spelt for t, spelt in _acronyms(question).items() if t in terms}
     titled: Extraction | None = None  # a release a unit's heading names
+    # The command-line options the question writes ("--swap"): an answer's passage must
+    # have them, or it is about other options (of another version, say).
+    quoted = set(_OPTION.findall(question)) - {"-"}
+    passages_text: dict[str, str] = {}
+
+    def passage_text(chunk_id: str) -> str:
+        if chunk_id not in passages_text:
+            passages_text[chunk_id] = "\n".join(
+                f"{u.path}\n{u.text}" for u in [*pool, *listed] if u.chunk_id == chunk_id)
+        return passages_text[chunk_id]
+
     for rank, unit in enumerate(listed):
         in_text = term_set(unit.text)
         have = in_text | term_set(unit.path)
@@ -1252,6 +1263,8 @@ def extract(
         named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
         if _elsewhere(context, named | given):
             continue  # the unit is from somewhere else than the question says
+        if quoted and not all(_option_in(o, passage_text(unit.chunk_id)) for o in quoted):
+            continue  # "Is pg_upgrade --swap faster ...?": a passage without --swap
         if unnamed(required, question, named, where):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
                                     question_terms, needed)
@@ -1507,6 +1520,11 @@ _DEFAULT_VALUE = (
     re.compile(r"\bset to ((?!(?:which|that|this|it|what)\b)[\w.'+-]+)(?:,| \()\s*which is the "
                r"default\b", re.I),
 )
+
+
+def _option_in(option: str, text: str) -> bool:
+    """Whether ``text`` writes the command-line ``option`` ("--swap", "-m") as a word."""
+    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text) is not None
 
 
 def _defined(unit: EvidenceUnit) -> str:

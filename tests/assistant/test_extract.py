@@ -1367,3 +1367,18 @@ def test_a_length_is_read_in_characters_or_bytes():
     assert extract("How long can a room name be?",
                    [unit("Room names can be changed for up to 30 days.", "Maps > Rooms")]
                    ) is None
+
+
+def test_an_option_the_question_writes_must_be_in_the_passage():
+    # --swap is not an option of this manual's pg_upgrade: a sentence about --link mode
+    # does not answer (fresh PostgreSQL dev pgd054, unanswerable)
+    link = unit("If you use link mode, the upgrade will be much faster (no file copying) and "
+                "use less disk space.", "pg_upgrade > Description")
+    assert extract("Is pg_upgrade --swap faster than --link for a large cluster?", [link]) is None
+    # an option named in the unit's heading counts ("-j number-of-jobs, --jobs=...")
+    jobs = unit("This option is ignored when emitting a script rather than connecting "
+                "directly to a database server.",
+                "pg_restore > Options > -j number-of-jobs, --jobs=number-of-jobs")
+    got = extract("Does pg_restore --jobs have any effect when the output is a script file "
+                  "rather than a live server?", [jobs])
+    assert got is not None
