@@ -165,3 +165,27 @@ def test_the_newest_release_itself_is_read_from_the_question():
         assert not named_versions(question).newest, question
     # a named release is what is asked about, whatever else the question says
     assert named_versions("Is 15.20 the newest release?").releases == ((15, 20),)
+
+
+def test_two_series_each_get_their_newest_release(tmp_path, embedder):
+    # two release-note series in one index (the app's and the firmware's), each shown in the
+    # top k by an older release only: each series' newest release takes its series' first
+    # slot, the second series' found even when the first's insertion pushed it below k
+    notes = {
+        "app/release-2-1.md": "# Release 2.1\n\nExports to CSV keep the last row. CSV exports "
+                              "are faster.\n",
+        "app/release-2-2.md": "# Release 2.2\n\nDark mode follows the system.\n",
+        "fw/release-7-1.md": "# Release 7.1\n\nThe fan noise at night is lower.\n",
+        "fw/release-7-2.md": "# Release 7.2\n\nBattery reports are more precise.\n",
+    }
+    for source, text in notes.items():
+        (tmp_path / "docs" / source).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docs" / source).write_text(text)
+    ingest([tmp_path / "docs"], tmp_path / "index", progress=False, embedder=embedder)
+    searcher = Searcher(tmp_path / "index", embedder=embedder)
+    question = "What did the newest release change about CSV exports and fan noise?"
+    off = searcher.search(question, k=2, mode="bm25", versions="off")
+    assert [h.source for h in off] == ["app/release-2-1.md", "fw/release-7-1.md"]
+    # k=2: the app's newest before its 2.1, which pushes the firmware's 7.1 below the cut
+    hits = searcher.search(question, k=2, mode="bm25")
+    assert [h.source for h in hits] == ["app/release-2-2.md", "app/release-2-1.md"]
