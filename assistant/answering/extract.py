@@ -1240,6 +1240,7 @@ def extract(
         have |= {t for t, spelt in acronyms.items()
                  if t not in have and spelt.search(where)}
         named_attribute = bool(implied & in_text)
+        topic_in_text = any(t in in_text for t in topic)
         if named_attribute:
             have |= phrased
         matched = tuple(t for t in terms if t in have)
@@ -1251,8 +1252,8 @@ def extract(
             lacking = [t for t in terms if t not in have and t not in required]
             alike = related(question, lacking, unit) if lacking else {}
             coverage = (len(matched) + len(alike)) / len(terms)
-        if coverage < needed or not (named_attribute or any(
-                t in in_text or t in item for t in topic)):
+        if coverage < needed or not (named_attribute or topic_in_text
+                                     or any(t in item for t in topic)):
             continue
         if not _row_named(unit, matched, places, facts.tables):
             continue  # only the header names what is asked: every row of the table does
@@ -1263,7 +1264,7 @@ def extract(
         named = have | (facts.passages.get(unit.chunk_id, set()) - {"default"})
         if _elsewhere(context, named | given):
             continue  # the unit is from somewhere else than the question says
-        if quoted and not all(_option_in(o, passage_text(unit.chunk_id)) for o in quoted):
+        if quoted and not all(_written(o, passage_text(unit.chunk_id)) for o in quoted):
             continue  # "Is pg_upgrade --swap faster ...?": a passage without --swap
         if unnamed(required, question, named, where):
             found = _default_beside(question, unit, have, pool, answer_type, terms, required,
@@ -1296,7 +1297,7 @@ def extract(
             reason += " and " + ", ".join(f"{w!r} for {t}" for t, w in alike.items())
         found = _taken(answer_type, unit, start, end, reason, terms, have, alike, question)
         head = facts.heads.get((unit.chunk_id, unit.start))
-        if head and not named_attribute and not any(t in in_text for t in topic):
+        if head and not named_attribute and not topic_in_text:
             # what the paragraph is about is said by its item's first line: shown with it
             # ("Fix MERGE to enforce row security policies properly (Dean Rasheed): The
             # PostgreSQL Project thanks ... (CVE-2023-39418)")
@@ -1522,9 +1523,10 @@ _DEFAULT_VALUE = (
 )
 
 
-def _option_in(option: str, text: str) -> bool:
-    """Whether ``text`` writes the command-line ``option`` ("--swap", "-m") as a word."""
-    return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text) is not None
+def _written(name: str, text: str) -> bool:
+    """Whether ``text`` writes ``name`` (an identifier, a command-line option: "--swap",
+    "-m") as a word of its own."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
 
 
 def _defined(unit: EvidenceUnit) -> str:
@@ -1561,25 +1563,36 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
                 or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options))
 
     def naming(unit: EvidenceUnit) -> bool:  # its text names the setting
-        return any(re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", unit.text)
-                   for i in identifiers)
+        return any(_written(i, unit.text) for i in identifiers)
 
     stale: Extraction | None = None
     for unit in [*filter(headed, units), *filter(naming, units)]:
-        heading = unit.heading[-1] if unit.heading else ""
-        m = next((m for p in _DEFAULT_VALUE if (m := p.search(unit.text))), None)
-        if m is None:
+        found = _stated_default(unit, answer_type, terms, "stated in the definition under "
+                                f"'{unit.heading[-1] if unit.heading else ''}'")
+        if found is None:
             continue
-        have = term_set(unit.text) | term_set(unit.path)
-        found = _taken(answer_type, unit, m.start(1), m.end(1),
-                       f"the default '{m.group(1)}' stated in the definition under "
-                       f"'{heading}'", terms, have)
-        if not found.text.startswith(heading):  # not led by it already ("This parameter")
-            found = replace(found, text=f"{heading}: {found.text}")
         if not unit.stale:
             return found
         stale = stale or found
     return stale
+
+
+def _stated_default(unit: EvidenceUnit, answer_type: AnswerType, terms: Sequence[str],
+                    why: str) -> Extraction | None:
+    """The default ``unit`` states in one of the forms of ``_DEFAULT_VALUE``, marked, shown
+    after the unit's innermost heading (unless its text opens with it already: "This
+    parameter" sentences name the setting only there); ``why`` ends the reason. None when
+    the unit states no default."""
+    m = next((m for p in _DEFAULT_VALUE if (m := p.search(unit.text))), None)
+    if m is None:
+        return None
+    heading = unit.heading[-1] if unit.heading else ""
+    have = term_set(unit.text) | term_set(unit.path)
+    found = _taken(answer_type, unit, m.start(1), m.end(1),
+                   f"the default '{m.group(1)}' {why}", terms, have)
+    if not found.text.startswith(heading):
+        found = replace(found, text=f"{heading}: {found.text}")
+    return found
 
 
 # How many of the best-scored units a yes/no question about a default may take its switch
@@ -1603,17 +1616,11 @@ def _switch_default(ranked: Sequence[EvidenceUnit], pool: Sequence[EvidenceUnit]
         heading = unit.heading[-1] if unit.heading else ""
         if "_" not in _defined(unit) or not re.search(r"\(boolean\)\s*$", heading):
             continue
-        for other in pool:
-            if other.heading != unit.heading or other.source != unit.source:
-                continue
-            m = next((m for p in _DEFAULT_VALUE if (m := p.search(other.text))), None)
-            if m is None:
-                continue
-            have = term_set(other.text) | term_set(other.path)
-            found = _taken(AnswerType.YESNO, other, m.start(1), m.end(1),
-                           f"the default '{m.group(1)}' of the switch '{heading}' whose "
-                           f"definition the best units are from", terms, have)
-            return replace(found, text=f"{heading}: {found.text}")
+        why = f"of the switch '{heading}' whose definition the best units are from"
+        for other in pool:  # its definition: the units under the same heading
+            if other.heading == unit.heading and other.source == unit.source \
+                    and (found := _stated_default(other, AnswerType.YESNO, terms, why)):
+                return found
         return None  # the first switch states no default: not another's
     return None
 
