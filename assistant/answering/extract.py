@@ -351,9 +351,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
     ),
     AnswerType.CODE: (
         re.compile(r"\bSQLSTATE\s+[0-9A-Z]{5}\b|\bHTTP\s+\d{3}\b"),
-        # a phone or fax number: "202-493-2251", "+44 20 7946 0958"
-        re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.]?)?(?:\(\d{2,4}\)\s?)?\d{2,4}(?:[\s.\u2013-]\d{2,4})"
-                   r"{2,3}(?![\w-])"),
+        # a phone or fax number: "202-493-2251", "+44 20 7946 0958", "1-800-555-0199"
+        re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.]?|1[\s.-])?(?:\(\d{2,4}\)\s?)?\d{2,4}"
+                   r"(?:[\s.\u2013-]\d{2,4}){2,3}(?![\w-])"),
         # a part of the document: "figure 3", "paragraph (h)(4)", "Appendix B"
         re.compile(r"\b(?:figure|appendix|chapter|paragraph)\s+(?:[A-Z0-9][\w.]*|\([a-z0-9]+\))"
                    r"(?:\([a-z0-9]+\))*", re.I),
@@ -397,13 +397,17 @@ _DIMENSIONS: tuple[tuple[re.Pattern, re.Pattern], ...] = tuple(
          r"\b(?:w|watts?|kw|kilowatts?)\b"),
         (r"\b(?:warm|cold|hot|temperature)\b", r"degrees|\u00b0"),
         (r"\b(?:floor|area|surface)\b", r"square|m2|sq ?m"),
-        (r"\b(?:storage|space|memory|data)\b", r"\b(?:tb|gb|mb|kb)\b"),
+        # "512kB", "16MB": a size is written against its number
+        (r"\b(?:storage|memory|data)\b", r"(?<![a-z])(?:tb|gb|mb|kb|bytes?)\b"),
+        # "disk space" or "free space in front of the base": a size or a length
+        (r"\b(?:space|room|clearance)\b",
+         r"(?<![a-z])(?:tb|gb|mb|kb|bytes?|mm|cm|m|meters?|metres?|inches)\b"),
         (r"\b(?:hold|holds|capacity|volume|tank|reservoir)\b", r"\b(?:ml|l|liters?|litres?)\b"),
         # how big a thing is: its length, or what it holds (a battery's mAh, a tank's ml)
         (r"\b(?:big|bigger|large|larger|small|smaller)\b",
          r"(?<![a-z])(?:mm|cm|km|m|meters?|metres?|inches|mah|ml|l|liters?|litres?)\b"),
         (r"\bsize\b",
-         r"(?<![a-z])(?:mm|cm|km|m|meters?|metres?|inches|tb|gb|mb|kb)\b"),
+         r"(?<![a-z])(?:mm|cm|km|m|meters?|metres?|inches|tb|gb|mb|kb|bytes?)\b"),
         (r"\b(?:far|close|distance|tall|high|wide|deep|dimensions|long)\b",
          r"\b(?:mm|cm|km|m|meters?|metres?|inches)\b"),
         (r"\b(?:fast|speed|spin)\b", r"\b(?:rpm|revolutions|mbps|gbps)\b"),
@@ -836,15 +840,30 @@ def _any_quantity(answer_type: AnswerType, question: str) -> bool:
     return answer_type is AnswerType.AMOUNT and not _MONEY_ASKED.search(_asking(question))
 
 
+# A charge that is often a share of a price: "A 10% restocking fee applies ...".
+_SHARE_ASKED = re.compile(r"\b(?:fees?|surcharges?|commissions?|discounts?|markups?)\b", re.I)
+# When a policy's date is a point of a period rather than a day of the calendar: "at the
+# start of the next billing period", "on the last day of that month".
+_PERIOD_POINT = re.compile(
+    r"\b(?:at|from|on|until|by|before|after)\s+the\s+(?:start|end|beginning|close|"
+    r"first day|last day)\s+of\s+(?:the|your|that|this|each|every|its)\s+"
+    r"(?:(?:next|current|following|previous|same)\s+)?(?:[a-z]+\s+)?"
+    r"(?:period|cycle|month|year|term|week|quarter)\b", re.I)
+
+
 def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
     """The patterns of a span of ``answer_type``: an ``AMOUNT`` asked by "how much"
     without a word for money ("How much notice do I need to give?") is any quantity, an
-    amount, a duration, a measure or a percentage ("30 days", "2.4 kg", "10%"); a ``DATE``
-    asked by "when" is a date or a time of day ("between 01:00 and 05:00")."""
+    amount, a duration, a measure or a percentage ("30 days", "2.4 kg", "10%"); a fee,
+    surcharge or discount may be a percentage too ("A 10% restocking fee"); a ``DATE``
+    asked by "when" is a date, a time of day ("between 01:00 and 05:00") or a point of a
+    period ("at the start of the next billing period")."""
     if _any_quantity(answer_type, question):
         return tuple(p for kind in _QUANTITIES for p in _PATTERNS[kind])
+    if answer_type is AnswerType.AMOUNT and _SHARE_ASKED.search(_asking(question)):
+        return _PATTERNS[AnswerType.AMOUNT] + _PATTERNS[AnswerType.PERCENTAGE]
     if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
-        return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME]
+        return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME] + (_PERIOD_POINT,)
     if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):
         return (_CVE,)  # "Which CVE ...?": not a setting's name beside it
     return _PATTERNS.get(answer_type, ())

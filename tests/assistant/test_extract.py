@@ -928,6 +928,23 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
      "No member shall be elected chair more than twice.", "more than twice"),
     ("What's the minimum voting age for members?",
      "Members who are eighteen years of age may vote.", "eighteen years"),
+    # a toll-free number with its one-digit trunk code
+    ("What number do I call for support?",
+     "For support, call 1-800-555-0199 (toll-free).", "1-800-555-0199"),
+    # a size written against its number, as configuration references write it
+    ("How much data does the writer flush at a time by default?",
+     "The writer flushes data at a time; the default is 512kB.", "512kB"),
+    # free space in front of something is a length, not a size on disk
+    ("How much free space should be in front of the base?",
+     "Place the base on a level floor with 0.5 m of clear space on each side and 1.5 m in front.",
+     "1.5 m"),
+    # a fee that is a share of the price
+    ("What restocking fee applies to returns without the box?",
+     "A 10% restocking fee applies to returns without the original box.", "10%"),
+    # when a policy applies: a point of a period, not a day of the calendar
+    ("When does a plan downgrade take effect?",
+     "A plan downgrade takes effect at the start of the next billing period.",
+     "at the start of the next billing period"),
 ])
 def test_spans_laws_rules_and_policies_write(question, text, span):
     found = extract(question, [unit(text, "Terms")])
