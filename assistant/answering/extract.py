@@ -626,8 +626,32 @@ def _as_units(units: Selection | Iterable[EvidenceUnit | ScoredUnit]) -> list[Ev
     return [u.unit if isinstance(u, ScoredUnit) else u for u in units]
 
 
+# Outcomes listed each under its condition, as a manual gives exit statuses and return
+# values: "returns 0 to the shell if the server is accepting connections normally, 1 if
+# the server is rejecting connections ..., 2 if there was no response ...".
+_OUTCOME = re.compile(r"(?<![\w.-])(-?\d+)\s+(?:to the (?:shell|caller)\s+)?if\s+([^,;]+)")
+
+
+def _outcome_asked(text: str, question_terms: set[str]) -> tuple[int, int] | None:
+    """The value of ``text``'s listed outcomes (two or more, ``_OUTCOME``) whose condition
+    shares the most words with the question, when one does and no other shares as many;
+    None otherwise."""
+    listed = list(_OUTCOME.finditer(text))
+    if len(listed) < 2:
+        return None
+    shared = [len(term_set(m.group(2)) & question_terms) for m in listed]
+    best = max(shared)
+    if not best or shared.count(best) > 1:
+        return None
+    return listed[shared.index(best)].span(1)
+
+
 def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
            question_terms: set[str], terms: set[str]) -> list[tuple[int, int]]:
+    # "Which exit code does psql return when ...?": the outcome listed under that condition
+    if answer_type in (AnswerType.CODE, AnswerType.COUNT) and (
+            outcome := _outcome_asked(unit.text, question_terms)):
+        return [outcome]
     spans = _text_spans(answer_type, unit.text, question, question_terms, terms,
                         item=unit.kind == "item")
     lead = LEAD_LABEL.match(unit.text).end()

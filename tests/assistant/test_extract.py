@@ -951,6 +951,29 @@ def test_spans_laws_rules_and_policies_write(question, text, span):
     assert found is not None and found.span == span
 
 
+@pytest.mark.parametrize("question, span", [
+    ("What exit status does the tool return when the server gives no response?", "2"),
+    ("The tool was given invalid parameters. Which exit code does it return?", "3"),
+])
+def test_an_outcome_is_read_under_its_condition(question, span):
+    text = ("The tool returns 0 to the shell if the server is accepting connections, 1 if "
+            "the server is rejecting connections, 2 if there was no response to the "
+            "connection attempt, and 3 if no attempt was made (for example due to invalid "
+            "parameters).")
+    found = extract(question, [unit(text, "tool > Exit Status")])
+    assert found is not None and found.span == span
+
+
+def test_an_outcome_needs_a_condition_the_question_names_alone():
+    from assistant.answering.extract import _outcome_asked
+
+    text = "It returns 0 if the copy finished, 1 if the copy failed."
+    assert _outcome_asked(text, {"copy", "fail"}) == (text.index("1 if"), text.index("1 if") + 1)
+    assert _outcome_asked(text, {"timeout"}) is None  # no condition shares a word
+    assert _outcome_asked(text, {"copy"}) is None  # both do, equally
+    assert _outcome_asked("It returns 0 if the copy finished.", {"copy"}) is None  # one listed
+
+
 def test_a_paragraphs_leading_label_is_no_answer():
     # "SECTION 1." and the clause number "2" a law starts a paragraph with are not counts
     found = extract("How many times can the same person be elected president?",
