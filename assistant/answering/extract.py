@@ -174,6 +174,15 @@ _NOT_A_DATE = r"(?!\s+(?:format|style|type|function|column|field|setting|value)s
 _LONG_AS_LENGTH = (r"\bhow long (?:can|may|might|could|must|should)\b[^?]*\bbe\b"
                    r"(?=\s*(?:\?|$|,|\s+(?:in|on|at|for|with|under|when|if|by)\b))")
 
+# "what is the maximum ...", "which ...", "what's its typical ...": what a question names the
+# quantity it asks for after
+_THE_MOST = (r"(?:'s|\s+(?:is|are|was|were))?\s+(?:(?:the|its|their)\s+)?(?:(?:maximum|minimum|"
+             r"max|min|typical|total|average|approximate|usual|largest|smallest|expected)\s+)?")
+_EMAIL_ASKED = re.compile(r"\b(?:what|which)(?:'s|\s+(?:is|are))?\s+(?:(?:the|your|its)\s+)?"
+                          r"(?:[\w-]+\s+){0,2}e-?mail(?: address)?\b(?!\s+(?:settings?|"
+                          r"notifications?|preferences?)\b)")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
         (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
@@ -194,7 +203,11 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                               r"\s+age\b|"
                               r"\bhow many (?:seconds|minutes|hours|days|business days|weeks|"
                               r"months|years)\b|"
-                              r"\b(?:what|which) (?:interval|period of time|length of time)\b"),
+                              r"\b(?:what|which) (?:interval|period of time|length of time)\b|"
+                              # "What is the runtime of the S7 in Eco mode?"
+                              rf"\b(?:what|which){_THE_MOST}(?:runtime|run time|battery life|"
+                              r"lifespan|response time|delivery time|processing time|"
+                              r"turnaround time)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
                             r"water|data|memory)\b)|\bcost\b|\bprice\b|\bfee\b|\bsell for\b|"
                             r"\b(?:revenue|turnover|profit|income|earnings|salary|budget)\b|"
@@ -204,7 +217,12 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                              r"\b(?:what|which) (?:size|weight|capacity|dimensions|speed|range|"
                              r"volume|temperature|length|height|width|distance|suction|"
                              r"wattage|voltage|noise|loudness|pressure)\b"
-                             r"(?!\s+(?:modes?|settings?|options?|fields?)\b)"),
+                             r"(?!\s+(?:modes?|settings?|options?|fields?)\b)|"
+                             # "what is the maximum length of a virtual wall?" (not a size or
+                             # a range: of a table, a value, they are no physical measure)
+                             rf"\b(?:what|which){_THE_MOST}(?:weight|dimensions|speed|"
+                             r"temperature|length|height|width|depth|distance|suction|wattage|"
+                             r"voltage|noise level|loudness|pressure) of\b"),
         (AnswerType.COUNT, r"\bhow many\b|\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+"
                            r"the\s+(?:(?:maximum|minimum|largest|smallest|highest|lowest|total|"
                            r"greatest)\s+)?number of\b"),
@@ -223,6 +241,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                           r"\bwhat (?:phone |fax )?number (?:do|should|can|would) (?:i|we|you)\b"),
         (AnswerType.DATE,
          _WHEN_ASKS + rf"|\b(?:what|which) (?:date|day|year|month)\b{_NOT_A_DATE}"),
+        # "What email address do I use to contact ...?": an address to write to
+        (AnswerType.NAME, _EMAIL_ASKED.pattern),
         (AnswerType.NAME, r"^(?:who|whom|whose)\b|\bwho\b"),
         (AnswerType.PLACE, r"^where\b|\bwhere\b"),
         (AnswerType.YESNO, rf"^(?:{_AUXILIARIES})\b"),
@@ -888,6 +908,8 @@ def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, .
         return _PATTERNS[AnswerType.AMOUNT] + _PATTERNS[AnswerType.PERCENTAGE]
     if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
         return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME] + (_PERIOD_POINT,)
+    if answer_type is AnswerType.NAME and _EMAIL_ASKED.search(_asked_sentence(question)):
+        return (_EMAIL,)  # an address to write to, not a name beside it
     if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):
         return (_CVE,)  # "Which CVE ...?": not a setting's name beside it
     return _PATTERNS.get(answer_type, ())
@@ -1169,8 +1191,10 @@ def asked_terms(question: str, corpus_names: Iterable[str] = ()) -> Asked:
         terms = [t for t in terms if t not in dropped] or terms
         context = [t for t in required if t in dropped]
         required = [t for t in required if t not in dropped]
-    return Asked(answer_type, [t for t in terms if t not in _KIND_WORDS.get(answer_type, ())],
-                 required, context)
+    kind_words = set(_KIND_WORDS.get(answer_type, ()))
+    if answer_type is AnswerType.NAME and _EMAIL_ASKED.search(_asked_sentence(question)):
+        kind_words |= {"email", "e-mail", "mail", "address"}  # what the span itself is
+    return Asked(answer_type, [t for t in terms if t not in kind_words], required, context)
 
 
 def extract(

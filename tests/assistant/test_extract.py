@@ -36,6 +36,14 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
 
 
 @pytest.mark.parametrize("question, expected", [
+    ("What is the maximum length of a virtual wall?", AnswerType.MEASURE),
+    ("What's the weight of the S7?", AnswerType.MEASURE),
+    ("What is the maximum size of one table?", AnswerType.OTHER),  # not a physical measure
+    ("What are the length limits for the network name?", AnswerType.OTHER),  # no "of"
+    ("What is the runtime of the S7 in Eco mode?", AnswerType.DURATION),
+    ("What email address do I use to contact the privacy team?", AnswerType.NAME),
+    ("Which email notifications does the app send?", AnswerType.OTHER),
+    ("Can I email support?", AnswerType.YESNO),
     ("How long does the MopMate take to charge?", AnswerType.DURATION),
     ("In what unit does pg_sleep take its argument?", AnswerType.UNIT),
     ("pg_terminate_backend has a timeout argument: in which unit is it given?", AnswerType.UNIT),
@@ -928,6 +936,12 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
      "No member shall be elected chair more than twice.", "more than twice"),
     ("What's the minimum voting age for members?",
      "Members who are eighteen years of age may vote.", "eighteen years"),
+    # an address to write to, not the names beside it
+    ("What email address do I use to contact the Data Protection Officer?",
+     "You can contact our Data Protection Officer at privacy@acme.example.",
+     "privacy@acme.example"),
+    ("What is the maximum length of a virtual wall?",
+     "Virtual walls can be up to 6 meters long.", "up to 6 meters"),
     # a toll-free number with its one-digit trunk code
     ("What number do I call for support?",
      "For support, call 1-800-555-0199 (toll-free).", "1-800-555-0199"),
