@@ -403,6 +403,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
                    r"\b"),
         re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:https?://)?[\w-]+(?:\.[\w-]+)+/"
                    r"[\w./-]*"),
+        # a file a program reads or writes: "The default is server.key.", "$PGDATA/pg_wal"
+        re.compile(r"(?<![\w/.-])(?:[\w.-]+\.(?:key|crt|pem|conf|cnf|log|pid|csv|json|yaml|yml|"
+                   r"ini|sql|db|dat|txt)\b|(?:~|\$\w+)?/[\w.-]+(?:/[\w.-]+)+)"),
     ),
 }
 # What a measure question asks about -> the units that can answer it.

@@ -942,6 +942,13 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
      "privacy@acme.example"),
     ("What is the maximum length of a virtual wall?",
      "Virtual walls can be up to 6 meters long.", "up to 6 meters"),
+    # a file a program reads: where it is read from
+    ("Where is the TLS private key read from by default?",
+     "TLS private key: the key file is read at start; the default is server.key.",
+     "server.key"),
+    ("Where does the server write its process ID?",
+     "The server writes its process ID to /var/run/acme/server.pid at start.",
+     "/var/run/acme/server.pid"),
     # a toll-free number with its one-digit trunk code
     ("What number do I call for support?",
      "For support, call 1-800-555-0199 (toll-free).", "1-800-555-0199"),
