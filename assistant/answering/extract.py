@@ -898,6 +898,12 @@ _PERIOD_POINT = re.compile(
     r"(?:period|cycle|month|year|term|week|quarter)\b", re.I)
 
 
+# "What range of values can random() return?": "0.0 <= x < 1.0", "-32768 to +32767"
+_RANGE_ASKED = re.compile(r"\brange\b", re.I)
+_VALUE_RANGE = re.compile(r"(?<![\w.])[-+]?\d[\d.,]*\s*<=?\s*[a-z]\w*\s*<=?\s*[-+]?\d[\d.,]*"
+                          r"|(?<![\w.])[-+]?\d[\d.,]*\s+to\s+[-+]?\d[\d.,]*\d\b")
+
+
 def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
     """The patterns of a span of ``answer_type``: an ``AMOUNT`` asked by "how much"
     without a word for money ("How much notice do I need to give?") is any quantity, an
@@ -911,6 +917,8 @@ def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, .
         return _PATTERNS[AnswerType.AMOUNT] + _PATTERNS[AnswerType.PERCENTAGE]
     if answer_type is AnswerType.DATE and _WHEN.search(_asked_sentence(question)):
         return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME] + (_PERIOD_POINT,)
+    if answer_type is AnswerType.MEASURE and _RANGE_ASKED.search(_asked_sentence(question)):
+        return _PATTERNS[AnswerType.MEASURE] + (_VALUE_RANGE,)  # a range of values, unitless
     if answer_type is AnswerType.NAME and _EMAIL_ASKED.search(_asked_sentence(question)):
         return (_EMAIL,)  # an address to write to, not a name beside it
     if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):

@@ -942,6 +942,11 @@ def test_durations_in_milliseconds_and_a_configuration_files_form(text, span):
      "privacy@acme.example"),
     ("What is the maximum length of a virtual wall?",
      "Virtual walls can be up to 6 meters long.", "up to 6 meters"),
+    # a range of values has no unit
+    ("What range of values can rand() return?",
+     "rand() returns a random value in the range 0.0 <= x < 1.0.", "0.0 <= x < 1.0"),
+    ("Which range does a short integer column cover?",
+     "A short integer column covers the range -32768 to +32767.", "-32768 to +32767"),
     # a file a program reads: where it is read from
     ("Where is the TLS private key read from by default?",
      "TLS private key: the key file is read at start; the default is server.key.",
