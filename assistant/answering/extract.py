@@ -900,8 +900,8 @@ _PERIOD_POINT = re.compile(
 
 # "What range of values can random() return?": "0.0 <= x < 1.0", "-32768 to +32767"
 _RANGE_ASKED = re.compile(r"\brange\b", re.I)
-_VALUE_RANGE = re.compile(r"(?<![\w.])[-+]?\d[\d.,]*\s*<=?\s*[a-z]\w*\s*<=?\s*[-+]?\d[\d.,]*"
-                          r"|(?<![\w.])[-+]?\d[\d.,]*\s+to\s+[-+]?\d[\d.,]*\d\b")
+_VALUE_RANGE = re.compile(rf"(?<![\w.])[-+]?{_NUM}\s*<=?\s*[a-z]\w*\s*<=?\s*[-+]?{_NUM}"
+                          rf"|(?<![\w.])[-+]?{_NUM}\s+to\s+[-+]?{_NUM}\b")
 
 
 def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, ...]:
