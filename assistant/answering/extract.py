@@ -1387,9 +1387,26 @@ def extract(
     # a release named by a heading only where no unit states a version itself
     if titled is not None and (stale is None or not titled.unit.stale):
         return titled
+    if stale is None and (answer_type in _SETTING_VALUE_KINDS or (
+            answer_type is AnswerType.OTHER and _VALUE_ASKED.search(question))):
+        # "How many cost points does vacuum charge ... (vacuum_cost_page_dirty)?": the
+        # value of a setting the question names is the one its definition states
+        found = _definition_default(question, [*listed, *pool], answer_type, terms)
+        if found is not None and not unnamed(
+                required, question, term_set(found.unit.text) | term_set(found.unit.path),
+                f"{found.unit.path}\n{found.unit.text}"):
+            return found  # ... unless the question is about another place (Amazon RDS)
     if stale is None and answer_type in (AnswerType.OTHER, AnswerType.YESNO):
         return _function_row(question, listed, terms)
     return stale
+
+
+# The kinds of a setting's value, and the words that ask for one when the kind is "other"
+# ("What value does maintenance_io_concurrency start at ...?")
+_SETTING_VALUE_KINDS = frozenset({AnswerType.COUNT, AnswerType.AMOUNT, AnswerType.MEASURE,
+                                  AnswerType.DURATION, AnswerType.PERCENTAGE})
+_VALUE_ASKED = re.compile(r"\b(?:what|which) value\b|\bset to\b|\bstarts? (?:at|with|out)\b",
+                          re.I)
 
 
 # A function the question names by its call ("strpos()"), and the row of a function

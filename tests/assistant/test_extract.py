@@ -1448,3 +1448,27 @@ def test_an_option_the_question_writes_must_be_in_the_passage():
     got = extract("Does pg_restore --jobs have any effect when the output is a script file "
                   "rather than a live server?", [jobs])
     assert got is not None
+
+
+# -- the value of a setting the question names is its definition's default ----------------
+
+SETTING = "Server Configuration > Planner Options > join_merge_limit (integer)"
+SETTING_UNITS = [
+    unit("The planner merges join items into the parent query when the resulting list "
+         "would have no more than this many items.", SETTING),
+    unit("The default is eight.", SETTING),
+]
+
+
+def test_a_named_settings_value_is_its_stated_default():
+    found = extract("Up to how many join items will the planner merge into the parent query "
+                    "(join_merge_limit)?", SETTING_UNITS[:1], pool=SETTING_UNITS)
+    assert found is not None and found.span == "eight"
+    assert found.text.startswith("join_merge_limit (integer): ")
+
+
+def test_no_stated_default_answers_for_another_place():
+    # "on Amazon RDS": a name the manual's definition does not give
+    found = extract("What is join_merge_limit set to on Amazon RDS?", SETTING_UNITS[:1],
+                    pool=SETTING_UNITS)
+    assert found is None
