@@ -538,7 +538,7 @@ _POLARITY = re.compile(
 _DEFAULT_ASKED = re.compile(
     r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
-    r"\b(?:do(?:n't| not)|never) set\b|\bunchanged\b|"
+    r"\b(?:do(?:n't| not)|never) set\b|\bunchanged\b|\bnew install\w*\b|"
     r"\bunless\b.*\b(?:set|changed?|given|declared|configured|otherwise|turn\w*)\b|"
     r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
@@ -1599,6 +1599,8 @@ _DEFAULT_STATED = re.compile(r"\bdefaults?\b", re.I)
 # ("With wal_level=minimal, ..."); a command's option ("--checkpoint").
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\s*=)")
 _OPTION = re.compile(r"(?<![\w-])(?:--[a-z][a-z0-9-]*[a-z0-9]|-[A-Za-z])\b")
+# An SQL clause or parameter written in capitals: "DELIMITER", "CONNECTION LIMIT"
+_CLAUSE = re.compile(r"\b[A-Z]{3,}(?:[ _][A-Z]{2,})*\b")
 # A default's value as a definition states it: "The default is eight megabytes (8MB).",
 # "The default setting is -1, which ...", "on, off and try (the default)", "VOLATILE is the
 # default if ...", "When set to on, which is the default, ..."; not a remark ("The default
@@ -1649,13 +1651,19 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
     identifiers |= {term for unit in units if "_" in (term := _defined(unit))
                     and f" {term.replace('_', ' ')} " in f" {spelt} "
                     and term not in question.casefold()}  # written as set: not asked
-    if not identifiers and not options:
+    # a command's clause or parameter in capitals ("unless DELIMITER is given", "has no
+    # CONNECTION LIMIT"), defined under a heading that opens with it ("CONNECTION LIMIT
+    # connlimit"); not the command itself ("COPY"), which heads every part of its page
+    clauses = {m.group(0) for m in _CLAUSE.finditer(question)} - {
+        h for unit in units for h in (*unit.heading[:-1], *unit.heading[:1])}
+    if not identifiers and not options and not clauses:
         return None
 
     def headed(unit: EvidenceUnit) -> bool:  # under the setting's or option's own heading
         heading = unit.heading[-1] if unit.heading else ""
         return (_defined(unit) in identifiers
-                or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options))
+                or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options)
+                or any(re.match(rf"{re.escape(c)}\b", heading) for c in clauses))
 
     def naming(unit: EvidenceUnit) -> bool:  # its text names the setting
         return any(_written(i, unit.text) for i in identifiers)

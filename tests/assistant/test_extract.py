@@ -1472,3 +1472,19 @@ def test_no_stated_default_answers_for_another_place():
     found = extract("What is join_merge_limit set to on Amazon RDS?", SETTING_UNITS[:1],
                     pool=SETTING_UNITS)
     assert found is None
+
+
+def test_a_clause_in_capitals_is_read_under_its_own_heading():
+    path = "CREATE TEAM > Parameters > MEMBER LIMIT memberlimit"
+    units = [unit("If the team is open, this specifies how many members can join it.", path),
+             unit("-1 (the default) means no limit.", path)]
+    found = extract("If CREATE TEAM has no MEMBER LIMIT, how many members may join?",
+                    units[:1], pool=units)
+    assert found is not None and found.span == "-1" and "no limit" in found.text
+
+
+def test_the_command_itself_heads_no_default():
+    # "CREATE TEAM" heads every part of its page: its capitals name no clause
+    path = "CREATE TEAM"
+    units = [unit("CREATE TEAM makes a new team; limit (the default) is applied.", path)]
+    assert extract("How many members does CREATE TEAM allow?", units, pool=units) is None
