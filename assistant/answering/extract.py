@@ -538,7 +538,7 @@ _POLARITY = re.compile(
 _DEFAULT_ASKED = re.compile(
     r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
-    r"\b(?:do(?:n't| not)|never) set\b|\bunchanged\b|\bnew install\w*\b|"
+    r"\b(?:do(?:n't| not)|never) (?:set|specify|give|pass)\b|\bunchanged\b|\bnew install\w*\b|"
     r"\bunless\b.*\b(?:set|changed?|given|declared|configured|otherwise|turn\w*)\b|"
     r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))

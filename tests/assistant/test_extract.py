@@ -847,6 +847,8 @@ def test_a_default_is_read_from_beside_its_subject_in_the_same_passage():
     ("Is there a cap on temporary files, unless temp_file_limit is set?", True),
     ("Does the planner consider partition-wise joins on a fresh install?", True),
     ("Which JIT provider library is loaded when jit_provider is untouched?", True),
+    ("What is VACUUM's INDEX_CLEANUP option set to when I don't specify it?", True),
+    ("Is Bonjour advertising switched on in a new installation?", True),
     ("How long does a refund take?", False),
     ("Unless you are in the EU, is VAT added at checkout?", False),
 ])
