@@ -220,6 +220,14 @@ def ingest(
             if skip.source in previous:  # keep what we had rather than lose the document
                 failed_kept.add(skip.source)
         kept_sources = [e.source for e in kept] + sorted(failed_kept)
+        if previous and not kept_sources and not parsed:
+            # every file found failed to parse ("not a PDF"): publishing would empty the
+            # index, as an empty folder would (refused above, before parsing)
+            reasons = "; ".join(f"{s.source}: {s.reason}" for s in failed[:3])
+            raise ConfigError(
+                f"no document of {_names(paths)} could be indexed ({reasons}): this ingest "
+                f"would remove all {len(previous)} documents of index {index_dir}; nothing "
+                "was changed")
         report.unchanged.extend(sorted(failed_kept))
 
         clock = time.perf_counter()

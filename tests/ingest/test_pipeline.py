@@ -167,6 +167,20 @@ def test_a_path_with_nothing_to_index_changes_nothing(tmp_path, embedder):
     assert searcher.version == first.version and searcher.info()["n_docs"] == 3
 
 
+def test_files_that_all_fail_to_parse_change_nothing(tmp_path, embedder):
+    # a supported file that is not what its name says ("not a PDF") must not empty the index
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    write_corpus(docs)
+    first = ingest([docs], index, progress=False, embedder=embedder)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "fake.pdf").write_bytes(b"this is not a PDF")
+    with pytest.raises(ConfigError, match=r"fake\.pdf.*would remove all 3 documents.*nothing "
+                                          r"was changed"):
+        ingest([tmp_path / "bad" / "fake.pdf"], index, progress=False, embedder=embedder)
+    searcher = Searcher(index, embedder=embedder)
+    assert searcher.version == first.version and searcher.info()["n_docs"] == 3
+
+
 def test_a_nan_wait_is_a_config_error():
     with pytest.raises(ConfigError, match="lock_timeout must be >= 0 seconds, got nan"):
         IngestConfig(lock_timeout=float("nan"))
