@@ -15,7 +15,9 @@ class Passage:
     fused score for hybrid, cross-encoder logit when reranked). ``scores`` keeps the
     per-retriever scores that went into a fused rank, for debugging and abstention.
     ``effective_date``, ``status`` and ``family`` are its document's (``DocRecord``); a
-    superseded passage may be ranked below a current one with a lower score.
+    superseded passage may be ranked below a current one with a lower score. ``named``:
+    the question names this superseded or archived document's date, year or version ("under
+    the 2023 policy"), so for this question it is the version that holds.
     """
 
     chunk_id: str
@@ -33,6 +35,7 @@ class Passage:
     effective_date: str | None = None
     status: str = "unknown"
     family: str = ""
+    named: bool = False
 
     @property
     def heading_path(self) -> str:

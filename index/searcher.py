@@ -8,6 +8,7 @@ archived documents rank below their current version by default (``index.current_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -232,6 +233,10 @@ class Searcher:
                     order = series.series_order([series.doc_of(p.source) for p in passages],
                                                 asked[i], k)
                     passages = [passages[j] for j in order]
+            if named[i]:  # the versions the question names: for it, the ones that hold
+                passages = [dataclasses.replace(p, named=True)
+                            if table is not None and table.doc_of(p.source) in named[i] else p
+                            for p in passages]
             results.append(passages[:k])
         return results
 

@@ -75,10 +75,17 @@ class EvidenceUnit:
     status: str | None = None  # the document's, when the passage says (current, archived, ...)
     effective_date: str | None = None
     path: str = ""  # the prefix without status and date: title > headings
+    # True: the question names this (superseded) document's date or version; False: it
+    # names another version of the same document; None: it names none of its versions
+    version_asked: bool | None = None
 
     @property
     def stale(self) -> bool:
-        """Whether the unit's document is superseded or archived."""
+        """Whether the unit's document is not the version that holds for the question:
+        superseded or archived, unless the question names its version ("under the 2023
+        policy"), or in force while the question names another of its versions."""
+        if self.version_asked is not None:
+            return not self.version_asked
         return self.status in STALE_STATUSES
 
     @property
@@ -145,8 +152,10 @@ def _prefix(path: str, status: str | None, effective: str | None) -> str:
     return path
 
 
-def split_passage(passage: Passage, passage_rank: int = 0) -> list[EvidenceUnit]:
-    """The evidence units of one passage, in document order (see the module docstring).
+def split_passage(passage: Passage, passage_rank: int = 0,
+                  version_asked: bool | None = None) -> list[EvidenceUnit]:
+    """The evidence units of one passage, in document order (see the module docstring);
+    ``version_asked`` as ``EvidenceUnit`` has it (``split_passages`` works it out).
 
     Never fails on odd text: a passage with no recognisable structure comes back as its
     sentences; an empty one as no units.
@@ -167,7 +176,7 @@ def split_passage(passage: Passage, passage_rank: int = 0) -> list[EvidenceUnit]
             source=passage.source, page_index=passage.page_index,
             page_label=passage.page_label, heading=tuple(passage.heading), start=seg.start,
             end=seg.end, kind=seg.kind, passage_rank=passage_rank, position=len(units),
-            status=status, effective_date=effective, path=path))
+            status=status, effective_date=effective, path=path, version_asked=version_asked))
     return units
 
 
@@ -179,8 +188,12 @@ def split_passages(passages: Sequence[Passage]) -> list[EvidenceUnit]:
     evidence, never shown to the model, never quoted."""
     seen: set[str] = set()
     units = []
+    # documents whose version the question names (``Passage.named``), and their families
+    asked = {p.family for p in passages if getattr(p, "named", False) and p.family}
     for rank, passage in enumerate(passages):
-        for unit in split_passage(passage, rank):
+        version_asked = True if getattr(passage, "named", False) else (
+            False if getattr(passage, "family", "") in asked else None)
+        for unit in split_passage(passage, rank, version_asked):
             key = norm(unit.text)
             if key in seen or instruction_reason(unit.text) is not None:
                 continue

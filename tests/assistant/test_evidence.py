@@ -469,3 +469,21 @@ def test_numerals_away_from_a_division_word_stay_words():
     assert division_numbers("Mix DC power with vi in 3 sections") == set()
     assert "600" not in term_set("Washington, DC")
     assert {"fourteenth", "amendment"} <= term_set("Amendments > Article XIV")
+
+
+def test_the_version_a_question_names_holds_for_it():
+    from assistant.answering.evidence import split_passages
+
+    old = Passage(chunk_id="o", doc_id="o", source="refunds-2023.md", score=1.0,
+                  text="Returns are accepted within 14 days.", status="archived",
+                  family="refunds", named=True)
+    new = replace(old, chunk_id="n", source="refunds-2025.md", named=False,
+                              text="Returns are accepted within 30 days.", status="current")
+    other = replace(new, chunk_id="x", source="shipping.md", family="shipping",
+                                text="Shipping takes five days.")
+    units = {u.source: u for u in split_passages([new, old, other])}
+    assert not units["refunds-2023.md"].stale  # named: the version that holds
+    assert units["refunds-2025.md"].stale  # in force, but another version was asked
+    assert not units["shipping.md"].stale  # no version of it was named
+    plain = {u.source: u for u in split_passages([replace(old, named=False), new])}
+    assert plain["refunds-2023.md"].stale and not plain["refunds-2025.md"].stale

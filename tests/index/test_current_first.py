@@ -95,6 +95,10 @@ def test_a_question_that_names_a_year_or_version_reaches_the_older_one(index):
     versioned = "In firmware 2.9 what is the default suction mode, Standard?"
     assert searcher.search(versioned, k=2, mode="bm25")[0].source == FW2
     assert searcher.search("default suction mode Standard", k=2, mode="bm25")[0].source == FW3
+    # the passages of the version the question names say so; no other passage does
+    hits = searcher.search(dated, k=4, mode="bm25")
+    assert {p.source for p in hits if p.named} == {OLD}
+    assert not any(p.named for p in searcher.search(QUERY, k=4, mode="bm25"))
 
 
 def test_named_versions_reads_dates_years_and_versions():
