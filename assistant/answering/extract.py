@@ -222,7 +222,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                              # a range: of a table, a value, they are no physical measure)
                              rf"\b(?:what|which){_THE_MOST}(?:weight|dimensions|speed|"
                              r"temperature|length|height|width|depth|distance|suction|wattage|"
-                             r"voltage|noise level|loudness|pressure) of\b"),
+                             r"voltage|noise level|loudness|pressure|suction power) of\b"),
         (AnswerType.COUNT, r"\bhow many\b|\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+"
                            r"the\s+(?:(?:maximum|minimum|largest|smallest|highest|lowest|total|"
                            r"greatest)\s+)?number of\b"),

@@ -38,6 +38,7 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
 @pytest.mark.parametrize("question, expected", [
     ("What is the maximum length of a virtual wall?", AnswerType.MEASURE),
     ("What's the weight of the S7?", AnswerType.MEASURE),
+    ("What is the suction power of the X9 Pro?", AnswerType.MEASURE),  # in Pa
     ("What is the maximum size of one table?", AnswerType.OTHER),  # not a physical measure
     ("What are the length limits for the network name?", AnswerType.OTHER),  # no "of"
     ("What is the runtime of the S7 in Eco mode?", AnswerType.DURATION),
