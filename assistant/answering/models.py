@@ -66,6 +66,11 @@ class ModelLoadError(AssistantError):
     """A base model cannot be found, converted or loaded; the message names it."""
 
 
+class ModelNotFoundError(ModelLoadError):
+    """No model is where the name points: not the bundled one, no directory or ``.gguf``
+    file there, and no hub id that could be fetched (a usage error, not a failure)."""
+
+
 class AdapterError(AssistantError):
     """A LoRA adapter is unknown, unreadable, or was trained on another base model."""
 
@@ -247,7 +252,7 @@ def locate_base(config: ModelConfig, settings: Settings | None = None) -> BaseLo
                             directory=candidate.resolve())
     if candidate.suffix == ".gguf" or candidate.is_file():
         if not candidate.is_file() or candidate.suffix != ".gguf":
-            raise ModelLoadError(f"{base}: not a .gguf file or a model directory")
+            raise ModelNotFoundError(f"{base}: not a .gguf file or a model directory")
         return BaseLocation(candidate.stem, device, dtype, gguf=candidate.resolve(),
                             models_dir=models_dir)
     return BaseLocation(base, device, dtype, directory=_hub_snapshot(base))
@@ -506,7 +511,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=_HUB_PATTERNS))
     except Exception as exc:  # hub errors come in many classes (offline, 404, auth, network)
-        raise ModelLoadError(
+        raise ModelNotFoundError(
             f"{repo_id!r} is not the bundled model, a directory or a .gguf file, and could "
             f"not be fetched as a hub id: {type(exc).__name__}: {exc}"
         ) from exc

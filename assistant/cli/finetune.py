@@ -136,10 +136,13 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from assistant.answering.models import ModelConfig, load_base
     from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
     from finetune.callbacks import LogLinesCallback
-    from finetune.registry import check_name
+    from finetune.registry import RegistryError, check_name
     from finetune.sources import check_split
 
-    check_name(args.name)
+    try:
+        check_name(args.name)
+    except RegistryError as exc:
+        raise ConfigError(f"--name: {exc}") from exc
     if args.mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
     check_split(args.split, field="--split", extra=("all",))
@@ -346,10 +349,16 @@ def cmd_embedders(args: argparse.Namespace) -> int:
 
 
 def cmd_adapters(args: argparse.Namespace) -> int:
+    from assistant.cli.usage import check_adapter
     from finetune import AdapterRegistry, render_version, render_versions
 
-    registry = AdapterRegistry(_registry_root(args))
     action = args.adapters_command
+    if action == "canary" and not 0.0 <= args.fraction < 1.0:
+        raise ConfigError(f"--fraction must be 0 (stop the canary) or a share of traffic "
+                          f"above 0 and below 1, got {args.fraction:g}")
+    registry = AdapterRegistry(_registry_root(args))
+    if action != "list":  # an unknown name or version is a usage error (exit 2)
+        check_adapter(registry.root, args.name, getattr(args, "version", None))
     if action == "list":
         versions = registry.list(args.name)
         checks = _data_checks(versions, Path(args.index)) if args.index else None

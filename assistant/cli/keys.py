@@ -21,16 +21,29 @@ def _store(args: argparse.Namespace, read_only: bool = False):
     return KeyStore(path, read_only=read_only)
 
 
-def cmd_keys_create(args: argparse.Namespace) -> int:
-    from assistant.server.keystore import DEFAULT_ACTIONS, Rate, Scopes, parse_list
+def _listed(values: list[str] | None, flag: str) -> tuple[str, ...] | None:
+    """A repeatable, comma-separated flag's values (``keystore.parse_list``);
+    ``ConfigError`` naming ``flag`` for an empty item."""
+    from assistant.server.keystore import parse_list
+    from core.errors import ConfigError
 
-    actions = parse_list(args.allow) or DEFAULT_ACTIONS
+    try:
+        return parse_list(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{flag} {','.join(values or ())!r}: an empty item; give one or "
+                          "more comma-separated values, none empty") from exc
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from assistant.server.keystore import DEFAULT_ACTIONS, Rate, Scopes
+
+    actions = _listed(args.allow, "--allow") or DEFAULT_ACTIONS
     if "all" in actions:
         from assistant.server.keystore import ACTIONS
 
         actions = ACTIONS
-    scopes = Scopes(sources=parse_list(args.sources), tags=parse_list(args.tags),
-                    adapters=parse_list(args.adapters), actions=actions,
+    scopes = Scopes(sources=_listed(args.sources, "--sources"), tags=_listed(args.tags, "--tags"),
+                    adapters=_listed(args.adapters, "--adapters"), actions=actions,
                     rate=Rate.parse(args.rate) if args.rate else None)
     store = _store(args)
     try:

@@ -1,8 +1,9 @@
 """The ``assistant`` command line: ingest, search, index info, eval.
 
 Library errors become one-line messages and exit codes: 0 success, 1 failure,
-2 usage error (bad flag, bad value, missing index), 3 ingest finished but skipped
-some files (the rest is indexed and served).
+2 usage error (bad flag, bad value, missing path or index, a model or adapter given that
+cannot be found: ``ConfigError`` and ``IndexNotFoundError``, and what ``cli.usage``
+checks), 3 ingest finished but skipped some files (the rest is indexed and served).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from assistant.cli.usage import check_args, not_found
 from core.errors import AssistantError, ConfigError, IndexNotFoundError
 from core.progress import for_stderr
 
@@ -241,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_libraries()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check_args(args)  # paths, patterns and names typed that cannot be right
         code = func(args)
         sys.stdout.flush()  # a reader that left fails here, not at exit
         return code
@@ -248,8 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AssistantError as exc:
-        print(f"assistant: error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        usage = not_found(args, exc)  # a model given that cannot be found
+        print(f"assistant: error: {usage or exc}", file=sys.stderr)
+        return EXIT_FAIL if usage is None else EXIT_USAGE
     except KeyboardInterrupt:
         print("assistant: interrupted", file=sys.stderr)
         return 130
