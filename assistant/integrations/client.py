@@ -162,7 +162,8 @@ class AssistantClient:
         return self._request("POST", "/v1/feedback", json=body)
 
     def health(self) -> dict:
-        """``GET /healthz``: ``{"status": "ok"}`` while the server process is up."""
+        """``GET /healthz``: ``{"status": "ok"}`` while the server process is up
+        (``AssistantAPIError`` 503 once its model failed to load)."""
         return self._request("GET", "/healthz")
 
     # -- plumbing --------------------------------------------------------------------
@@ -243,17 +244,51 @@ class LocalClient:
     def answer(self, question: str, *, history: History = (), k: int = 5, mode: str = "hybrid",
                adapter: str | None = None, sources: Sequence[str] | None = None,
                max_new_tokens: int | None = None) -> dict:
-        """The answer record for ``question`` (``Answer.to_json()``)."""
+        """The answer record for ``question`` (``Answer.to_json()``).
+
+        ``adapter`` must be one the answerer's model has loaded (``resolve_adapter``),
+        as the server's 404 ``adapter_not_found`` has it: ``AdapterError`` naming the
+        known ones otherwise, also when answers are extracted and no adapter would write.
+        """
         from assistant.answering.answer import AnswerOptions
         from assistant.answering.records import Message
 
         if self.answerer is None:
             raise ConfigError("no model is loaded: this LocalClient was built without an answerer")
+        if adapter is not None:
+            adapter = resolve_adapter(adapter, known_adapters(self.answerer))
         extra = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
         options = AnswerOptions(k=k, mode=mode, adapter=adapter,
                                 sources=tuple(sources) if sources else None, **extra)
         turns = [Message(*_turn(m)) for m in history]  # type: ignore[arg-type]
         return self.answerer.answer(question, turns, options).to_json()
+
+
+def known_adapters(answerer: Any) -> list[str] | None:
+    """The adapters ``answerer``'s model has loaded (its generator's ``AdapterSet``): a
+    list, empty for a model without adapters; None when it cannot be told (an answerer
+    that does not generate through a ``LocalGenerator``, such as a test double)."""
+    target = getattr(getattr(answerer, "generator", None), "target", None)
+    if target is None:
+        return None
+    names = getattr(target, "names", None)
+    return list(names()) if callable(names) else []
+
+
+def resolve_adapter(name: str, known: list[str] | None) -> str:
+    """The loaded adapter a request's ``name`` means: ``name`` itself, or for a registry
+    name the one version of it loaded (``support`` -> ``support@v3``, as ``assistant mcp
+    --adapter support`` loads it). Raises ``AdapterError`` naming the known adapters for
+    any other name; with ``known`` None, ``name`` is passed on unchecked."""
+    if known is None or name in known:
+        return name
+    versions = [n for n in known if n.partition("@")[0] == name and "@v" in n]
+    if len(versions) == 1:
+        return versions[0]
+    from assistant.answering.models import AdapterError
+
+    shown = ", ".join(repr(n) for n in known) or "none"
+    raise AdapterError(f"unknown adapter {name!r}; known adapters: {shown}")
 
 
 def _pattern_list(source: Patterns) -> list[str]:

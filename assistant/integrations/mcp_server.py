@@ -15,7 +15,8 @@ Three tools, for agents such as Claude Desktop or IDE assistants:
 server), a ``LocalClient``, a ``Searcher`` or an ``Answerer``; ``run_mcp(backend)``
 serves it over stdio until the client hangs up. Failures the caller can act on (a bad
 ``k``, an unknown adapter, the HTTP server unreachable) come back as tool errors with
-the message; anything else is logged and reported as a crash by the SDK.
+the message (locally, an adapter the model has not loaded: ``client.resolve_adapter``);
+anything else is logged and reported as a crash by the SDK.
 """
 
 from __future__ import annotations

@@ -3,7 +3,11 @@
 ``create_app`` wires routes, error handlers, API keys, the body-size limit and metrics.
 With ``services`` given (tests, embedding) they are used at once; without, the real ones
 are built from ``settings`` in a background thread when the app starts, so ``/healthz``
-answers at once and ``/readyz`` says 503 until the model and index are loaded. A
+answers at once and ``/readyz`` says 503 until the model and index are loaded. ``serve``
+first checks what it can without loading (``startup.check_settings``: device, model,
+adapters, verifier embedder, unit selector) and does not start when one is wrong; a load
+that fails in the background makes ``/healthz`` answer 503 too, so a container's health
+check sees a server that will never be ready. A
 background task calls ``Runtime.refresh`` every ``server_refresh_s`` seconds: it picks
 up a newly published index version (the ``Searcher`` swaps it in atomically; searches in
 flight finish on the old one), opens an index that appeared after start, and loads newly
@@ -47,6 +51,7 @@ from assistant.server.routes_misc import STATIC_DIR
 from assistant.server.routes_misc import router as misc_router
 from assistant.server.routes_openai import router as openai_router
 from assistant.server.services import Runtime, Services, build_services
+from assistant.server.startup import check_settings
 from core.errors import AssistantError, ConfigError
 from core.settings import Settings, get_settings
 
@@ -106,7 +111,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 def _load(runtime: Runtime) -> None:
     try:
         runtime.install(build_services(runtime.settings))
-    except Exception as exc:  # reported by /readyz; the process keeps serving probes
+    except Exception as exc:  # reported by /readyz and /healthz (503), which stay up
         logger.exception("cannot load the model")
         runtime.loading_error = f"{type(exc).__name__}: {exc}"
 
@@ -152,13 +157,16 @@ def serve(settings: Settings | None = None, insecure_no_auth: bool = False) -> N
     """Run the server with uvicorn until interrupted (``assistant serve``).
 
     Raises ``ConfigError`` (see ``check_open_access``) before starting on a non-loopback
-    address without API keys unless ``insecure_no_auth``, ``AssistantError`` when uvicorn
-    cannot start (its exit code 3 would read as ingest's "files skipped").
+    address without API keys unless ``insecure_no_auth``, or naming the setting when the
+    device, model, an adapter, the verifier embedder or the unit selector cannot be had
+    (``startup.check_settings``); ``AssistantError`` when uvicorn cannot start (its exit
+    code 3 would read as ingest's "files skipped").
     """
     import uvicorn
 
     settings = settings or get_settings()
     check_open_access(settings, insecure_no_auth)
+    check_settings(settings)  # before listening: a server that cannot load never starts
     if settings.server_index is None:
         logger.warning("no index configured (--index); the server will not be ready")
     app = create_app(settings)

@@ -35,6 +35,8 @@ STATUS_MEANINGS = {
     404: "An unknown adapter (`adapter_not_found`) or answer id (`answer_not_found`)",
     413: "The request body is larger than ASSISTANT_SERVER_MAX_REQUEST_BYTES "
          "(`request_too_large`)",
+    415: "The body is not sent as JSON: `Content-Type` must be `application/json` "
+         "(`unsupported_media_type`)",
     422: "A field is invalid; `field` names it (`validation_error`)",
     429: "All generation slots are busy, or the key's rate limit is reached "
          "(`too_many_requests`); retry after `Retry-After` seconds",

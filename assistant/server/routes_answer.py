@@ -26,9 +26,27 @@ from assistant.server.schemas import AnswerRequest, ChatRequest, FeedbackRequest
 from assistant.server.services import Runtime
 from assistant.server.streaming import AnswerStream, event_source
 
+
+async def require_json(request: Request) -> None:
+    """415 ``unsupported_media_type`` for a body sent without a JSON ``Content-Type``
+    (``application/json`` or ``application/*+json``, which FastAPI reads as JSON), such
+    as the form type that ``curl -d`` sends, instead of a 422 about the body not being
+    an object."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    if kind == "application" and (subtype == "json" or subtype.endswith("+json")):
+        return
+    got = f"got Content-Type {content_type!r}" if content_type else "got no Content-Type"
+    raise ApiError(415, "unsupported_media_type",
+                   f"the request body must be JSON, sent with Content-Type: application/json; "
+                   f"{got}", field="body")
+
+
 # Every route here needs a key (401), may be refused to it (403) or be busy (429).
 KEYED = error_responses(401, 403, 429)
-ANSWERING = error_responses(400, 404, 413, 422, 503, 504)
+ANSWERING = error_responses(400, 404, 413, 415, 422, 503, 504)
+JSON_BODY = [Depends(require_json)]
 router = APIRouter(dependencies=[Depends(require_key)], tags=["answers"], responses=KEYED)
 
 
@@ -74,7 +92,7 @@ def split_conversation(messages: Sequence[Message], field: str) -> tuple[str, li
 
 
 @router.post("/v1/answer", summary="Answer a question with citations (the answer record)",
-             responses=ANSWERING)
+             dependencies=JSON_BODY, responses=ANSWERING)
 async def answer(body: AnswerRequest, request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     question = check_question(runtime, body.question, "body.question")
@@ -85,7 +103,7 @@ async def answer(body: AnswerRequest, request: Request) -> JSONResponse:
 
 
 @router.post("/v1/chat", summary="Stream an answer as Server-Sent Events",
-             response_class=EventSourceResponse,
+             response_class=EventSourceResponse, dependencies=JSON_BODY,
              responses={200: {"content": {"text/event-stream": {}},
                               "description": "token* then answer, or error"},
                         **ANSWERING})
@@ -127,9 +145,9 @@ def check_owner(store: FeedbackStore, answer_id: str, key: KeyInfo) -> None:
         raise UnknownAnswerError(f"no answer with id {answer_id!r}")
 
 
-@router.post("/v1/feedback", status_code=201, tags=["feedback"],
+@router.post("/v1/feedback", status_code=201, tags=["feedback"], dependencies=JSON_BODY,
              summary="Rate an answer (-1 or +1), optionally with a corrected answer",
-             responses=error_responses(400, 404, 413, 422, 503))
+             responses=error_responses(400, 404, 413, 415, 422, 503))
 async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     store = runtime.feedback

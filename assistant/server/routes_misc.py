@@ -9,7 +9,9 @@
   ``{"index_version", "total", "offset", "limit", "documents": [document, ...]}``
   (``DocRecord.to_json()``; ``total`` counts the filtered documents, not the page);
 - ``GET /v1/keys`` (an ``admin`` key): the key store's keys and scopes, never tokens;
-- ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP;
+- ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves HTTP, 503
+  ``{"status": "failed", "reasons": [...]}`` once loading the model failed (it never
+  becomes ready: a container health check should restart or alert);
 - ``GET /readyz``: 200 with index version, model and adapters once both index and model
   are loaded, else 503 with ``reasons``;
 - ``GET /metrics``: Prometheus text;
@@ -101,9 +103,16 @@ async def documents(
     })
 
 
-@router.get("/healthz", tags=["ops"], summary="Liveness: the process serves HTTP")
-async def healthz() -> dict:
-    return {"status": "ok"}
+@router.get("/healthz", tags=["ops"], summary="Liveness: the process serves HTTP",
+            responses={503: {"description": "loading the model failed, so the server will "
+                                            "never be ready: `{\"status\": \"failed\", "
+                                            "\"reasons\": [...]}`"}})
+async def healthz(request: Request) -> JSONResponse:
+    failed = runtime_of(request).loading_error
+    if failed:
+        return JSONResponse({"status": "failed", "reasons": [f"model failed to load: {failed}"]},
+                            status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz", tags=["ops"], summary="Readiness: index and model loaded",

@@ -30,6 +30,7 @@ from assistant.server.auth import key_of, require_key
 from assistant.server.errors import ApiError
 from assistant.server.routes_answer import (
     ANSWERING,
+    JSON_BODY,
     KEYED,
     check_question,
     options_of,
@@ -70,6 +71,7 @@ def adapter_for(runtime: Runtime, model: str) -> str | None:
 
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with citations",
+             dependencies=JSON_BODY,
              responses={200: {"content": {"application/json": {}, "text/event-stream": {}},
                               "description": "a chat.completion object, or with "
                                              "stream=true chat.completion.chunk events"},

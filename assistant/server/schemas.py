@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MAX_K = 50
@@ -33,6 +33,19 @@ def _correction_not_blank(value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise ValueError("the correction must not be blank")
     return value
+
+
+def _no_bool(value: Any) -> Any:
+    """JSON ``true``/``false`` is not a number (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+# Integer fields: true/false is a 422 (the validator wraps the whole optional type, so
+# the JSON schema keeps minimum/maximum).
+Int = Annotated[int, BeforeValidator(_no_bool)]
+OptionalInt = Annotated[int | None, BeforeValidator(_no_bool)]
 
 
 SourcePattern = Annotated[
@@ -77,7 +90,7 @@ class RetrievalOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(default=5, ge=1, le=MAX_K, description="passages to retrieve")
+    k: Int = Field(default=5, ge=1, le=MAX_K, description="passages to retrieve")
     mode: Mode | None = Field(
         default=None,
         description="bm25, dense or hybrid retrieval; null = the server's default (hybrid "
@@ -91,7 +104,7 @@ class RetrievalOptions(BaseModel):
         description="keep passages whose source equals or glob-matches one of these "
                     "(an empty list: no filter)",
     )
-    max_new_tokens: int | None = Field(
+    max_new_tokens: OptionalInt = Field(
         default=None, ge=1, le=8192,
         description="at most this many tokens of answer; the server caps it at its "
                     "ASSISTANT_SERVER_MAX_NEW_TOKENS and may give short questions less")
@@ -123,7 +136,8 @@ class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer_id: str = Field(min_length=1, max_length=200)
-    rating: Literal[-1, 1] = Field(description="-1 = bad answer, 1 = good answer")
+    rating: Annotated[Literal[-1, 1], BeforeValidator(_no_bool)] = Field(
+        description="-1 = bad answer, 1 = good answer")
     correction: Annotated[str | None, AfterValidator(_correction_not_blank)] = Field(
         default=None, min_length=1, max_length=20_000, json_schema_extra=NOT_BLANK,
         description="the right answer, if the rated one was wrong (not blank)")
@@ -163,10 +177,10 @@ class ChatCompletionRequest(BaseModel):
         min_length=1, max_length=MAX_HISTORY + 1,
         description="the conversation, oldest first; the last message must be the user's "
                     "and its text is the question (not blank), else 422")
-    stream: bool = False
-    max_tokens: int | None = Field(default=None, ge=1, le=8192)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
-    n: int = Field(default=1, ge=1, le=1)
-    k: int = Field(default=5, ge=1, le=MAX_K)
+    stream: StrictBool = False  # true or false; "yes" or 1 is a 422
+    max_tokens: OptionalInt = Field(default=None, ge=1, le=8192)
+    max_completion_tokens: OptionalInt = Field(default=None, ge=1, le=8192)
+    n: Int = Field(default=1, ge=1, le=1)
+    k: Int = Field(default=5, ge=1, le=MAX_K)
     mode: Mode | None = None  # None: the server's default search mode
     sources: list[SourcePattern] | None = Field(default=None, max_length=50)

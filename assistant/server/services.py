@@ -65,10 +65,11 @@ class Services:
     None when no index was published yet: the server then opens ``index_dir`` (with
     ``embedder``) once one appears. ``make_answerer(searcher, generator)`` builds the
     ``Answerer`` (default: ``assistant.answering.build.build_answerer``); ``registry`` is a
-    ``finetune.registry.AdapterRegistry`` or None. ``embedder`` (None: the index's own,
-    loaded from its manifest) embeds queries and, unless ``verifier_embedder`` is given,
-    checks citations (an index built with a tuned embedder is best checked with the
-    bundled one, which the citation thresholds were calibrated on).
+    ``finetune.registry.AdapterRegistry`` (its directory may appear later) or None.
+    ``embedder`` (None: the index's own, loaded from its manifest) embeds queries and,
+    unless ``verifier_embedder`` is given, checks citations (an index built with a tuned
+    embedder is best checked with the bundled one, which the citation thresholds were
+    calibrated on).
     """
 
     generator: Any = None
@@ -102,12 +103,11 @@ def build_services(settings: Settings) -> Services:
     base = load_generator(ModelConfig(base=settings.server_model,
                                       device=settings.server_device), settings,
                           lazy=not generates(settings))
-    registry_root = settings.server_registry or settings.adapters_dir
-    registry = None
-    if registry_root.is_dir():
-        from finetune.registry import AdapterRegistry
+    from finetune.registry import AdapterRegistry
 
-        registry = AdapterRegistry(registry_root)
+    # Also when the directory is not there yet: the first `finetune --promote` creates it,
+    # and the background sync then serves what it promoted, as for an existing registry.
+    registry = AdapterRegistry(settings.server_registry or settings.adapters_dir)
     searcher, embedder = open_index(settings.server_index, None)
     verifier_embedder = None
     if settings.server_verifier_embedder:

@@ -78,3 +78,25 @@ def test_missing_parts_and_bad_values_are_clear_errors(searcher, fixed_answerer)
     with AssistantClient("http://127.0.0.1:9") as http:
         assert as_backend(http) is http
     assert as_backend(searcher).searcher is searcher
+
+
+def test_adapters_are_checked_against_the_ones_the_model_loaded(fixed_answerer):
+    from types import SimpleNamespace
+
+    from assistant.answering.models import AdapterError
+    from assistant.integrations.client import known_adapters, resolve_adapter
+
+    assert known_adapters(fixed_answerer) is None  # a double: cannot tell, passed on
+    loaded = SimpleNamespace(names=lambda: ["support@v3", "hr"])
+    fixed_answerer.generator = SimpleNamespace(target=loaded)  # as a LocalGenerator's
+    assert known_adapters(fixed_answerer) == ["support@v3", "hr"]
+    client = LocalClient(answerer=fixed_answerer)
+    assert client.answer("refund days?", adapter="support")["adapter"] == "support@v3"
+    assert client.answer("refund days?", adapter="hr")["adapter"] == "hr"
+    with pytest.raises(AdapterError, match="unknown adapter 'nosuch'; known adapters: "
+                                           "'support@v3', 'hr'"):
+        client.answer("refund days?", adapter="nosuch")
+    assert resolve_adapter("x", None) == "x"
+    fixed_answerer.generator = SimpleNamespace(target=SimpleNamespace())  # no adapter set
+    with pytest.raises(AdapterError, match="known adapters: none"):
+        client.answer("refund days?", adapter="support")

@@ -76,3 +76,22 @@ def test_generation_on_loads_the_weights_once(index_dir, bundled_home, weight_lo
     # What extraction cannot answer goes to the model now (declined with generation off).
     assert "generate" in uncovered["timings"], uncovered
     assert len(weight_loads) == 1
+
+
+def test_an_unknown_adapter_is_a_tool_error(index_dir):
+    """As the HTTP API's 404 ``adapter_not_found``: an adapter the model has not loaded is
+    refused naming the known ones, also when answers are extracted (no adapter writes)."""
+    from mcp import Client
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    mcp = mcp_over(index_dir)
+    with pytest.raises(ToolError, match="unknown adapter 'nosuch'; known adapters: none"):
+        asyncio.run(mcp.call_tool("answer", {"question": QUESTIONS[0], "adapter": "nosuch"}))
+
+    async def over_the_protocol():
+        async with Client(mcp) as client:
+            return await client.call_tool("answer", {"question": QUESTIONS[0],
+                                                     "adapter": "nosuch"})
+
+    result = asyncio.run(over_the_protocol())
+    assert result.is_error and "unknown adapter 'nosuch'" in result.content[0].text

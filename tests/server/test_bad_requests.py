@@ -49,6 +49,16 @@ def server(live, settings, services):
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, 422,
          "body.model"),
         ("/v1/feedback", {"answer_id": "x", "rating": 0}, 422, "body.rating"),
+        # Strict types: a string is no boolean, true/false no number.
+        ("/v1/feedback", {"answer_id": "x", "rating": True}, 422, "body.rating"),
+        ("/v1/feedback", {"answer_id": "x", "rating": "1"}, 422, "body.rating"),
+        ("/v1/chat/completions", {"model": "tiny", "stream": "yes",
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.stream"),
+        ("/v1/chat/completions", {"model": "tiny", "stream": 1,
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.stream"),
+        ("/v1/answer", {"question": "refund?", "k": True}, 422, "body.k"),
     ],
 )
 def test_invalid_bodies_name_the_field(server, path, body, status, field):
@@ -98,6 +108,32 @@ def test_malformed_json_is_a_400(server, path):
     r = httpx.post(server.url + path, content=b'{"question": "refund?"',
                    headers={"content-type": "application/json"}, timeout=10)
     assert r.status_code == 400 and error_of(r)["type"] == "invalid_json"
+
+
+@pytest.mark.parametrize("path", ["/v1/answer", "/v1/chat", "/v1/chat/completions",
+                                  "/v1/feedback"])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain",
+                                          "multipart/form-data; boundary=x"])
+def test_a_body_not_sent_as_json_is_a_415(server, path, content_type):
+    """``curl -d '{...}'`` sends the form type: 415 saying the body must be JSON, not a
+    422 about the body not being an object."""
+    r = httpx.post(server.url + path, content=b'{"question": "refund?"}',
+                   headers={"content-type": content_type}, timeout=10)
+    assert r.status_code == 415, r.text
+    error = error_of(r)
+    assert error["type"] == "unsupported_media_type" and error["field"] == "body"
+    assert "application/json" in error["message"] and content_type in error["message"]
+
+
+def test_json_content_types_are_read_as_json(server):
+    body = b'{"answer_id": "x", "rating": 1}'
+    for content_type in ("application/json; charset=utf-8", "Application/JSON",
+                         "application/merge-patch+json"):
+        r = httpx.post(server.url + "/v1/feedback", content=body,
+                       headers={"content-type": content_type}, timeout=10)
+        assert r.status_code == 404 and error_of(r)["type"] == "answer_not_found", content_type
+    r = httpx.post(server.url + "/v1/feedback", content=body, timeout=10)  # no Content-Type
+    assert r.status_code == 415 and "got no Content-Type" in error_of(r)["message"]
 
 
 def test_bodies_over_the_limit_get_413(server):

@@ -66,3 +66,31 @@ def test_an_adapter_to_serve_loads_the_weights_at_start(live, settings, tiny_dir
     assert len(weight_loads) == 1 and runtime.services.generator.loaded.is_loaded
     ids = [m["id"] for m in httpx.get(f"{server.url}/v1/models").json()["data"]]
     assert ids == [tiny_dir.name, "lora"]
+
+
+def test_a_registry_created_after_start_is_picked_up(live, settings, tiny_dir, tiny_set,
+                                                     tmp_path):
+    """No ``$ASSISTANT_HOME/adapters`` at start; a later ``finetune --promote`` makes it,
+    and the server serves what it promoted without a restart."""
+    from finetune.registry import AdapterRegistry
+
+    config = settings(server_model=str(tiny_dir), server_device="cpu")
+    assert not config.adapters_dir.exists()
+    server, runtime = started(live, config)
+    assert httpx.get(f"{server.url}/readyz").json()["adapters"] == []
+    refused = httpx.post(f"{server.url}/v1/answer", timeout=30,
+                         json={"question": "refund?", "adapter": "support"})
+    assert refused.status_code == 404
+
+    lora = build_lora_adapter(tiny_dir, tmp_path / "lora", tiny_set.loaded)
+    AdapterRegistry(config.adapters_dir).register("support", lora, promote=True)
+    until = time.monotonic() + 20
+    while httpx.get(f"{server.url}/readyz").json()["adapters"] != ["support"]:
+        assert time.monotonic() < until, "the new registry was never picked up"
+        time.sleep(0.1)
+    r = httpx.post(f"{server.url}/v1/answer", timeout=30,
+                   json={"question": "How many days do I have to return a product?",
+                         "adapter": "support"})
+    assert r.status_code == 200, r.text
+    assert r.json()["adapter"] == "support@v1"
+    assert "support@v1" in runtime.services.adapters.names()
