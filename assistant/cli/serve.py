@@ -112,7 +112,8 @@ def mcp_backend(args: argparse.Namespace) -> Any:
     """What ``assistant mcp`` serves, built from its arguments without starting stdio: an
     ``AssistantClient`` for ``--url``, a ``Searcher`` for ``--no-model``, else the
     ``answerer_from_args`` answerer, built as ``ask``'s (its weights loaded only on need
-    when answers are extracted or declined).
+    when answers are extracted or declined), in a ``LocalClient`` whose answers use the
+    ``--adapter`` loaded when a call names none.
 
     Raises what ``answerer_from_args`` raises (a missing index before any model load).
     """
@@ -125,8 +126,14 @@ def mcp_backend(args: argparse.Namespace) -> Any:
         from index.searcher import Searcher
 
         return Searcher(Path(args.index))
-    answerer, _ = answerer_from_args(args)
-    return answerer
+    answerer, adapter = answerer_from_args(args)
+    if adapter is None:
+        return answerer
+    from assistant.integrations.client import LocalClient
+
+    # --adapter: the answer tool's adapter when a call names none
+    return LocalClient(searcher=getattr(answerer, "searcher", None), answerer=answerer,
+                       adapter=adapter)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:

@@ -205,12 +205,15 @@ class LocalClient:
 
     Returns the same records as the HTTP API; library errors (``ConfigError`` for a bad
     ``k`` or mode) propagate. Calling a method whose part is missing raises ``ConfigError``.
+    ``adapter``: the adapter an answer uses when its call names none (``assistant mcp
+    --adapter NAME``).
     """
 
-    def __init__(self, searcher: Searcher | None = None, answerer: Answerer | None = None) -> None:
+    def __init__(self, searcher: Searcher | None = None, answerer: Answerer | None = None,
+                 adapter: str | None = None) -> None:
         if searcher is None and answerer is None:
             raise ConfigError("LocalClient needs a searcher, an answerer or both")
-        self.searcher, self.answerer = searcher, answerer
+        self.searcher, self.answerer, self.adapter = searcher, answerer, adapter
 
     @property
     def can_answer(self) -> bool:
@@ -255,6 +258,7 @@ class LocalClient:
 
         if self.answerer is None:
             raise ConfigError("no model is loaded: this LocalClient was built without an answerer")
+        adapter = adapter if adapter is not None else self.adapter
         if adapter is not None:
             adapter = resolve_adapter(adapter, known_adapters(self.answerer))
         extra = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}

@@ -97,6 +97,10 @@ def test_adapters_are_checked_against_the_ones_the_model_loaded(fixed_answerer):
                                            "'support@v3', 'hr'"):
         client.answer("refund days?", adapter="nosuch")
     assert resolve_adapter("x", None) == "x"
+    # the client's own adapter (assistant mcp --adapter) when a call names none
+    defaulted = LocalClient(answerer=fixed_answerer, adapter="hr")
+    assert defaulted.answer("refund days?")["adapter"] == "hr"
+    assert defaulted.answer("refund days?", adapter="support")["adapter"] == "support@v3"
     fixed_answerer.generator = SimpleNamespace(target=SimpleNamespace())  # no adapter set
     with pytest.raises(AdapterError, match="known adapters: none"):
         client.answer("refund days?", adapter="support")
