@@ -29,7 +29,9 @@ def test_threads_sets_torchs_thread_count_and_rejects_nonsense():
 def test_a_bad_thread_count_stops_before_any_work(tmp_path, capsys):
     from assistant.cli.main import main
 
-    code = main(["finetune", "--data", str(tmp_path / "missing.jsonl"), "--mode",
+    data = tmp_path / "qa.jsonl"  # exists (a missing --data is its own usage error), unread
+    data.write_text("not read: the thread count is checked first\n", encoding="utf-8")
+    code = main(["finetune", "--data", str(data), "--mode",
                  "closed-book", "--name", "a", "--threads", "0"])
     assert code != 0
     assert "--threads must be a whole number >= 1, got 0" in capsys.readouterr().err
