@@ -263,12 +263,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _quiet_libraries() -> None:
-    """Silence third-party progress bars when ours are off (non-TTY or --quiet)."""
+    """Silence third-party progress bars when ours are off (non-TTY or --quiet):
+    transformers' and the hub's."""
     try:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     except ImportError:  # transformers is a hard dependency; be safe in odd installs
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
         pass
 
 

@@ -80,6 +80,7 @@ def test_invalid_bodies_name_the_field(server, path, body, status, field):
         ({"offset": -1}, "query.offset"),
         ({"source": ""}, "query.source.0"),
         ({"source": ["policies/*", " "]}, "query.source.1"),
+        ({"stauts": "current"}, "query.stauts"),  # a typo is no silent "all documents"
     ],
 )
 def test_invalid_document_queries_name_the_field(server, params, field):
@@ -250,3 +251,15 @@ def test_a_failing_generator_is_a_json_500_not_a_crash(live, settings, services)
     assert r.status_code == 500 and error_of(r)["type"] == "internal_error"
     assert "CUDA fell over" not in r.text  # internals stay in the log
     assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_an_unknown_search_parameter_is_named(server):
+    r = httpx.get(server.url + "/v1/search", params={"q": "refund", "mdoe": "dense"},
+                  timeout=10)
+    assert r.status_code == 422, r.text
+    error = error_of(r)
+    assert error["type"] == "validation_error" and error["field"] == "query.mdoe"
+    assert "q, k, mode, source" in error["message"] or "k, mode, q, source" in error["message"]
+    ok = httpx.get(server.url + "/v1/search", params={"q": "refund", "mode": "bm25"},
+                   timeout=10)
+    assert ok.status_code == 200, ok.text
