@@ -84,6 +84,7 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     status_changed: list[str] = field(default_factory=list)
     metadata_reread: int = 0
+    published: bool = True  # False: nothing changed, so no new version was published
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +93,7 @@ class IngestReport:
     def to_json(self) -> dict:
         return {
             "version": self.version,
+            "published": self.published,
             "added": self.added,
             "updated": self.updated,
             "removed": self.removed,
@@ -273,7 +275,13 @@ def ingest(
 
         writer.metadata_rules = rules.to_json() if rules is not None else None
         clock = time.perf_counter()
-        manifest = writer.commit()
+        live = writer.live_manifest()
+        if live is not None and writer.same_as_live():
+            writer.abort()  # nothing changed: the live version stays, no new one to load
+            report.published = False
+            manifest = live
+        else:
+            manifest = writer.commit()
         report.seconds["commit"] = time.perf_counter() - clock
     report.version = manifest.version
     report.chunks_total = manifest.n_chunks

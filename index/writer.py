@@ -207,6 +207,24 @@ class IndexWriter:
         replaced = self._previous is not None and doc.source in self._previous.docs
         self._stats["updated" if replaced else "added"] += 1
 
+    def same_as_live(self) -> bool:
+        """Whether the version being built would be the live one again: every live document
+        kept with the same record, nothing added or updated, the same vector and BM25
+        settings and metadata rules (``ingest`` then publishes nothing)."""
+        live = self._previous
+        if live is None or self._retokenize or self._stats["added"] or self._stats["updated"]:
+            return False
+        if self._seen != set(live.docs) or any(
+                d.record != live.docs[d.record.source].record for d in self._docs):
+            return False
+        return (self.vector_config == live.manifest.vector_config
+                and self.bm25_config == live.manifest.bm25
+                and self.metadata_rules == live.metadata_rules())
+
+    def live_manifest(self) -> Manifest | None:
+        """The manifest of the version this writer builds on (None for a new index)."""
+        return self._previous.manifest if self._previous is not None else None
+
     def commit(self) -> Manifest:
         """Write, publish and return the new version's manifest; releases the lock.
 

@@ -57,7 +57,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(
-            f"index {args.index} -> version {report.version}: "
+            f"index {args.index} -> version {report.version}"
+            f"{'' if report.published else ' (nothing changed: not published again)'}: "
             f"{len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
             f"{len(report.skipped)} skipped; {report.chunks_embedded} chunks embedded, "

@@ -97,6 +97,9 @@ def test_reingest_only_embeds_changes_and_removes_deleted(tmp_path, embedder):
     assert "3 business days" in searcher.search("shipping time", k=1)[0].text
     third = ingest([docs], index, progress=False, embedder=embedder)
     assert third.chunks_embedded == 0 and not (third.added or third.updated or third.removed)
+    # nothing changed: the live version stays, no new one is published (or loaded)
+    assert third.version == second.version and not third.published and second.published
+    assert Searcher(index, embedder=embedder).version == second.version
 
 
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, embedder):
@@ -132,8 +135,8 @@ def test_a_file_skipped_before_parsing_keeps_its_previous_version(tmp_path, embe
     ingest([docs], index, progress=False, embedder=embedder)
     real_scandir = os.scandir
 
-    def scandir(path):
-        if Path(path).name == "policies":
+    def scandir(path):  # (shutil.rmtree passes file descriptors)
+        if isinstance(path, (str, os.PathLike)) and Path(path).name == "policies":
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
