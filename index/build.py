@@ -174,10 +174,9 @@ def ingest(
         # to parse does.
         held = _held(skipped, previous, {e.source for e in entries})
         if not entries and previous and not held:
-            raise ConfigError(
-                f"no document to index under {_names(paths)}: this ingest would remove all "
-                f"{len(previous)} documents of index {index_dir}; check the paths (an empty "
-                "or unmounted folder?), or delete the index directory to start over")
+            raise _emptying(f"no document to index under {_names(paths)}", previous, index_dir,
+                            "check the paths (an empty or unmounted folder?), or delete the "
+                            "index directory to start over")
         if rules is None and (stored := writer.previous_metadata_rules()) is not None:
             rules = MetadataRules.from_json(stored)
             logger.info("metadata rules of the live version reused (%s)", rules.origin)
@@ -226,10 +225,8 @@ def ingest(
             # every file found failed to parse ("not a PDF"): publishing would empty the
             # index, as an empty folder would (refused above, before parsing)
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in failed[:3])
-            raise ConfigError(
-                f"no document of {_names(paths)} could be indexed ({reasons}): this ingest "
-                f"would remove all {len(previous)} documents of index {index_dir}; nothing "
-                "was changed")
+            raise _emptying(f"no document of {_names(paths)} could be indexed ({reasons})",
+                            previous, index_dir, "nothing was changed")
         report.unchanged.extend(sorted(failed_kept))
 
         clock = time.perf_counter()
@@ -300,6 +297,13 @@ def _held(skipped: Sequence[Skipped], previous: Mapping[str, DocRecord],
         elif skip.kind == "directory":
             held.update(s for s in previous if s.startswith(skip.source + "/"))
     return sorted(held - found)
+
+
+def _emptying(why: str, previous: Mapping[str, DocRecord], index_dir: Path,
+              advice: str) -> ConfigError:
+    """The refusal of an ingest that would publish an empty version over ``previous``."""
+    return ConfigError(f"{why}: this ingest would remove all {len(previous)} documents of "
+                       f"index {index_dir}; {advice}")
 
 
 def _names(paths: Sequence[Path]) -> str:

@@ -234,9 +234,8 @@ class Searcher:
                                                 asked[i], k)
                     passages = [passages[j] for j in order]
             if named[i]:  # the versions the question names: for it, the ones that hold
-                passages = [dataclasses.replace(p, named=True)
-                            if table is not None and table.doc_of(p.source) in named[i] else p
-                            for p in passages]
+                passages = [dataclasses.replace(p, named=True)  # (named: table is set)
+                            if table.doc_of(p.source) in named[i] else p for p in passages]
             results.append(passages[:k])
         return results
 

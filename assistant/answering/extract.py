@@ -183,6 +183,13 @@ _EMAIL_ASKED = re.compile(r"\b(?:what|which)(?:'s|\s+(?:is|are))?\s+(?:(?:the|yo
                           r"notifications?|preferences?)\b)")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
+
+def _asks_email(answer_type: AnswerType, question: str) -> bool:
+    """Whether a name question asks for an email address ("What email address do I use
+    to contact ...?"): its span is the address, and its words say what the span is."""
+    return answer_type is AnswerType.NAME and bool(_EMAIL_ASKED.search(_asked_sentence(question)))
+
+
 _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
     (t, re.compile(p)) for t, p in (
         (AnswerType.UNIT, r"\b(?:in|with) (?:what|which) units?\b|"
@@ -383,7 +390,7 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         _VERSION,
     ),
     AnswerType.NAME: (
-        re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+        _EMAIL,
         re.compile(r"\b[A-Z][\w&'-]*(?:\s+(?:of|and|for|&)?\s*[A-Z][\w&'.-]*)*(?:,?\s+"
                    r"(?:Inc|Ltd|LLC|GmbH|plc)\.?)?"),
     ),
@@ -919,7 +926,7 @@ def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, .
         return _PATTERNS[AnswerType.DATE] + _PATTERNS[AnswerType.TIME] + (_PERIOD_POINT,)
     if answer_type is AnswerType.MEASURE and _RANGE_ASKED.search(_asked_sentence(question)):
         return _PATTERNS[AnswerType.MEASURE] + (_VALUE_RANGE,)  # a range of values, unitless
-    if answer_type is AnswerType.NAME and _EMAIL_ASKED.search(_asked_sentence(question)):
+    if _asks_email(answer_type, question):
         return (_EMAIL,)  # an address to write to, not a name beside it
     if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):
         return (_CVE,)  # "Which CVE ...?": not a setting's name beside it
@@ -1203,7 +1210,7 @@ def asked_terms(question: str, corpus_names: Iterable[str] = ()) -> Asked:
         context = [t for t in required if t in dropped]
         required = [t for t in required if t not in dropped]
     kind_words = set(_KIND_WORDS.get(answer_type, ()))
-    if answer_type is AnswerType.NAME and _EMAIL_ASKED.search(_asked_sentence(question)):
+    if _asks_email(answer_type, question):
         kind_words |= {"email", "e-mail", "mail", "address"}  # what the span itself is
     return Asked(answer_type, [t for t in terms if t not in kind_words], required, context)
 
