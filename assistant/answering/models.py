@@ -226,34 +226,83 @@ class BaseLocation:
         return self.models_dir / name, stat, sha
 
 
-def locate_base(config: ModelConfig, settings: Settings | None = None) -> BaseLocation:
-    """Resolve ``config.base`` (in the order of the module docs) without loading weights
-    or converting: the bundled GGUF, an experimental model's GGUF (assembled and checked
-    here), a local directory, a ``.gguf`` file, or a hub snapshot (fetched here).
+@dataclass(frozen=True)
+class BaseName:
+    """What a model name given by a user points at (``classify_base``).
 
-    Raises ``ModelLoadError`` when the model cannot be found (a hub id with no hub
-    reachable included), ``ConfigError`` for a bad device/dtype.
+    ``kind``: ``bundled``, ``experimental``, ``directory``, ``gguf`` (an existing
+    ``.gguf`` file), ``hub`` (a valid hub id, not looked up) or ``missing`` (meant as a
+    local path, and nothing usable is there; ``why`` says what). ``path`` is the expanded
+    local path for ``directory``, ``gguf`` and ``missing``.
+    """
+
+    kind: str
+    path: Path | None = None
+    why: str | None = None
+
+
+def classify_base(base: str) -> BaseName:
+    """Classify ``base`` in the order of the module docs, from its form and the local
+    filesystem only: no hub request, nothing assembled, converted or loaded. The one
+    place that decides what a model name means (loading, the server's start-up check and
+    the command line's usage errors all ask it)."""
+    if base == BUNDLED_MODEL:
+        return BaseName("bundled")
+    if base in experimental.MODELS:
+        return BaseName("experimental")
+    candidate = Path(base).expanduser()
+    if candidate.is_dir():
+        return BaseName("directory", candidate)
+    if candidate.is_file():
+        if candidate.suffix == ".gguf":
+            return BaseName("gguf", candidate)
+        return BaseName("missing", candidate, "not a .gguf file or a model directory")
+    if candidate.suffix == ".gguf" or base.startswith(("/", ".", "~")) or not _hub_id(base):
+        return BaseName("missing", candidate, "no such file or directory")
+    return BaseName("hub")
+
+
+def _hub_id(name: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def locate_base(config: ModelConfig, settings: Settings | None = None) -> BaseLocation:
+    """Resolve ``config.base`` (``classify_base``) without loading weights or converting:
+    the bundled GGUF, an experimental model's GGUF (assembled and checked here), a local
+    directory, a ``.gguf`` file, or a hub snapshot (fetched here).
+
+    Raises ``ModelNotFoundError`` when nothing is where the name points (a hub id with no
+    hub reachable included), ``ModelLoadError`` when a bundled package is missing,
+    ``ConfigError`` for a bad device/dtype.
     """
     settings = settings or get_settings()
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     base = config.base
-    candidate = Path(base).expanduser()
+    name = classify_base(base)
     models_dir = settings.models_dir
-    if base == BUNDLED_MODEL:
+    if name.kind == "bundled":
         return BaseLocation(BUNDLED_MODEL, device, dtype, gguf=bundled_gguf(),
                             models_dir=models_dir, cache_name=BUNDLED_MODEL)
-    if base in experimental.MODELS:
+    if name.kind == "experimental":
         spec = experimental.MODELS[base]
         return BaseLocation(base, device, dtype, gguf=_experimental_gguf(spec, models_dir),
                             models_dir=models_dir, cache_name=spec.name)
-    if candidate.is_dir():
-        return BaseLocation(candidate.resolve().name, device, dtype,
-                            directory=candidate.resolve())
-    if candidate.suffix == ".gguf" or candidate.is_file():
-        if not candidate.is_file() or candidate.suffix != ".gguf":
-            raise ModelNotFoundError(f"{base}: not a .gguf file or a model directory")
-        return BaseLocation(candidate.stem, device, dtype, gguf=candidate.resolve(),
+    if name.kind == "missing":
+        raise ModelNotFoundError(f"{base}: {name.why}")
+    if name.kind == "directory":
+        assert name.path is not None
+        return BaseLocation(name.path.resolve().name, device, dtype,
+                            directory=name.path.resolve())
+    if name.kind == "gguf":
+        assert name.path is not None
+        return BaseLocation(name.path.stem, device, dtype, gguf=name.path.resolve(),
                             models_dir=models_dir)
     return BaseLocation(base, device, dtype, directory=_hub_snapshot(base))
 

@@ -118,29 +118,21 @@ def check_judge() -> None:
     from core.settings import get_settings
 
     spec = get_settings().answer_unit_judge
-    if spec and _missing_path(spec):
-        raise ConfigError(f"{JUDGE_VAR}={spec}: no such file or directory (the unit judge's "
+    why = _missing_path(spec) if spec else None
+    if why:
+        raise ConfigError(f"{JUDGE_VAR}={spec}: {why} (the unit judge's "
                           "model: a directory, a .gguf file or a hub id)")
 
 
-def _missing_path(spec: str) -> bool:
-    """Whether model ``spec`` is meant as a local path (it starts with ``/``, ``.`` or
-    ``~``, ends in ``.gguf``, or is no valid hub id) and nothing is there. Bundled names
-    are not paths."""
-    from assistant.answering.experimental import MODELS
-    from assistant.answering.models import BUNDLED_MODEL
+def _missing_path(spec: str) -> str | None:
+    """Why model ``spec``, meant as a local path, names nothing usable (``no such file or
+    directory``, ``not a .gguf file ...``), or None: the one rule is
+    ``models.classify_base`` (a path starts with ``/``, ``.`` or ``~``, ends in
+    ``.gguf``, or is no valid hub id; bundled names are not paths)."""
+    from assistant.answering.models import classify_base
 
-    if spec in (BUNDLED_MODEL, *MODELS) or Path(spec).expanduser().exists():
-        return False
-    if spec.startswith(("/", ".", "~")) or spec.endswith(".gguf"):
-        return True
-    try:
-        from huggingface_hub.utils import validate_repo_id
-
-        validate_repo_id(spec)
-    except Exception:  # HFValidationError (a ValueError); any failure: not a hub id
-        return True
-    return False
+    name = classify_base(spec)
+    return name.why if name.kind == "missing" else None
 
 
 def not_found(args: argparse.Namespace, exc: BaseException) -> str | None:
@@ -162,8 +154,9 @@ def not_found(args: argparse.Namespace, exc: BaseException) -> str | None:
     for label, spec in candidates:
         if not spec or spec not in str(exc):
             continue
-        if _missing_path(spec):
-            return f"{label}{spec}: no such file or directory"
+        why = _missing_path(spec)
+        if why:
+            return f"{label}{spec}: {why}"
         cause = exc.__cause__
         why = (f" ({type(cause).__name__}: {str(cause).splitlines()[0]})"
                if cause is not None and str(cause) else "")

@@ -72,36 +72,29 @@ def _check_device(device: str) -> None:
 
 def _check_model(base: str, settings: Settings) -> None:
     from assistant.answering import experimental
-    from assistant.answering.models import BUNDLED_MODEL, bundled_gguf
+    from assistant.answering.models import BUNDLED_MODEL, bundled_gguf, classify_base
 
+    name = classify_base(base)
     try:
-        if base == BUNDLED_MODEL:
+        if name.kind == "bundled":
             bundled_gguf()
-            return
-        if base in experimental.MODELS:
+        elif name.kind == "experimental":
             spec = experimental.MODELS[base]
             assembled = settings.models_dir / spec.filename
             if not (assembled.is_file() and assembled.stat().st_size == spec.size):
                 experimental.find_parts(spec)  # verified when assembled, at load
-            return
     except AssistantError as exc:
         raise _problem(MODEL, base, str(exc)) from exc
-    candidate = Path(base).expanduser()
-    if candidate.is_dir():
-        if not (candidate / "config.json").is_file():
-            raise _problem(MODEL, base, f"{candidate} has no config.json; not a Hugging Face "
-                                        "model directory")
-        return
-    if candidate.suffix == ".gguf" or candidate.is_file():
-        if not candidate.is_file():
-            raise _problem(MODEL, base, f"no such file {candidate}")
-        if candidate.suffix != ".gguf":
-            raise _problem(MODEL, base, "not a .gguf file or a model directory")
-        return
-    why = _hub_problem(base, ("config.json",))
-    if why is not None:
-        raise _problem(MODEL, base, f"not the bundled model ({BUNDLED_MODEL}), a model "
-                                    f"directory or a .gguf file, and {why}")
+    if name.kind == "missing":
+        raise _problem(MODEL, base, str(name.why))
+    if name.kind == "directory" and not (name.path / "config.json").is_file():
+        raise _problem(MODEL, base, f"{name.path} has no config.json; not a Hugging Face "
+                                    "model directory")
+    if name.kind == "hub":
+        why = _hub_problem(base, ("config.json",))
+        if why is not None:
+            raise _problem(MODEL, base, f"not the bundled model ({BUNDLED_MODEL}), a model "
+                                        f"directory or a .gguf file, and {why}")
 
 
 def _check_adapter(name: str, path: Path) -> None:

@@ -83,8 +83,20 @@ def test_directory_without_config_fails_clearly(tmp_path):
 
 
 def test_missing_gguf_file_fails_clearly(tmp_path):
-    with pytest.raises(ModelLoadError, match="not a .gguf file"):
+    from assistant.answering.models import ModelNotFoundError, classify_base
+
+    with pytest.raises(ModelNotFoundError, match="nope.gguf: no such file or directory"):
         load_base(ModelConfig(base=str(tmp_path / "nope.gguf"), device="cpu"))
+    text = tmp_path / "weights.txt"
+    text.write_text("not a model")
+    with pytest.raises(ModelNotFoundError, match="not a .gguf file or a model directory"):
+        load_base(ModelConfig(base=str(text), device="cpu"))
+    # A path that is not there is never taken for a hub id (no hub request is made)
+    assert classify_base(str(tmp_path / "no-dir")).kind == "missing"
+    assert classify_base("./models/mine").kind == "missing"
+    assert classify_base("org/some-model").kind == "hub"
+    assert classify_base("SmolLM2-135M-Instruct").kind == "bundled"
+    assert classify_base(str(tmp_path)).kind == "directory"
 
 
 def test_broken_gguf_fails_and_leaves_no_cache(tmp_path):

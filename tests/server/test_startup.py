@@ -59,10 +59,14 @@ def test_the_model_is_found_without_loading_it(settings, tiny_dir, tmp_path, off
     empty = tmp_path / "empty"
     empty.mkdir()
     gguf = tmp_path / "model.gguf"
+    text = tmp_path / "weights.txt"
+    text.write_text("not a model")
     cases = {"nosuchmodel": "not in the local hub cache",
              str(empty): "has no config.json",
              str(gguf): "no such file",
-             "./not/there": "not a valid hub id"}
+             str(text): "not a .gguf file or a model directory",
+             "./not/there": "no such file or directory",
+             "not a/hub id": "no such file or directory"}
     for model, why in cases.items():
         with pytest.raises(ConfigError, match="--model / ASSISTANT_SERVER_MODEL") as info:
             check_settings(settings(server_model=model))
