@@ -650,11 +650,26 @@ def _convert(gguf: Path, models_dir: Path, target: Path, sha: str, stat: os.stat
     logger.info("converted %s in %.1f s", gguf.name, time.perf_counter() - clock)
 
 
+def _gguf_bar_follows_transformers() -> None:
+    """transformers' GGUF reader draws its "Converting and de-quantizing GGUF tensors"
+    bar with plain ``tqdm``, which ignores ``transformers.utils.logging
+    .disable_progress_bar()`` (what ``assistant -q`` and non-terminal runs call); give
+    that module transformers' own ``tqdm``, which honours it. Idempotent."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # another transformers layout: its bar stays as it is
+        return
+    if getattr(gguf_utils, "tqdm", None) is not None:
+        gguf_utils.tqdm = hf_logging.tqdm
+
+
 def _dequantize(gguf: Path, out: Path) -> None:
     """Load ``gguf`` dequantized (``GgufConfig(dequantize=True)``; without it
     ``save_pretrained`` refuses the model) and save it to ``out`` as safetensors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    _gguf_bar_follows_transformers()
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
     )

@@ -410,3 +410,25 @@ def test_cuda_auto_loads_in_bfloat16(tiny_dir):
     assert next(loaded.model.parameters()).device.type == "cuda"
     out = generate(loaded, "the cat", GenerationConfig(max_new_tokens=5))
     assert out.completion_tokens == 5
+
+
+def test_the_gguf_conversion_bar_follows_the_quiet_switch(capfd):
+    """`assistant -q` (and runs without a terminal) turn transformers' bars off; its GGUF
+    reader drew its own with plain tqdm, which ignored that."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    from assistant.answering.models import _gguf_bar_follows_transformers
+
+    _gguf_bar_follows_transformers()
+    assert gguf_utils.tqdm is hf_logging.tqdm
+    hf_logging.disable_progress_bar()
+    try:
+        for _ in gguf_utils.tqdm(range(3), desc="Converting and de-quantizing GGUF tensors..."):
+            pass
+        assert "de-quantizing" not in capfd.readouterr().err
+    finally:
+        hf_logging.enable_progress_bar()
+    for _ in gguf_utils.tqdm(range(3), desc="Converting and de-quantizing GGUF tensors..."):
+        pass
+    assert "de-quantizing" in capfd.readouterr().err
