@@ -79,6 +79,9 @@ def load_document(
         parsed = parser(data, source)
     sections = tuple(s for s in parsed.sections if s.text.strip())
     if not sections:
+        if suffix != ".pdf" and parsed.title:  # parsers keep no section without text
+            raise InputFileError(source, "a title or headings only, no text under them to "
+                                         "index")
         hint = " (no text layer: a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise InputFileError(source, f"no extractable text{hint}")
     title = parsed.title or entry.path.stem

@@ -100,13 +100,22 @@ def test_empty_file(tmp_path, name):
 
 @pytest.mark.parametrize(
     "name, content",
-    [("blank.txt", b"  \n\n\t \r\n"), ("blank.md", b"---\ntitle: x\n---\n\n"),
+    [("blank.txt", b"  \n\n\t \r\n"),
      ("scripts.html", b"<html><head><script>var a=1;</script></head><body> </body></html>")],
 )
 def test_file_with_no_text(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
     assert "no extractable text" in load_error(path).reason
+
+
+@pytest.mark.parametrize("name, content", [
+    ("heading.md", b"# Only a heading\n"), ("blank.md", b"---\ntitle: x\n---\n\n"),
+    ("heads.html", b"<html><body><h1>A</h1><h2>B</h2></body></html>")])
+def test_file_with_headings_and_no_text_under_them(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert load_error(path).reason == "a title or headings only, no text under them to index"
 
 
 def test_non_utf8_text_is_rejected_with_offset(tmp_path):
