@@ -1812,6 +1812,11 @@ _FRAME = frozenset(term_set("answer document documents state states stated say s
                             "according yes no"))
 
 
+# Kinds no bare number answers (a count, a default, a measure's value may be one).
+_NOT_A_NUMBER = frozenset({AnswerType.NAME, AnswerType.PLACE, AnswerType.PROCEDURE,
+                           AnswerType.YESNO})
+
+
 def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None:
     """Why a generated ``answer`` does not answer ``question`` from its ``cited`` unit
     texts (title and heading path included), or None when it may be shown:
@@ -1822,6 +1827,8 @@ def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None
     - ``missing_kind``: the question asks for a kind of thing (a duration, amount, code,
       menu path or step, ...) and the answer holds none that is not the question's own,
       or holds one whose numbers no cited unit states;
+    - ``bare_number``: it is a number and nothing more, to a question that asks for a
+      name, a place, steps or a yes or no ("3 [3]." to "Who makes ...?");
     - ``other_subject``: a name, model or version the asking sentence gives (the "Premium"
       of "What will Premium cost?") is in none of the cited units, so they are about
       something else.
@@ -1836,6 +1843,10 @@ def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None
         (_POLARITY.search(answer) and not _POLARITY.search(question)))
     if not said and not new_numbers and not polar:
         return "echo: the answer only restates the question"
+    if (answer_type in _NOT_A_NUMBER and not polar
+            and not any(re.search(r"[^\W\d]", term) for term in said)):
+        return (f"bare_number: the answer is a number alone, and the question asks for a "
+                f"{answer_type.value}")
     cited_text = " ".join(cited)
     if answer_type in _TYPED:
         terms = set(content_terms(question))

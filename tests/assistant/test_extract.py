@@ -650,6 +650,13 @@ def test_nothing_to_go_on():
     # The asking sentence names Premium; the cited unit is about Plus.
     ("I'm in London. What will Premium cost me per month?", "It costs GBP 12.99 [1].",
      ["Plus: GBP 12.99 per month."], "other_subject"),
+    # A number alone, where a name, steps or a yes or no is asked for.
+    ("Who handles warranty repairs in Canada?", "3 [3].",
+     ["Warranty repairs in Canada are handled by 3 service partners."], "bare_number"),
+    ("Where is the serial number of the SweepBot S7?", "3 [1].",
+     ["The serial number is on sticker 3, under the dust bin."], "bare_number"),
+    ("Is the MopMate M3 waterproof?", "7 [2].", ["The MopMate M3 is rated IPX7."],
+     "bare_number"),
 ])
 def test_check_answer_refuses_answers_that_do_not_answer(question, answer, cited, rule):
     reason = check_answer(question, answer, cited)
@@ -665,6 +672,11 @@ def test_check_answer_refuses_answers_that_do_not_answer(question, answer, cited
      ["Error E70 means the firmware update failed."]),
     ("Can I use vinegar in the tank?", "No, do not use vinegar [1].",
      ["Do not use bleach or vinegar."]),
+    # A number alone is an answer to a count, or to a setting's value.
+    ("How many service partners handle warranty repairs in Canada?", "3 [3].",
+     ["Warranty repairs in Canada are handled by 3 service partners."]),
+    ("What is the default value of max_connections?", "100 [1].",
+     ["max_connections (integer): The default is typically 100 connections."]),
     # An acronym the question writes is named by its expansion.
     ("Who represents Acme Robotics for privacy matters in the EEA and the UK?",
      "Acme Robotics Europe Ltd. represents it [1].",
