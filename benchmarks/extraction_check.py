@@ -11,7 +11,8 @@ Sets: acme dev (``examples/acme/eval_questions.jsonl``) and training (``qa.jsonl
 train); with ``--pg-index``, PostgreSQL dev (``examples/postgresql/questions.jsonl``)
 and training (``train_qa.jsonl``); for each corpus its 60 more dev questions
 (``more_dev_questions.jsonl``, written after the rules: PostgreSQL's in the eleventh
-session, acme's in the twelfth); with ``--pdfs-index``,
+session, acme's in the twelfth) and its 80 fresh ones (``fresh_dev_questions.jsonl``,
+the fifteenth session); with ``--pdfs-index``,
 the public-PDF dev split (``examples/public-pdfs/questions.jsonl``: no training
 questions) and its 60 more dev questions (``more_dev_questions.jsonl``). Never a test
 split.
@@ -62,6 +63,10 @@ MORE_ACME_QUESTIONS = QUESTIONS["acme"].with_name("more_dev_questions.jsonl")
 # 40 PostgreSQL release-note questions, all dev (written in the thirteenth session, before
 # any rule was read off them): later releases re-fix what earlier ones said
 RELEASE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("release_dev_questions.jsonl")
+# 80 more questions per corpus, all dev (written in the fifteenth session from the
+# documents alone, run once before any rule was read off them)
+FRESH_QUESTIONS = {corpus: QUESTIONS[corpus].with_name("fresh_dev_questions.jsonl")
+                   for corpus in ("acme", "postgresql")}
 
 
 def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
@@ -76,6 +81,7 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
                 (f"{corpus} training", corpus, index, path, split)]
         more = {"acme": MORE_ACME_QUESTIONS, "postgresql": MORE_PG_QUESTIONS}[corpus]
         out.append((f"{corpus} more dev", corpus, index, more, "dev"))
+        out.append((f"{corpus} fresh dev", corpus, index, FRESH_QUESTIONS[corpus], "dev"))
         if corpus == "postgresql":
             out.append(("postgresql release dev", corpus, index, RELEASE_PG_QUESTIONS, "dev"))
     if pdfs is not None:  # no training questions: dev only
