@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import string
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
@@ -127,8 +128,13 @@ _PUNCT = str.maketrans("", "", string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lowercase, drop punctuation and articles, collapse whitespace."""
+    """SQuAD normalisation: lowercase, drop punctuation and articles, collapse whitespace.
+    Punctuation is ASCII's and any other Unicode punctuation (the curly quotes and dashes
+    of the PostgreSQL manual: ``The default is “read committed”.`` gives "read
+    committed")."""
     text = text.lower().translate(_PUNCT)
+    if not text.isascii():
+        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 

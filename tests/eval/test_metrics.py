@@ -98,6 +98,9 @@ def test_bad_inputs() -> None:
         ("The Cat sat.", "cat sat"),
         ("  an   apple, a day ", "apple day"),
         ("Theory of everything", "theory of everything"),  # 'the' inside a word stays
+        # Unicode punctuation goes too: the manual's curly quotes hid a right answer
+        ("The default is **\u201cread committed\u201d**.", "default is read committed"),
+        ("don\u2019t", "dont"),
     ],
 )
 def test_normalize_answer(text: str, normalized: str) -> None:
