@@ -365,7 +365,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|d)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+"
                    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
                    rf"\d{{4}}-\d{{2}}-\d{{2}})\b", re.I),
-        re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?(?:19|20)\d{2}\b"),
+        # a year, but not one inside an identifier ("CVE-2024-10978", "ISO 8601-2019")
+        re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?(?<![\w-])"
+                   r"(?:19|20)\d{2}\b(?!-\w)"),
         re.compile(r"\b(?:every\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
                    r"sunday)s?\b", re.I),
     ),
@@ -547,7 +549,10 @@ _DEFAULT_ASKED = re.compile(
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
     r"\b(?:do(?:n't| not)|never) (?:set|specify|give|pass)\b|\bunchanged\b|\bnew install\w*\b|"
     r"\bunless\b.*\b(?:set|changed?|given|declared|configured|otherwise|turn\w*)\b|"
-    r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b", re.I)
+    r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b|"
+    r"\b(?:did(?:n't| not)|does(?:n't| not)) (?:set|specify|give|pass|change)\b|"
+    r"\b(?:nobody|no one|no-one) (?:changes?|sets?|touch\w*)\b|\bbrand[- ]new\b|"
+    r"\bno \w+(?: \w+)? (?:is|are) (?:given|specified|set)\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 
 
@@ -690,7 +695,13 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
     if lead:
         spans = [(max(s, lead), e) for s, e in spans if e > lead]
     if answer_type is AnswerType.COUNT:
-        spans = [s for s in spans if _counts_what_is_asked(unit, s, question)]
+        spans = [s for s in spans if _counts_what_is_asked(unit, s, question)
+                 and not (unit.text[s[0]:s[1]].casefold() == "one"
+                          and _PARTITIVE.match(unit.text, s[1]))]
+    if answer_type is AnswerType.OTHER:
+        # a span that only restates the question ("gen_random_uuid() returns uuid" to
+        # "What kind of UUID does gen_random_uuid() return?") answers nothing
+        spans = [s for s in spans if not _echoes(unit.text[s[0]:s[1]], question)]
     if answer_type in _BOUNDED and (bound := _bound_asked(question)):
         # "How many databases can a cluster hold at most?": not the "one" of "one or more"
         spans = [s for s in spans if _bound_of(unit.text, *s) != -bound]
@@ -762,6 +773,11 @@ def _periods(text: str) -> set[str]:
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\W*){1,3})", re.I)
 
 
+# "one of your backup codes": one member of something counted elsewhere, not its count
+_PARTITIVE = re.compile(r"\s+of\s+(?:the|your|its|these|those|our|my|their|them|us|his|her)\b",
+                        re.I)
+
+
 def _counts_what_is_asked(unit: EvidenceUnit, span: tuple[int, int], question: str) -> bool:
     """Whether a count in a table row counts what the question asks about: the number is
     followed by a counted word ("3 floor maps"), or its cell's column names one ("Saved
@@ -827,6 +843,38 @@ def _release_of(unit: EvidenceUnit, asked_numbers: set[str], terms: Sequence[str
                     f"holding {len(found.matched)} of {len(terms)} key terms "
                     f"({', '.join(found.matched)})"))
     return None
+
+
+# "which option", "what pg_basebackup flag", "which command-line switch"
+_OPTION_ASKED = re.compile(r"\b(?:which|what)\b(?:\s+[\w-]+){0,2}?\s+(?:options?|flags?|"
+                           r"switch(?:es)?)\b(?!\s+(?:do(?:es)?|is|are)\s+(?:-|the\s+-))", re.I)
+# An option's own heading: "-k, --link", "--clone", "-c {fast|spread}, --checkpoint=..."
+_OPTION_HEADING = re.compile(r"^(?:-[A-Za-z0-9]|--[a-z][\w-]*)\b[^>]*$")
+
+
+def _option_heading(unit: EvidenceUnit, quoted: set[str]) -> str | None:
+    """The innermost heading of ``unit`` when it is a command-line option's own ("-k,
+    --link") and not one the question writes itself (``quoted``: then the question asks
+    about that option, not for one); else None."""
+    heading = unit.heading[-1].strip() if unit.heading else ""
+    if not _OPTION_HEADING.match(heading):
+        return None
+    if quoted & set(_OPTION.findall(heading)):
+        return None
+    return heading
+
+
+def _named_by_heading(unit: EvidenceUnit, heading: str, terms: Sequence[str],
+                      have: set[str], what: str) -> Extraction:
+    """The answer named by ``unit``'s own heading (an option asked for): the heading
+    marked, then the unit that defines it; ``span_start`` and ``span_end`` are 0, the
+    answer being in the heading rather than in ``unit.text``."""
+    found = _taken(AnswerType.NAME, unit, 0, 0, "", terms, have)
+    return replace(
+        found, span=heading, text=f"**{heading}**: {found.text}",
+        reason=(f"{what} '{heading}' named by the heading of a unit holding "
+                f"{len(found.matched)} of {len(terms)} key terms "
+                f"({', '.join(found.matched)})"))
 
 
 def _text_spans(answer_type: AnswerType, text: str, question: str, question_terms: set[str],
@@ -1301,6 +1349,10 @@ def extract(
     # The command-line options the question writes ("--swap"): an answer's passage must
     # have them, or it is about other options (of another version, say).
     quoted = set(_OPTION.findall(question)) - {"-"}
+    # "Which pg_upgrade option avoids copying the data files?": an option is asked for,
+    # and a unit under an option's own heading ("-k, --link") is that option's definition
+    option_asked = answer_type in (AnswerType.OTHER, AnswerType.NAME) and bool(
+        _OPTION_ASKED.search(_asking(question)))
     passages_text: dict[str, str] = {}
 
     def passage_text(chunk_id: str) -> str:
@@ -1360,6 +1412,12 @@ def extract(
             continue
         if answer_type is not AnswerType.YESNO and _opposite(conditions, unit.text):
             continue  # "with a full dust bag" read from "Weight 5.2 kg without a dust bag."
+        if option_asked and (option := _option_heading(unit, quoted)):
+            found = _named_by_heading(unit, option, terms, have, "option")
+            if not unit.stale:
+                return found
+            stale = stale or found
+            continue
         spans = _spans(answer_type, unit, question, question_terms, set(terms))
         if not spans and release_asked and (titled is None or titled.unit.stale):
             found = _release_of(unit, asked_numbers, terms, have)
@@ -1621,6 +1679,9 @@ _DEFAULT_VALUE = (
                re.I),
     re.compile(r"(?:^|[.;:]\s+)((?!(?:which|that|this|it|what)\b)[\w.'+-]+) is the default\b",
                re.I),
+    # "It defaults to 64 megabytes (64MB).", "... and defaults to on"
+    re.compile(r"\bdefaults to\s+(?!(?:the|a|an|whatever|that|being|using)\b)(.+?)"
+               r"(?=[.;]\s|[.;]?$|,\s+(?:which|but|and|so|indicating|meaning)\b)", re.I),
     # "When set to on, which is the default, PostgreSQL will ..."
     re.compile(r"\bset to ((?!(?:which|that|this|it|what)\b)[\w.'+-]+)(?:,| \()\s*which is the "
                r"default\b", re.I),
@@ -1672,7 +1733,12 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
                 or any(o in re.findall(r"(?<![\w-])--?[\w-]+", heading) for o in options)
                 or any(re.match(rf"{re.escape(c)}\b", heading) for c in clauses))
 
-    def naming(unit: EvidenceUnit) -> bool:  # its text names the setting
+    def naming(unit: EvidenceUnit) -> bool:  # its text names the setting ...
+        defined = _defined(unit)  # ... not under another setting's own definition, whose
+        # default is that setting's ("autovacuum_work_mem": "It defaults to -1, indicating
+        # that the value of maintenance_work_mem should be used instead.")
+        if _IDENTIFIER.fullmatch(defined) and defined not in identifiers:
+            return False
         return any(_written(i, unit.text) for i in identifiers)
 
     stale: Extraction | None = None
@@ -1812,6 +1878,13 @@ _FRAME = frozenset(term_set("answer document documents state states stated say s
                             "according yes no"))
 
 
+def _echoes(answer: str, question: str) -> bool:
+    """Whether ``answer`` adds no term and no number ``question`` does not already hold."""
+    answer = re.sub(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]", " ", answer)
+    said = term_set(answer) - term_set(question) - STOPWORDS - _FRAME
+    return not said and not (_numbers(answer) - _numbers(question))
+
+
 # Kinds no bare number answers (a count, a default, a measure's value may be one).
 _NOT_A_NUMBER = frozenset({AnswerType.NAME, AnswerType.PLACE, AnswerType.PROCEDURE,
                            AnswerType.YESNO})
@@ -1836,12 +1909,11 @@ def check_answer(question: str, answer: str, cited: Sequence[str]) -> str | None
     answer = re.sub(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]", " ", answer)
     asked_terms = term_set(question)
     said = term_set(answer) - asked_terms - STOPWORDS - _FRAME
-    new_numbers = _numbers(answer) - _numbers(question)
     answer_type = asked_for(question)
     polar = answer_type is AnswerType.YESNO and (
         re.match(r"\W*(?:yes|no)\b", answer, re.I) or
         (_POLARITY.search(answer) and not _POLARITY.search(question)))
-    if not said and not new_numbers and not polar:
+    if _echoes(answer, question) and not polar:
         return "echo: the answer only restates the question"
     if (answer_type in _NOT_A_NUMBER and not polar
             and not any(re.search(r"[^\W\d]", term) for term in said)):

@@ -1503,3 +1503,72 @@ def test_the_command_itself_heads_no_default():
     path = "CREATE TEAM"
     units = [unit("CREATE TEAM makes a new team; limit (the default) is applied.", path)]
     assert extract("How many members does CREATE TEAM allow?", units, pool=units) is None
+
+
+# -- read off the fresh PostgreSQL and acme dev questions (fifteenth session) ----------
+
+def test_a_year_inside_an_identifier_is_no_date():
+    units = [unit("The fix for CVE-2024-10978 accidentally caused settings for role to not "
+                  "be applied.", "E.11. Release 15.10 > E.11.2. Changes")]
+    assert extract("When did the 15.10 minor release come out?", units) is None
+    found = extract("When did the 15.10 minor release come out?",
+                    [*units, unit("The 15.10 minor release came out in 2024.", "News")])
+    assert found is not None and "2024" in found.span
+
+
+def test_a_span_that_restates_the_question_is_no_answer():
+    question = "What kind of UUID does gen_random_uuid() return?"
+    assert extract(question, [unit("gen_random_uuid() returns uuid",
+                                   "F.28. pgcrypto > Random-Data Functions")]) is None
+
+
+def test_an_option_asked_for_is_named_by_its_heading():
+    units = [unit("use hard links instead of copying files to the new cluster",
+                  "pg_upgrade > Options > -k, --link"),
+             unit("Use efficient file cloning instead of copying files to the new cluster.",
+                  "pg_upgrade > Options > --clone")]
+    found = extract("What pg_upgrade option makes it use hard links instead of copying the "
+                    "data files?", units)
+    assert found is not None and found.span == "-k, --link"
+    assert found.text.startswith("**-k, --link**: use hard links")
+    # an option the question names itself is asked about, not for
+    assert extract("What does the pg_upgrade option --link do with the data files?",
+                   units[:1]) is None or "**-k, --link**" not in extract(
+        "What does the pg_upgrade option --link do with the data files?", units[:1]).text
+
+
+def test_a_default_read_from_the_named_setting_not_one_that_names_it():
+    other = unit("It defaults to -1, indicating that the value of maintenance_work_mem should "
+                 "be used instead.", "20.4.1. Memory > autovacuum_work_mem (integer)")
+    own = unit("If this value is specified without units, it is taken as kilobytes. It "
+               "defaults to 64 megabytes (64MB).",
+               "20.4.1. Memory > maintenance_work_mem (integer)")
+    found = extract("default maintenance_work_mem value?", [other, own])
+    assert found is not None and found.span == "64 megabytes (64MB)"
+    assert found.unit is own
+
+
+@pytest.mark.parametrize("question", [
+    "What isolation level do new transactions get if nobody changes "
+    "default_transaction_isolation?",
+    "Which database does CREATE DATABASE copy when no template is given?",
+    "I didn't pass a DELIMITER option. What column separator will it expect?",
+])
+def test_more_ways_of_asking_for_a_default(question):
+    assert "default" in asked_terms(question).required
+
+
+def test_one_of_several_is_no_count_of_them():
+    question = "How many backup codes do I get when I enable two-step verification?"
+    share = unit("If you have two-step verification turned on, you will also need your "
+                 "second factor or one of your backup codes.", "Billing FAQ > Account")
+    assert extract(question, [share]) is None
+    count = unit("When you turn on 2SV you receive 10 single-use backup codes.",
+                 "Security Whitepaper > Two-Step Verification > Backup codes")
+    found = extract(question, [share, count])
+    assert found is not None and found.span == "10"
+    # "13 of the 17 States" counts how many of them
+    # "3 of the ..." is how many
+    found = extract("How many backup codes do I get?",
+                    [unit("You get 3 of the backup codes at once.")])
+    assert found is not None and found.span == "3"
