@@ -196,15 +196,20 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                           r"\b(?:what|which) units? (?:is|are|does|do)\b"),
         # "From what date do the prices apply?": a date, though it names a price (not
         # "which date format": a name)
-        (AnswerType.DATE, rf"\b(?:what|which) date\b{_NOT_A_DATE}"),
+        (AnswerType.DATE, rf"\b(?:what|which) date\b{_NOT_A_DATE}|"
+                      r"\b(?:what|which)(?:'s|\s+is)?\s+the\s+(?:last|latest|earliest|first|"
+                      r"final|closing|due)\s+date\b"),
         (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
                                 r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
                                 r"battery)"),
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
+                          r"\bwhat(?:'s|\s+(?:is|are))\s+(?:the\s+|your\s+)?(?:\w+\s+)?"
+                          r"(?:opening\s+)?hours\b|"
                           r"^when (?:is|are|do|does|can)\b.*\b(?:open|available|reachable)\b"),
         # "How long can a room name be?": a length, not a time
         (AnswerType.MEASURE, _LONG_AS_LENGTH),
-        (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often|old)\b|\bhow much time\b|"
+        (AnswerType.DURATION, r"\bhow (?:long|soon|quickly|often|frequently|old)\b|"
+                              r"\bhow much time\b|"
                               r"\b(?:what|which|minimum|maximum|youngest|oldest)(?:'s)?"
                               r"(?:\s+the)?(?:\s+(?!(?:is|are|was|were|do|does|did)\b)\w+)?"
                               r"\s+age\b|"
@@ -216,7 +221,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                               r"lifespan|response time|delivery time|processing time|"
                               r"turnaround time)\b"),
         (AnswerType.AMOUNT, r"\bhow much\b(?!.*\b(?:weigh|hold|store|space|storage|floor|area|"
-                            r"water|data|memory)\b)|\bcost\b|\bprice\b|\bfee\b|\bsell for\b|"
+                            r"water|data|memory)\b)|\bcost\b|\bprice\b(?!\s+(?:sheet|list)s?\b)|"
+                            r"\bfee\b|\bsell for\b|"
                             r"\b(?:revenue|turnover|profit|income|earnings|salary|budget)\b|"
                             r"\bhow many (?:dollars|euros|pounds|cents)\b|\bwhat .* charge\b"),
         (AnswerType.MEASURE, r"\bhow (?:heavy|big|large|tall|high|wide|deep|far|close|loud|"
@@ -231,8 +237,8 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                              r"temperature|length|height|width|depth|distance|suction|wattage|"
                              r"voltage|noise level|loudness|pressure|suction power) of\b"),
         (AnswerType.COUNT, r"\bhow many\b|\b(?:what|which)(?:'s|\s+(?:is|are|was|were))?\s+"
-                           r"the\s+(?:(?:maximum|minimum|largest|smallest|highest|lowest|total|"
-                           r"greatest)\s+)?number of\b"),
+                           r"(?:the\s+)?(?:(?:maximum|minimum|largest|smallest|highest|lowest|"
+                           r"total|greatest)\s+)?number of\b"),
         (AnswerType.PROCEDURE, r"^how (?:do|can|should|would|could) (?:i|we|you)\b|\bhow to\b|"
                                r"\bwhat steps\b"),
         (AnswerType.DATE, r"\b(?:which|what)\b.*\b(?:release|launch|effective|expiry) date\b"),

@@ -42,6 +42,12 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("What is the maximum size of one table?", AnswerType.OTHER),  # not a physical measure
     ("What are the length limits for the network name?", AnswerType.OTHER),  # no "of"
     ("What is the runtime of the S7 in Eco mode?", AnswerType.DURATION),
+    ("How frequently are the encryption keys rotated?", AnswerType.DURATION),
+    ("What are your support hours on Saturdays?", AnswerType.TIME),
+    ("What's the last date I can return it?", AnswerType.DATE),
+    # a document's name is no price asked for
+    ("In the 2023 price sheet, what minimum number of seats was required?", AnswerType.COUNT),
+    ("What is the price of Plus?", AnswerType.AMOUNT),
     ("What email address do I use to contact the privacy team?", AnswerType.NAME),
     ("Which email notifications does the app send?", AnswerType.OTHER),
     ("Can I email support?", AnswerType.YESNO),
