@@ -225,7 +225,7 @@ def test_a_lazy_generator_fails_at_start_on_a_model_it_cannot_find(tmp_path):
     from assistant.answering.models import ModelLoadError
 
     for lazy in (False, True):
-        with pytest.raises(ModelLoadError, match="not a .gguf file or a model directory"):
+        with pytest.raises(ModelLoadError, match="nope.gguf: no such file or directory"):
             load_generator(ModelConfig(base=str(tmp_path / "nope.gguf"), device="cpu"),
                            lazy=lazy)
         with pytest.raises(ModelLoadError, match="has no config.json"):
