@@ -551,7 +551,7 @@ _POLARITY = re.compile(
 # ... also in the words the PostgreSQL training questions use for it: "on a fresh
 # install", "the stock value", "if X is untouched / left alone", "unless X is set".
 _DEFAULT_ASKED = re.compile(
-    r"\bdefaults?\b|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
+    r"\bdefaults?\b(?!\s+\d)|\bout of the box\b|\bstock\b|\bfresh (?:cluster|install\w*|setup|"
     r"database|build)\b|\buntouched\b|\bleft alone\b|\bbuilt-in\b|\b(?:is|are) not set\b|"
     r"\b(?:do(?:n't| not)|never) (?:set|specify|give|pass)\b|\bunchanged\b|\bnew install\w*\b|"
     r"\bunless\b.*\b(?:set|changed?|given|declared|configured|otherwise|turn\w*)\b|"
@@ -1467,6 +1467,11 @@ def extract(
                 required, question, term_set(found.unit.text) | term_set(found.unit.path),
                 f"{found.unit.path}\n{found.unit.text}"):
             return found  # ... unless the question is about another place (Amazon RDS)
+    if stale is None and "default" in required and answer_type is not AnswerType.YESNO:
+        found = _described_default(question, listed[:DESCRIBED_UNITS], pool, answer_type,
+                                   terms, required, question_terms)
+        if found is not None:
+            return found
     if stale is None and answer_type in (AnswerType.OTHER, AnswerType.YESNO):
         return _function_row(question, listed, terms)
     return stale
@@ -1837,6 +1842,53 @@ def _default_beside(question: str, subject: EvidenceUnit, have: set[str],
                       f"{answer_type.value} '{unit.text[start:end]}' in the default stated "
                       f"beside a unit holding {len(matched)} of {len(terms)} key terms "
                       f"({', '.join(matched)})", terms, both, question=question)
+    return None
+
+
+# A setting's own definition heading: "autovacuum_max_workers (integer)"
+_SETTING_HEADING = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+\s+\((?:integer|boolean|enum|"
+                              r"string|floating point|real)\)$")
+# How many of the best-scored units a default asked for without the setting's name may be
+# described by (``_described_default``), and the key terms their definition must hold.
+DESCRIBED_UNITS = 1
+DESCRIBED_MIN_COVERAGE = 0.5
+
+
+def _described_default(question: str, ranked: Sequence[EvidenceUnit],
+                       pool: Sequence[EvidenceUnit], answer_type: AnswerType,
+                       terms: list[str], required: list[str], question_terms: set[str]
+                       ) -> Extraction | None:
+    """A default asked for by describing the setting, not naming it ("Maximum number of
+    autovacuum worker processes allowed to run concurrently by default"): one of the best
+    ``ranked`` units is a setting's own definition ("autovacuum_max_workers (integer)":
+    "Specifies the maximum number of autovacuum processes ..."), and the definition's
+    units together (its heading with them) hold ``DESCRIBED_MIN_COVERAGE`` of the key
+    terms and every required one; its stated default is the answer. None otherwise."""
+    if _IDENTIFIER.search(question):
+        return None  # a setting named: its own definition or nothing (``_definition_default``)
+    for unit in ranked:
+        heading = unit.heading[-1] if unit.heading else ""
+        if unit.stale or not _SETTING_HEADING.match(heading):
+            continue
+        definition = [u for u in pool if u.chunk_id == unit.chunk_id
+                      and u.heading == unit.heading] or [unit]
+        have = term_set(unit.path) | {t for u in definition for t in term_set(u.text)}
+        matched = [t for t in terms if t in have]
+        if len(matched) / len(terms) < DESCRIBED_MIN_COVERAGE or unnamed(
+                required, question, have, " ".join(u.text for u in definition)):
+            continue
+        for u in definition:
+            found = _stated_default(u, answer_type, terms,
+                                    f"stated in the definition under '{heading}', which the "
+                                    f"question describes ({len(matched)} of {len(terms)} key "
+                                    f"terms: {', '.join(matched)})")
+            if found is None:
+                continue
+            if answer_type in _TYPED and not _text_spans(answer_type, found.span, question,
+                                                          question_terms, set(terms)):
+                continue  # a default of another kind than asked
+            return found
+        return None  # the best described setting states no default: no other is taken
     return None
 
 

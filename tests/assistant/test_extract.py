@@ -1578,3 +1578,26 @@ def test_one_of_several_is_no_count_of_them():
     found = extract("How many backup codes do I get?",
                     [unit("You get 3 of the backup codes at once.")])
     assert found is not None and found.span == "3"
+
+
+def test_a_default_asked_by_describing_the_setting():
+    described = unit("Specifies a fraction of the table size to add to "
+                     "autovacuum_vacuum_threshold when deciding whether to trigger a VACUUM.",
+                     "20.10. Automatic Vacuuming > autovacuum_vacuum_scale_factor (floating point)")
+    stated = replace(described, text="The default is 0.2 (20% of table size).", start=200,
+                     end=240)
+    question = ("What fraction of a table must change (on top of the threshold) before "
+                "autovacuum vacuums it, with stock settings?")
+    found = extract(question, [described], pool=[described, stated])
+    assert found is not None and found.span == "0.2 (20% of table size)"
+    assert found.text.startswith("autovacuum_vacuum_scale_factor (floating point): ")
+    # a setting the question names is read from its own definition or not at all
+    assert extract("What fraction of a table must change before autovacuum vacuums it, with "
+                   "the stock vacuum_trigger_ratio?", [described],
+                   pool=[described, stated]) is None
+
+
+def test_a_default_the_question_states_is_not_asked():
+    assert "default" not in asked_terms(
+        "What's the maximum size of one table with the default 8 kB block size?").required
+    assert "default" in asked_terms("What is the default block size?").required
