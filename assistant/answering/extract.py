@@ -200,6 +200,7 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                       r"\b(?:what|which)(?:'s|\s+is)?\s+the\s+(?:last|latest|earliest|first|"
                       r"final|closing|due)\s+date\b"),
         (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
+                                r"what fraction|"
                                 r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
                                 r"battery)"),
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"
@@ -558,6 +559,7 @@ _DEFAULT_ASKED = re.compile(
     r"\b(?:is|are) (?:omitted|left out|not (?:given|specified))\b|"
     r"\b(?:did(?:n't| not)|does(?:n't| not)) (?:set|specify|give|pass|change)\b|"
     r"\b(?:nobody|no one|no-one) (?:changes?|sets?|touch\w*)\b|\bbrand[- ]new\b|"
+    r"\b(?:have|has)(?:n't| not) (?:touched|changed|set)\b|"
     r"\bno \w+(?: \w+)? (?:is|are) (?:given|specified|set)\b", re.I)
 _RELEASE_WORDS = frozenset(("version", "release", "firmware", "app", "update", "v"))
 

@@ -44,6 +44,8 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("What is the runtime of the S7 in Eco mode?", AnswerType.DURATION),
     ("How frequently are the encryption keys rotated?", AnswerType.DURATION),
     ("What are your support hours on Saturdays?", AnswerType.TIME),
+    ("What fraction of memory does the manual suggest for shared_buffers?",
+     AnswerType.PERCENTAGE),
     ("What's the last date I can return it?", AnswerType.DATE),
     # a document's name is no price asked for
     ("In the 2023 price sheet, what minimum number of seats was required?", AnswerType.COUNT),
@@ -1559,6 +1561,7 @@ def test_a_default_read_from_the_named_setting_not_one_that_names_it():
     "default_transaction_isolation?",
     "Which database does CREATE DATABASE copy when no template is given?",
     "I didn't pass a DELIMITER option. What column separator will it expect?",
+    "How much memory does each sort get, if I haven't touched the setting?",
 ])
 def test_more_ways_of_asking_for_a_default(question):
     assert "default" in asked_terms(question).required
