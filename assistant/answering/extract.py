@@ -200,7 +200,6 @@ _RULES: tuple[tuple[AnswerType, re.Pattern], ...] = tuple(
                       r"\b(?:what|which)(?:'s|\s+is)?\s+the\s+(?:last|latest|earliest|first|"
                       r"final|closing|due)\s+date\b"),
         (AnswerType.PERCENTAGE, r"\b(?:percent|percentage|per cent|what share|what proportion|"
-                                r"what fraction|"
                                 r"discount)\b|\bwhat (?:level|charge level)\b.*\b(?:charge|"
                                 r"battery)"),
         (AnswerType.TIME, r"\b(?:what|which) time\b|\bwhat hours\b|\bat what hour\b|"

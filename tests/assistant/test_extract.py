@@ -44,8 +44,6 @@ def unit(text: str, path: str = "Guide", status: str | None = None,
     ("What is the runtime of the S7 in Eco mode?", AnswerType.DURATION),
     ("How frequently are the encryption keys rotated?", AnswerType.DURATION),
     ("What are your support hours on Saturdays?", AnswerType.TIME),
-    ("What fraction of memory does the manual suggest for shared_buffers?",
-     AnswerType.PERCENTAGE),
     ("What's the last date I can return it?", AnswerType.DATE),
     # a document's name is no price asked for
     ("In the 2023 price sheet, what minimum number of seats was required?", AnswerType.COUNT),
