@@ -10,15 +10,23 @@ and ``end_token_ids``.
 The target is a ``LoadedModel`` or an ``AdapterSet``. Each call holds the model's lock
 from start to last token (see ``assistant.answering.adapters``). A prompt is either a list of chat
 messages (rendered with the tokenizer's chat template) or an already rendered string.
+
+Deadlines: generation stops within one decoding step once ``GenerationConfig.deadline``
+(a ``time.monotonic()`` value) has passed, with ``finish_reason`` ``deadline``. A config
+without one takes the ``deadline`` context variable of the calling thread (the server
+sets it per request) in ``generate_batch``; threads do not inherit it, so code that
+generates for a request elsewhere (a batching worker, a stream's thread) passes it in
+the config.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -35,6 +43,12 @@ Messages = Sequence[Mapping[str, str]]
 Prompt = str | Messages
 Target = LoadedModel | AdapterSet
 
+# Monotonic time by which the current request must be answered; None = no deadline. Set
+# by the server for each request (``assistant.server``); read by ``generate_batch``.
+deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "assistant_server_deadline", default=None
+)
+
 
 class PromptError(AssistantError, ValueError):
     """A prompt is malformed (bad chat messages) or does not fit the context window."""
@@ -45,7 +59,9 @@ class GenerationConfig:
     """Decoding settings. ``temperature`` 0 means greedy (deterministic).
 
     ``stop`` strings end generation where they appear; they are not part of the text.
-    Raises ``ConfigError`` naming the field and its allowed range.
+    ``deadline`` (``time.monotonic()`` seconds, None: none) ends it once passed; it is
+    not a decoding setting, so two configs differing only in it compare equal (and
+    batch together). Raises ``ConfigError`` naming the field and its allowed range.
     """
 
     max_new_tokens: int = 256
@@ -53,6 +69,7 @@ class GenerationConfig:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    deadline: float | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -67,12 +84,21 @@ class GenerationConfig:
             )
         if isinstance(self.stop, str) or not all(isinstance(s, str) and s for s in self.stop):
             raise ConfigError(f"stop must be a tuple of non-empty strings, got {self.stop!r}")
+        if self.deadline is not None and not isinstance(self.deadline, int | float):
+            raise ConfigError(f"deadline must be a monotonic time or None, got {self.deadline!r}")
+
+
+def with_deadline(config: GenerationConfig, until: float | None) -> GenerationConfig:
+    """``config`` with ``deadline`` set to ``until``, unless ``until`` is None (then
+    ``config`` unchanged, whatever deadline it has)."""
+    return config if until is None else replace(config, deadline=until)
 
 
 @dataclass(frozen=True)
 class Generation:
     """One completion. ``finish_reason``: ``stop`` (end token or stop string), ``length``
-    (max_new_tokens or the context window reached) or ``cancelled`` (stream closed)."""
+    (max_new_tokens or the context window reached), ``deadline`` (the config's deadline
+    passed first: the text is cut short) or ``cancelled`` (stream closed)."""
 
     text: str
     prompt_tokens: int
@@ -119,10 +145,13 @@ def generate_batch(target: Target, prompts: Sequence[Prompt],
     """Generate a completion for each prompt in one ``model.generate`` call.
 
     Prompts are left-padded to a common length; greedy results equal those of one call
-    per prompt. Every ``Generation`` carries the batch's total ``seconds``. Same errors
-    as ``generate``.
+    per prompt. Every ``Generation`` carries the batch's total ``seconds``. A config
+    without a ``deadline`` takes the ``deadline`` context variable's. Same errors as
+    ``generate``.
     """
     config = config or GenerationConfig()
+    if config.deadline is None:
+        config = with_deadline(config, deadline.get())
     clock = time.perf_counter()
     loaded = loaded_model(target)
     rows = [encode_prompt(loaded, p) for p in prompts]
@@ -231,7 +260,7 @@ def generate_kwargs(loaded: LoadedModel, config: GenerationConfig, max_new: int,
                     width: int) -> dict:
     """Keyword arguments for ``model.generate`` on a batch ``width`` tokens wide:
     ``generation_config`` (every field set from ``config``) and ``stopping_criteria``
-    (the stop strings, if any; a list callers may append to)."""
+    (the stop strings and the deadline, if any; a list callers may append to)."""
     greedy = config.temperature == 0.0
     # Every field set explicitly: generate() fills unset ones from the checkpoint's
     # generation_config.json, which often asks for sampling.
@@ -245,7 +274,11 @@ def generate_kwargs(loaded: LoadedModel, config: GenerationConfig, max_new: int,
         eos_token_id=end_token_ids(loaded),
         pad_token_id=loaded.tokenizer.pad_token_id,
     )
-    criteria = [_StopText(loaded.tokenizer, config.stop, width)] if config.stop else []
+    criteria: list[StoppingCriteria] = []
+    if config.stop:
+        criteria.append(_StopText(loaded.tokenizer, config.stop, width))
+    if config.deadline is not None:
+        criteria.append(_PastDeadline(config.deadline))
     return {"generation_config": hf, "stopping_criteria": StoppingCriteriaList(criteria)}
 
 
@@ -255,7 +288,8 @@ def finish_generation(loaded: LoadedModel, config: GenerationConfig, prompt_toke
     """Turn one row's new token ids into a ``Generation``: the text up to its end token
     or stop string (which is cut off) and the reason it ended. Ids past its end (padding
     after an end token or a stop string, in a batch) are not counted; ``cancelled`` says
-    the caller stopped it early."""
+    the caller stopped it early. A row cut short with ``config.deadline`` passed ended
+    at the deadline."""
     eos = set(end_token_ids(loaded))
     ended = next((i for i, t in enumerate(generated) if t in eos), None)
     end = len(generated) if ended is None else ended + 1
@@ -267,6 +301,9 @@ def finish_generation(loaded: LoadedModel, config: GenerationConfig, prompt_toke
                        config.stop)[0]
     if stopped_at is not None or ended is not None:
         reason = "stop"
+    elif len(generated) < max_new and config.deadline is not None \
+            and time.monotonic() >= config.deadline:
+        reason = "deadline"
     elif cancelled and len(generated) < max_new:
         reason = "cancelled"
     else:
@@ -312,6 +349,19 @@ class _StopText(StoppingCriteria):
         texts = self._tokenizer.batch_decode(input_ids[:, self._start:], skip_special_tokens=True)
         done = [any(s in t for s in self._stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class _PastDeadline(StoppingCriteria):
+    """Every row is done once ``time.monotonic()`` reaches ``until`` (checked after each
+    decoding step, so a late request stops within one step)."""
+
+    def __init__(self, until: float) -> None:
+        self._until = until
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        late = time.monotonic() >= self._until
+        return torch.full((input_ids.shape[0],), late, dtype=torch.bool,
+                          device=input_ids.device)
 
 
 class Generator(Protocol):

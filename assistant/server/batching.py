@@ -13,14 +13,18 @@ generator's ``stream_many`` (one ``model.generate`` whose tokens fan out to one 
 request): a call returns its stream once its batch has started, and the worker waits for
 that batch's generation to end before it forms the next one.
 
-A request whose deadline (``deadline`` context variable, set by the server) passed
-while it waited is dropped from its batch; if a batch fails, its prompts are retried one
-by one so that a single bad prompt (too long, say) fails only its own request.
+A request whose deadline (``deadline`` context variable of
+``assistant.answering.generation``, set by the server) passed while it waited is dropped
+from its batch. The worker thread does not see the requests' context, so it hands each
+batch the latest of its requests' deadlines (in the ``GenerationConfig``, and as its own
+``deadline``): generation stops once that has passed (none when one request has none),
+and a request whose generation was cut off there gets ``TimeoutError``. If a batch
+fails, its prompts are retried one by one so that a single bad prompt (too long, say)
+fails only its own request.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
@@ -31,12 +35,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from assistant.answering.generation import GenerationConfig, deadline, with_deadline
 
-# Monotonic time by which the current request must be answered; None = no deadline.
-deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "assistant_server_deadline", default=None
-)
+__all__ = ["BatchingGenerator", "deadline"]  # ``deadline`` re-exported: it lives below
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -46,6 +49,7 @@ class _Pending:
     adapter: str | None
     stream: bool = False
     future: Future = field(default_factory=Future)
+    until: float | None = field(default_factory=deadline.get)  # the submitter's deadline
 
     @property
     def key(self) -> tuple:
@@ -96,14 +100,17 @@ class BatchingGenerator:
                 raise RuntimeError("the batching generator is closed")
             self._queue.append(pending)
             self._cond.notify_all()
-        limit = deadline.get()
+        limit = pending.until
         timeout = None if limit is None else max(0.0, limit - time.monotonic())
         try:
-            return pending.future.result(timeout=timeout)
+            result = pending.future.result(timeout=timeout)
         except FutureTimeout:
             if not pending.future.cancel():  # already running: nobody will read it
                 pending.future.add_done_callback(_close_result)
             raise TimeoutError("generation did not finish before the request deadline") from None
+        if getattr(result, "finish_reason", None) == "deadline":  # cut off there
+            raise TimeoutError("generation did not finish before the request deadline")
+        return result
 
     def __getattr__(self, name: str) -> Any:  # anything else the wrapped generator offers
         return getattr(self.inner, name)
@@ -154,10 +161,20 @@ class BatchingGenerator:
         if not batch:
             return
         adapter, config = batch[0].adapter, batch[0].config
-        run = self._stream_many if batch[0].stream else self.inner.generate_many
+        stream = self._stream_many if batch[0].stream else self.inner.generate_many
+
+        def run(group: list[_Pending]) -> list[Any]:
+            until = _latest([p.until for p in group])
+            token = deadline.set(until)  # for generators that read the context variable
+            try:
+                return stream([p.messages for p in group], _with_until(config, until),
+                              adapter)
+            finally:
+                deadline.reset(token)
+
         self._on_batch(len(batch))
         try:
-            results = run([p.messages for p in batch], config, adapter)
+            results = run(batch)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].future.set_exception(exc)
@@ -166,7 +183,7 @@ class BatchingGenerator:
             results = []
             for pending in batch:
                 try:
-                    (result,) = run([pending.messages], config, adapter)
+                    (result,) = run([pending])
                     pending.future.set_result(result)
                     results.append(result)
                 except Exception as single:
@@ -185,6 +202,18 @@ class BatchingGenerator:
         if many is not None:
             return list(many(batch, config, adapter))
         return [self.inner.stream(messages, config, adapter) for messages in batch]
+
+
+def _latest(deadlines: list[float | None]) -> float | None:
+    """The latest deadline, or None (no deadline) when any of them is None."""
+    known = [d for d in deadlines if d is not None]
+    return max(known) if known and len(known) == len(deadlines) else None
+
+
+def _with_until(config: Any, until: float | None) -> Any:
+    """A ``GenerationConfig`` with the batch's deadline; other configs (test doubles) as
+    they are."""
+    return with_deadline(config, until) if isinstance(config, GenerationConfig) else config
 
 
 def _close_result(future: Future) -> None:

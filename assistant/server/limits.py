@@ -5,8 +5,10 @@
 - ``Slots``: at most N generations at once. A request that finds none free gets 429
   with ``Retry-After`` at once instead of queueing behind a long line: the client (or
   its load balancer) retries elsewhere or later. A slot is held until the generation
-  really ends, also when the client already got its 504, so the bound holds for the
-  work the model does and not just for open connections.
+  really ends, so the bound holds for the work the model does and not just for open
+  connections; generation itself stops at the request's deadline
+  (``ASSISTANT_SERVER_TIMEOUT_S``), so a request that got its 504 frees its slot about
+  one decoding step later.
 - ``RateLimiter``: each key's request rate (its ``rate`` scope), 429 past it.
 """
 

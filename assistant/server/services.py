@@ -5,7 +5,9 @@ index, a fake registry); ``build_services(settings)`` makes the real ones (base 
 adapters, searcher, feedback store). ``Runtime`` is the app's live state: it wraps the
 generator in a ``BatchingGenerator``, builds the answerer once both an index and a model
 are there, refreshes the index and the adapter registry in the background, and runs
-answers in worker threads under the concurrency bound and the request deadline.
+answers in worker threads under the concurrency bound and the request deadline (the
+``deadline`` context variable of ``assistant.answering.generation``, which stops
+generation once it passes).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from assistant.answering.build import (
     open_index,
     warn_unused_adapters,
 )
+from assistant.answering.generation import deadline
 from assistant.answering.records import Answer, Message
 from assistant.feedback import FeedbackStore
 from assistant.server.auth import (
@@ -39,7 +42,7 @@ from assistant.server.auth import (
     screen_history,
     screen_passages,
 )
-from assistant.server.batching import BatchingGenerator, deadline
+from assistant.server.batching import BatchingGenerator
 from assistant.server.errors import ApiError, from_library, not_ready
 from assistant.server.keystore import KeyInfo
 from assistant.server.limits import Slots
@@ -293,7 +296,9 @@ class Runtime:
                      field: str = "body.adapter", key: KeyInfo = OPEN) -> Answer:
         """Answer in a worker thread under a slot and the deadline; ``ApiError`` on failure.
 
-        Every search made for it is limited to what ``key`` may see (``index.access``).
+        Generation stops at the deadline (``generation.deadline``), so the slot is free
+        again about one decoding step after the 504. Every search made for it is limited
+        to what ``key`` may see (``index.access``).
         """
         history = self.scoped(key, history, options, field)
         answerer = self.require_answerer()
@@ -327,7 +332,8 @@ class Runtime:
 
         Errors before the first event (not ready, unknown adapter, busy, timeout) raise
         ``ApiError`` here, so they become proper HTTP statuses; later ones come out of
-        the stream as an error item. Searches are limited to what ``key`` may see.
+        the stream as an error item. Generation stops at the deadline, which frees the
+        slot. Searches are limited to what ``key`` may see.
         """
         history = self.scoped(key, history, options, field)
         answerer = self.require_answerer()

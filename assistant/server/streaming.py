@@ -2,8 +2,8 @@
 
 ``Runtime.stream`` starts it; the SSE routes (``/v1/chat``, streaming
 ``/v1/chat/completions``) iterate it and send it with ``event_source``. The deadline
-covers the whole stream: past it the reader gets a 504 ``ApiError`` item and the worker
-is told to stop.
+covers the whole stream: past it the reader gets a 504 ``ApiError`` item, generation
+stops (``generation.deadline``, set in the worker) and the worker sends nothing more.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from sse_starlette import EventSourceResponse
 
-from assistant.server.batching import deadline
+from assistant.answering.generation import deadline
 from assistant.server.errors import ApiError, from_library
 
 
@@ -57,6 +57,9 @@ class AnswerStream:
             try:
                 iterator = events()
                 for event in iterator:
+                    if time.monotonic() >= until:  # made from a generation cut off there
+                        put(timeout_error(self.timeout_s))
+                        break
                     put(event)
                     if self._cancel.is_set():
                         break

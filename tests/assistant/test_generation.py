@@ -4,6 +4,7 @@ stop strings, adapters switched per call; and (slow) the real bundled model."""
 from __future__ import annotations
 
 import gc
+import time
 
 import pytest
 
@@ -12,6 +13,7 @@ from assistant.answering.generation import (
     GenerationConfig,
     PromptError,
     count_tokens,
+    deadline,
     generate,
     generate_batch,
     render_chat,
@@ -206,6 +208,76 @@ def test_max_new_tokens_is_capped_by_the_context_window(tiny):
 def test_adapter_on_a_bare_model_is_refused(tiny):
     with pytest.raises(AdapterError, match="no adapters are loaded"):
         generate(tiny, CHAT, GREEDY, adapter="faq")
+
+
+# ---- deadlines ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_steps(tiny, monkeypatch):
+    """Each forward pass of the tiny model takes at least 20 ms: 200 tokens take 4 s."""
+    forward = tiny.model.forward
+
+    def slow(*args, **kwargs):
+        time.sleep(0.02)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(tiny.model, "forward", slow)
+
+
+def test_a_passed_deadline_stops_generation_after_one_step(tiny):
+    out = generate(tiny, CHAT, GenerationConfig(max_new_tokens=200,
+                                                deadline=time.monotonic() - 1))
+    assert out.finish_reason == "deadline"
+    assert 1 <= out.completion_tokens <= 2
+    assert not tiny.lock.locked()
+
+
+def test_generation_stops_soon_after_a_deadline_ahead(tiny, slow_steps):
+    clock = time.monotonic()
+    out = generate(tiny, CHAT, GenerationConfig(max_new_tokens=200, deadline=clock + 0.2))
+    assert out.finish_reason == "deadline"
+    assert out.completion_tokens < 100  # about 10 at 20 ms a step; 200 without the deadline
+    assert time.monotonic() - clock < 2.0  # 4 s without it
+
+
+def test_the_context_variable_is_the_deadline_of_a_config_without_one(tiny):
+    token = deadline.set(time.monotonic() - 1)
+    try:
+        batch = generate_batch(tiny, PROMPTS, GenerationConfig(max_new_tokens=200))
+    finally:
+        deadline.reset(token)
+    assert [g.finish_reason for g in batch] == ["deadline"] * len(PROMPTS)
+    assert all(g.completion_tokens <= 2 for g in batch)
+    assert generate(tiny, CHAT, GREEDY).finish_reason == "length"  # reset: no deadline
+
+
+def test_a_deadline_not_reached_changes_nothing(tiny):
+    later = GenerationConfig(max_new_tokens=12, deadline=time.monotonic() + 600)
+    out, plain = generate(tiny, CHAT, later), generate(tiny, CHAT, GREEDY)
+    assert (out.text, out.completion_tokens, out.finish_reason) == (
+        plain.text, plain.completion_tokens, "length")
+    # not a decoding setting: configs differing only in it are one batching key
+    assert later == GREEDY and hash(later) == hash(GREEDY)
+
+
+def test_a_stream_stops_at_its_deadline(tiny, slow_steps):
+    clock = time.monotonic()
+    pieces = stream(tiny, CHAT, GenerationConfig(max_new_tokens=200, deadline=clock + 0.2))
+    text = "".join(pieces)
+    assert pieces.result.finish_reason == "deadline"
+    assert pieces.result.text == text
+    assert pieces.result.completion_tokens < 100
+    assert pieces.wait(timeout=10) and not tiny.lock.locked()
+
+
+def test_a_stream_batch_stops_every_row_at_the_deadline(tiny):
+    streams = stream_batch(tiny, PROMPTS, GenerationConfig(max_new_tokens=200,
+                                                           deadline=time.monotonic() - 1))
+    for s in streams:
+        list(s)
+    assert [s.result.finish_reason for s in streams] == ["deadline"] * len(PROMPTS)
+    assert all(s.result.completion_tokens <= 2 for s in streams)
 
 
 # ---- adapters switched per call -------------------------------------------------------

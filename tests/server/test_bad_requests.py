@@ -238,6 +238,65 @@ def test_a_request_past_the_timeout_gets_504(live, settings, services, local_gen
     assert time.monotonic() - clock < 3.0
 
 
+def _in_flight(server) -> float:
+    metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+    (line,) = [x for x in metrics.splitlines()
+               if x.startswith("assistant_generations_in_flight ")]
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize("path", ["/v1/chat", "/v1/answer"])
+def test_a_timed_out_generation_stops_and_frees_its_slot(
+        live, settings, services, embedder, tiny_dir, monkeypatch, path):
+    """The model itself stops at the deadline: a 504 does not leave it generating to
+    max_new_tokens, holding the model (every later batch waits behind it) and, for a
+    stream, the only slot (an evidence-first stream sends nothing until a sentence
+    checks out, so its worker would wait for the end)."""
+    from assistant.answering.answer import AnswerConfig, LocalGenerator, RagAnswerer
+    from assistant.answering.citations import CitationVerifier
+    from assistant.answering.models import ModelConfig, load_base
+
+    def make_answerer(searcher, generator):  # evidence-first, always generating
+        return RagAnswerer(searcher, generator, CitationVerifier(embedder),
+                           AnswerConfig(evidence_first=True, extract_first=False))
+
+    loaded = load_base(ModelConfig(base=str(tiny_dir), device="cpu"))  # its own, slowed
+    forward = loaded.model.forward
+
+    def slow(*args, **kwargs):  # 192 new tokens take over 10 s
+        time.sleep(0.06)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "forward", slow)
+    server = live(create_app(
+        settings(server_timeout_s=0.5, server_max_concurrent=1, server_max_new_tokens=256),
+        services(generator=LocalGenerator(loaded), adapters=None,
+                 make_answerer=make_answerer)))
+    # the evidence is good enough to generate for; 192 tokens (``budget.question_budget``)
+    question = "how many days until a refund is paid to the original payment method?"
+    body = ({"messages": [{"role": "user", "content": question}]} if path == "/v1/chat"
+            else {"question": question})
+    clock = time.monotonic()
+    r = httpx.post(f"{server.url}{path}", json=body, timeout=30)
+    assert r.status_code == 504, r.text
+    assert error_of(r)["type"] == "timeout"
+    while _in_flight(server) > 0:  # about one step after the deadline; 10 s without
+        assert time.monotonic() - clock < 6.0, "the slot is still held"
+        time.sleep(0.05)
+    assert _model_freed(loaded)  # and the model too: the next batch need not wait
+    r = httpx.post(f"{server.url}{path}", json=body, timeout=30)
+    assert r.status_code != 429, r.text  # the slot was free for the next request
+
+
+def _model_freed(loaded, wait_s: float = 5.0) -> bool:
+    """Whether the model's lock is let go within ``wait_s`` (the stream's thread ends
+    just after the slot is given back)."""
+    if loaded.lock.acquire(timeout=wait_s):
+        loaded.lock.release()
+        return True
+    return False
+
+
 def test_a_failing_generator_is_a_json_500_not_a_crash(live, settings, services):
     class Broken:
         def generate_many(self, batch, config, adapter=None):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from assistant.answering.generation import GenerationConfig
 from assistant.server.batching import BatchingGenerator, deadline
 
 
@@ -169,3 +170,63 @@ def test_streams_fall_back_to_one_by_one_without_stream_many():
         assert inner.batches == []
     finally:
         gen.close()
+
+
+# -- deadlines reach the generation -------------------------------------------------------
+
+
+class DeadlineRecorder:
+    """Generator protocol: records, per batch, the config's deadline and the context
+    variable's value the wrapped generator sees; ends as ``finish_reason``."""
+
+    def __init__(self, finish_reason: str = "length") -> None:
+        self.seen: list[tuple[float | None, float | None]] = []
+        self.finish_reason = finish_reason
+
+    def generate_many(self, prompts, config, adapter):
+        from assistant.answering.generation import Generation
+
+        self.seen.append((config.deadline, deadline.get()))
+        return [Generation(p, 1, 1, self.finish_reason, 0.0) for p in prompts]
+
+
+def _generate_by(gen, prompt, until):
+    token = deadline.set(until)
+    try:
+        return gen.generate(prompt, GenerationConfig(max_new_tokens=4), None)
+    finally:
+        deadline.reset(token)
+
+
+def test_a_batch_generates_under_the_latest_deadline_of_its_requests():
+    inner = DeadlineRecorder()
+    gen = BatchingGenerator(inner, window_s=5.0, max_batch=2)  # runs once two are in
+    try:
+        soon, later = time.monotonic() + 30, time.monotonic() + 60
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(_generate_by, gen, p, u)
+                       for p, u in (("a", soon), ("b", later))]
+            assert sorted(f.result(10).text for f in futures) == ["a", "b"]
+        assert inner.seen == [(later, later)]  # in the config, and set in the worker
+        with ThreadPoolExecutor(2) as pool:  # one request without a deadline: none
+            futures = [pool.submit(_generate_by, gen, p, u)
+                       for p, u in (("c", soon), ("d", None))]
+            assert sorted(f.result(10).text for f in futures) == ["c", "d"]
+        assert inner.seen[-1] == (None, None)
+    finally:
+        gen.close()
+
+
+def test_a_generation_cut_off_at_the_deadline_is_a_timeout():
+    gen = BatchingGenerator(DeadlineRecorder(finish_reason="deadline"), window_s=0.0)
+    try:
+        with pytest.raises(TimeoutError):
+            _generate_by(gen, "a", time.monotonic() + 30)
+    finally:
+        gen.close()
+
+
+def test_deadline_lives_in_the_generation_module():
+    from assistant.answering import generation
+
+    assert deadline is generation.deadline
