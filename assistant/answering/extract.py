@@ -306,7 +306,7 @@ _WORD_UNITS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _WORD_BASE = (rf"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
               rf"(?:[\s-]{_WORD_UNITS}\b)?|ten|eleven|twelve|thirteen|fourteen|fifteen|"
               rf"sixteen|seventeen|eighteen|nineteen|{_WORD_UNITS})")
-_WORD_NUM = (rf"(?:{_WORD_BASE}(?:\s+(?:hundred|thousand|million))?|a hundred|hundred|"
+_WORD_NUM = (rf"(?:{_WORD_BASE}(?:\s+(?:hundred|thousand|million|billion))?|a hundred|hundred|"
              r"a few|several|half an?)")
 _N = rf"(?:{_NUM}|{_WORD_NUM})"
 _RANGE = rf"{_N}(?:\s*(?:to|-|\u2013|and|or)\s*{_N})?"

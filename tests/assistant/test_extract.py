@@ -1602,3 +1602,10 @@ def test_a_default_the_question_states_is_not_asked():
     assert "default" not in asked_terms(
         "What's the maximum size of one table with the default 8 kB block size?").required
     assert "default" in asked_terms("What is the default block size?").required
+
+
+def test_a_count_in_words_up_to_billions():
+    found = extract("How many transactions can a cluster run before wraparound?",
+                    [unit("A cluster can run about four billion transactions before "
+                          "wraparound.")])
+    assert found is not None and found.span.startswith("about four billion")
