@@ -1568,15 +1568,56 @@ def extract_ranked(question: str, ranked: Sequence[EvidenceUnit | ScoredUnit],
     found = extract(question, ranked[:EXTRACT_UNITS], pool=pool, corpus_names=corpus_names,
                     facts=facts)
     if (found is not None and not found.unit.stale) or len(ranked) <= EXTRACT_UNITS:
-        return found
+        return _superseded(question, found, [*_as_units(ranked), *pool], corpus_names)
     deeper = extract(question, ranked[EXTRACT_UNITS:DEEP_UNITS],
                      min_coverage=DEEP_MIN_COVERAGE,
                      other_min_coverage=max(OTHER_MIN_COVERAGE, DEEP_MIN_COVERAGE),
                      top_min_coverage=DEEP_MIN_COVERAGE, pool=pool, corpus_names=corpus_names,
                      facts=facts)
     if deeper is not None and not deeper.unit.stale:
-        return deeper
+        return _superseded(question, deeper, [*_as_units(ranked), *pool], corpus_names)
     return found or deeper
+
+
+# A change stated with the value it replaced: "The default suction mode for new cleaning
+# jobs is now Auto (previously Standard)", "The return window is now 30 days (previously
+# 14 days)".
+_NOW_PREVIOUSLY = re.compile(r"\bnow\s+(?:is\s+|are\s+)?(.+?)\s*\(previously\s+([^)]+)\)", re.I)
+
+
+def _superseded(question: str, found: Extraction | None, units: Sequence[EvidenceUnit],
+                corpus_names: Sequence[str]) -> Extraction | None:
+    """``found``, or the change that replaced its value: a current unit among ``units``
+    that says the thing is "now X (previously Y)", Y being (in) found's span, and holds half the
+    question's key terms answers with X ("Which suction mode do new cleaning jobs use by
+    default now?": the manual's "is Standard" is what the release notes say was changed
+    to Auto). Two current documents disagree there, and the one that states the change
+    knows of both values."""
+    if found is None or found.unit.stale:
+        return found
+    old = _squash(found.span)
+    if not old:
+        return found
+    terms = asked_terms(question, corpus_names).terms
+    for unit in units:
+        if unit.stale or unit is found.unit:
+            continue
+        m = _NOW_PREVIOUSLY.search(unit.text)
+        if m is None or f" {_squash(m.group(2))} " not in f" {old} " \
+                or f" {_squash(m.group(1))} " in f" {old} ":
+            continue  # the old value is not what was found, or the new one is there too
+        have = term_set(unit.text) | term_set(unit.path)
+        if not terms or sum(t in have for t in terms) / len(terms) < 0.5:
+            continue
+        changed = _taken(found.answer_type, unit, m.start(1), m.end(1), "", terms, have,
+                         question=question)
+        return replace(changed, reason=f"'{m.group(1)}' replaced '{found.span}' ({found.reason}): "
+                                       f"a current document states the change")
+    return found
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
 
 
 def _table_key(unit: EvidenceUnit, cells: Sequence[tuple[str, str, int]]

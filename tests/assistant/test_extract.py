@@ -1609,3 +1609,17 @@ def test_a_count_in_words_up_to_billions():
                     [unit("A cluster can run about four billion transactions before "
                           "wraparound.")])
     assert found is not None and found.span.startswith("about four billion")
+
+
+def test_a_value_a_current_document_says_was_changed_gives_way_to_the_change():
+    manual = unit("The default suction mode for new cleaning jobs is Standard.",
+                  "X9 Pro User Manual > Suction modes")
+    notes = unit("Changed: The default suction mode for new cleaning jobs is now Auto "
+                 "(previously Standard).", "Firmware 3.2 > 3.2.0 (18 November 2024)")
+    question = "Which suction mode do new cleaning jobs use by default now?"
+    found = extract_ranked(question, [manual, notes])
+    assert found is not None and found.span == "Auto" and found.unit is notes
+    # a change from another value leaves the answer as it is
+    other = replace(notes, text="Changed: The default suction mode for new cleaning jobs is "
+                                "now Auto (previously Quiet).")
+    assert extract_ranked(question, [manual, other]).unit is manual
