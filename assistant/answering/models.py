@@ -252,6 +252,9 @@ def classify_base(base: str) -> BaseName:
         return BaseName("experimental")
     candidate = Path(base).expanduser()
     if candidate.is_dir():
+        if not (candidate / "config.json").is_file():
+            return BaseName("missing", candidate,
+                            "has no config.json; not a Hugging Face model directory")
         return BaseName("directory", candidate)
     if candidate.is_file():
         if candidate.suffix == ".gguf":

@@ -61,8 +61,9 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def check_adapter_spec(spec: str, registry: str | None, flag: str = "--adapter") -> None:
-    """``--adapter`` names a directory that exists or an adapter the registry holds
-    (``name`` with a promoted version, or ``name@vN``); ``ConfigError`` naming it else.
+    """``--adapter`` names an adapter directory (one with its adapter config) or an adapter
+    the registry holds (``name`` with a promoted version, or ``name@vN``); ``ConfigError``
+    naming it else.
     What is found is checked no further here (an adapter that does not load is a
     failure, exit 1)."""
     from core.refs import RefError, parse_ref
@@ -72,8 +73,14 @@ def check_adapter_spec(spec: str, registry: str | None, flag: str = "--adapter")
     except RefError as exc:
         raise ConfigError(f"{flag} {spec!r}: {exc}") from exc
     if ref is None:
-        if not Path(spec).expanduser().exists():
+        from assistant.answering.adapters import ADAPTER_CONFIG
+
+        where = Path(spec).expanduser()
+        if not where.exists():
             raise ConfigError(f"{flag} {spec}: no such directory")
+        if not (where / ADAPTER_CONFIG).is_file():
+            raise ConfigError(f"{flag} {spec}: has no {ADAPTER_CONFIG}; not a LoRA adapter "
+                              "directory")
         return
     check_adapter(_registry_root(registry), ref.name, ref.version,
                   need_promoted=ref.version is None, label=f"{flag} {spec}: ")

@@ -87,9 +87,6 @@ def _check_model(base: str, settings: Settings) -> None:
         raise _problem(MODEL, base, str(exc)) from exc
     if name.kind == "missing":
         raise _problem(MODEL, base, str(name.why))
-    if name.kind == "directory" and not (name.path / "config.json").is_file():
-        raise _problem(MODEL, base, f"{name.path} has no config.json; not a Hugging Face "
-                                    "model directory")
     if name.kind == "hub":
         why = _hub_problem(base, ("config.json",))
         if why is not None:

@@ -150,7 +150,19 @@ def test_unit_judge_not_found_on_the_hub(monkeypatch):
 
 
 def test_a_model_that_is_found_but_does_not_load_is_a_failure(index, tmp_path, capsys):
-    empty = tmp_path / "empty-model"
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    assert main(["ask", "q", "--index", str(index), "--model", str(broken)]) == 1
+    assert "broken-model" in capsys.readouterr().err
+
+
+def test_a_directory_that_is_no_model_or_adapter_is_a_usage_error(index, tmp_path, capsys):
+    """Found by the walkthrough: an empty folder given as --model or --adapter exited 1
+    with a message that did not name the flag."""
+    empty = tmp_path / "empty"
     empty.mkdir()
-    assert main(["ask", "q", "--index", str(index), "--model", str(empty)]) == 1
-    assert "empty-model" in capsys.readouterr().err
+    assert main(["ask", "q", "--index", str(index), "--model", str(empty)]) == 2
+    assert f"--model {empty}: has no config.json" in _error(capsys)
+    assert main(["ask", "q", "--index", str(index), "--adapter", str(empty)]) == 2
+    assert f"--adapter {empty}: has no adapter_config.json" in _error(capsys)

@@ -96,6 +96,9 @@ def test_missing_gguf_file_fails_clearly(tmp_path):
     assert classify_base("./models/mine").kind == "missing"
     assert classify_base("org/some-model").kind == "hub"
     assert classify_base("SmolLM2-135M-Instruct").kind == "bundled"
+    assert classify_base(str(tmp_path)).why == ("has no config.json; not a Hugging Face "
+                                                "model directory")
+    (tmp_path / "config.json").write_text("{}")
     assert classify_base(str(tmp_path)).kind == "directory"
 
 
