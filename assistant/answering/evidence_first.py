@@ -163,6 +163,12 @@ def key_facts(text: str) -> set[str]:
     return out
 
 
+def _has_words(sentence: str) -> bool:
+    """Whether ``sentence`` (its ``[n]`` markers aside) has a word, not only numbers."""
+    return bool(re.search(r"[^\W\d_]{2,}", re.sub(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]", " ",
+                                                  sentence)))
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[\s_-]+", "", text.lower())
 
@@ -204,10 +210,14 @@ def check_generated(reply: str, question: str, passages: Sequence[Passage],
     removed: list[str] = []
     best: dict[int, tuple[float, str, str]] = {}  # n -> (support, quote, origin)
     claims = supported = 0
+    worded = sum(s.is_claim and _has_words(s.text) for s in verification.sentences)
     for s in verification.sentences:
         if not s.is_claim:
             if s.text and not is_abstention(s.text):
                 pieces.append(s.text)
+            continue
+        if worded and not _has_words(s.text):
+            removed.append(s.text)  # "2 [3]." among sentences: a fragment, no claim
             continue
         claims += 1
         if not s.supported:

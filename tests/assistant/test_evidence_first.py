@@ -189,6 +189,39 @@ def test_an_unsupported_sentence_is_removed(searcher, verifier):
     assert "moon" in trace.raw
 
 
+def test_a_number_alone_between_sentences_is_dropped():
+    """Found by the walkthrough: "The main brush is cleaned every week [2]. 2 [3]." reached
+    the user, the verifier having found the "2" in the cited row. Here the verifier
+    supports every sentence, so only the fragment rule can drop it."""
+    from assistant.answering.citations import SentenceSupport, Verification
+    from assistant.answering.evidence_first import check_generated
+    from index.records import Passage
+
+    rows = [Passage("c1", "d", "care.md", "Main brush: clean every week.", 1.0,
+                    heading=("Care",), title="Care"),
+            Passage("c2", "d", "care.md", "Side brush: clean every 2 weeks.", 1.0,
+                    heading=("Care",), title="Care")]
+
+    class Supporting:
+        def verify(self, text, passages):
+            parts = [t.strip() for t in re.findall(r"[^.]+\.", text)]
+            sentences = tuple(
+                SentenceSupport(i, re.sub(r"\s*\[\d+\]", "", t), (i + 1,), (), (i + 1,),
+                                (0.9, 0.9), (rows[0].text, rows[1].text), True, 0.5)
+                for i, t in enumerate(parts))
+            return Verification(text, (), sentences)
+
+    question = "Describe the care of the brushes."
+    checked = check_generated("The main brush is cleaned every week [1]. 2 [2].", question,
+                              rows, Supporting(), 0.5)
+    assert checked.failure is None and checked.text == "The main brush is cleaned every week [1]."
+    assert checked.removed == ("2.",)
+    # alone, a number is left to the kind check (a count's or a setting's answer)
+    alone = check_generated("2 [2].", "How many side brushes are there?", rows,
+                            Supporting(), 0.5)
+    assert alone.removed == ()
+
+
 def test_a_wrong_number_falls_back_to_extraction(searcher, verifier):
     answerer, _ = evidence(searcher, verifier,
                            "Customers may return a robot within 60 days of delivery for a "
