@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from core.errors import ConfigError, InputFileError
 from core.hashing import file_sha256
 from core.progress import Progress
 from index.records import DocRecord
+from index.store import CURRENT_FILE
 from index.vectors import VectorIndexConfig
 from index.writer import IndexWriter
 from ingest.chunking import ChunkerConfig
@@ -152,8 +154,21 @@ def ingest(
     Bad files are reported in ``report.skipped`` and never stop the run; a file that was
     indexed before and now fails to parse keeps its previous chunks. Raises
     ``IndexLockedError`` when another ingest holds the index, ``IndexMismatchError``
-    when the index was built with another embedder, ``ConfigError`` for bad paths.
+    when the index was built with another embedder, ``ConfigError`` for bad paths and
+    when no file could be indexed at all (an index directory this call created is then
+    removed again: nothing is left behind).
     """
+    created = not index_dir.exists()
+    try:
+        return _ingest(paths, index_dir, config, progress, embedder)
+    except ConfigError:
+        if created and index_dir.is_dir() and not (index_dir / CURRENT_FILE).exists():
+            shutil.rmtree(index_dir, ignore_errors=True)
+        raise
+
+
+def _ingest(paths: Sequence[Path], index_dir: Path, config: IngestConfig | None,
+            progress: Progress, embedder: Embedder | None) -> IngestReport:
     config = config or IngestConfig()
     report = IngestReport()
     clock = time.perf_counter()
@@ -221,12 +236,16 @@ def ingest(
             if skip.source in previous:  # keep what we had rather than lose the document
                 failed_kept.add(skip.source)
         kept_sources = [e.source for e in kept] + sorted(failed_kept)
-        if previous and not kept_sources and not parsed:
+        if not kept_sources and not parsed:
             # every file found failed to parse ("not a PDF"): publishing would empty the
-            # index, as an empty folder would (refused above, before parsing)
-            reasons = "; ".join(f"{s.source}: {s.reason}" for s in failed[:3])
-            raise _emptying(f"no document of {_names(paths)} could be indexed ({reasons})",
-                            previous, index_dir, "nothing was changed")
+            # index, as an empty folder would (refused above, before parsing), or start
+            # one with no document
+            reasons = "; ".join(f"{s.source}: {s.reason}" for s in report.skipped[:3])
+            if previous:
+                raise _emptying(f"no document of {_names(paths)} could be indexed "
+                                f"({reasons})", previous, index_dir, "nothing was changed")
+            raise ConfigError(f"nothing to index: no file under {_names(paths)} could be "
+                              f"indexed ({reasons}); no index was published")
         report.unchanged.extend(sorted(failed_kept))
 
         clock = time.perf_counter()

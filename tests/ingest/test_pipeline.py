@@ -184,6 +184,24 @@ def test_files_that_all_fail_to_parse_change_nothing(tmp_path, embedder):
     assert searcher.version == first.version and searcher.info()["n_docs"] == 3
 
 
+def test_files_that_all_fail_to_parse_start_no_index(tmp_path, embedder):
+    """Found by the walkthrough: a new index of only unreadable files was published empty
+    (exit 3), and searching it said "no results"."""
+    bad, index = tmp_path / "bad", tmp_path / "index"
+    bad.mkdir()
+    (bad / "fake.pdf").write_bytes(b"this is not a PDF")
+    (bad / "blob.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(ConfigError, match=r"nothing to index: .*fake\.pdf.*no index was "
+                                          r"published"):
+        ingest([bad], index, progress=False, embedder=embedder)
+    assert not index.exists()  # nothing left behind
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(ConfigError, match="nothing to index"):
+        ingest([bad], kept, progress=False, embedder=embedder)
+    assert kept.is_dir()  # a folder the user made stays
+
+
 def test_a_nan_wait_is_a_config_error():
     with pytest.raises(ConfigError, match="lock_timeout must be >= 0 seconds, got nan"):
         IngestConfig(lock_timeout=float("nan"))
