@@ -134,7 +134,14 @@ def builder_settings(args: argparse.Namespace) -> dict:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from assistant.answering.models import ModelConfig, load_base
-    from finetune import AdapterRegistry, Redactor, TrainConfig, prepare, train_adapter
+    from finetune import (
+        AdapterRegistry,
+        DatasetError,
+        Redactor,
+        TrainConfig,
+        prepare,
+        train_adapter,
+    )
     from finetune.callbacks import LogLinesCallback
     from finetune.registry import RegistryError, check_name
     from finetune.sources import check_split
@@ -166,11 +173,18 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     examples, build_report = build_examples(args, records)
     loaded = load_base(ModelConfig(base=args.model, device=args.device))
     redactor = Redactor(enabled=not args.no_redact)
-    train, val, prep_report = prepare(
-        examples, loaded.tokenizer, max_length=min(args.max_length, loaded.context_window),
-        val_fraction=args.val_fraction, seed=args.seed, redactor=redactor,
-        public_documents=args.keep_document_contacts,
-    )
+    max_length = min(args.max_length, loaded.context_window)
+    try:
+        train, val, prep_report = prepare(
+            examples, loaded.tokenizer, max_length=max_length,
+            val_fraction=args.val_fraction, seed=args.seed, redactor=redactor,
+            public_documents=args.keep_document_contacts,
+        )
+    except DatasetError as exc:
+        if f"longer than max_length {max_length}" in str(exc) and args.max_length == max_length:
+            # the flag, not the data, left nothing: a usage error naming it
+            raise ConfigError(f"--max-length {args.max_length}: {exc}; raise it") from exc
+        raise
     report = build_report.merge(prep_report)
     print(report.to_text(), file=sys.stderr)
     registry = AdapterRegistry(_registry_root(args))

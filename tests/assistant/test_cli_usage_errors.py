@@ -49,6 +49,17 @@ def test_finetune_bad_adapter_name(qa, capsys):
     assert "--name: adapter name 'bad name!' is invalid" in _error(capsys)
 
 
+def test_finetune_max_length_that_leaves_nothing_names_the_flag(qa, tiny_dir, tmp_path,
+                                                              monkeypatch, capsys):
+    """Found by the walkthrough: every example dropped as too long exited 1."""
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    assert main(["finetune", "--data", str(qa), "--mode", "closed-book", "--name", "t",
+                 "--model", str(tiny_dir), "--max-length", "8"]) == 2
+    line = _error(capsys)
+    assert line.startswith("assistant: error: --max-length 8: no examples left to train on")
+    assert line.endswith("raise it")
+
+
 @pytest.mark.parametrize("fraction", ["5", "1", "-0.1", "nan"])
 def test_canary_fraction_out_of_range(capsys, fraction):
     assert main(["adapters", "canary", "X", "1", "--fraction", fraction]) == 2
