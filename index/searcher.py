@@ -365,9 +365,13 @@ class Searcher:
         for attempt in range(_OPEN_RETRIES):
             live = self.store.current()
             if live is None:
+                root = self.store.root
+                if root.is_dir() and not (root / "versions").exists() and any(root.iterdir()):
+                    raise IndexNotFoundError(  # a documents folder given as the index
+                        f"{root} is no index: it holds other files; give the directory "
+                        "that `assistant ingest DOCS --index DIR` made")
                 raise IndexNotFoundError(
-                    f"no index at {self.store.root}; run `assistant ingest DOCS --index "
-                    f"{self.store.root}` first"
+                    f"no index at {root}; run `assistant ingest DOCS --index {root}` first"
                 )
             try:
                 return Snapshot(self.store, live, self._search_config)

@@ -204,5 +204,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key", help="key for --url (default: the ASSISTANT_API_KEY "
                                       "environment variable, which keeps it out of `ps`)")
     p.add_argument("--adapter", help="adapter for answers (local mode)")
-    p.add_argument("--no-model", action="store_true", help="local mode: search tool only")
+    p.add_argument("--no-model", action="store_true",
+                   help="local mode: the search and documents tools only, no model loaded")
     p.set_defaults(func=cmd_mcp)

@@ -26,8 +26,12 @@ def searcher(index_dir):
 
 def test_missing_index_says_how_to_make_one(tmp_path):
     for path in (tmp_path / "nowhere", tmp_path):
-        with pytest.raises(IndexNotFoundError, match="assistant ingest"):
+        with pytest.raises(IndexNotFoundError, match="run `assistant ingest"):
             Searcher(path)
+    # a documents folder given as the index is not one to ingest into (ingest refuses it)
+    (tmp_path / "policy.md").write_text("# Policy\n\nText.\n")
+    with pytest.raises(IndexNotFoundError, match="is no index: it holds other files"):
+        Searcher(tmp_path)
 
 
 @pytest.mark.parametrize("current", [b"", b"../../etc\n", b"\xff\xfe garbage"])
