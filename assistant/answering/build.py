@@ -22,6 +22,7 @@ Heavy modules (torch, transformers, peft) load when a function runs, not on impo
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -81,7 +82,8 @@ def load_adapter(adapters: AdapterSet, spec: str, registry_root: Path | None = N
     """Load adapter ``spec`` into ``adapters`` and return the name it is served under.
 
     ``spec`` is a directory (a path by ``core.refs.is_path``: a separator, a leading
-    ``.``/``~``, or an existing file or folder), served under the folder's name; or
+    ``.``/``~``, or an existing file or folder), served under the folder's name (a
+    registry's version folder, ``.../support/v0001``, as ``support@v1``); or
     ``name`` (the promoted version) or ``name@vN`` in the registry at ``registry_root``
     (default ``$ASSISTANT_HOME/adapters``), served as ``name@vN``. Raises ``RefError``
     for a malformed spec, ``RegistryError`` for an unknown name or version,
@@ -90,7 +92,11 @@ def load_adapter(adapters: AdapterSet, spec: str, registry_root: Path | None = N
     ref = parse_ref(spec)
     if ref is None:
         path = Path(spec)
-        name = path.name or path.expanduser().resolve().name
+        folder = path.expanduser().resolve()
+        name = folder.name
+        if (version := re.fullmatch(r"v(\d+)", name)) and folder.parent.name:
+            # a registry's version folder (".../adapters/support/v0001"): its name@vN
+            name = format_ref(folder.parent.name, int(version.group(1)))
         adapters.add(name, path)
         return name
     from core.settings import get_settings

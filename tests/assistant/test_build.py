@@ -71,6 +71,12 @@ def test_load_adapter_by_directory_name_and_version(base, tiny_adapter, registry
     assert load_adapter(base.adapters, "support@v2", registry.root) == "support@v2"
     assert base.adapters.names() == [tiny_adapter.name, "support@v1", "support@v2"]
     assert base.adapters.path("support@v2") == registry.get("support", 2).path
+    # a registry's version folder given as a path is served under its name@vN, as the
+    # record of an answer names it (found by the walkthrough: "v0001")
+    from assistant.answering.adapters import AdapterSet
+
+    folder = registry.get("support", 1).path
+    assert load_adapter(AdapterSet(base.loaded), str(folder)) == "support@v1"
 
 
 def test_load_adapter_errors(base, registry, tmp_path):
