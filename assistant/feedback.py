@@ -23,6 +23,7 @@ from pathlib import Path
 
 from assistant.answering.records import Answer
 from core.errors import AssistantError, ConfigError
+from core.prompt_format import ABSTAIN_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ class FeedbackStore:
         """Training records from the latest feedback on each answer (see module docs).
 
         A record's ``answer`` is the correction when there is one, else the original
-        answer when it was rated +1; feedback with neither is skipped, as is feedback
+        answer when it was rated +1 (without its span marks; an abstention as the
+        abstention sentence); feedback with neither is skipped, as is feedback
         rated below ``min_rating``. ``key_ids`` keeps only answers the server gave to
         those API keys (the ``key_id`` it stores with each answer): the records of a
         key scoped to public documents hold no text from other documents.
@@ -193,7 +195,7 @@ class FeedbackStore:
             records.append({
                 "id": f"feedback-{answer_id}",
                 "question": record["question"],
-                "answer": correction if correction is not None else record["answer"],
+                "answer": correction if correction is not None else _target(record),
                 "sources": _sources(record),
                 "origin": "feedback",
                 "rating": rating,
@@ -226,6 +228,16 @@ def export_feedback(db_path: str | Path, out_path: str | Path, min_rating: int =
     tmp.replace(out_path)
     logger.info("exported %d feedback records to %s", len(records), out_path)
     return len(records)
+
+
+def _target(record: dict) -> str:
+    """What an answer rated +1 teaches: its text without the marks that show the span
+    ("**$12.99 per month** [1]" -> "$12.99 per month [1]"), or, for an abstention, the
+    abstention sentence the grounded training data uses, not the refusal shown with its
+    related passages."""
+    if record.get("abstained"):
+        return ABSTAIN_TEXT
+    return record["answer"].replace("**", "")
 
 
 def _sources(record: dict) -> list[dict]:

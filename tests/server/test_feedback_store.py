@@ -74,3 +74,27 @@ def test_export_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path):
     with pytest.raises(AssistantError, match="cannot open"):
         export_feedback(junk, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_liked_answer_exports_its_text_without_marks_and_an_abstention_as_one(tmp_path):
+    """Found by the walkthrough: the span's ** marks and the refusal shown with related
+    passages went into the training records."""
+    from dataclasses import replace
+
+    from core.prompt_format import ABSTAIN_TEXT
+
+    db = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(db)
+    marked = _answer("What does Plus cost?", "**$12.99 per month** or $129 per year [1]")
+    declined = replace(_answer("Who is the CEO?", "No sentence in the documents answers "
+                                                  "this directly; related passages: ..."),
+                       abstained=True, citations=())
+    for a in (marked, declined):
+        store.save_answer(a)
+        store.add_feedback(a.id, 1)
+    store.close()
+    out = tmp_path / "out.jsonl"
+    assert export_feedback(db, out) == 2
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["answer"] == "$12.99 per month or $129 per year [1]"
+    assert rows[1]["answer"] == ABSTAIN_TEXT and rows[1]["sources"] == []
