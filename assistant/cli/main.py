@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -161,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="assistant", description="Retrieval-augmented assistant over your own documents."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars, nor libraries' deprecation warnings")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="parse, chunk, embed and index files (incremental)")
@@ -242,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not _progress(args):
         _quiet_libraries()
+    if getattr(args, "quiet", False):  # libraries' deprecation notices are not for users
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         check_args(args)  # paths, patterns and names typed that cannot be right

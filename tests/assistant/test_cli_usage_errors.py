@@ -177,3 +177,21 @@ def test_a_directory_that_is_no_model_or_adapter_is_a_usage_error(index, tmp_pat
     assert f"--model {empty}: has no config.json" in _error(capsys)
     assert main(["ask", "q", "--index", str(index), "--adapter", str(empty)]) == 2
     assert f"--adapter {empty}: has no adapter_config.json" in _error(capsys)
+
+
+def test_quiet_hides_libraries_deprecation_warnings(monkeypatch, tmp_path):
+    """Found by the walkthrough: transformers' FutureWarning printed on every
+    `ask --adapter`, -q or not."""
+    import warnings
+
+    import assistant.cli.main as cli
+
+    def noisy(args):
+        warnings.warn("an old API", FutureWarning, stacklevel=1)
+
+    monkeypatch.setattr(cli, "check_args", noisy)
+    for flags, shown in ((["-q"], False), ([], True)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            cli.main([*flags, "index", "info", "--index", str(tmp_path / "none")])
+        assert any(issubclass(w.category, FutureWarning) for w in seen) is shown
