@@ -1030,17 +1030,23 @@ def _clauses(text: str) -> list[tuple[int, int]]:
 
 
 def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str],
-               anchors: Sequence[int] = ()) -> tuple[int, int]:
+               anchors: Sequence[int] = (), counted: bool = False) -> tuple[int, int]:
     """The span nearest to where the question's terms occur in ``text``, or the first
     after one of ``anchors`` when given (where the text names the place or the name asked
     about: in "Canada: CAD 25.99; UK: GBP 16.99" the price after "UK" answers a question
-    about London)."""
+    about London; a count, ``counted``, with or right before the name it counts)."""
     if len(spans) == 1:
         return spans[0]
     positions = list(anchors) or _positions(text, terms)
     if not positions:
         return spans[0]
-    if anchors:  # a value follows the name it belongs to ("UK: GBP 16.99", "Ohio, May 2")
+    if anchors:
+        # a count with, or right before, the name it counts ("up to 64 Zigbee devices and
+        # 32 Matter devices"), else a value after the name it belongs to ("UK: GBP 16.99",
+        # "Ohio, May 2")
+        before = [s for s in spans if any(s[0] <= p <= s[1] + 1 for p in positions)]
+        if counted and before:
+            return before[0]
         return min(spans, key=lambda s: min(s[0] - p if s[0] >= p else 1000 + p - s[0]
                                             for p in positions))
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
@@ -1439,7 +1445,8 @@ def extract(
             # of a list's values, the one next to the name the question gives ("which date
             # did Massachusetts ratify": "Massachusetts, June 26, 1933", not the first date)
             anchors = _positions(unit.text, required)
-        start, end = _best_span(unit.text, spans, terms, anchors)
+        start, end = _best_span(unit.text, spans, terms, anchors,
+                                counted=answer_type is AnswerType.COUNT)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
                   f"{len(terms)} key terms ({', '.join(matched)})")

@@ -1623,3 +1623,15 @@ def test_a_value_a_current_document_says_was_changed_gives_way_to_the_change():
     other = replace(notes, text="Changed: The default suction mode for new cleaning jobs is "
                                 "now Auto (previously Quiet).")
     assert extract_ranked(question, [manual, other]).unit is manual
+
+
+def test_a_count_is_the_one_of_the_name_asked():
+    """Found by the walkthrough: "How many Zigbee devices ...?" marked the Matter count."""
+    found = extract("How many Zigbee devices can the HomeHub support?",
+                    [unit("The hub supports up to 64 Zigbee devices and 32 Matter devices.",
+                          "HomeHub H2 > Adding devices")])
+    assert found is not None and "64" in found.span and "32" not in found.span
+    found = extract("How many Matter devices can the HomeHub support?",
+                    [unit("The hub supports up to 64 Zigbee devices and 32 Matter devices.",
+                          "HomeHub H2 > Adding devices")])
+    assert found is not None and found.span.startswith("32")
