@@ -1,10 +1,10 @@
 """Every failure of the API as JSON: ``{"error": {"type", "message", ...}}``.
 
 ``ApiError`` is raised by routes for 4xx/5xx answers with a reason; FastAPI's own
-validation errors (422) and malformed JSON (400) are rewritten into the same shape with
-the offending ``field`` (``body.question``); library errors map to statuses in
-``from_library``. The OpenAI-compatible route's errors also carry ``code`` and ``param``,
-which OpenAI clients read.
+validation errors (422) and malformed JSON or a body that is not UTF-8 (400) are
+rewritten into the same shape with the offending ``field`` (``body.question``); library
+errors map to statuses in ``from_library``. The OpenAI-compatible route's errors also
+carry ``code`` and ``param``, which OpenAI clients read.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 
 # What each error status means, for the OpenAPI document (``error_responses``).
 STATUS_MEANINGS = {
-    400: "Malformed JSON (`invalid_json`), a question that does not fit the model's "
-         "context window (`prompt_too_long`) or options the answer path refuses "
-         "(`invalid_request`)",
+    400: "Malformed JSON or a body that is not UTF-8 (`invalid_json`), a question that "
+         "does not fit the model's context window (`prompt_too_long`) or options the "
+         "answer path refuses (`invalid_request`)",
     401: "Missing or invalid API key (`unauthorized`)",
     403: "The API key is not allowed this route, index or source (`forbidden`)",
     404: "An unknown adapter (`adapter_not_found`) or answer id (`answer_not_found`)",
@@ -115,6 +115,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 "There was an error parsing the body": bytes that are no
+            # UTF-8 (json.loads raised UnicodeDecodeError) are malformed JSON too
+            return invalid_json(f"not UTF-8 ({exc.__cause__.reason} at byte "
+                                f"{exc.__cause__.start})").response()
         kind = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                 413: "request_too_large"}.get(exc.status_code, "http_error")
         return ApiError(exc.status_code, kind, str(exc.detail),
@@ -129,12 +134,16 @@ def validation_error(errors: list[dict]) -> ApiError:
     """The first pydantic error as an ``ApiError``: 400 for malformed JSON, else 422."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
     if first.get("type") == "json_invalid":
-        return ApiError(400, "invalid_json",
-                        f"request body is not valid JSON: {first.get('ctx', {}).get('error', '')}"
-                        .rstrip(": "), field="body")
+        return invalid_json(str(first.get("ctx", {}).get("error", "")))
     loc = [str(part) for part in first.get("loc", ())]
     field = ".".join(loc) or None
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
     return ApiError(422, "validation_error", message, field=field,
                     errors=[{"field": ".".join(str(p) for p in e.get("loc", ())),
                              "message": e.get("msg")} for e in errors[:20]])
+
+
+def invalid_json(reason: str) -> ApiError:
+    """400 ``invalid_json`` naming the body: malformed JSON or bytes that are not UTF-8."""
+    return ApiError(400, "invalid_json", f"request body is not valid JSON: {reason}"
+                    .rstrip(": "), field="body")

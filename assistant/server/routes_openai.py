@@ -146,8 +146,9 @@ def completion(answer: Answer, model: str) -> dict:
 async def chunks(stream: AnswerStream, model: str) -> AsyncIterator[dict[str, str]]:
     """The stream as ``chat.completion.chunk`` events for ``event_source``: a role chunk,
     content chunks, a last chunk with ``finish_reason`` and the extra fields, then
-    ``[DONE]``; or an error object (then ``[DONE]``)."""
-    chunk_id, created = f"chatcmpl-{time.time_ns():x}", int(time.time())
+    ``[DONE]``; or an error object (then ``[DONE]``). Every chunk's ``id`` is
+    ``chatcmpl-<answer_id>``, as the non-streamed completion's."""
+    chunk_id, created = f"chatcmpl-{stream.answer_id}", int(time.time())
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> dict[str, str]:
         body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,

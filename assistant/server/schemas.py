@@ -9,13 +9,20 @@ says so with ``pattern: "\\S"`` (checked in the routes with a clearer message th
 pattern error); the rules JSON Schema cannot state (the last message of a conversation
 must be the user's, its text is the question and must not be blank) are in the
 descriptions. ``ErrorResponse`` is the body of every 4xx/5xx answer.
+
+Types are strict in every request body (``RequestBody``): an integer field takes a JSON
+integer (not ``"5"``, ``5.0`` or ``true``), a boolean ``true``/``false`` (not ``"yes"`` or
+``1``), a text a JSON string; a 422 names the field. A number field would still take an
+integer (``1`` -> ``1.0``), as OpenAI clients send. JSON Schema counts ``5.0`` as an
+integer, so the schema cannot state that one rule (docs/api.md does).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MAX_K = 50
@@ -35,17 +42,19 @@ def _correction_not_blank(value: str | None) -> str | None:
     return value
 
 
-def _no_bool(value: Any) -> Any:
-    """JSON ``true``/``false`` is not a number (pydantic would read it as 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError("a number is expected, not true or false")
+def _json_integer(value: Any) -> Any:
+    """A literal of integers takes only a JSON integer: pydantic compares literals by
+    equality, so even in strict mode ``1.0`` and ``true`` would pass as ``1``."""
+    if type(value) is not int:
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
 
-# Integer fields: true/false is a 422 (the validator wraps the whole optional type, so
-# the JSON schema keeps minimum/maximum).
-Int = Annotated[int, BeforeValidator(_no_bool)]
-OptionalInt = Annotated[int | None, BeforeValidator(_no_bool)]
+class RequestBody(BaseModel):
+    """Base of every request body: strict types (see above), unknown fields forbidden
+    (the OpenAI-compatible models allow them)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 SourcePattern = Annotated[
@@ -76,21 +85,17 @@ class ErrorResponse(BaseModel):
     error: ErrorInfo
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestBody):
     """One chat turn."""
-
-    model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=100_000)
 
 
-class RetrievalOptions(BaseModel):
+class RetrievalOptions(RequestBody):
     """How to retrieve and generate; shared by ``/v1/answer`` and ``/v1/chat``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    k: Int = Field(default=5, ge=1, le=MAX_K, description="passages to retrieve")
+    k: int = Field(default=5, ge=1, le=MAX_K, description="passages to retrieve")
     mode: Mode | None = Field(
         default=None,
         description="bm25, dense or hybrid retrieval; null = the server's default (hybrid "
@@ -104,7 +109,7 @@ class RetrievalOptions(BaseModel):
         description="keep passages whose source equals or glob-matches one of these "
                     "(an empty list: no filter)",
     )
-    max_new_tokens: OptionalInt = Field(
+    max_new_tokens: int | None = Field(
         default=None, ge=1, le=8192,
         description="at most this many tokens of answer; the server caps it at its "
                     "ASSISTANT_SERVER_MAX_NEW_TOKENS and may give short questions less")
@@ -130,13 +135,11 @@ class ChatRequest(RetrievalOptions):
                     "ASSISTANT_SERVER_MAX_QUESTION_CHARS characters), else 422")
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(RequestBody):
     """``POST /v1/feedback``: -1 (bad) or +1 (good), optionally a corrected answer."""
 
-    model_config = ConfigDict(extra="forbid")
-
     answer_id: str = Field(min_length=1, max_length=200)
-    rating: Annotated[Literal[-1, 1], BeforeValidator(_no_bool)] = Field(
+    rating: Annotated[Literal[-1, 1], BeforeValidator(_json_integer)] = Field(
         description="-1 = bad answer, 1 = good answer")
     correction: Annotated[str | None, AfterValidator(_correction_not_blank)] = Field(
         default=None, min_length=1, max_length=20_000, json_schema_extra=NOT_BLANK,
@@ -148,7 +151,7 @@ class FeedbackRequest(BaseModel):
 OpenAIRole = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
-class OpenAIMessage(BaseModel):
+class OpenAIMessage(RequestBody):
     """An OpenAI chat message; ``content`` may be a string or a list of text parts."""
 
     model_config = ConfigDict(extra="allow")
@@ -166,7 +169,7 @@ class OpenAIMessage(BaseModel):
         )
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     """``POST /v1/chat/completions`` (the OpenAI shape). ``model`` picks the adapter or
     the base model (see ``GET /v1/models``); ``k``, ``mode`` and ``sources`` are extras."""
 
@@ -177,10 +180,10 @@ class ChatCompletionRequest(BaseModel):
         min_length=1, max_length=MAX_HISTORY + 1,
         description="the conversation, oldest first; the last message must be the user's "
                     "and its text is the question (not blank), else 422")
-    stream: StrictBool = False  # true or false; "yes" or 1 is a 422
-    max_tokens: OptionalInt = Field(default=None, ge=1, le=8192)
-    max_completion_tokens: OptionalInt = Field(default=None, ge=1, le=8192)
-    n: Int = Field(default=1, ge=1, le=1)
-    k: Int = Field(default=5, ge=1, le=MAX_K)
+    stream: bool = False  # true or false; "yes" or 1 is a 422
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=8192)
+    n: int = Field(default=1, ge=1, le=1)
+    k: int = Field(default=5, ge=1, le=MAX_K)
     mode: Mode | None = None  # None: the server's default search mode
     sources: list[SourcePattern] | None = Field(default=None, max_length=50)

@@ -258,9 +258,14 @@ class Runtime:
 
     # -- answering -------------------------------------------------------------------
 
-    def _finish(self, answer: Answer, label: str | None, key: KeyInfo = OPEN) -> Answer:
+    def _finish(self, answer: Answer, label: str | None, key: KeyInfo = OPEN,
+                answer_id: str | None = None) -> Answer:
+        """The answer as sent and stored: the adapter version that answered, and for a
+        stream the id it announced (``AnswerStream.answer_id``)."""
         if answer.adapter != label:
             answer = replace(answer, adapter=label)
+        if answer_id is not None:
+            answer = replace(answer, id=answer_id)
         self.screen(key, [p.source for p in answer.passages]
                     + [c.source for c in answer.citations])
         assert self.feedback is not None
@@ -333,7 +338,8 @@ class Runtime:
         Errors before the first event (not ready, unknown adapter, busy, timeout) raise
         ``ApiError`` here, so they become proper HTTP statuses; later ones come out of
         the stream as an error item. Generation stops at the deadline, which frees the
-        slot. Searches are limited to what ``key`` may see.
+        slot. Searches are limited to what ``key`` may see. The final answer gets the
+        stream's ``answer_id``, known before the first token.
         """
         history = self.scoped(key, history, options, field)
         answerer = self.require_answerer()
@@ -346,7 +352,8 @@ class Runtime:
             try:
                 for event in inner:
                     if hasattr(event, "answer"):
-                        event = replace(event, answer=self._finish(event.answer, label, key))
+                        event = replace(event, answer=self._finish(
+                            event.answer, label, key, answer_id=stream.answer_id))
                     yield event
             finally:
                 close = getattr(inner, "close", None)

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,12 +30,17 @@ class AnswerStream:
     ``ApiError`` if the answer failed or ran past the deadline. ``cancel()`` (called
     when the client goes away) makes the worker close the event iterator, which stops
     generation.
+
+    ``answer_id`` is the id the final answer will have (``Runtime.stream`` gives it to
+    the answer), known from the start so that every chunk of a streamed
+    ``/v1/chat/completions`` carries the ``chatcmpl-<answer_id>`` of the whole answer.
     """
 
     _END = object()
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.answer_id = uuid.uuid4().hex
         self._until = time.monotonic() + timeout_s
         self._queue: asyncio.Queue = asyncio.Queue()
         self._cancel = threading.Event()

@@ -59,6 +59,36 @@ def server(live, settings, services):
                                   "messages": [{"role": "user", "content": "refund?"}]},
          422, "body.stream"),
         ("/v1/answer", {"question": "refund?", "k": True}, 422, "body.k"),
+        # ... and a string or a float is no integer, in every body (found by the QA
+        # walkthrough: "k": "5" was read as 5)
+        ("/v1/answer", {"question": "refund?", "k": "5"}, 422, "body.k"),
+        ("/v1/answer", {"question": "refund?", "k": " 5 "}, 422, "body.k"),
+        ("/v1/answer", {"question": "refund?", "k": 5.0}, 422, "body.k"),
+        ("/v1/answer", {"question": "refund?", "max_new_tokens": "64"}, 422,
+         "body.max_new_tokens"),
+        ("/v1/answer", {"question": "refund?", "max_new_tokens": 64.0}, 422,
+         "body.max_new_tokens"),
+        ("/v1/chat", {"messages": [{"role": "user", "content": "refund?"}], "k": "3"}, 422,
+         "body.k"),
+        ("/v1/chat", {"messages": [{"role": "user", "content": "refund?"}],
+                      "max_new_tokens": 8.0}, 422, "body.max_new_tokens"),
+        ("/v1/chat/completions", {"model": "tiny", "k": "5",
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.k"),
+        ("/v1/chat/completions", {"model": "tiny", "max_tokens": "64",
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.max_tokens"),
+        ("/v1/chat/completions", {"model": "tiny", "max_completion_tokens": 64.0,
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.max_completion_tokens"),
+        ("/v1/chat/completions", {"model": "tiny", "n": "1",
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.n"),
+        ("/v1/chat/completions", {"model": "tiny", "stream": "true",
+                                  "messages": [{"role": "user", "content": "refund?"}]},
+         422, "body.stream"),
+        ("/v1/feedback", {"answer_id": "x", "rating": 1.0}, 422, "body.rating"),
+        ("/v1/feedback", {"answer_id": "x", "rating": -1.0}, 422, "body.rating"),
     ],
 )
 def test_invalid_bodies_name_the_field(server, path, body, status, field):
@@ -109,6 +139,31 @@ def test_malformed_json_is_a_400(server, path):
     r = httpx.post(server.url + path, content=b'{"question": "refund?"',
                    headers={"content-type": "application/json"}, timeout=10)
     assert r.status_code == 400 and error_of(r)["type"] == "invalid_json"
+    assert error_of(r)["field"] == "body"
+
+
+@pytest.mark.parametrize("path", ["/v1/answer", "/v1/chat", "/v1/chat/completions",
+                                  "/v1/feedback"])
+@pytest.mark.parametrize("body", [b'{"question": "refund\xff?"}',
+                                  b'{"question": "caf\xe9?"}', b"\xc3"])
+def test_a_body_that_is_not_utf8_is_invalid_json(server, path, body):
+    """Bytes that are no UTF-8 are malformed JSON: the same 400 ``invalid_json`` naming
+    the body, not FastAPI's 400 ``http_error`` without a field (found by the walkthrough)."""
+    r = httpx.post(server.url + path, content=body,
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400, r.text
+    error = error_of(r)
+    assert error["type"] == "invalid_json" and error["field"] == "body", error
+    assert "UTF-8" in error["message"]
+
+
+def test_numbers_of_the_openai_shape_are_still_read(server):
+    """Strict integers take what OpenAI clients send: JSON integers, and a number field
+    such as ``temperature`` (accepted and ignored) may be an integer."""
+    r = httpx.post(server.url + "/v1/chat/completions", timeout=30, json={
+        "model": "tiny", "k": 3, "max_tokens": 8, "n": 1, "temperature": 1, "top_p": 0.5,
+        "stream": False, "messages": [{"role": "user", "content": "refund?"}]})
+    assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize("path", ["/v1/answer", "/v1/chat", "/v1/chat/completions",

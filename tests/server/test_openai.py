@@ -54,6 +54,22 @@ def test_streaming_chunks_then_citations_on_the_last_chunk(client):
     assert last.model_extra["answer_id"]
 
 
+def test_streamed_chunks_carry_the_answers_id(client, server):
+    """Every chunk's id is ``chatcmpl-<answer_id>``, as the non-streamed completion's,
+    and that answer id is the one ``/v1/feedback`` takes (found by the walkthrough: the
+    chunks had an id of their own)."""
+    chunks = list(client.chat.completions.create(
+        model="tiny", stream=True, messages=[{"role": "user", "content": QUESTION}]))
+    answer_id = chunks[-1].model_extra["answer_id"]
+    assert {c.id for c in chunks} == {f"chatcmpl-{answer_id}"}
+    r = httpx.post(f"{server.url}/v1/feedback", headers={"Authorization": "Bearer k1"},
+                   json={"answer_id": answer_id, "rating": 1}, timeout=10)
+    assert r.status_code == 201, r.text
+    response = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": QUESTION}])
+    assert response.id == f"chatcmpl-{response.model_extra['answer_id']}"
+
+
 def test_pdf_citations_carry_the_page(client):
     response = client.chat.completions.create(
         model="base", messages=[{"role": "user",
