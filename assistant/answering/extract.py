@@ -709,6 +709,11 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
         # a span that only restates the question ("gen_random_uuid() returns uuid" to
         # "What kind of UUID does gen_random_uuid() return?") answers nothing
         spans = [s for s in spans if not _echoes(unit.text[s[0]:s[1]], question)]
+        if _SPAN_ASKED.search(_asking(question)):
+            # "What is the warranty period?": a span of time, a date or a time of day
+            spans = [s for s in spans if any(
+                p.search(unit.text, s[0], s[1]) for kind in _SPANS_OF_TIME
+                for p in _PATTERNS[kind])]
     if answer_type in _BOUNDED and (bound := _bound_asked(question)):
         # "How many databases can a cluster hold at most?": not the "one" of "one or more"
         spans = [s for s in spans if _bound_of(unit.text, *s) != -bound]
@@ -780,6 +785,11 @@ def _periods(text: str) -> set[str]:
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\W*){1,3})", re.I)
 
 
+# A stretch of time asked for by its name ("the refund window", "the warranty period"):
+# what answers it states a duration, dates or times of day.
+_SPAN_ASKED = re.compile(r"\b(?:what|which)(?:'s|\s+(?:is|was|are|were))?\s+(?:the\s+|your\s+|"
+                         r"my\s+)?(?:[\w-]+\s+){0,2}(?:window|period)\b", re.I)
+_SPANS_OF_TIME = (AnswerType.DURATION, AnswerType.DATE, AnswerType.TIME)
 # "one of your backup codes": one member of something counted elsewhere, not its count
 _PARTITIVE = re.compile(r"\s+of\s+(?:the|your|its|these|those|our|my|their|them|us|his|her)\b",
                         re.I)

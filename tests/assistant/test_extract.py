@@ -1635,3 +1635,19 @@ def test_a_count_is_the_one_of_the_name_asked():
                     [unit("The hub supports up to 64 Zigbee devices and 32 Matter devices.",
                           "HomeHub H2 > Adding devices")])
     assert found is not None and found.span.startswith("32")
+
+
+def test_a_window_or_period_asked_for_is_answered_by_a_stretch_of_time():
+    """Found by the walkthrough: "What is the return period for a robot vacuum?" was
+    answered with the S7's description."""
+    description = unit("The SweepBot S7 is Acme Robotics' mid-range robot vacuum for "
+                       "apartments and small to medium homes.", "SweepBot S7 Robot Vacuum")
+    assert extract("What is the return period for a robot vacuum?", [description]) is None
+    window = unit("The return period for a robot vacuum is 30 days from delivery.",
+                  "Refund window")
+    found = extract("What is the return period for a robot vacuum?", [description, window])
+    assert found is not None and "30 days" in found.text
+    # a period of dates, or a window of hours, is one
+    assert extract("Which period does the SOC 2 report cover?",
+                   [unit("The most recent SOC 2 report covers the period 1 October 2023 to "
+                         "30 September 2024.", "Compliance")]) is not None
