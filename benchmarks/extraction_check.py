@@ -14,8 +14,8 @@ and training (``train_qa.jsonl``); for each corpus its 60 more dev questions
 session, acme's in the twelfth) and its 80 fresh ones (``fresh_dev_questions.jsonl``,
 the fifteenth session); with ``--pdfs-index``,
 the public-PDF dev split (``examples/public-pdfs/questions.jsonl``: no training
-questions) and its 60 more dev questions (``more_dev_questions.jsonl``). Never a test
-split.
+questions), its 60 more dev questions (``more_dev_questions.jsonl``) and 60 fresh ones
+(``fresh_dev_questions.jsonl``, the fifteenth session). Never a test split.
 Each question is retrieved as the answer path retrieves it (hybrid k=5 over the index
 with its own embedder,
 ``evidence_selection.load_cases``), its units scored by that embedder
@@ -56,6 +56,8 @@ NAMES = {"acme": ("Acme", "Acme Robotics"), "postgresql": ("PostgreSQL", "Postgr
 PDF_QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "public-pdfs" / "questions.jsonl"
 # 60 more public-PDF questions, all dev (written in the tenth session, after the test runs)
 MORE_PDF_QUESTIONS = PDF_QUESTIONS.with_name("more_dev_questions.jsonl")
+# 60 fresh public-PDF questions, all dev (written in the fifteenth session)
+FRESH_PDF_QUESTIONS = PDF_QUESTIONS.with_name("fresh_dev_questions.jsonl")
 # 60 more PostgreSQL questions, all dev (written in the eleventh session, after the rules)
 MORE_PG_QUESTIONS = QUESTIONS["postgresql"].with_name("more_dev_questions.jsonl")
 # 60 more acme questions, all dev (written in the twelfth session, after the rules)
@@ -86,7 +88,8 @@ def _sets(acme: Path, pg: Path | None, pdfs: Path | None = None
             out.append(("postgresql release dev", corpus, index, RELEASE_PG_QUESTIONS, "dev"))
     if pdfs is not None:  # no training questions: dev only
         out += [("public-pdfs dev", "public-pdfs", pdfs, PDF_QUESTIONS, "dev"),
-                ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev")]
+                ("public-pdfs more dev", "public-pdfs", pdfs, MORE_PDF_QUESTIONS, "dev"),
+                ("public-pdfs fresh dev", "public-pdfs", pdfs, FRESH_PDF_QUESTIONS, "dev")]
     return out
 
 
