@@ -371,9 +371,9 @@ _PATTERNS: dict[AnswerType, tuple[re.Pattern, ...]] = {
         re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|d)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+"
                    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{4}}|"
                    rf"\d{{4}}-\d{{2}}-\d{{2}})\b", re.I),
-        # a year, but not one inside an identifier ("CVE-2024-10978", "ISO 8601-2019")
-        re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?(?<![\w-])"
-                   r"(?:19|20)\d{2}\b(?!-\w)"),
+        # a year, but not one inside an identifier ("CVE-2024-10978", "AD 2018\u201323\u201351")
+        re.compile(r"\b(?:(?:at least|until|by|in|since|from|before|after)\s+)?"
+                   r"(?<![\w\-\u2013\u2014])(?:19|20)\d{2}\b(?![\-\u2013\u2014]\w)"),
         re.compile(r"\b(?:every\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
                    r"sunday)s?\b", re.I),
     ),
@@ -704,7 +704,14 @@ def _spans(answer_type: AnswerType, unit: EvidenceUnit, question: str,
     if answer_type is AnswerType.COUNT:
         spans = [s for s in spans if _counts_what_is_asked(unit, s, question)
                  and not (unit.text[s[0]:s[1]].casefold() == "one"
-                          and _PARTITIVE.match(unit.text, s[1]))]
+                          and _PARTITIVE.match(unit.text, s[1]))
+                 and not _VAGUE.match(unit.text[s[0]:s[1]])]
+    if answer_type is AnswerType.DURATION and (asked := _TIME_UNIT_ASKED.search(question)):
+        # "within how many hours": a duration in hours, not the "twenty-one days" beside it
+        unit_asked = asked.group(1).casefold().rstrip("s")
+        spans = [s for s in spans if re.search(rf"\b{unit_asked}s?\b",
+                                                unit.text[s[0]:s[1]], re.I)] or (
+            spans if not any(_TIME_WORD.search(unit.text[a:b]) for a, b in spans) else [])
     if answer_type is AnswerType.OTHER:
         # a span that only restates the question ("gen_random_uuid() returns uuid" to
         # "What kind of UUID does gen_random_uuid() return?") answers nothing
@@ -790,6 +797,12 @@ _HOW_MANY = re.compile(r"\bhow many\s+((?:[\w-]+\W*){1,3})", re.I)
 _SPAN_ASKED = re.compile(r"\b(?:what|which)(?:'s|\s+(?:is|was|are|were))?\s+(?:the\s+|your\s+|"
                          r"my\s+)?(?:[\w-]+\s+){0,2}(?:window|period)\b", re.I)
 _SPANS_OF_TIME = (AnswerType.DURATION, AnswerType.DATE, AnswerType.TIME)
+# "several States", "a few": no count
+_VAGUE = re.compile(r"(?:\w+\s+)?(?:several|a few|many|numerous)\b", re.I)
+# "how many hours", "how many business days": the unit a duration must be in
+_TIME_UNIT_ASKED = re.compile(r"\bhow many (?:business |calendar |working )?(seconds|minutes|"
+                              r"hours|days|weeks|months|years)\b", re.I)
+_TIME_WORD = re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
 # "one of your backup codes": one member of something counted elsewhere, not its count
 _PARTITIVE = re.compile(r"\s+of\s+(?:the|your|its|these|those|our|my|their|them|us|his|her)\b",
                         re.I)
@@ -1002,8 +1015,12 @@ def _is_part_of_other(text: str, start: int, end: int) -> bool:
     """Whether a bare number belongs to a version, date, code, time, amount or measure,
     or numbers the step it opens ("1. Collect the robot's serial number ...")."""
     before, after = text[max(0, start - 1):start], text[end:end + 12]
-    if re.match(r"[.:/-]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(r"[\w.$\u20ac\u00a3+-]", before):
-        return True
+    if re.match(r"[.:/\-\u2013\u2014>]\d|\s?(?:%|[ap]\.m\.)", after) or re.match(
+            r"[\w.$\u20ac\u00a3+%/<>\-\u2013\u2014]", before):
+        return True  # a part of a code ("AD 2018\u201323\u201351"), a URL, a time, ...
+    if re.match(r"[-\u2013](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+                r"[a-z]+th)\b", after, re.I):
+        return True  # an ordinal's first part ("Sixty-eighth Congress")
     if not text[:start].strip() and re.match(r"[.)]\s", after):
         return True  # a list item's number
     for answer_type in (AnswerType.DURATION, AnswerType.AMOUNT, AnswerType.MEASURE,

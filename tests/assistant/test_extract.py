@@ -1651,3 +1651,35 @@ def test_a_window_or_period_asked_for_is_answered_by_a_stretch_of_time():
     assert extract("Which period does the SOC 2 report cover?",
                    [unit("The most recent SOC 2 report covers the period 1 October 2023 to "
                          "30 September 2024.", "Compliance")]) is not None
+
+
+@pytest.mark.parametrize("question, text", [
+    # a vague quantity is no count
+    ("How many members does the House have?",
+     "The House shall be composed of Members chosen by the People of the several States."),
+    # the first part of an ordinal ("Sixty-eighth Congress")
+    ("How many states ratified the child labor amendment?",
+     "A child labor amendment was proposed by the Sixty-eighth Congress to the states."),
+    # parts of a code written with en dashes, and a year inside it
+    ("How many airplanes would the AD affect?",
+     "On that day the FAA issued AD 2018\u201323\u201351 to the owners of the airplanes."),
+])
+def test_numbers_that_count_nothing_are_no_count(question, text):
+    assert extract(question, [unit(text, "Doc")]) is None
+
+
+def test_a_year_inside_an_en_dash_code_is_no_date():
+    assert extract("When was the 737 MAX grounding lifted?",
+                   [unit("The FAA proposes to supersede AD 2018\u201323\u201351 for the 737 "
+                         "MAX grounding.", "Summary")]) is None
+
+
+def test_a_duration_is_in_the_unit_asked():
+    text = ("If Congress is not in session, within twenty-one days after it is required to "
+            "assemble, it decides; Congress assembles within forty-eight hours.")
+    found = extract("Within how many hours must Congress assemble if not in session?",
+                    [unit(text, "Amendment XXV")])
+    assert found is not None and "forty-eight hours" in found.span
+    assert extract("Within how many hours must Congress assemble if not in session?",
+                   [unit("If Congress is not in session, it must assemble within twenty-one "
+                         "days.", "Amendment XXV")]) is None
