@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MAX_K = 50
@@ -46,7 +45,7 @@ def _json_integer(value: Any) -> Any:
     """A literal of integers takes only a JSON integer: pydantic compares literals by
     equality, so even in strict mode ``1.0`` and ``true`` would pass as ``1``."""
     if type(value) is not int:
-        raise PydanticCustomError("int_type", "Input should be a valid integer")
+        raise ValueError("a JSON integer is expected")
     return value
 
 
