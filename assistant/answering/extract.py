@@ -1801,7 +1801,7 @@ def _definition_default(question: str, units: Sequence[EvidenceUnit],
     when no unit of ``units`` is such a definition."""
     identifiers = {m.group(0) for m in _IDENTIFIER.finditer(question)}
     options = {m.group(0) for m in _OPTION.finditer(question)}
-    spelt = " ".join(re.findall(r"[a-z0-9]+", question.casefold()))
+    spelt = _squash(question)
     # a setting spelt out in words ("Is there a statement timeout out of the box?")
     identifiers |= {term for unit in units if "_" in (term := _defined(unit))
                     and f" {term.replace('_', ' ')} " in f" {spelt} "
