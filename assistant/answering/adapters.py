@@ -32,6 +32,18 @@ logger = logging.getLogger(__name__)
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+def adapter_dir_problem(path: Path) -> str | None:
+    """Why ``path`` is no LoRA adapter directory (``no such directory``, or ``has no
+    adapter_config.json; ...``), or None; checked before loading, by the command line and
+    the server's start-up check."""
+    where = path.expanduser()
+    if not where.exists():
+        return "no such directory"
+    if not (where / ADAPTER_CONFIG).is_file():
+        return f"has no {ADAPTER_CONFIG}; not a LoRA adapter directory"
+    return None
+
+
 class AdapterSet:
     """A ``LoadedModel`` plus named LoRA adapters, switched per generation call.
 

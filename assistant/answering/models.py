@@ -260,12 +260,13 @@ def classify_base(base: str) -> BaseName:
         if candidate.suffix == ".gguf":
             return BaseName("gguf", candidate)
         return BaseName("missing", candidate, "not a .gguf file or a model directory")
-    if candidate.suffix == ".gguf" or base.startswith(("/", ".", "~")) or not _hub_id(base):
+    if candidate.suffix == ".gguf" or base.startswith(("/", ".", "~")) or not is_hub_id(base):
         return BaseName("missing", candidate, "no such file or directory")
     return BaseName("hub")
 
 
-def _hub_id(name: str) -> bool:
+def is_hub_id(name: str) -> bool:
+    """Whether ``name`` is a valid model hub id (its form only; nothing is looked up)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:

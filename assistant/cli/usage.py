@@ -73,14 +73,10 @@ def check_adapter_spec(spec: str, registry: str | None, flag: str = "--adapter")
     except RefError as exc:
         raise ConfigError(f"{flag} {spec!r}: {exc}") from exc
     if ref is None:
-        from assistant.answering.adapters import ADAPTER_CONFIG
+        from assistant.answering.adapters import adapter_dir_problem
 
-        where = Path(spec).expanduser()
-        if not where.exists():
-            raise ConfigError(f"{flag} {spec}: no such directory")
-        if not (where / ADAPTER_CONFIG).is_file():
-            raise ConfigError(f"{flag} {spec}: has no {ADAPTER_CONFIG}; not a LoRA adapter "
-                              "directory")
+        if why := adapter_dir_problem(Path(spec)):
+            raise ConfigError(f"{flag} {spec}: {why}")
         return
     check_adapter(_registry_root(registry), ref.name, ref.version,
                   need_promoted=ref.version is None, label=f"{flag} {spec}: ")

@@ -95,16 +95,13 @@ def _check_model(base: str, settings: Settings) -> None:
 
 
 def _check_adapter(name: str, path: Path) -> None:
-    from assistant.answering.adapters import ADAPTER_CONFIG
+    from assistant.answering.adapters import adapter_dir_problem
 
-    where = path.expanduser()
     value = f"{name}={path}"
     if not name.strip():
         raise _problem(ADAPTERS, value, "an adapter needs a name")
-    if not where.exists():
-        raise _problem(ADAPTERS, value, f"no such directory {where}")
-    if not (where / ADAPTER_CONFIG).is_file():
-        raise _problem(ADAPTERS, value, f"{where} has no {ADAPTER_CONFIG}; not a LoRA adapter")
+    if why := adapter_dir_problem(path):
+        raise _problem(ADAPTERS, value, why)
 
 
 def _check_embedder(model: str) -> None:
@@ -129,11 +126,10 @@ def _hub_problem(repo_id: str, files: tuple[str, ...]) -> str | None:
     """None when ``repo_id`` is a hub model in the local hub cache or, with the hub not
     offline, one the hub knows (a metadata request; nothing is downloaded); else why not."""
     import huggingface_hub
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError:
+    from assistant.answering.models import is_hub_id
+
+    if not is_hub_id(repo_id):
         return "not a valid hub id either"
     for name in files:
         if isinstance(huggingface_hub.try_to_load_from_cache(repo_id, name), str):
