@@ -366,7 +366,7 @@ class Searcher:
             live = self.store.current()
             if live is None:
                 root = self.store.root
-                if root.is_dir() and not (root / "versions").exists() and any(root.iterdir()):
+                if root.is_dir() and not self.store.versions_dir.exists() and any(root.iterdir()):
                     raise IndexNotFoundError(  # a documents folder given as the index
                         f"{root} is no index: it holds other files; give the directory "
                         "that `assistant ingest DOCS --index DIR` made")
