@@ -35,9 +35,10 @@ logger = logging.getLogger(__name__)
 # written as pipe rows (``pdf_tables``); html 4: links whose text is only a mark ("§",
 # "¶") left out; pdf 3: numbered articles and sections in body type ("ARTICLE. IV.",
 # "SECTION. 3. The Senate ...") head sections; pdf 4: titles set as blocks of capitals in
-# body type head the numbered divisions after them.
+# body type head the numbered divisions after them; pdf 5: the first page's running
+# footers are left out like every other page's.
 PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
-                                   ".txt": 2, ".pdf": 4}
+                                   ".txt": 2, ".pdf": 5}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,

@@ -21,7 +21,9 @@ Two sources, in this order:
   it. They nest below the styled headings and above the run-in labels, and read
   "Article IV", "Section 3".
 
-The text of a page is the text pypdf extracts, cut at heading lines; nothing is dropped.
+The text of a page is the text pypdf extracts, cut at heading lines, less running headers
+and footers (lines that recur on many pages, at a page's top or bottom; the first page
+keeps its top ones).
 A page that starts inside a section carries that section's path. When the layout of a
 page cannot be read back (the runs do not add up to the extracted text), the page is one
 section under the current path.
@@ -447,21 +449,25 @@ def split_pages(
             else:
                 cuts.append((line, new_path, count))
             path = new_path
-        out.append(_pieces(page, cuts, running, drop_running=p > first_read))
+        out.append(_pieces(page, cuts, running, keep_top=p <= first_read))
     return out
 
 
 def _pieces(page: PageText, cuts: Sequence[tuple[int, tuple[str, ...], int]],
-            running: set[str], drop_running: bool = True,
+            running: set[str], keep_top: bool = False,
             ) -> list[tuple[str, tuple[str, ...]]]:
-    """The page's pieces; with ``drop_running``, running header and footer lines at the
-    page's top or bottom are left out of the text. The first page keeps them: a header
-    there may state the document's version or status ("ARCHIVED", "Version 2025.1"),
-    which ingest reads from the text near the top."""
+    """The page's pieces; running header and footer lines at the page's top or bottom are
+    left out of the text. With ``keep_top`` (the first page read) the top ones stay: a
+    header there may state the document's version or status ("ARCHIVED", "Version
+    2025.1"), which ingest reads from the text near the top. Its footers go like the
+    others' (the Federal Register's "VerDate Sep<11>2014 ... PROD with PROPOSALS" print
+    stamp had run into the last sentence of page 1)."""
     lines = page.lines
     bounds = [c[0] for c in cuts] + [len(lines)]
-    edges = {*range(min(_EDGE_LINES, len(lines))), *range(len(lines) - _EDGE_LINES, len(lines))}
-    drop = {i for i in edges if i >= 0 and _key(lines[i]) in running} if drop_running else set()
+    top = set() if keep_top else set(range(min(_EDGE_LINES, len(lines))))
+    bottom = range(max(len(lines) - _EDGE_LINES, _EDGE_LINES if keep_top else 0), len(lines))
+    edges = {*top, *bottom}
+    drop = {i for i in edges if i >= 0 and _key(lines[i]) in running}
     pieces: list[tuple[str, tuple[str, ...]]] = []
     carry = ""
     for n, (first, heading_path, count) in enumerate(cuts):

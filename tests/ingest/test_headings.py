@@ -301,6 +301,11 @@ def test_federal_register_sections(shared_pdf):
     assert {s.page_index for s in doc.sections} == set(range(1, 16)) - {8}
     running = ("Federal Register / Vol.", "VerDate Sep", "PROD with PROPOSALS")
     assert not any(r in s.text for s in doc.sections if s.page_index > 1 for r in running)
+    # Page 1 keeps its top lines (a version or status is read there), but its footer, the
+    # print stamp, no longer runs into the page's last sentence ("from Soekarno-VerDate").
+    first_page = "".join(s.text for s in doc.sections if s.page_index == 1)
+    assert "Federal Register" in first_page and "Soekarno-" in first_page
+    assert not any(r in first_page for r in running[1:])
     assert all(s.page_label == str(s.page_index) for s in doc.sections)
     by_last: dict[str, Section] = {}  # the first section under each heading (page 15
     for s in doc.sections:  # starts the next rule in the issue, with the same headings)
