@@ -946,6 +946,12 @@ def _text_spans(answer_type: AnswerType, text: str, question: str, question_term
                     term_set(span) <= question_terms | STOPWORDS):
                 continue  # a name, code or "free" the question already gives
             if answer_type is AnswerType.COUNT:
+                if not text[:start].strip() and re.match(r"\s[A-Z][a-z]", text[end:end + 3]):
+                    continue  # a footnote's number ("6 Flight data recorder (FDR) data ..."):
+                    # a sentence does not open with a numeral before a capital
+                if text[start].isdigit() and (_NAMED_NUMBER.search(text[:start])
+                                              or text[start] == "0" != span):
+                    continue  # a name's number ("Lion Air Flight 043", "Model 737")
                 counted = _extend_with_terms(text, end, terms)  # "14 characters" asked
                 if counted == end and _is_part_of_other(text, start, end):
                     continue  # not followed by what is counted, and part of a measure, ...
@@ -1009,6 +1015,12 @@ def kind_patterns(answer_type: AnswerType, question: str) -> tuple[re.Pattern, .
     if answer_type is AnswerType.CODE and _CVE_ASKED.search(question):
         return (_CVE,)  # "Which CVE ...?": not a setting's name beside it
     return _PATTERNS.get(answer_type, ())
+
+
+# A capitalised word right before a number, not opening its sentence: the number is part
+# of a name ("Lion Air Flight 043", "the Boeing Model 737"), not a count.
+_NAMED_NUMBER = re.compile(r"(?<=[\w,;)] )(?!(?:The|A|An|All|About|Over|Up|Only)\s)"
+                           r"[A-Z][A-Za-z]+\s$")
 
 
 def _is_part_of_other(text: str, start: int, end: int) -> bool:

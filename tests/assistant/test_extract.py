@@ -1663,9 +1663,22 @@ def test_a_window_or_period_asked_for_is_answered_by_a_stretch_of_time():
     # parts of a code written with en dashes, and a year inside it
     ("How many airplanes would the AD affect?",
      "On that day the FAA issued AD 2018\u201323\u201351 to the owners of the airplanes."),
+    # a footnote's number, and numbers in names (a flight, a model)
+    ("How many people died on Lion Air Flight 610?",
+     "6 Flight data recorder data from Lion Air Flight 610 was read by the investigators."),
+    ("How many flights did the airplane make before the accident?",
+     "The airplane operated as Lion Air Flight 043 before the accident flight."),
+    ("How many airplanes are affected?",
+     "The AD applies to all affected airplanes of the Boeing Model 737 family."),
 ])
 def test_numbers_that_count_nothing_are_no_count(question, text):
     assert extract(question, [unit(text, "Doc")]) is None
+
+
+def test_a_count_in_a_sentence_still_counts():
+    found = extract("How many people died in the accident?",
+                    [unit("All 189 people on board died in the accident.", "Background")])
+    assert found is not None and "189 people" in found.span
 
 
 def test_a_year_inside_an_en_dash_code_is_no_date():
