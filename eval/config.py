@@ -9,7 +9,9 @@ at least one ``[setups.NAME]``)::
                  bootstrap_resamples, permutation_resamples
     [model]      base, device, dtype
     [corpus]     kind (docs|index|contexts|beir|gold), docs, index, beir, embedder
-    [questions]  format (qa|pubmedqa|scifact), path, split, corpus_sentences
+    [questions]  format (qa|pubmedqa|scifact), path, split, corpus_sentences,
+                 form (asked|standalone: follow-ups after their conversation, as
+                       written, or each question alone in its standalone form)
     [retrieval]  k, mode, reranker            (defaults for the retrieval setups)
     [answer]     min_retrieval_score, min_supported_fraction, min_support, temperature,
                  verifier_embedder            (default: the corpus embedder),
@@ -57,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 CORPUS_KINDS = ("docs", "index", "contexts", "beir", "gold")
 QUESTION_FORMATS = ("qa", "pubmedqa", "scifact")
+QUESTION_FORMS = ("asked", "standalone")
 MODES = ("bm25", "dense", "hybrid")
 
 
@@ -105,6 +108,10 @@ class QuestionsConfig:
     path: Path = Path("qa.jsonl")
     split: str | None = "test"
     corpus_sentences: Path | None = None
+    # "asked": a follow-up is asked as written, after its conversation's earlier turns;
+    # "standalone": each question is asked alone, in its ``standalone`` form where it has
+    # one (what the conversation costs is the difference).
+    form: str = "asked"
 
 
 @dataclass(frozen=True)
@@ -378,6 +385,8 @@ def _validate(run: RunConfig, corpus: CorpusConfig, questions: QuestionsConfig,
         (corpus.kind in CORPUS_KINDS, f"[corpus] kind must be one of {', '.join(CORPUS_KINDS)}"),
         (questions.format in QUESTION_FORMATS,
          f"[questions] format must be one of {', '.join(QUESTION_FORMATS)}"),
+        (questions.form in QUESTION_FORMS,
+         f"[questions] form must be one of {', '.join(QUESTION_FORMS)}"),
         (1 <= retrieval.k <= 1000, "[retrieval] k must be in 1..1000"),
         (retrieval.mode in MODES, f"[retrieval] mode must be one of {', '.join(MODES)}"),
         (-1.0 <= answer.min_retrieval_score <= 1.0, "[answer] min_retrieval_score in [-1, 1]"),

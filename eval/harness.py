@@ -200,18 +200,23 @@ def _answer_all(config: EvalConfig, out_dir: Path, active: Sequence[SetupConfig]
 
 def _run_batch(setup: EvalSetup, batch: Sequence[EvalQuestion]) -> list[dict]:
     texts = [q.question for q in batch]
+    histories = [q.history for q in batch]
     depth = max(setup.config.k, RETRIEVAL_DEPTH)
-    retrieved = setup.retrieve(texts, depth)
     try:
-        outcomes = list(setup.answer_batch(texts))
+        outcomes = list(setup.answer_batch(texts, histories))
     except AssistantError:  # one bad question must not sink its batch: retry one by one
         outcomes = []
-        for text in texts:
+        for text, history in zip(texts, histories, strict=True):
             try:
-                outcomes.append(setup.answer_batch([text])[0])
+                outcomes.append(setup.answer_batch([text], [history])[0])
             except AssistantError as exc:
                 logger.warning("setup %s: %s", setup.name, exc)
                 outcomes.append(exc)
+    # a follow-up's retrieval is measured on the query the answerer searched with (the
+    # question with what it refers to from the conversation)
+    queries = [t.answer.query or q.question if q.history and not isinstance(t, Exception)
+               else q.question for q, t in zip(batch, outcomes, strict=True)]
+    retrieved = setup.retrieve(queries, depth)
     return [make_record(setup.config, q, t, r) for q, t, r in
             zip(batch, outcomes, retrieved, strict=True)]
 
@@ -235,6 +240,7 @@ def make_record(setup: SetupConfig, question: EvalQuestion, trace, retrieved) ->
         "setup": setup.name,
         "question_id": question.id,
         "question": question.question,
+        **({"history": question.history_json()} if question.history else {}),
         "gold": question.gold_json(),
         "setup_config": {"retrieval": setup.retrieval, "adapter": setup.adapter,
                          "k": setup.k, "mode": setup.mode, "base": setup.base,

@@ -1,7 +1,8 @@
 """Question sets in, ``EvalQuestion`` records out: Q&A files, PubMedQA, SciFact.
 
 - ``qa``: any JSONL/CSV file ``finetune.sources.read_qa`` reads (``question``, ``answer``
-  or null, optional ``sources``), e.g. ``examples/acme/qa.jsonl`` with ``split = "test"``.
+  or null, optional ``sources``), e.g. ``examples/acme/qa.jsonl`` with ``split = "test"``;
+  a follow-up's ``history`` and ``standalone`` are asked as ``[questions] form`` says.
 - ``pubmedqa``: the official 500-question PQA-L test split; the gold answer is the
   yes/no/maybe decision, the gold passages are the question's CONTEXTS.
 - ``scifact``: the original SciFact claims (``claims_dev.jsonl`` = BEIR test queries)
@@ -33,8 +34,10 @@ class EvalQuestion:
     """One question with its gold: ``answer`` None means the documents do not answer it.
 
     ``kind`` ``short``: scored by EM/F1/contains; ``yesno``: ``answer`` is yes/no/maybe and
-    is scored by accuracy. ``evidence``: gold evidence sentences (SciFact); ``contexts``:
-    gold passages (PubMedQA, SciFact), used by ``[corpus] kind = "contexts"`` / ``"gold"``.
+    is scored by accuracy. ``history``: the ``(role, content)`` turns a follow-up is asked
+    after (``[questions] form = "asked"``). ``evidence``: gold evidence sentences
+    (SciFact); ``contexts``: gold passages (PubMedQA, SciFact), used by ``[corpus] kind =
+    "contexts"`` / ``"gold"``.
     """
 
     id: str
@@ -49,6 +52,7 @@ class EvalQuestion:
     stale_answer: str | None = None
     qtype: str | None = None
     stale_sources: tuple[SourceRef, ...] = ()
+    history: tuple[tuple[str, str], ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -65,6 +69,10 @@ class EvalQuestion:
                  "stale_sources": [s.to_json() for s in self.stale_sources]}
         out.update({k: v for k, v in extra.items() if v})
         return out
+
+    def history_json(self) -> list[dict]:
+        """The conversation before the question, as the answer API takes it."""
+        return [{"role": role, "content": content} for role, content in self.history]
 
 
 def load_questions(config: QuestionsConfig) -> list[EvalQuestion]:
@@ -97,11 +105,13 @@ def _qa(config: QuestionsConfig) -> list[EvalQuestion]:
     records, problems = read_qa(config.path, split=config.split)
     for line, reason in problems[:10]:
         logger.warning("%s line %d skipped: %s", config.path, line, reason)
-    return [EvalQuestion(id=r.id, question=r.question, answer=r.answer,
-                         sources=r.gold_sources, aliases=r.aliases,
+    alone = config.form == "standalone"
+    return [EvalQuestion(id=r.id, question=(r.standalone or r.question) if alone else r.question,
+                         answer=r.answer, sources=r.gold_sources, aliases=r.aliases,
                          answer_parts=r.answer_parts, stale_answer=r.stale_answer,
                          qtype=r.qtype or ("unanswerable" if r.answer is None else None),
-                         stale_sources=tuple(s for s in r.sources if s.role == "stale"))
+                         stale_sources=tuple(s for s in r.sources if s.role == "stale"),
+                         history=() if alone else r.history)
             for r in records]
 
 

@@ -25,7 +25,7 @@ from assistant.answering.answer import AnswerConfig, AnswerOptions, Trace
 from assistant.answering.build import LoadedBase, build_answerer, load_generator
 from assistant.answering.citations import CitationConfig, CitationVerifier
 from assistant.answering.judge import UnitJudge
-from assistant.answering.records import Answer
+from assistant.answering.records import Answer, Message
 from core.errors import ConfigError
 from core.progress import Progress
 from core.refs import RefError, parse_ref
@@ -273,14 +273,19 @@ class EvalSetup:
         """The answer record for ``question`` under this setup."""
         return self.answerer.answer(question, (), self.options)
 
-    def answer_batch(self, questions: Sequence[str]) -> list[Trace]:
-        """Answer ``questions`` generating them together; each ``Trace`` holds the prompt,
-        raw reply and (retrieval setups) the citation check of that reply."""
+    def answer_batch(self, questions: Sequence[str],
+                     histories: Sequence[Sequence[tuple[str, str]]] | None = None,
+                     ) -> list[Trace]:
+        """Answer ``questions`` (each after its ``histories`` turns, ``(role, content)``)
+        generating them together; each ``Trace`` holds the prompt, raw reply and
+        (retrieval setups) the citation check of that reply."""
+        turns = [[Message(role, content) for role, content in h]  # type: ignore[arg-type]
+                 for h in (histories or [()] * len(questions))]
         if len(questions) == 1:
             self.generator.take()
-            return [self.answerer.answer_with_trace(questions[0], (), self.options)]
+            return [self.answerer.answer_with_trace(questions[0], turns[0], self.options)]
         self.generator.take()
-        answers = self.answerer.answer_many(list(questions), self.options)
+        answers = self.answerer.answer_many(list(questions), self.options, turns)
         log = iter(self.generator.take())
         traces = []
         for answer in answers:

@@ -53,7 +53,9 @@ class QARecord:
     Evaluation sets may add ``aliases`` (other ways to write the same answer),
     ``answer_parts`` (every span a complete answer must hold), ``stale_answer`` (what an
     outdated document says instead) and ``qtype`` (``type`` in the file: factoid,
-    paraphrase, table, conflict, unanswerable, ...).
+    paraphrase, table, conflict, unanswerable, ...). A follow-up in a conversation carries
+    the earlier turns in ``history`` (``(role, content)`` pairs, oldest first) and may
+    give the question written out in full as ``standalone``.
     """
 
     id: str
@@ -67,6 +69,8 @@ class QARecord:
     answer_parts: tuple[str, ...] = ()
     stale_answer: str | None = None
     qtype: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    standalone: str | None = None
 
     @property
     def gold_sources(self) -> tuple[SourceRef, ...]:
@@ -86,6 +90,9 @@ class QARecord:
             **({"answer_parts": list(self.answer_parts)} if self.answer_parts else {}),
             **({"stale_answer": self.stale_answer} if self.stale_answer else {}),
             **({"type": self.qtype} if self.qtype else {}),
+            **({"history": [{"role": r, "content": c} for r, c in self.history]}
+               if self.history else {}),
+            **({"standalone": self.standalone} if self.standalone else {}),
         }
 
 

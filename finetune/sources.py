@@ -1,7 +1,9 @@
 """Read Q&A records from JSONL or CSV files: FAQ sheets, support transcripts, server feedback.
 
 Each record has a ``question``, an ``answer`` (``null`` when the documents do not answer
-it) and optional ``sources``, ``id``, ``split``, ``origin`` and ``rating``. Lines that
+it) and optional ``sources``, ``id``, ``split``, ``origin`` and ``rating``; a follow-up
+question in a conversation (JSONL only) adds ``history`` (the earlier turns, ``[{"role",
+"content"}]``) and may add ``standalone`` (the question written out in full). Lines that
 cannot be used are skipped and reported by line number with the reason; their content is
 never echoed, since it may hold personal data.
 """
@@ -226,6 +228,9 @@ def _record(row: dict[str, Any], default_id: str) -> QARecord:
     qtype = row.get("type")
     if qtype is not None and (not isinstance(qtype, str) or not qtype.strip()):
         raise ValueError("type must be non-empty text or absent")
+    standalone = row.get("standalone")
+    if standalone is not None and (not isinstance(standalone, str) or not standalone.strip()):
+        raise ValueError("standalone must be non-empty text or absent")
     if answer is None and (aliases or parts):
         raise ValueError("an unanswerable question (answer null) cannot have aliases or "
                          "answer_parts")
@@ -241,7 +246,34 @@ def _record(row: dict[str, Any], default_id: str) -> QARecord:
         answer_parts=parts,
         stale_answer=stale.strip() if stale is not None else None,
         qtype=qtype.strip() if qtype is not None else None,
+        history=_history(row.get("history")),
+        standalone=standalone.strip() if standalone is not None else None,
     )
+
+
+HISTORY_ROLES = ("user", "assistant", "system")
+
+
+def _history(value: Any) -> tuple[tuple[str, str], ...]:
+    """The earlier turns of a conversation: ``[{"role", "content"}, ...]``, oldest first;
+    absent or null is ()."""
+    if value is None or value == "":
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("history must be a list of {role, content} turns")
+    turns = []
+    for n, turn in enumerate(value, 1):
+        if not isinstance(turn, dict) or set(turn) != {"role", "content"}:
+            raise ValueError(f"history turn {n} must be an object with exactly role and "
+                             "content")
+        role, content = turn["role"], turn["content"]
+        if role not in HISTORY_ROLES:
+            raise ValueError(f"history turn {n}: role must be one of "
+                             f"{', '.join(HISTORY_ROLES)}, got {role!r}")
+        if not isinstance(content, str) or not content.strip():
+            raise ValueError(f"history turn {n}: content must be non-empty text")
+        turns.append((role, content.strip()))
+    return tuple(turns)
 
 
 def _texts(value: Any, field: str) -> tuple[str, ...]:

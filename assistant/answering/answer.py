@@ -284,11 +284,15 @@ class _Base:
         draft.timings["generate"] = time.perf_counter() - clock
         return self._finish(draft, generation)
 
-    def answer_many(self, questions: Sequence[str],
-                    options: AnswerOptions | None = None) -> list[Answer]:
-        """Answer independent questions, generating them in one batch (same options)."""
+    def answer_many(self, questions: Sequence[str], options: AnswerOptions | None = None,
+                    histories: Sequence[Sequence[Message]] | None = None) -> list[Answer]:
+        """Answer independent questions (each after its own ``histories`` turns, when
+        given), generating them in one batch (same options)."""
         options = options or AnswerOptions()
-        drafts = [self._start(q, (), options) for q in questions]
+        if histories is not None and len(histories) != len(questions):
+            raise ValueError("answer_many: one history per question")
+        drafts = [self._start(q, histories[i] if histories is not None else (), options)
+                  for i, q in enumerate(questions)]
         todo = [d for d in drafts if d.abstain_reason is None and d.ready is None]
         clock = time.perf_counter()
         generations = self.generator.generate_many(

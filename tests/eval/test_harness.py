@@ -111,9 +111,9 @@ def test_resume_skips_done_pairs_and_repairs_a_truncated_line(world, tmp_path, e
     asked: list[str] = []
     original = setups.EvalSetup.answer_batch
 
-    def counting(self, questions):
+    def counting(self, questions, histories=None):
         asked.extend(questions)
-        return original(self, questions)
+        return original(self, questions, histories)
 
     monkeypatch.setattr(setups.EvalSetup, "answer_batch", counting)
     config, out = _config(world, tmp_path), tmp_path / "out"
@@ -264,6 +264,89 @@ def test_cli_run(world, tmp_path, embedder, monkeypatch, capsys):
     assert len(_lines(tmp_path / "out" / "results.jsonl")) == 4
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--config", "x", "--out", "y", "--limit", "-1"])
+
+
+FOLLOW_UPS = [
+    {"id": "c1", "split": "test", "answer": "24 hours",
+     "history": [{"role": "user", "content": "How often should I rinse the dust filter?"},
+                 {"role": "assistant", "content": "Every two weeks, with cold water."}],
+     "question": "And how long must it dry?",
+     "standalone": "How long must the dust filter dry after rinsing?",
+     "sources": [{"file": "support/cleaning.md", "page": None, "heading": "Filter"}]},
+    {"id": "c2", "split": "test", "answer": "five seconds",
+     "history": [{"role": "user", "content": "How do I connect to Wi-Fi?"},
+                 {"role": "assistant", "content": "Use the pairing button."}],
+     "question": "How long do I hold it?",
+     "standalone": "How long do I hold the pairing button for Wi-Fi setup?",
+     "sources": [{"file": "support/wifi.md", "page": None, "heading": "Wi-Fi setup"}]},
+]
+
+
+@pytest.mark.parametrize("form", ["asked", "standalone"])
+def test_follow_ups_are_asked_after_their_conversation(world, tmp_path, embedder, form):
+    """A question with a ``history`` is asked after those turns (``form = "asked"``), and
+    its retrieval is measured on the query the answerer searched with; ``form =
+    "standalone"`` asks each alone, in its written-out form."""
+    qa = tmp_path / "follow-ups.jsonl"
+    qa.write_text("".join(json.dumps(q) + "\n" for q in FOLLOW_UPS))
+    path = tmp_path / "eval.toml"
+    path.write_text(f"""
+[run]
+name = "follow-ups"
+batch_size = 2
+bootstrap_resamples = 200
+permutation_resamples = 200
+[model]
+base = "{world['base']}"
+device = "cpu"
+[corpus]
+kind = "docs"
+docs = "{world['docs']}"
+index = "{world['index']}"
+[questions]
+format = "qa"
+path = "{qa}"
+form = "{form}"
+[answer]
+min_retrieval_score = 0.1
+[setups.extract]
+retrieval = true
+k = 3
+generate = false
+""")
+    run_eval(load_config(path), tmp_path / "out", embedder=embedder)
+    by = {r["question_id"]: r for r in _lines(tmp_path / "out" / "results.jsonl")}
+    for q in FOLLOW_UPS:
+        record = by[q["id"]]
+        if form == "asked":
+            assert record["question"] == q["question"] and record["history"] == q["history"]
+            # the conversation's terms were searched for: the gold passage comes first
+            assert q["history"][0]["content"].split()[-1].rstrip("?") in \
+                record["answer"]["query"]
+        else:
+            assert record["question"] == q["standalone"] and "history" not in record
+        assert record["retrieved"][0]["gold"] is True, record["retrieved"]
+        assert q["answer"] in record["answer"]["answer"], record["answer"]
+
+
+def test_a_malformed_history_is_named(tmp_path):
+    from finetune.sources import read_qa
+
+    qa = tmp_path / "bad.jsonl"
+    rows = [{**FOLLOW_UPS[0], "history": [{"role": "robot", "content": "hi"}]},
+            {**FOLLOW_UPS[1], "id": "c3", "history": "How do I connect?"}]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records, problems = read_qa(qa)
+    assert records == []
+    assert problems == [(1, "history turn 1: role must be one of user, assistant, system, "
+                            "got 'robot'"),
+                        (2, "history must be a list of {role, content} turns")]
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(FOLLOW_UPS[0]) + "\n")
+    (record,), _ = read_qa(good)
+    assert record.history[0] == ("user", "How often should I rinse the dust filter?")
+    assert record.to_json()["history"] == FOLLOW_UPS[0]["history"]
+    assert record.to_json()["standalone"] == FOLLOW_UPS[0]["standalone"]
 
 
 @pytest.mark.slow
