@@ -47,7 +47,7 @@ from assistant.answering.generation import (
 )
 from assistant.answering.models import AdapterError, LoadedModel
 from assistant.answering.records import Answer, Citation, Message
-from assistant.answering.rewrite import bound_history, standalone_query
+from assistant.answering.rewrite import bound_history, rewrite_follow_up
 from assistant.answering.text_stream import TextStream, stream_batch
 from core.errors import ConfigError
 from core.prompt_format import (
@@ -256,6 +256,8 @@ class _Draft:
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)
     evidence: Evidence | None = None
+    # what extraction reads: the question, with a follow-up's referent written in
+    asked: str = ""
     ready: Trace | None = None  # answered without generation (an extraction)
 
 
@@ -410,11 +412,13 @@ class RagAnswerer(_Base):
         if cfg.generate:  # a client error: fail before any retrieval
             self._check_fits(question, options)
         turns = bound_history(history, gen.count_tokens, cfg.max_history_tokens)
-        query = question
+        query = asked = question
         if cfg.rewrite:
-            query = standalone_query(question, turns, cfg.max_history_tokens, gen.count_tokens,
-                                     gen if cfg.llm_rewrite else None, cfg.llm_rewrite)
-        draft = _Draft(question, query, options, clock)
+            follow_up = rewrite_follow_up(question, turns, cfg.max_history_tokens,
+                                          gen.count_tokens, gen if cfg.llm_rewrite else None,
+                                          cfg.llm_rewrite, cfg.corpus_names)
+            query, asked = follow_up.query, follow_up.question
+        draft = _Draft(question, query, options, clock, asked=asked)
         draft.timings["rewrite"] = time.perf_counter() - clock
         step = time.perf_counter()
         # the attribute a question implies is searched for too ("how heavy" -> weight)
@@ -465,7 +469,8 @@ class RagAnswerer(_Base):
         """``extract``'s answer from the draft's evidence as a ``Trace``; None when no unit
         qualifies."""
         step = time.perf_counter()
-        found = evidence_first.extracted(draft.query, draft.evidence, draft.passages,
+        found = evidence_first.extracted(draft.asked or draft.question,
+                                         draft.evidence, draft.passages,
                                          draft.retrieved,
                                          self.verifier.config.max_quote_chars, self.judge,
                                          self.config.corpus_names)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.answering.records import Message
@@ -74,13 +75,21 @@ def is_follow_up(question: str) -> bool:
     return len([w for w in words if w not in STOPWORDS]) <= 1
 
 
+def _elliptical(question: str) -> bool:
+    words = [w.lower() for w in _WORD.findall(question)]
+    return bool(_FOLLOW_UP_START.match(question)) or \
+        len([w for w in words if w not in STOPWORDS]) <= 1
+
+
 def entities(text: str) -> list[str]:
     """Names in ``text``: runs of capitalized or digit-bearing words (``SweepBot X9 Pro``),
     besides a capitalized question word at the start."""
     found, run = [], []
-    for i, word in enumerate(_WORD.findall(text)):
+    for i, match in enumerate(_WORD.finditer(text)):
+        word = match.group(0)
+        opens = i == 0 or text[:match.start()].rstrip().endswith((".", "?", "!"))
         named = any(c.isdigit() for c in word) or (word[0].isupper() and not (
-            i == 0 and word.lower() in _QUESTION_WORDS | STOPWORDS))
+            opens and _plain(word) in _QUESTION_WORDS | STOPWORDS))
         if named and word.lower() not in STOPWORDS:
             run.append(word)
         elif run:
@@ -91,16 +100,36 @@ def entities(text: str) -> list[str]:
     return found
 
 
+def _plain(word: str) -> str:
+    """``word`` in lower case without a contraction: "What's" -> "what", "I've" -> "i"."""
+    return re.sub(r"'(?:s|ve|re|ll|d|m)$", "", word.lower())
+
+
 def key_terms(text: str) -> list[str]:
     """Content words of ``text`` in order, without names, question words or stopwords."""
     names = {w.lower() for e in entities(text) for w in e.split()}
     out = []
     for word in _WORD.findall(text):
         low = word.lower()
-        if low in STOPWORDS or low in _QUESTION_WORDS or low in names or len(low) < 3:
+        if low in STOPWORDS or _plain(word) in _QUESTION_WORDS or low in names or len(low) < 3:
             continue
         out.append(low)
     return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A question made to stand without its conversation.
+
+    ``question``: what extraction reads. The question as asked, with the name a pronoun
+    stands for written in ("Will it fire my ON DELETE triggers?" after an answer naming
+    TRUNCATE: "Will TRUNCATE fire my ON DELETE triggers?"); an elliptical follow-up ("And
+    on Saturday?") reads as its search query, since what it asks is in the earlier turn.
+    ``query``: what is searched, the question with the conversation's names and key terms
+    appended. Both are the question itself when it is no follow-up."""
+
+    question: str
+    query: str
 
 
 def standalone_query(
@@ -111,15 +140,33 @@ def standalone_query(
     generator: Generator | None = None,
     llm: bool = False,
 ) -> str:
-    """A search query for ``question`` that stands without the conversation.
+    """A search query for ``question`` that stands without the conversation
+    (``rewrite_follow_up(...).query``)."""
+    return rewrite_follow_up(question, history, max_history_tokens, count, generator,
+                             llm).query
+
+
+def rewrite_follow_up(
+    question: str,
+    history: Sequence[Message] = (),
+    max_history_tokens: int = 512,
+    count: Callable[[str], int] | None = None,
+    generator: Generator | None = None,
+    llm: bool = False,
+    corpus_names: Sequence[str] = (),
+) -> FollowUp:
+    """``question`` made to stand without the conversation (``FollowUp``).
 
     A question that is not a follow-up, or has no earlier user turn, comes back unchanged
     (stripped). Otherwise the names and key terms of the latest earlier user turns are
-    appended; the question's own names replace earlier ones ("what about the X9?" after a
-    question on the S7 asks about the X9). ``history`` is first bounded to
-    ``max_history_tokens`` (``count`` defaults to a word count). With ``llm`` the
-    ``generator`` rewrites it instead, falling back to the rules on an empty or rambling
-    reply. Raises ``ConfigError`` for an empty question or ``llm`` without a generator.
+    appended to the query; the question's own names replace earlier ones ("what about
+    the X9?" after a question on the S7 asks about the X9). A pronoun standing for a name
+    ("it", "its", "they") is replaced by the name the conversation is about
+    (``referent``). ``history`` is first bounded to ``max_history_tokens`` (``count``
+    defaults to a word count). With ``llm`` the ``generator`` rewrites it instead,
+    falling back to the rules on an empty or rambling reply. ``corpus_names`` (what the
+    whole corpus is about, "PostgreSQL") are no referent. Raises ``ConfigError`` for an
+    empty question or ``llm`` without a generator.
     """
     if not question or not question.strip():
         raise ConfigError("question is empty")
@@ -129,12 +176,17 @@ def standalone_query(
     turns = bound_history(history, count or _word_count, max_history_tokens)
     users = [m.content for m in turns if m.role == "user"]
     if not users or not is_follow_up(question):
-        return question
+        return FollowUp(question, question)
     if llm:
         rewritten = _llm_rewrite(question, turns, generator)
         if rewritten:
-            return rewritten
-    return _rule_rewrite(question, users)
+            return FollowUp(rewritten, rewritten)
+    name = referent(turns, corpus_names)
+    resolved = _write_in(question, name) if name else question
+    query = _rule_rewrite(resolved, users)
+    if resolved != question:
+        return FollowUp(resolved, query)
+    return FollowUp(query if _elliptical(question) else question, query)
 
 
 def _rule_rewrite(question: str, earlier_user_turns: list[str]) -> str:
@@ -149,6 +201,55 @@ def _rule_rewrite(question: str, earlier_user_turns: list[str]) -> str:
             break
     carried = list(dict.fromkeys(carried))[:MAX_CARRIED_TERMS]
     return f"{question} {' '.join(carried)}".strip() if carried else question
+
+
+# A pronoun that stands for a thing with a name: "it", "its" ("they" and "them" more often
+# stand for things without one: notifications, schedules, tokens).
+_STANDS_FOR_NAME = re.compile(r"\b(it's|its|it)\b", re.I)
+# Names written in lower case or in capitals: settings ("shared_buffers"), functions
+# ("now()"), psql commands ("\watch"), SQL commands ("TRUNCATE", "VACUUM FULL").
+_IDENTIFIER = re.compile(r"(?<![\w\\])(?:\\[a-z]+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?:\(\))?|"
+                         r"[a-z][a-z0-9_]*\(\)|[A-Z]{3,}(?:\s+[A-Z]{3,})*)(?![\w(])")
+
+
+def referent(turns: Sequence[Message], corpus_names: Sequence[str] = ()) -> str | None:
+    """The name the conversation is about, for a pronoun to stand for: the first name
+    the latest user turn gives ("What is the AutoDock E2?"), else the first name written
+    as code in the answer after it ("TRUNCATE. It removes all rows ..."); names of the
+    whole corpus and bare numbers are none."""
+    ignore = {n.lower() for n in corpus_names}
+
+    def names(text: str) -> list[str]:
+        found = [(m.start(), m.group(0)) for m in _IDENTIFIER.finditer(text)]
+        found += [(text.find(e), e) for e in entities(text)]
+        found.sort(key=lambda f: (f[0], -len(f[1])))  # the longest name where two start
+        return [n for _, n in found if n.lower().removesuffix("'s") not in ignore
+                and any(c.isalpha() for c in n)]
+
+    last_user = max((i for i, m in enumerate(turns) if m.role == "user"), default=None)
+    if last_user is None:
+        return None
+    own = names(turns[last_user].content)
+    if own:
+        return own[0].removesuffix("'s")
+    answers = [m.content for m in turns[last_user + 1:] if m.role == "assistant"]
+    # from the answer, only a name written as code ("shared_buffers", "\watch"), or one in
+    # capitals that opens it ("TRUNCATE. It removes ..."): its capitalised words are as
+    # often a sentence's subject, or an acronym, as what the conversation is about
+    after = [m for m in _IDENTIFIER.finditer(answers[0])] if answers else []
+    after = [m.group(0) for m in after if not m.group(0).isupper() or m.start() == 0]
+    return after[0] if after else None
+
+
+def _write_in(question: str, name: str) -> str:
+    """``question`` with its first pronoun that stands for a name replaced by ``name``."""
+    match = _STANDS_FOR_NAME.search(question)
+    if match is None:
+        return question
+    word = match.group(1).lower()
+    owner = f"{name}'s" if name[-1].isalnum() and "_" not in name else name  # "shared_buffers"
+    text = {"its": owner, "their": owner, "it's": f"{name} is"}.get(word, name)
+    return question[:match.start()] + text + question[match.end():]
 
 
 def _llm_rewrite(question: str, turns: list[Message], generator: Generator) -> str | None:

@@ -7,9 +7,11 @@ import pytest
 from assistant.answering.generation import Generation
 from assistant.answering.records import Message
 from assistant.answering.rewrite import (
+    FollowUp,
     bound_history,
     entities,
     is_follow_up,
+    rewrite_follow_up,
     standalone_query,
 )
 from core.errors import ConfigError
@@ -29,9 +31,43 @@ def test_a_standalone_question_is_left_alone():
 
 def test_pronoun_follow_up_gets_the_earlier_subject():
     history = convo("Tell me about the SweepBot X9 Pro.", "It is our flagship robot [1].")
-    query = standalone_query("How much does it cost?", history)
-    assert query.startswith("How much does it cost?")
-    assert "SweepBot X9 Pro" in query
+    # the name is written in for "it", in the query and in what extraction reads
+    assert rewrite_follow_up("How much does it cost?", history) == FollowUp(
+        "How much does SweepBot X9 Pro cost?", "How much does SweepBot X9 Pro cost?")
+    assert rewrite_follow_up("Is its battery covered?", history).question == \
+        "Is SweepBot X9 Pro's battery covered?"
+
+
+def test_a_pronoun_can_stand_for_a_name_the_answer_gave_in_code():
+    """The answer named what the user asked for: "TRUNCATE", "shared_buffers"."""
+    history = convo("What's the fastest way to remove all rows from a big table?",
+                    "TRUNCATE. It removes all rows without scanning the table.")
+    follow_up = rewrite_follow_up("Will it fire my ON DELETE triggers?", history)
+    assert follow_up.question == "Will TRUNCATE fire my ON DELETE triggers?"
+    assert follow_up.query.startswith(follow_up.question) and "fastest" in follow_up.query
+    history = convo("What is the setting for PostgreSQL's shared buffer cache called?",
+                    "It is shared_buffers; the default is 128MB.")
+    assert rewrite_follow_up("What's its default?", history,
+                             corpus_names=("PostgreSQL",)).question == \
+        "What's shared_buffers default?"
+    # an acronym inside the answer, or a sentence's capitalised subject, is no referent
+    history = convo("Does Acme support two-step verification?",
+                    "Yes, by an authenticator app or SMS codes.")
+    follow_up = rewrite_follow_up("How do I turn it on?", history, corpus_names=("Acme",))
+    assert follow_up.question.startswith("How do I turn it on?") and "SMS" not in \
+        follow_up.query
+
+
+def test_an_elliptical_follow_up_reads_as_its_query():
+    """"And on Saturday?" says what it asks only with the earlier question's terms."""
+    history = convo("What are your phone support hours on weekdays?", "8 to 8 [1].")
+    follow_up = rewrite_follow_up("And on Saturday?", history)
+    assert follow_up.question == follow_up.query == \
+        "And on Saturday? phone support hours weekdays"
+    # a follow-up that says what it asks is read as asked
+    history = convo("How often do I replace the AutoDock E2 dust bag?", "Every 60 days [1].")
+    follow_up = rewrite_follow_up("Which part number should I order?", history)
+    assert follow_up.question == "Which part number should I order?"
 
 
 def test_what_about_swaps_the_entity_and_keeps_the_topic():
@@ -69,6 +105,8 @@ def test_follow_up_detection_and_entities():
     assert not is_follow_up("How long is the warranty on the SweepBot S7?")
     assert entities("How do I pair the SweepBot X9 Pro with HomeHub H2?") == [
         "SweepBot X9 Pro", "HomeHub H2"]
+    # a question word opening a later sentence is no name
+    assert entities("I updated my SweepBot S7. What's new?") == ["SweepBot S7"]
 
 
 class FixedReplyGenerator:
