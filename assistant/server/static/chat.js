@@ -1,5 +1,7 @@
 // Support chat: POST /v1/chat, read its Server-Sent Events, show tokens as they come,
 // then the final answer with clickable [n] citations (source, page, heading, quote).
+// Answer text comes from documents: it is only ever put in the page as text nodes (the
+// **bold** marks become <strong> elements built here), never parsed as HTML.
 (function () {
   "use strict";
   const log = document.getElementById("log");
@@ -9,7 +11,10 @@
   const keyForm = document.getElementById("keyform");
   const keyInput = document.getElementById("apikey");
   const panel = document.getElementById("source");
+  // The conversation sent with each question: answered turns only, user then assistant,
+  // so a failed or interrupted answer never leaves two user turns in a row.
   const history = [];
+  const MAX_PAIRS = 10; // question/answer pairs sent as context (the server takes 50 turns)
   const KEY = "assistant-api-key";
 
   function headers() {
@@ -55,25 +60,53 @@
     return a;
   }
 
-  // Render the final answer: text with its [n] / [n, m] markers as links.
+  // Append `text` to `parent` with its **bold** spans as <strong> elements. Every piece
+  // goes in as a text node (`inline` turns a plain piece into nodes), so markup in the
+  // answer shows as the characters it is. An unclosed ** (mid-stream) stays as typed.
+  function appendMarked(parent, text, inline) {
+    const add = inline || function (into, piece) {
+      into.appendChild(document.createTextNode(piece));
+    };
+    const bold = /\*\*(?=\S)([\s\S]*?\S)\*\*/g;
+    let last = 0, m;
+    while ((m = bold.exec(text)) !== null) {
+      if (m.index > last) add(parent, text.slice(last, m.index));
+      const strong = document.createElement("strong");
+      add(strong, m[1]);
+      parent.appendChild(strong);
+      last = bold.lastIndex;
+    }
+    if (last < text.length) add(parent, text.slice(last));
+  }
+
+  // Show (streamed or partial) answer text in `textNode`, replacing what it held.
+  function showMarked(textNode, text) {
+    textNode.replaceChildren();
+    appendMarked(textNode, text);
+  }
+
+  // Render the final answer: text with its **bold** spans and its [n] / [n, m] markers
+  // as links.
   function renderAnswer(textNode, record) {
     const byN = {};
     record.citations.forEach(function (c) { byN[c.n] = c; });
     const passages = {};
     (record.passages || []).forEach(function (p) { passages[p.n] = p; });
-    textNode.textContent = "";
-    const marker = /\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]/g;
-    let last = 0, m;
-    const text = record.answer;
-    while ((m = marker.exec(text)) !== null) {
-      textNode.appendChild(document.createTextNode(text.slice(last, m.index)));
-      m[1].split(/[,;]/).forEach(function (part) {
-        const c = byN[parseInt(part, 10)];
-        textNode.appendChild(c ? citeLink(c, passages[c.n]) : document.createTextNode("[" + part.trim() + "]"));
-      });
-      last = marker.lastIndex;
+    function withCitations(into, text) {
+      const marker = /\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]/g;
+      let last = 0, m;
+      while ((m = marker.exec(text)) !== null) {
+        into.appendChild(document.createTextNode(text.slice(last, m.index)));
+        m[1].split(/[,;]/).forEach(function (part) {
+          const c = byN[parseInt(part, 10)];
+          into.appendChild(c ? citeLink(c, passages[c.n]) : document.createTextNode("[" + part.trim() + "]"));
+        });
+        last = marker.lastIndex;
+      }
+      into.appendChild(document.createTextNode(text.slice(last)));
     }
-    textNode.appendChild(document.createTextNode(text.slice(last)));
+    textNode.replaceChildren();
+    appendMarked(textNode, record.answer, withCitations);
     return passages;
   }
 
@@ -120,10 +153,15 @@
     msg.appendChild(box);
   }
 
-  function fail(msg, text) {
+  // Mark the answer failed: `text` is a message of ours; `partial`, if given, the answer
+  // text streamed before the failure (shown with its bold marks, then the message).
+  function fail(msg, text, partial) {
     msg.classList.remove("pending");
     msg.classList.add("error");
-    msg.querySelector(".text").textContent = text;
+    const textNode = msg.querySelector(".text");
+    textNode.replaceChildren();
+    if (partial) appendMarked(textNode, partial + " ");
+    textNode.appendChild(document.createTextNode(text));
   }
 
   async function errorText(response) {
@@ -135,8 +173,12 @@
     }
   }
 
+  // Ask `question` with the answered turns so far; the question and its answer join
+  // `history` only once the answer event came, so every failure path (no connection,
+  // an error status, an error event, a stream cut off or a read that fails) leaves it
+  // as it was: alternating, ending with an assistant turn.
   async function ask(question) {
-    history.push({ role: "user", content: question });
+    const turn = { role: "user", content: question };
     log.appendChild(el("div", "msg user", question));
     const msg = el("div", "msg bot pending");
     const textNode = el("span", "text");
@@ -147,13 +189,11 @@
     let response;
     try {
       response = await fetch("/v1/chat", { method: "POST", headers: headers(),
-        body: JSON.stringify({ messages: history.slice(-20) }) });
+        body: JSON.stringify({ messages: history.slice(-2 * MAX_PAIRS).concat([turn]) }) });
     } catch (e) {
-      history.pop();
       return fail(msg, "Cannot reach the server.");
     }
     if (!response.ok) {
-      history.pop();
       if (response.status === 401) keyForm.hidden = false;
       return fail(msg, await errorText(response));
     }
@@ -161,7 +201,12 @@
     const decoder = new TextDecoder();
     let buffer = "", streamed = "", done = false;
     while (!done) {
-      const chunk = await reader.read();
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (e) { // the connection dropped mid-answer
+        break;
+      }
       if (chunk.done) break;
       buffer += decoder.decode(chunk.value, { stream: true });
       let cut;
@@ -174,27 +219,34 @@
           else if (line.startsWith("data:")) data += line.slice(5).trim();
         });
         if (!data) continue;
-        const payload = JSON.parse(data);
+        let payload;
+        try {
+          payload = JSON.parse(data);
+        } catch (e) { // a garbled event: skip it (without an answer event the answer
+          continue;   // counts as interrupted below)
+        }
         if (event === "token") {
           streamed += payload.text;
-          textNode.textContent = streamed;
+          showMarked(textNode, streamed);
         } else if (event === "answer") {
           msg.classList.remove("pending");
           msg.dataset.answerId = payload.id;
           const passages = renderAnswer(textNode, payload);
           renderSources(msg, payload, passages);
           renderFeedback(msg, payload);
-          history.push({ role: "assistant", content: payload.answer });
+          history.push(turn, { role: "assistant", content: payload.answer });
           done = true;
         } else if (event === "error") {
-          history.pop();
           fail(msg, payload.error ? payload.error.message : "The answer failed.");
           done = true;
         }
       }
       msg.scrollIntoView({ block: "end" });
     }
-    if (!done) fail(msg, streamed ? streamed + " (interrupted)" : "The answer was interrupted.");
+    if (!done) {
+      reader.cancel().catch(function () { /* already closed or failed */ });
+      fail(msg, streamed ? "(interrupted)" : "The answer was interrupted.", streamed);
+    }
   }
 
   form.addEventListener("submit", async function (e) {
