@@ -1,7 +1,10 @@
 """OpenAI-compatible chat: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
 ``model`` is the base model's id (or ``base``) or an adapter name from ``/v1/models``
-(``support``, or a pinned version ``support@v3``). The conversation's last message is
+(``support``, or a pinned version ``support@v3``). Any other value (an OpenAI client's
+default ``gpt-4o``, say) is a 404 ``adapter_not_found`` whose message says what ``model``
+means here and lists the accepted values (also in the error's ``accepted`` key), never an
+answer from another model. The conversation's last message is
 the question; earlier ones are history (text parts of list contents are joined; tool
 and developer messages are passed as system turns). The answer is grounded in the index
 as everywhere else, and the citations ride in extra top-level fields that OpenAI
@@ -70,6 +73,32 @@ def adapter_for(runtime: Runtime, model: str) -> str | None:
     return None if model in (runtime.model_id, BASE_ALIAS) else model
 
 
+def unknown_model(runtime: Runtime, model: str, exc: ApiError) -> ApiError:
+    """The 404 for a ``model`` that is neither the base model nor an adapter here, with a
+    message an OpenAI client's user can act on: what ``model`` selects on this server and
+    the values it takes. ``exc`` is the router's error; its ``known`` adapters are already
+    only those the request's key may use."""
+    known = list(exc.extra.get("known") or [])
+    accepted = [runtime.model_id, BASE_ALIAS, *known]
+    registry = runtime.router is not None and runtime.router.registry is not None
+    pinned = " (a registered adapter's version may be pinned as name@vN)" if registry else ""
+    adapters = (f", or an adapter's name: {', '.join(repr(n) for n in known)}{pinned}"
+                if known else "; there are no adapters to choose from")
+    message = (
+        f"body.model: {model!r} is neither this server's base model nor one of its "
+        f"adapters (unknown adapter {model!r}). Here `model` selects which one answers "
+        f"from the documents, not an OpenAI model, and no other model is used in its "
+        f"place. Send model={runtime.model_id!r} (or {BASE_ALIAS!r}) for the base model"
+        f"{adapters}. GET /v1/models lists the accepted values.")
+    return ApiError(404, exc.type, message, field=exc.field, known=known, accepted=accepted)
+
+
+def _is_unknown_model(exc: ApiError) -> bool:
+    """An adapter router's "unknown adapter" for the ``model`` field (it carries the
+    ``known`` names; an adapter that exists but cannot be loaded does not)."""
+    return exc.type == "adapter_not_found" and exc.field == "body.model" and "known" in exc.extra
+
+
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with citations",
              dependencies=JSON_BODY,
              responses={200: {"content": {"application/json": {}, "text/event-stream": {}},
@@ -89,12 +118,17 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     check_question(runtime, question, "body.messages")
     options = options_of(runtime, body, adapter_for(runtime, body.model),
                          body.max_completion_tokens or body.max_tokens)
-    if not body.stream:
-        answer = await runtime.answer(question, history, options, field="body.model",
+    try:
+        if not body.stream:
+            answer = await runtime.answer(question, history, options, field="body.model",
+                                          key=key_of(request))
+            return JSONResponse(completion(answer, body.model))
+        stream = await runtime.stream(question, history, options, field="body.model",
                                       key=key_of(request))
-        return JSONResponse(completion(answer, body.model))
-    stream = await runtime.stream(question, history, options, field="body.model",
-                                  key=key_of(request))
+    except ApiError as exc:
+        if _is_unknown_model(exc):
+            raise unknown_model(runtime, body.model, exc) from exc
+        raise
     return event_source(chunks(stream, body.model), stream)
 
 

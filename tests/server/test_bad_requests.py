@@ -377,3 +377,41 @@ def test_an_unknown_search_parameter_is_named(server):
     ok = httpx.get(server.url + "/v1/search", params={"q": "refund", "mode": "bm25"},
                    timeout=10)
     assert ok.status_code == 200, ok.text
+
+
+def _turns(n: int) -> list[dict]:
+    """``n`` short turns, alternating, the last one the user's."""
+    return [{"role": "user" if (n - i) % 2 else "assistant", "content": "refund?"}
+            for i in range(n)]
+
+
+@pytest.mark.parametrize(("path", "extra", "field", "limit"), [
+    ("/v1/answer", {"question": "refund?"}, "history", 50),
+    ("/v1/chat", {}, "messages", 51),
+    ("/v1/chat/completions", {"model": "tiny"}, "messages", 51),
+])
+def test_conversation_length_limits(server, path, extra, field, limit):
+    """The limits docs/api.md states: ``history`` at most 50 turns, ``messages`` at most
+    51 (50 turns and the question); one more is a 422 naming the field."""
+    from assistant.server.schemas import MAX_HISTORY
+
+    assert limit in (MAX_HISTORY, MAX_HISTORY + 1)
+    for n, refused in ((limit, False), (limit + 1, True)):
+        r = httpx.post(server.url + path, json={**extra, field: _turns(n)}, timeout=30)
+        if refused:
+            assert r.status_code == 422, r.text
+            error = error_of(r)
+            assert error["field"] == f"body.{field}"
+            assert f"at most {limit} items" in error["message"]
+        else:
+            assert r.status_code == 200, r.text
+
+
+def test_the_api_docs_state_the_conversation_limits():
+    from pathlib import Path
+
+    from assistant.server.schemas import MAX_HISTORY
+
+    docs = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    assert f"`history` (`[{{role, content}}]`, at most {MAX_HISTORY} items" in docs
+    assert docs.count(f"`messages` (at most {MAX_HISTORY + 1} items") == 2

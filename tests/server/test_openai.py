@@ -126,3 +126,63 @@ def test_an_abstention_shows_its_related_passages_in_the_content(live, settings,
         {"role": "user", "content": QUESTION}])
     assert answered.model_extra["related_passages"] == []
     assert "Related passages" not in answered.choices[0].message.content
+
+
+class _Adapters:
+    """An adapter set holding ``faq`` (the scripted generator ignores which one answers)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.loaded = dict.fromkeys(names)
+
+    def names(self) -> list[str]:
+        return list(self.loaded)
+
+    def add(self, name, path) -> None:
+        self.loaded[name] = path
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_clients_default_model_gets_a_404_that_says_what_to_send(live, settings, services,
+                                                                   stream):
+    """An OpenAI client's default ``model`` ("gpt-4o") is still an error, never answered
+    by another model, but the message says what ``model`` means here, lists the accepted
+    values (as ``/v1/models`` does) and points there; a client recovers with one of them
+    (found by the walkthrough: a bare "unknown adapter 'gpt-4o'")."""
+    import openai
+
+    server = live(create_app(settings(server_api_keys=["k1"]),
+                             services(generator=Quoting(), adapters=_Adapters(["faq"]))))
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="k1", max_retries=0,
+                           timeout=30)
+    messages = [{"role": "user", "content": QUESTION}]
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o", messages=messages, stream=stream)
+    error = caught.value.body
+    message = error["message"]
+    assert error["type"] == "adapter_not_found" and error["field"] == "body.model"
+    assert "'gpt-4o'" in message and "unknown adapter" in message
+    assert "`model` selects" in message and "not an OpenAI model" in message
+    assert "model='tiny' (or 'base') for the base model" in message
+    assert "or an adapter's name: 'faq'" in message and "GET /v1/models" in message
+    assert error["accepted"] == ["tiny", "base", "faq"] and error["known"] == ["faq"]
+
+    # What the message names is what /v1/models lists, and each works.
+    listed = [m.id for m in client.models.list()]
+    assert listed == ["tiny", "faq"]
+    assert set(listed) <= set(error["accepted"])
+    for model in error["accepted"]:
+        response = client.chat.completions.create(model=model, messages=messages)
+        assert "30 days" in response.choices[0].message.content
+        assert response.model_extra["adapter"] == (model if model == "faq" else None)
+
+
+def test_the_unknown_model_message_without_adapters(client):
+    import openai
+
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini",
+                                       messages=[{"role": "user", "content": QUESTION}])
+    message = caught.value.body["message"]
+    assert "'gpt-4o-mini'" in message and "model='tiny' (or 'base')" in message
+    assert "there are no adapters to choose from" in message
+    assert caught.value.body["accepted"] == ["tiny", "base"]
