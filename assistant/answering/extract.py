@@ -1086,6 +1086,12 @@ def _best_span(text: str, spans: list[tuple[int, int]], terms: list[str],
         before = [s for s in spans if any(s[0] <= p <= s[1] + 1 for p in positions)]
         if counted and before:
             return before[0]
+        # a value labelled by the name in brackets after it: "$99 (S7), $119 (X9 Pro) or
+        # $69 (M3)" gives the X9 Pro $119, not the $69 that follows its name
+        labelled = [s for s in spans if any(p > s[1] and re.fullmatch(r"\s*\(\s*", text[s[1]:p])
+                                            for p in positions)]
+        if labelled:
+            return labelled[0]
         return min(spans, key=lambda s: min(s[0] - p if s[0] >= p else 1000 + p - s[0]
                                             for p in positions))
     return min(spans, key=lambda s: min(abs(p - s[0]) for p in positions))
@@ -1484,8 +1490,15 @@ def extract(
             # of a list's values, the one next to the name the question gives ("which date
             # did Massachusetts ratify": "Massachusetts, June 26, 1933", not the first date)
             anchors = _positions(unit.text, required)
-        start, end = _best_span(unit.text, spans, terms, anchors,
-                                counted=answer_type is AnswerType.COUNT)
+        if answer_type is AnswerType.YESNO and len(spans) > 1:
+            # the clause that says the most of what is asked: "The AutoDock E2 works with
+            # the SweepBot X9 Pro only. It is not compatible with the SweepBot S7" answers
+            # "Does the X9 Pro work with the AutoDock E2?" in its first clause
+            start, end = max(spans, key=lambda s: len(term_set(unit.text[s[0]:s[1]])
+                                                      & set(terms)))
+        else:
+            start, end = _best_span(unit.text, spans, terms, anchors,
+                                    counted=answer_type is AnswerType.COUNT)
         span = unit.text[start:end]
         reason = (f"{answer_type.value} '{span}' in a unit holding {len(matched)} of "
                   f"{len(terms)} key terms ({', '.join(matched)})")

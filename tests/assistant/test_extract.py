@@ -1696,3 +1696,28 @@ def test_a_duration_is_in_the_unit_asked():
     assert extract("Within how many hours must Congress assemble if not in session?",
                    [unit("If Congress is not in session, it must assemble within twenty-one "
                          "days.", "Amendment XXV")]) is None
+
+
+def test_a_value_labelled_by_the_name_in_brackets_after_it():
+    """Found by the walkthrough: "$69" (the M3's, right after "(X9 Pro)") for the X9 Pro."""
+    text = ("Battery replacement for out-of-warranty robots costs $99 (S7), $119 (X9 Pro) or "
+            "$69 (M3), including the battery and labour.")
+    found = extract("What does a battery replacement cost for the X9 Pro?",
+                    [unit(text, "Out-of-warranty repairs")])
+    assert found is not None and found.span == "$119"
+
+
+def test_a_yes_no_answer_is_the_clause_that_says_what_is_asked():
+    """Found by the walkthrough: "No:" from the unit's second sentence, about the S7."""
+    text = ("The AutoDock E2 works with the SweepBot X9 Pro only. It is not compatible with "
+            "the SweepBot S7 or the discontinued S5.")
+    found = extract("Does the SweepBot X9 Pro work with the AutoDock E2?",
+                    [unit(text, "Compatibility")])
+    assert found is not None and found.span.startswith("The AutoDock E2 works")
+    assert not found.text.startswith("No")
+    # asked about the S7, the first clause still says the most of what is asked; it gives
+    # no verdict, and the sentence after it, shown with it, says no
+    found = extract("Does the SweepBot S7 work with the AutoDock E2?",
+                    [unit(text, "Compatibility")])
+    assert found is not None and not found.text.startswith("Yes")
+    assert "not compatible with the SweepBot S7" in found.text
