@@ -1452,6 +1452,9 @@ def extract(
             continue
         if not _row_named(unit, matched, places, facts.tables):
             continue  # only the header names what is asked: every row of the table does
+        if _names_other_row(unit, terms, have, facts.row_keys):
+            continue  # "the battery warranty of the S7": the Batteries row, not the Robots'
+
         # A name the question gives may be in the unit's passage rather than the unit
         # ("Which period does the SOC 2 report cover?": "The most recent report covers
         # ..." after "SOC 2 Type II ..."); a default asked for must be stated in the unit
@@ -1702,6 +1705,21 @@ def _row_named(unit: EvidenceUnit, matched: Sequence[str], places: dict[str, str
         named_in(word, values) for word in places.values())
 
 
+def _names_other_row(unit: EvidenceUnit, terms: Sequence[str], have: set[str],
+                     row_keys: dict[tuple[str, tuple[str, ...]], list[set[str]]]) -> bool:
+    """Whether the question names another row of ``unit``'s table: a key term the row
+    lacks opens another row's first cell. "How long is the battery warranty on the
+    SweepBot S7?" names the "Batteries (robot battery packs)" row; the "Robots (SweepBot
+    S7, ...)" row's 24 months is the robots' warranty, not the battery's. (A word further
+    into a first cell, "deleted" of "Data of deleted accounts", names no row.)"""
+    cells = row_cells(unit)
+    if cells is None:
+        return False
+    own = set([stem(t) for t in tokens(cells[0][1]) if t not in STOPWORDS][:1])
+    others = [k for k in row_keys.get(_table_key(unit, cells), []) if k != own]
+    return any(t not in have and any(t in k for k in others) for t in terms)
+
+
 @dataclass(frozen=True)
 class PoolFacts:
     """What ``extract`` reads off the whole pool (every unit of the retrieved passages),
@@ -1721,12 +1739,16 @@ class PoolFacts:
     tables: dict[tuple[str, tuple[str, ...]], int]
     items: dict[tuple[str, int], set[str]] = field(default_factory=dict)
     heads: dict[tuple[str, int], str] = field(default_factory=dict)
+    # the first term of each row's first cell (what the row is about: "batteries"), per
+    # table
+    row_keys: dict[tuple[str, tuple[str, ...]], list[set[str]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pool: Sequence[EvidenceUnit]) -> PoolFacts:
         passages: dict[str, set[str]] = {}
         records: dict[tuple[str, tuple[str, ...]], set[str]] = {}
         tables: dict[tuple[str, tuple[str, ...]], int] = {}
+        row_keys: dict[tuple[str, tuple[str, ...]], list[set[str]]] = {}
         for unit in pool:
             terms = term_set(unit.text)
             passages.setdefault(unit.chunk_id, set()).update(terms)
@@ -1735,7 +1757,9 @@ class PoolFacts:
             if (cells := row_cells(unit)) is not None:
                 key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
-        return cls(passages, records, tables, *_item_terms(pool))
+                head = [stem(t) for t in tokens(cells[0][1]) if t not in STOPWORDS][:1]
+                row_keys.setdefault(key, []).append(set(head))
+        return cls(passages, records, tables, *_item_terms(pool), row_keys=row_keys)
 
     def item(self, unit: EvidenceUnit) -> set[str]:
         """The terms of the list item ``unit`` is part of (``_item_terms``), or none."""

@@ -1721,3 +1721,23 @@ def test_a_yes_no_answer_is_the_clause_that_says_what_is_asked():
                     [unit(text, "Compatibility")])
     assert found is not None and not found.text.startswith("Yes")
     assert "not compatible with the SweepBot S7" in found.text
+
+
+def test_a_row_is_not_taken_when_the_question_names_another_row():
+    """Found by the walkthrough: "the battery warranty on the SweepBot S7" was answered by
+    the Robots row (it names the S7) with the robots' 24 months."""
+    rows = [unit("Product or part: Robots (SweepBot S7, SweepBot X9 Pro); Warranty period: "
+                 "24 months", "Warranty periods", kind="row"),
+            unit("Product or part: Batteries (robot battery packs); Warranty period: 12 months",
+                 "Warranty periods", kind="row")]
+    found = extract("How long is the battery warranty on the SweepBot S7?", rows, pool=rows)
+    assert found is None or "12 months" in found.span
+    found = extract("How long is the warranty on the SweepBot S7?", rows, pool=rows)
+    assert found is not None and found.span == "24 months"
+    # a word further into a row's first cell names no row ("Data of deleted accounts")
+    table = [unit("Data: Cleaning history; Retention: 180 days", "Data Retention", kind="row"),
+             unit("Data: Data of deleted accounts; Retention: Deleted within 30 days",
+                  "Data Retention", kind="row")]
+    found = extract("How long is cleaning history data kept before deleting it?", table,
+                    pool=table)
+    assert found is not None and found.span == "180 days"
