@@ -358,7 +358,7 @@ def _statuses(
     if future and len(future) < len(candidates):
         for i in future:
             problems.append(f"{docs[i].source}: effective {docs[i].info.effective_date} is "
-                            "in the future; not in force yet, its status is unknown")
+                            "in the future; not in force yet, its status is upcoming")
         candidates = [i for i in candidates if i not in future]
     said_current = [i for i in candidates if stated[i] == "current"]
     if len(said_current) > 1:
@@ -379,7 +379,7 @@ def _statuses(
         if i in current:
             statuses[i] = "current"
         elif i in future:
-            statuses[i] = "unknown"
+            statuses[i] = "upcoming"
         else:
             statuses[i] = stated[i] if stated[i] in ("archived", "superseded") else "superseded"
     return statuses, sorted(current, key=lambda i: docs[i].source)

@@ -26,9 +26,12 @@ logger = logging.getLogger(__name__)
 
 # The one list of the statuses a document can have; the HTTP API's ``status`` parameter,
 # the MCP ``documents`` tool and ``index.access.select_documents`` all take it from here.
-DocStatus = Literal["current", "superseded", "archived", "unknown"]
+# "upcoming": a version whose effective date is still ahead, in a family with one in force.
+DocStatus = Literal["current", "superseded", "archived", "upcoming", "unknown"]
 STATUSES: tuple[str, ...] = get_args(DocStatus)
-STALE_STATUSES = frozenset({"superseded", "archived"})
+# The documents that are not in force: ranked below the one in force, and an answer drawn
+# only from them says so.
+STALE_STATUSES = frozenset({"superseded", "archived", "upcoming"})
 # Bump when this module reads more than before: documents indexed under an older number
 # have their metadata read again (parse only, no re-embedding) on the next ingest.
 INFO_FORMAT = 1

@@ -627,12 +627,16 @@ class ClosedBookAnswerer(_Base):
 
 
 def stale_note(citations: Sequence[Citation]) -> str:
-    """What an answer drawn only from superseded or archived documents must say: " (From
-    SOURCE, a superseded document, effective DATE.)"; "" when any citation is to a
-    document in force (or of unknown status), or there is none."""
+    """What an answer drawn only from documents not in force must say: " (From SOURCE, a
+    superseded document, effective DATE.)", " (From SOURCE, a document not in force until
+    DATE.)"; "" when any citation is to a document in force (or of unknown status), or
+    there is none."""
     if not citations or any(c.status not in STALE_STATUSES for c in citations):
         return ""
     c = citations[0]
+    if c.status == "upcoming":
+        until = f" until {c.effective_date}" if c.effective_date else " yet"
+        return f" (From {c.source}, a document not in force{until}.)"
     when = f", effective {c.effective_date}" if c.effective_date else ""
     article = "an" if c.status[0] in "aeiou" else "a"
     return f" (From {c.source}, {article} {c.status} document{when}.)"

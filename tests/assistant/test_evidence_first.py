@@ -362,6 +362,10 @@ def test_an_answer_only_from_a_superseded_document_says_so():
         " (From policies/refunds-2023.md, an archived document.)")
     assert stale_note([cite("superseded"), cite("current")]) == ""
     assert stale_note([cite("unknown")]) == "" and stale_note([]) == ""
+    # a version whose effective date is still ahead (found by the walkthrough: a 2027
+    # policy's 60 days was given as the rule in force, with no word of it)
+    assert stale_note([cite("upcoming", "2027-06-01")]) == (
+        " (From policies/refunds-2023.md, a document not in force until 2027-06-01.)")
 
 
 def test_checked_prefixes_hand_on_only_checked_complete_sentences():

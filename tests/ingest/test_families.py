@@ -124,7 +124,7 @@ def test_an_unordered_family_keeps_every_candidate_current():
 def test_a_future_effective_date_is_not_in_force_yet():
     out, problems = resolve(fact("p-2025.md", "Policy 2025", effective_date="2025-01-01"),
                             fact("p-2026.md", "Policy 2026", effective_date="2026-01-01"))
-    assert (out["p-2025.md"].status, out["p-2026.md"].status) == ("current", "unknown")
+    assert (out["p-2025.md"].status, out["p-2026.md"].status) == ("current", "upcoming")
     assert "in the future" in problems[0]
 
 
