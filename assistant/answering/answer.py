@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -643,9 +644,11 @@ def stale_note(citations: Sequence[Citation]) -> str:
 
 
 def _check_question(question: str) -> str:
+    """The question stripped and in Unicode compatibility form (NFKC): full-width
+    "ＳｗｅｅｐＢｏｔ Ｓ７", as some keyboards type it, reads "SweepBot S7"."""
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("question is empty: ask something")
-    return question.strip()
+    return unicodedata.normalize("NFKC", question).strip()
 
 
 def _usage(generation: Generation) -> dict[str, int]:

@@ -224,6 +224,16 @@ def test_sources_and_k_reach_the_searcher(searcher, verifier):
     assert answer.citations[0].n == 1
 
 
+def test_a_full_width_question_is_read_as_plain_text(searcher, verifier):
+    """Found by the walkthrough: "ＳｗｅｅｐＢｏｔ" (full-width, as some keyboards type it)
+    matched no document and was declined."""
+    answerer, _ = rag(searcher, verifier, "Express shipping costs $14.99 [1].")
+    answer = answerer.answer("How much is ｅｘｐｒｅｓｓ ｓｈｉｐｐｉｎｇ？",
+                             options=AnswerOptions(k=1))
+    assert answer.question == "How much is express shipping?"
+    assert [p.source for p in answer.passages] == ["shipping.txt"]
+
+
 def test_empty_question_is_an_error(searcher, verifier):
     answerer, _ = rag(searcher, verifier, REFUND)
     with pytest.raises(ConfigError, match="empty"):
