@@ -1435,7 +1435,10 @@ def extract(
         have |= {t for t, spelt in acronyms.items()
                  if t not in have and spelt.search(where)}
         named_attribute = bool(implied & in_text)
-        topic_in_text = any(t in in_text for t in topic)
+        # ... or in its own heading: "You can return any hardware product within 60 days"
+        # under "Refund window"
+        topic_in_text = any(t in in_text for t in topic) or bool(
+            unit.heading and any(t in term_set(unit.heading[-1]) for t in topic))
         if named_attribute:
             have |= phrased
         matched = tuple(t for t in terms if t in have)
@@ -1449,6 +1452,12 @@ def extract(
             coverage = (len(matched) + len(alike)) / len(terms)
         if coverage < needed or not (named_attribute or topic_in_text
                                      or any(t in item for t in topic)):
+            continue
+        if coverage < threshold and _fully_covered(listed[rank + 1:], terms, answer_type,
+                                                   question, question_terms):
+            # the best unit passes only by the best unit's lower floor, and another holds
+            # every key term and a span of the kind: "We issue the refund within 3 business
+            # days" (Refund timing) is not the refund window that another unit gives
             continue
         if not _row_named(unit, matched, places, facts.tables):
             continue  # only the header names what is asked: every row of the table does
@@ -1703,6 +1712,18 @@ def _row_named(unit: EvidenceUnit, matched: Sequence[str], places: dict[str, str
     in_cells = term_set(values)
     return any(t in in_cells for t in matched) or any(
         named_in(word, values) for word in places.values())
+
+
+def _fully_covered(units: Sequence[EvidenceUnit], terms: Sequence[str],
+                   answer_type: AnswerType, question: str, question_terms: set[str]) -> bool:
+    """Whether one of ``units`` holds every key term (in its text or heading path) and a
+    span of the kind asked."""
+    for unit in units:
+        have = term_set(unit.text) | term_set(unit.path)
+        if all(t in have for t in terms) and _spans(answer_type, unit, question,
+                                                     question_terms, set(terms)):
+            return True
+    return False
 
 
 def _names_other_row(unit: EvidenceUnit, terms: Sequence[str], have: set[str],

@@ -1741,3 +1741,17 @@ def test_a_row_is_not_taken_when_the_question_names_another_row():
     found = extract("How long is cleaning history data kept before deleting it?", table,
                     pool=table)
     assert found is not None and found.span == "180 days"
+
+
+def test_the_unit_under_the_asked_heading_beats_a_partial_best_unit():
+    """Found by the walkthrough: "How long is the refund window?" was answered by "We issue
+    the refund within 3 business days" (best scored, under "Refund timing") rather than
+    the sentence under "Refund window", which says neither word itself."""
+    timing = unit("We issue the refund within 3 business days after the return arrives.",
+                  "Returns and Refunds Policy > Refund timing")
+    window = unit("You can return any hardware product within 60 days of the delivery date.",
+                  "Returns and Refunds Policy > Refund window")
+    found = extract("How long is the refund window?", [timing, window])
+    assert found is not None and found.span == "within 60 days"
+    # alone, the best unit still answers by its lower floor
+    assert extract("How long is the refund window?", [timing]) is not None
