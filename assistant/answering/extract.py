@@ -1502,12 +1502,14 @@ def extract(
             # of a list's values, the one next to the name the question gives ("which date
             # did Massachusetts ratify": "Massachusetts, June 26, 1933", not the first date)
             anchors = _positions(unit.text, required)
-        if answer_type is AnswerType.YESNO and len(spans) > 1:
-            # the clause that says the most of what is asked: "The AutoDock E2 works with
-            # the SweepBot X9 Pro only. It is not compatible with the SweepBot S7" answers
-            # "Does the X9 Pro work with the AutoDock E2?" in its first clause
-            start, end = max(spans, key=lambda s: len(term_set(unit.text[s[0]:s[1]])
-                                                      & set(terms)))
+        whole = [s for s in spans if set(terms) <= term_set(unit.text[s[0]:s[1]])] \
+            if answer_type is AnswerType.YESNO and len(spans) > 1 else []
+        if whole:
+            # the clause that says all that is asked: "The AutoDock E2 works with the
+            # SweepBot X9 Pro only. It is not compatible with the SweepBot S7" answers "Does
+            # the X9 Pro work with the AutoDock E2?" in its first clause, and "... the
+            # S7 ...?" (which no one clause says whole) in the one after the name
+            start, end = whole[0]
         else:
             start, end = _best_span(unit.text, spans, terms, anchors,
                                     counted=answer_type is AnswerType.COUNT)
