@@ -212,11 +212,19 @@ _IDENTIFIER = re.compile(r"(?<![\w\\])(?:\\[a-z]+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+(
                          r"[a-z][a-z0-9_]*\(\)|[A-Z]{3,}(?:\s+[A-Z]{3,})*)(?![\w(])")
 
 
+# The subject of a question that asks what something is: "How long is the refund
+# window?", "What are the support hours?" (a short noun phrase opening with an article).
+_COPULAR_SUBJECT = re.compile(
+    r"(?:what|which|how \w+)(?:'s|\s+(?:is|are|was|were))\s+((?:the|your|my|a|an)\s+"
+    r"[\w\s-]{2,40}?)\s*\?$", re.I)
+
+
 def referent(turns: Sequence[Message], corpus_names: Sequence[str] = ()) -> str | None:
     """The name the conversation is about, for a pronoun to stand for: the first name
     the latest user turn gives ("What is the AutoDock E2?"), else the first name written
-    as code in the answer after it ("TRUNCATE. It removes all rows ..."); names of the
-    whole corpus and bare numbers are none."""
+    as code in the answer after it ("TRUNCATE. It removes all rows ..."), else the
+    subject the turn asked about ("How long is the refund window?"); names of the whole
+    corpus and bare numbers are none."""
     ignore = {n.lower() for n in corpus_names}
 
     def names(text: str) -> list[str]:
@@ -238,7 +246,12 @@ def referent(turns: Sequence[Message], corpus_names: Sequence[str] = ()) -> str 
     # often a sentence's subject, or an acronym, as what the conversation is about
     after = [m for m in _IDENTIFIER.finditer(answers[0])] if answers else []
     after = [m.group(0) for m in after if not m.group(0).isupper() or m.start() == 0]
-    return after[0] if after else None
+    if after:
+        return after[0]
+    # else what the question asked about: "How long is the refund window?" -> "the refund
+    # window", for "What was it in 2023?"
+    subject = _COPULAR_SUBJECT.match(turns[last_user].content.strip())
+    return subject.group(1) if subject else None
 
 
 def _write_in(question: str, name: str) -> str:

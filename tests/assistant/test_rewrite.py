@@ -58,6 +58,14 @@ def test_a_pronoun_can_stand_for_a_name_the_answer_gave_in_code():
         follow_up.query
 
 
+def test_it_can_stand_for_what_the_question_asked_about():
+    """Found by the walkthrough: "What was it in 2023?" after "How long is the refund
+    window?" was answered with an unrelated sentence."""
+    history = convo("How long is the refund window?", "Within **30 days** [1].")
+    assert rewrite_follow_up("What was it in 2023?", history).question == \
+        "What was the refund window in 2023?"
+
+
 def test_an_elliptical_follow_up_reads_as_its_query():
     """"And on Saturday?" says what it asks only with the earlier question's terms."""
     history = convo("What are your phone support hours on weekdays?", "8 to 8 [1].")
