@@ -36,9 +36,11 @@ logger = logging.getLogger(__name__)
 # "¶") left out; pdf 3: numbered articles and sections in body type ("ARTICLE. IV.",
 # "SECTION. 3. The Senate ...") head sections; pdf 4: titles set as blocks of capitals in
 # body type head the numbered divisions after them; pdf 5: the first page's running
-# footers are left out like every other page's.
+# footers are left out like every other page's; pdf 6: running lines are those at the
+# same height among pages' first or last lines, not body lines that differ only in
+# their numbers ("position 5 is dirty.") and had been dropped near a page's edge.
 PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
-                                   ".txt": 2, ".pdf": 5}
+                                   ".txt": 2, ".pdf": 6}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {
     ".pdf": parse_pdf,

@@ -22,8 +22,9 @@ Two sources, in this order:
   "Article IV", "Section 3".
 
 The text of a page is the text pypdf extracts, cut at heading lines, less running headers
-and footers (lines that recur on many pages, at a page's top or bottom; the first page
-keeps its top ones).
+and footers (lines among a page's first or last ones that recur at the same height on
+many pages, numbers aside, and not as often inside pages; the first page keeps its top
+ones).
 A page that starts inside a section carries that section's path. When the layout of a
 page cannot be read back (the runs do not add up to the extracted text), the page is one
 section under the current path.
@@ -35,6 +36,7 @@ import logging
 import math
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +60,8 @@ _MAX_HEADING_CHARS = 160
 _MAX_RUN_IN_WORDS = 6
 _RUNNING_SHARE = 0.3  # a line on at least this share of the pages is a running header
 _EDGE_LINES = 3  # running headers and footers are dropped from a page's first and last lines
+_RUNNING_HEIGHT = 2.0  # points: a running line sits at the same height on every page
+_RUNNING_VARIED_PAGES = 3  # pages needed by a running line whose numbers change
 _SENTENCE_END = (".", ",", ";")
 _WORD = re.compile(r"\w+")
 _NUMBERS = re.compile(r"\d+|\b[ivxlcdm]+\b")
@@ -210,7 +214,7 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
     body = sizes.most_common(1)[0][0]
     running = _running_lines(pages)
     flat = [(p, i, line) for p, page in enumerate(pages) for i, line in enumerate(page.lines)]
-    styles = [None if _key(line) in running else _line_style(line, body) for _, _, line in flat]
+    styles = [None if (p, i) in running else _line_style(line, body) for p, i, line in flat]
     headings: list[_Heading] = []
     k = 0
     while k < len(flat):
@@ -227,7 +231,7 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
             numbered = _numbered(line, flat[k - 1][2] if k and flat[k - 1][0] == p else None)
             if numbered:  # a section's label line holds its first words of body text
                 headings.append(_Heading(p, i, int(numbered[1] == _DIVISION_KIND), *numbered))
-            elif _key(line) not in running and (label := _run_in_label(line)):
+            elif (p, i) not in running and (label := _run_in_label(line)):
                 headings.append(_Heading(p, i, 1, label, None))
             k += 1
             continue
@@ -264,14 +268,59 @@ def _text(page: PageText, first: int, end: int, drop: set[int]) -> str:
     return "".join(parts)
 
 
-def _running_lines(pages: Sequence[PageText]) -> set[str]:
-    """Lines (numbers masked) that recur on many pages: running headers and footers."""
-    counted = [p for p in pages if p.lines]
-    per_page: Counter[str] = Counter()
-    for page in counted:
-        per_page.update({_key(line) for line in page.lines if line.text.strip()})
+def _edges(page: PageText) -> range | set[int]:
+    """Indices of the page's first and last ``_EDGE_LINES`` lines."""
+    n = len(page.lines)
+    if n <= 2 * _EDGE_LINES:
+        return range(n)
+    return {*range(_EDGE_LINES), *range(n - _EDGE_LINES, n)}
+
+
+def _running_lines(pages: Sequence[PageText]) -> set[tuple[int, int]]:
+    """(page, line) of the running headers and footers.
+
+    A running line sits among a page's first or last ``_EDGE_LINES`` lines, at the same
+    height (within ``_RUNNING_HEIGHT``) as lines that read the same once numbers are
+    masked (``_key``) on at least ``_RUNNING_SHARE`` of the pages, and on at least two
+    of them; three when their numbers differ ("Page 1 of 2", "Page 2 of 2"), so that in
+    a short document a line of the text that differs from another only in its numbers
+    ("position 5 is dirty.", "position 3 is dirty.") is not taken for one. A line that
+    also reads so away from the edges on as many pages is text, not a running line:
+    body lines that repeat with other numbers all over a document ("Definition 20")
+    are kept where one comes first on a page.
+    """
+    counted = [p for p, page in enumerate(pages) if page.lines]
     need = max(2, math.ceil(_RUNNING_SHARE * len(counted)))
-    return {key for key, n in per_page.items() if n >= need and len(key) > 3}
+    at_edge: dict[str, list[tuple[float, int, int, str]]] = {}  # y, page, line, text
+    inside: dict[str, set[int]] = {}  # pages holding the line away from the edges
+    for p in counted:
+        page = pages[p]
+        edges = _edges(page)
+        for i, line in enumerate(page.lines):
+            ink = line.ink()
+            key = _key(line)
+            if not ink or len(key) <= 3:
+                continue
+            if i in edges:
+                at_edge.setdefault(key, []).append(
+                    (ink[0].y, p, i, " ".join(line.text.split())))
+            else:
+                inside.setdefault(key, set()).add(p)
+    running: set[tuple[int, int]] = set()
+    for key, found in at_edge.items():
+        if len({p for _, p, _, _ in found}) < need:
+            continue
+        found.sort()
+        heights = [f[0] for f in found]
+        for y in sorted(set(heights)):
+            near = found[bisect_left(heights, y - _RUNNING_HEIGHT):
+                         bisect_right(heights, y + _RUNNING_HEIGHT)]
+            pages_near = {p for _, p, _, _ in near}
+            varied = len({text for _, _, _, text in near}) > 1
+            if (len(pages_near) >= (max(need, _RUNNING_VARIED_PAGES) if varied else need)
+                    and len(pages_near) > len(inside.get(key, ()))):
+                running.update((p, i) for _, p, i, _ in near)
+    return running
 
 
 def _line_style(line: Line, body: float) -> tuple[float, bool] | None:
@@ -329,7 +378,8 @@ def _is_caps(line: Line) -> bool:
 
 
 def _caps_block(flat: Sequence[tuple[int, int, Line]],
-                styles: Sequence[tuple[float, bool] | None], k: int, running: set[str]
+                styles: Sequence[tuple[float, bool] | None], k: int,
+                running: set[tuple[int, int]]
                 ) -> tuple[int, str] | None:
     """The end (exclusive) and the text of a title in capitals that starts at ``flat[k]``,
     or None."""
@@ -338,7 +388,7 @@ def _caps_block(flat: Sequence[tuple[int, int, Line]],
     def caps(n: int) -> bool:  # a line in capitals, in body type, of this page, no label
         line = flat[n][2]
         return (flat[n][0] == p and styles[n] is None and _is_caps(line)
-                and _key(line) not in running and not _has_column_gap(line.ink())
+                and flat[n][:2] not in running and not _has_column_gap(line.ink())
                 and _numbered(line, None) is None)
 
     def joined(n: int) -> bool:  # ... set close below the line before it
@@ -449,32 +499,30 @@ def split_pages(
             else:
                 cuts.append((line, new_path, count))
             path = new_path
-        out.append(_pieces(page, cuts, running, keep_top=p <= first_read))
+        out.append(_pieces(page, cuts, {i for q, i in running if q == p},
+                           keep_top=p <= first_read))
     return out
 
 
 def _pieces(page: PageText, cuts: Sequence[tuple[int, tuple[str, ...], int]],
-            running: set[str], keep_top: bool = False,
+            running: set[int], keep_top: bool = False,
             ) -> list[tuple[str, tuple[str, ...]]]:
-    """The page's pieces; running header and footer lines at the page's top or bottom are
-    left out of the text. With ``keep_top`` (the first page read) the top ones stay: a
-    header there may state the document's version or status ("ARCHIVED", "Version
-    2025.1"), which ingest reads from the text near the top. Its footers go like the
-    others' (the Federal Register's "VerDate Sep<11>2014 ... PROD with PROPOSALS" print
-    stamp had run into the last sentence of page 1)."""
+    """The page's pieces; its running header and footer lines (``running``: their
+    indices, from ``_running_lines``) are left out of the text. With ``keep_top`` (the
+    first page read) the top ones stay: a header there may state the document's version
+    or status ("ARCHIVED", "Version 2025.1"), which ingest reads from the text near the
+    top. Its footers go like the others' (the Federal Register's "VerDate Sep<11>2014 ...
+    PROD with PROPOSALS" print stamp had run into the last sentence of page 1)."""
     lines = page.lines
     bounds = [c[0] for c in cuts] + [len(lines)]
-    top = set() if keep_top else set(range(min(_EDGE_LINES, len(lines))))
-    bottom = range(max(len(lines) - _EDGE_LINES, _EDGE_LINES if keep_top else 0), len(lines))
-    edges = {*top, *bottom}
-    drop = {i for i in edges if i >= 0 and _key(lines[i]) in running}
+    drop = {i for i in running if not (keep_top and i < _EDGE_LINES)}
     pieces: list[tuple[str, tuple[str, ...]]] = []
     carry = ""
     for n, (first, heading_path, count) in enumerate(cuts):
         end = bounds[n + 1]
         text = carry + _text(page, first, end, drop) if end > first else carry
-        body = [line for line in lines[first + count:end]
-                if line.text.strip() and _key(line) not in running]
+        body = [i for i in range(first + count, end)
+                if lines[i].text.strip() and i not in running]
         if not body and n + 1 < len(cuts):
             carry = text  # only a heading or a running header: it goes with what follows
             continue

@@ -291,6 +291,114 @@ def test_pdf_title_in_capitals_heads_the_articles_after_it(tmp_path):
     assert doc.sections[1].text.endswith("Dues are paid in January.")
 
 
+# --- PDF: running headers and footers ---------------------------------------------------
+
+
+def _running_pdf(path: Path, pages: list[list[tuple[str, str]]], header: str,
+                 footer: str) -> Path:
+    """One (style, text) line after another on each page, under a running header and
+    above a running footer (``footer`` formatted with the page number and count). The
+    styles: "" body text, "B" bold, "B " a bold title."""
+    from fpdf import FPDF
+
+    class Pdf(FPDF):
+        def header(self) -> None:
+            self.set_font("helvetica", "", 8)
+            self.cell(0, 6, header, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.ln(4)
+
+        def footer(self) -> None:
+            self.set_y(-15)
+            self.set_font("helvetica", "", 8)
+            self.cell(0, 6, footer.format(page=self.page_no(), pages=len(pages)), align="C")
+
+    pdf = Pdf()
+    for lines in pages:
+        pdf.add_page()
+        for style, text in lines:
+            pdf.set_font("helvetica", style.strip(), {"B ": 18, "B": 13, "": 11}[style])
+            pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def _note(i: int) -> list[tuple[str, str]]:
+    return [("", f"Calibration note {i}: at {17 + i} degrees C a value above {150 + i} means"),
+            ("", f"position {i} is dirty.")]
+
+
+def test_pdf_body_lines_that_differ_only_in_numbers_are_not_running_lines(tmp_path):
+    # A two-page manual: a note of the text ends page 1 and the next ones open page 2.
+    # Once numbers are masked they read like a line on the other page, as a running
+    # header does; they had been left out, and the rest of page 2's notes had gone under
+    # the next heading.
+    page1 = [("B ", "Service Manual"), ("B", "Sensor calibration")]
+    page1 += [line for i in range(1, 5) for line in _note(i)] + _note(5)[:1]
+    page2 = _note(5)[1:] + _note(6) + _note(7)
+    page2 += [("B", "Seal check"), ("", "Replace the seal after 6 months of service.")]
+    header = "Acme Robotics - Service Manual - CONFIDENTIAL"
+    doc = load(_running_pdf(tmp_path / "manual.pdf", [page1, page2], header,
+                            "Doc SM-7 - Page {page} of {pages}"))
+    assert paths(doc) == [
+        (1, ("Service Manual", "Sensor calibration")),
+        (2, ("Service Manual", "Sensor calibration")),
+        (2, ("Service Manual", "Seal check")),
+    ]
+    text = "\n".join(s.text for s in doc.sections)
+    for i in range(1, 8):
+        assert f"Calibration note {i}: at {17 + i} degrees C" in text, i
+        assert f"position {i} is dirty." in text, i
+    assert doc.sections[1].text.startswith("position 5 is dirty.\nCalibration note 6")
+    # The header is a running line: page 1 keeps it, page 2 does not.
+    assert doc.sections[0].text.startswith(header)
+    assert text.count(header) == 1
+
+
+def test_pdf_of_two_pages_keeps_lines_that_differ_only_in_numbers(tmp_path):
+    # "Table 1" and "Table 2" end the two pages at the same height, above the footer:
+    # two pages are too few to take a line whose numbers change for a running one (the
+    # footer's page number stays too); a line that reads the same on both is one.
+    pages = [[("", "Unpack the dock and place it on the floor, its back to a wall."),
+              ("", "Leave half a metre free on either side of it."), ("", "Table 1")],
+             [("", "Plug the cable into a wall socket and wait for the green light."),
+              ("", "The robot finds the dock by itself after its first run."), ("", "Table 2")]]
+    header = "Acme Robotics - Quick Start - Public"
+    doc = load(_running_pdf(tmp_path / "quick.pdf", pages, header, "Page {page} of {pages}"))
+    assert [s.page_index for s in doc.sections] == [1, 2]
+    assert doc.sections[0].text.startswith(header)
+    assert "Table 1" in doc.sections[0].text
+    assert doc.sections[1].text.startswith("Plug the cable")
+    assert "after its first run.\nTable 2" in doc.sections[1].text
+    assert header not in doc.sections[1].text
+
+
+def test_pdf_running_lines_go_and_numbered_body_lines_at_a_page_top_stay(tmp_path):
+    # "Definition 3" opens page 2 where "Definition 1" opened page 1, at the same height;
+    # such lines recur all over the pages, so they are text. The header and the footer
+    # with its page number are running lines, on every page (page 1 keeps its header).
+    terms = [("A dock", "a charger", "the mains"), ("A map", "a floor plan", "the app"),
+             ("A zone", "an area", "the map"), ("A schedule", "a plan", "the calendar")]
+    pages = [[("", f"Definition {2 * p + 1}"),
+              ("", f"{a} is what the glossary says it is."),
+              ("", f"A worked example of {b} follows, line by line."),
+              ("", f"Then comes a remark on {c}."),
+              ("", f"Definition {2 * p + 2}"),
+              ("", f"{b.capitalize()} is defined by {a.lower()}."),
+              ("", f"The part closes with a word on {c}.")]
+             for p, (a, b, c) in enumerate(terms)]
+    header = "Acme Robotics - Field Guide - Public"
+    doc = load(_running_pdf(tmp_path / "guide.pdf", pages, header,
+                            "Field Guide - Page {page} of {pages}"))
+    assert [s.page_index for s in doc.sections] == [1, 2, 3, 4]
+    text = "\n".join(s.text for s in doc.sections)
+    for n in range(1, 9):
+        assert f"Definition {n}\n" in text, n
+    for s in doc.sections:
+        assert (header in s.text) == (s.page_index == 1), s.page_index
+        assert "Field Guide - Page" not in s.text, s.page_index
+    assert doc.sections[1].text.startswith("Definition 3\nA map is what")
+
+
 # --- PDF: a real rule from the Federal Register -------------------------------------------
 
 
