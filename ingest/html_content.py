@@ -8,7 +8,8 @@ What is left out:
   complementary, dialog);
 - links whose whole text is a mark ("§", "¶", "#": commit links, permalinks);
 - containers whose class or id names page furniture (navheader/navfooter, breadcrumbs,
-  sidebars, cookie banners, share and social links, pagination), unless they hold most of
+  sidebars, cookie banners, share and social links, pagination, "was this helpful"
+  widgets and ratings), unless they hold most of
   the page's text, and tables of contents unless they are all the page has.
 
 The content is the page's ``<main>`` (or ``role="main"``), else its only ``<article>``,
@@ -49,6 +50,9 @@ _FURNITURE_PART = re.compile(
     r"|newsletter|subscribe|advert\w*|ads|pagination|pager|masthead)$"
 )
 _FURNITURE_TOKEN = frozenset({"toc", "menu", "related", "comments", "feedback"})
+# Parts of a class name (never an id: ids are often made from headings, "sending-feedback")
+# that name a rating widget: "was-this-helpful", "article-feedback", "star-rating".
+_WIDGET_CLASS_PART = re.compile(r"^(?:helpful|feedback|ratings?|votes?)$")
 _NOT_SECTIONS = re.compile(
     r"^(?:note|tip|hint|warning|caution|important|danger|attention|admonition|callout"
     r"|alert|example|figure|table|informaltable|sidebar)$"
@@ -137,7 +141,8 @@ def _is_furniture(element: HtmlElement) -> bool:
             return True
         if any(_FURNITURE_PART.match(part) for part in _TOKEN_SPLIT.split(token)):
             return True
-    return False
+    return any(_WIDGET_CLASS_PART.match(part) for token in (element.get("class") or "").split()
+               for part in _TOKEN_SPLIT.split(token.lower()))
 
 
 # --- blocks ------------------------------------------------------------------------------

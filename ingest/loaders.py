@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 # body type head the numbered divisions after them; pdf 5: the first page's running
 # footers are left out like every other page's; pdf 6: running lines are those at the
 # same height among pages' first or last lines, not body lines that differ only in
-# their numbers ("position 5 is dirty.") and had been dropped near a page's edge.
-PARSER_VERSIONS: dict[str, int] = {".html": 4, ".htm": 4, ".md": 2, ".markdown": 2,
+# their numbers ("position 5 is dirty.") and had been dropped near a page's edge; html 5:
+# rating widgets ("Was this article helpful?", class "was-this-helpful") left out.
+PARSER_VERSIONS: dict[str, int] = {".html": 5, ".htm": 5, ".md": 2, ".markdown": 2,
                                    ".txt": 2, ".pdf": 6}
 
 _PARSERS: dict[str, Callable[[bytes, str], Parsed]] = {

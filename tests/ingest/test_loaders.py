@@ -156,6 +156,28 @@ def test_html_main_content_without_boilerplate(tmp_path):
     assert doc.title == "Warranty policy"
 
 
+def test_a_help_centre_pages_rating_widget_is_left_out(tmp_path):
+    """Found by the walkthrough: "Was this article helpful? ... 312 out of 340 found this
+    helpful" stayed in an article's last chunk."""
+    body = "Turn off band steering on mesh routers. " * 8
+    path = tmp_path / "kb.html"
+    path.write_text(
+        "<html><body><article class='kb'><h1>Wi-Fi troubleshooting</h1>"
+        f"<h2>Robot keeps disconnecting</h2><p>{body}</p>"
+        "<div class='was-this-helpful'>Was this article helpful? <button>Yes</button> "
+        "<button>No</button> 312 out of 340 found this helpful</div>"
+        "<div class='article-rating'>Rated 4.5 of 5</div></article></body></html>")
+    doc = load(path)
+    assert "band steering" in doc.text
+    assert "helpful" not in doc.text and "Rated" not in doc.text
+    # an id made from a heading names no widget
+    path.write_text(
+        "<html><body><article><h1>Help</h1><p>Intro to the help pages.</p>"
+        "<section id='sending-feedback'><h2>Sending feedback</h2>"
+        f"<p>Use the form in the app. {body}</p></section></article></body></html>")
+    assert "Use the form in the app." in load(path).text
+
+
 def test_html_headings_without_article_wrapper(tmp_path):
     # Without <article>/<main> the body is the content, navigation and footer left out.
     page = (
