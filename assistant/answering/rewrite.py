@@ -181,12 +181,51 @@ def rewrite_follow_up(
         rewritten = _llm_rewrite(question, turns, generator)
         if rewritten:
             return FollowUp(rewritten, rewritten)
+    composed = _compose(question, users[-1], corpus_names)
+    if composed:
+        return FollowUp(composed, _rule_rewrite(question, users))
     name = referent(turns, corpus_names)
     resolved = _write_in(question, name) if name else question
     query = _rule_rewrite(resolved, users)
     if resolved != question:
         return FollowUp(resolved, query)
     return FollowUp(query if _elliptical(question) else question, query)
+
+
+# What an elliptical follow-up opens with before the new thing it asks about.
+_OPENER = re.compile(r"^\s*(?:and|also|or|but|then|what about|how about|same for|same with)"
+                     r"\b[\s,]*", re.I)
+_CLOSER = re.compile(r"[\s,]*\b(?:instead|then|too|as well)?\s*[?.!]*\s*$", re.I)
+_PREPOSITION = r"(?:in|on|at|for|to|with|from|under|during|before|after|by|per|via|over)"
+# The last phrase of a question that a new one opening with a preposition takes the place
+# of: "in the contiguous US" of "How long does standard shipping take in the contiguous
+# US?", for "What about to Canada?".
+_LAST_PHRASE = re.compile(rf"\s{_PREPOSITION}\s(?:(?!\s{_PREPOSITION}\s)[^?])*\?\s*$", re.I)
+
+
+def _compose(question: str, earlier: str, corpus_names: Sequence[str] = ()) -> str | None:
+    """The earlier question asked again about what an elliptical follow-up names: "What
+    about to Canada?" after "How long does standard shipping take in the contiguous US?"
+    is "How long does standard shipping take to Canada?"; "And Premium?" after "How much
+    is Acme Care Plus per month?" is "How much is Premium per month?". None when the
+    follow-up says more than a phrase, or the earlier question has nothing it replaces."""
+    if not _OPENER.match(question):
+        return None
+    new = _CLOSER.sub("", _OPENER.sub("", question, count=1)).strip()
+    sentences = re.findall(r"[^.?!]*\?", earlier)
+    if not new or not sentences or len(new.split()) > 8:
+        return None
+    asked = sentences[-1].strip()
+    if re.match(rf"{_PREPOSITION}\s", new, re.I):
+        if _LAST_PHRASE.search(asked):
+            return _LAST_PHRASE.sub(f" {new}?", asked, count=1)
+        return None
+    ignore = {n.lower() for n in corpus_names}
+    names = [e for e in entities(asked) if e.lower() not in ignore]
+    own = [e for e in entities(new) if e.lower() not in ignore]
+    if names and own:
+        return asked.replace(names[-1], new.removeprefix("the ").removeprefix("The "), 1)
+    return None
 
 
 def _rule_rewrite(question: str, earlier_user_turns: list[str]) -> str:
