@@ -32,12 +32,17 @@ _FOLLOW_UP_START = re.compile(
     r"^\s*(what about|how about|and|also|what if|same for|same with|or|but|then)\b", re.I
 )
 _REFERRING = frozenset(str.split(
-    "it its it's they them their theirs this that these those he she him her his one ones "
-    "there same"
+    "it its it's they them their theirs this that these those he she him her his there same"
 ))
 _QUESTION_WORDS = frozenset(str.split("what which who whom whose when where why how is are do does "
                             "did can could will would should may"))
+# "Is there ...", "there are ...": "there" that points nowhere
+_EXISTENTIAL = re.compile(r"(?:.*\b(?:is|are|was|were|be)\s+there\b|"
+                          r"\s*there\s+(?:is|are|was|were)\b)", re.I)
 MAX_CARRIED_TERMS = 8
+# A question refers back to the conversation with "it" only when it has said at most this
+# many content words before it (dev, the conversation and topic-switch sets).
+_SAID_BEFORE_REFERRING = 2
 _REWRITE_PROMPT = (
     "Rewrite the last user question so it can be understood without the conversation. "
     "Reply with the rewritten question only."
@@ -65,13 +70,22 @@ def bound_history(history: Sequence[Message], count: Callable[[str], int],
 
 
 def is_follow_up(question: str) -> bool:
-    """Whether ``question`` leans on earlier turns: it refers back ("it", "that one"),
-    opens like a follow-up ("what about ...", "and ..."), or is too short to stand alone."""
+    """Whether ``question`` leans on earlier turns: it refers back ("it", "that one")
+    before it has named anything or said much itself, opens like a follow-up ("what about
+    ...", "and ..."), or is too short to stand alone. "Does current_timestamp return a
+    different value each time I call it ...?" and "I stopped using the app for a few
+    weeks and want to know when it will sign me out" refer to what they said themselves."""
     words = [w.lower() for w in _WORD.findall(question)]
     if _FOLLOW_UP_START.match(question):
         return True
-    if any(w in _REFERRING for w in words):
-        return True
+    for match in _WORD.finditer(question):
+        if match.group(0).lower() in _REFERRING and not _EXISTENTIAL.match(
+                question, max(0, match.start() - 5)):
+            before = question[:match.start()]
+            said = [w for w in _WORD.findall(before)
+                    if w.lower() not in STOPWORDS | _QUESTION_WORDS]
+            named = entities(before) or _IDENTIFIER.search(before)
+            return not named and len(said) <= _SAID_BEFORE_REFERRING
     return len([w for w in words if w not in STOPWORDS]) <= 1
 
 

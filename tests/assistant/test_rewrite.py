@@ -66,12 +66,19 @@ def test_it_can_stand_for_what_the_question_asked_about():
         "What was the refund window in 2023?"
 
 
-def test_an_elliptical_follow_up_reads_as_its_query():
-    """"And on Saturday?" says what it asks only with the earlier question's terms."""
+def test_an_elliptical_follow_up_asks_the_earlier_question_again():
+    """"And on Saturday?" says what it asks only with the earlier question."""
     history = convo("What are your phone support hours on weekdays?", "8 to 8 [1].")
     follow_up = rewrite_follow_up("And on Saturday?", history)
-    assert follow_up.question == follow_up.query == \
-        "And on Saturday? phone support hours weekdays"
+    assert follow_up.question == "What are your phone support hours on Saturday?"
+    assert follow_up.query == "And on Saturday? phone support hours weekdays"
+    history = convo("How much is Acme Care Plus per month?", "$12.99 [1].")
+    assert rewrite_follow_up("And Premium?", history).question == \
+        "How much is Premium per month?"
+    # nothing to put it in the place of: it reads as its query
+    history = convo("Do you ship abroad?", "Yes [1].")
+    follow_up = rewrite_follow_up("And Canada?", history)
+    assert follow_up.question == follow_up.query == "And Canada? ship abroad"
     # a follow-up that says what it asks is read as asked
     history = convo("How often do I replace the AutoDock E2 dust bag?", "Every 60 days [1].")
     follow_up = rewrite_follow_up("Which part number should I order?", history)
@@ -110,6 +117,17 @@ def test_follow_up_detection_and_entities():
     assert is_follow_up("what about the X9?")
     assert is_follow_up("And the price?")
     assert is_follow_up("Is it waterproof?")
+    # a pronoun after the question has named or said what it stands for, and an
+    # existential "there", refer to nothing earlier (these lost right answers when asked
+    # after an unrelated conversation)
+    assert not is_follow_up("Does current_timestamp return a different value each time I "
+                            "call it within one transaction?")
+    assert not is_follow_up("I stopped using the app for a few weeks and want to know when "
+                            "it will sign me out automatically.")
+    assert not is_follow_up("Which index type is currently the only one that can be "
+                            "declared unique?")
+    assert not is_follow_up("Is there an Acme Home desktop app for macOS?")
+    assert is_follow_up("How do I get there?")
     assert not is_follow_up("How long is the warranty on the SweepBot S7?")
     assert entities("How do I pair the SweepBot X9 Pro with HomeHub H2?") == [
         "SweepBot X9 Pro", "HomeHub H2"]
