@@ -128,6 +128,10 @@ def test_follow_up_detection_and_entities():
                             "declared unique?")
     assert not is_follow_up("Is there an Acme Home desktop app for macOS?")
     assert is_follow_up("How do I get there?")
+    # a question that says it goes on from the last one
+    assert is_follow_up("What's the default column separator then?")
+    assert is_follow_up("Which function gives the actual current time instead?")
+    assert not is_follow_up("Which part number should I order?")
     assert not is_follow_up("How long is the warranty on the SweepBot S7?")
     assert entities("How do I pair the SweepBot X9 Pro with HomeHub H2?") == [
         "SweepBot X9 Pro", "HomeHub H2"]
