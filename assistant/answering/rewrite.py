@@ -1,10 +1,14 @@
-"""Turn a follow-up question into a standalone search query, using the conversation.
+"""Make a follow-up question stand without the conversation.
 
-``standalone_query("how much does it cost?", history)`` returns the question with the key
-terms of the earlier user turns appended (``"how much does it cost? SweepBot X9 Pro"``),
-so retrieval finds the right passages; the model still sees the conversation and the
-original question. Rule-based by default; ``llm`` rewrites through a generator instead
-(off by default: a 135M model rewrites worse than the rules).
+``rewrite_follow_up("How much does it cost?", history)`` returns a ``FollowUp``: the
+question extraction reads, with "it" written in as what the conversation is about ("How
+much does SweepBot X9 Pro cost?") or an elliptical follow-up asked as the earlier question
+again ("And on Saturday?" -> "What are your phone support hours on Saturday?"), and the
+search query, the question with the earlier user turns' names and key terms appended, so
+retrieval finds the right passages; the model still sees the conversation and the original
+question. A question on a new topic comes back unchanged. Rule-based by default; ``llm``
+rewrites through a generator instead (off by default: a 135M model rewrites worse than the
+rules).
 
 ``bound_history(history, count, max_tokens)`` keeps the newest turns that fit a token
 budget; the answerer applies it before both rewriting and prompting.
@@ -77,7 +81,6 @@ def is_follow_up(question: str) -> bool:
     ...", "and ..."), or is too short to stand alone. "Does current_timestamp return a
     different value each time I call it ...?" and "I stopped using the app for a few
     weeks and want to know when it will sign me out" refer to what they said themselves."""
-    words = [w.lower() for w in _WORD.findall(question)]
     if _FOLLOW_UP_START.match(question):
         return True
     for match in _WORD.finditer(question):
@@ -94,13 +97,17 @@ def is_follow_up(question: str) -> bool:
     # content words) was tried as a follow-up too: +1 right of the 25 answerable dev
     # follow-ups, but short new questions asked after another topic ("What is the
     # restocking fee?") then lost their answers; not adopted.
-    return len([w for w in words if w not in STOPWORDS]) <= 1
+    return _too_short(question)
 
 
 def _elliptical(question: str) -> bool:
-    words = [w.lower() for w in _WORD.findall(question)]
-    return bool(_FOLLOW_UP_START.match(question)) or \
-        len([w for w in words if w not in STOPWORDS]) <= 1
+    """A follow-up that says only what is new ("And on Saturday?", "Why?")."""
+    return bool(_FOLLOW_UP_START.match(question)) or _too_short(question)
+
+
+def _too_short(question: str) -> bool:
+    """At most one content word: too short to stand alone."""
+    return len([w for w in _WORD.findall(question) if w.lower() not in STOPWORDS]) <= 1
 
 
 def entities(text: str) -> list[str]:
@@ -152,20 +159,6 @@ class FollowUp:
 
     question: str
     query: str
-
-
-def standalone_query(
-    question: str,
-    history: Sequence[Message] = (),
-    max_history_tokens: int = 512,
-    count: Callable[[str], int] | None = None,
-    generator: Generator | None = None,
-    llm: bool = False,
-) -> str:
-    """A search query for ``question`` that stands without the conversation
-    (``rewrite_follow_up(...).query``)."""
-    return rewrite_follow_up(question, history, max_history_tokens, count, generator,
-                             llm).query
 
 
 def rewrite_follow_up(

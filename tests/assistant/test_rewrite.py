@@ -12,9 +12,13 @@ from assistant.answering.rewrite import (
     entities,
     is_follow_up,
     rewrite_follow_up,
-    standalone_query,
 )
 from core.errors import ConfigError
+
+
+def query_for(question: str, history=(), **kwargs) -> str:
+    """What is searched for ``question`` after ``history``."""
+    return rewrite_follow_up(question, history, **kwargs).query
 
 
 def convo(*turns: str) -> list[Message]:
@@ -25,8 +29,8 @@ def convo(*turns: str) -> list[Message]:
 def test_a_standalone_question_is_left_alone():
     history = convo("How long is the warranty on the SweepBot S7?", "Two years [1].")
     question = "What is the return window for the MopMate M3?"
-    assert standalone_query(question, history) == question
-    assert standalone_query("  How much does it cost? ") == "How much does it cost?"
+    assert query_for(question, history) == question
+    assert query_for("  How much does it cost? ") == "How much does it cost?"
 
 
 def test_pronoun_follow_up_gets_the_earlier_subject():
@@ -87,7 +91,7 @@ def test_an_elliptical_follow_up_asks_the_earlier_question_again():
 
 def test_what_about_swaps_the_entity_and_keeps_the_topic():
     history = convo("How long is the warranty on the SweepBot S7?", "Two years [1].")
-    query = standalone_query("What about the X9?", history)
+    query = query_for("What about the X9?", history)
     assert query.startswith("What about the X9?")
     assert "warranty" in query
     assert "S7" not in query
@@ -96,7 +100,7 @@ def test_what_about_swaps_the_entity_and_keeps_the_topic():
 def test_the_subject_comes_from_the_latest_turn_that_named_one():
     history = convo("What error codes does the MopMate M3 show?", "E61 and E62 [1].",
                     "And what does the first one mean?", "The water tank is empty [1].")
-    query = standalone_query("How do I fix it?", history)
+    query = query_for("How do I fix it?", history)
     assert "MopMate M3" in query
 
 
@@ -109,7 +113,7 @@ def test_history_is_bounded_in_tokens():
         bound_history(history, len, -1)
     old = convo("Tell me about the SweepBot X9 Pro.", "It is " + "very " * 600 + "good.")
     # the only user turn naming the robot falls outside the budget: nothing to add
-    assert standalone_query("How much does it cost?", old, max_history_tokens=100) == \
+    assert query_for("How much does it cost?", old, max_history_tokens=100) == \
         "How much does it cost?"
 
 
@@ -155,13 +159,13 @@ class FixedReplyGenerator:
 def test_llm_rewrite_uses_the_generator_and_falls_back_to_rules():
     history = convo("Tell me about the SweepBot X9 Pro.", "It is our flagship robot.")
     good = FixedReplyGenerator("How much does the SweepBot X9 Pro cost?")
-    assert standalone_query("How much does it cost?", history, generator=good, llm=True) == \
+    assert query_for("How much does it cost?", history, generator=good, llm=True) == \
         "How much does the SweepBot X9 Pro cost?"
     assert "Tell me about the SweepBot X9 Pro." in good.calls[0][-1]["content"]
     empty = FixedReplyGenerator("")
-    assert "SweepBot X9 Pro" in standalone_query("How much does it cost?", history,
+    assert "SweepBot X9 Pro" in query_for("How much does it cost?", history,
                                                  generator=empty, llm=True)
     with pytest.raises(ConfigError, match="generator"):
-        standalone_query("How much does it cost?", history, llm=True)
+        query_for("How much does it cost?", history, llm=True)
     with pytest.raises(ConfigError, match="empty"):
-        standalone_query("  ", history)
+        query_for("  ", history)
