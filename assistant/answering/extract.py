@@ -1728,6 +1728,12 @@ def _fully_covered(units: Sequence[EvidenceUnit], terms: Sequence[str],
     return False
 
 
+def _row_key(cells: Sequence[tuple[str, str, int]]) -> set[str]:
+    """The first term of a row's first cell (``row_cells``), what the row is about:
+    {"battery"} for "Batteries (robot battery packs)"; empty for a cell of stopwords."""
+    return set([stem(t) for t in tokens(cells[0][1]) if t not in STOPWORDS][:1])
+
+
 def _names_other_row(unit: EvidenceUnit, terms: Sequence[str], have: set[str],
                      row_keys: dict[tuple[str, tuple[str, ...]], list[set[str]]]) -> bool:
     """Whether the question names another row of ``unit``'s table: a key term the row
@@ -1738,7 +1744,7 @@ def _names_other_row(unit: EvidenceUnit, terms: Sequence[str], have: set[str],
     cells = row_cells(unit)
     if cells is None:
         return False
-    own = set([stem(t) for t in tokens(cells[0][1]) if t not in STOPWORDS][:1])
+    own = _row_key(cells)
     others = [k for k in row_keys.get(_table_key(unit, cells), []) if k != own]
     return any(t not in have and any(t in k for k in others) for t in terms)
 
@@ -1780,8 +1786,7 @@ class PoolFacts:
             if (cells := row_cells(unit)) is not None:
                 key = _table_key(unit, cells)
                 tables[key] = tables.get(key, 0) + 1
-                head = [stem(t) for t in tokens(cells[0][1]) if t not in STOPWORDS][:1]
-                row_keys.setdefault(key, []).append(set(head))
+                row_keys.setdefault(key, []).append(_row_key(cells))
         return cls(passages, records, tables, *_item_terms(pool), row_keys=row_keys)
 
     def item(self, unit: EvidenceUnit) -> set[str]:
