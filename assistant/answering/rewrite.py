@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
-_FOLLOW_UP_START = re.compile(
-    r"^\s*(what about|how about|and|also|what if|same for|same with|or|but|then)\b", re.I
-)
+# The words a follow-up opens with before what is new ("And on Saturday?"), and those it
+# may end with ("... instead?"); "what if" opens one too, but asks a new question.
+_OPENING = "and|also|or|but|then|what about|how about|same for|same with"
+_CLOSING = "then|instead|too|as well"
+_FOLLOW_UP_START = re.compile(rf"^\s*(what if|{_OPENING})\b", re.I)
 _REFERRING = frozenset(str.split(
     "it its it's they them their theirs this that these those he she him her his there same"
 ))
@@ -44,7 +46,7 @@ _QUESTION_WORDS = frozenset(str.split("what which who whom whose when where why 
 _EXISTENTIAL = re.compile(r"(?:.*\b(?:is|are|was|were|be)\s+there\b|"
                           r"\s*there\s+(?:is|are|was|were)\b)", re.I)
 # "..., then?", "... instead?": a question that continues the conversation's topic
-_FOLLOW_UP_END = re.compile(r"\b(?:then|instead|too|as well|either)\s*[?.!]*\s*$", re.I)
+_FOLLOW_UP_END = re.compile(rf"\b(?:{_CLOSING}|either)\s*[?.!]*\s*$", re.I)
 MAX_CARRIED_TERMS = 8
 # A question refers back to the conversation with "it" only when it has said at most this
 # many content words before it (dev, the conversation and topic-switch sets).
@@ -208,9 +210,8 @@ def rewrite_follow_up(
 
 
 # What an elliptical follow-up opens with before the new thing it asks about.
-_OPENER = re.compile(r"^\s*(?:and|also|or|but|then|what about|how about|same for|same with)"
-                     r"\b[\s,]*", re.I)
-_CLOSER = re.compile(r"[\s,]*\b(?:instead|then|too|as well)?\s*[?.!]*\s*$", re.I)
+_OPENER = re.compile(rf"^\s*(?:{_OPENING})\b[\s,]*", re.I)
+_CLOSER = re.compile(rf"[\s,]*\b(?:{_CLOSING})?\s*[?.!]*\s*$", re.I)
 _PREPOSITION = r"(?:in|on|at|for|to|with|from|under|during|before|after|by|per|via|over)"
 # The last phrase of a question that a new one opening with a preposition takes the place
 # of: "in the contiguous US" of "How long does standard shipping take in the contiguous
@@ -315,7 +316,7 @@ def _write_in(question: str, name: str) -> str:
         return question
     word = match.group(1).lower()
     owner = f"{name}'s" if name[-1].isalnum() and "_" not in name else name  # "shared_buffers"
-    text = {"its": owner, "their": owner, "it's": f"{name} is"}.get(word, name)
+    text = {"its": owner, "it's": f"{name} is"}.get(word, name)
     return question[:match.start()] + text + question[match.end():]
 
 
