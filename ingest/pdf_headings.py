@@ -184,9 +184,9 @@ _DIVISION_KIND = "division"
 _SECTION_KIND = "section"
 
 
-def _layout_starts(pages: Sequence[PageText]
+def _layout_starts(pages: Sequence[PageText], running: set[tuple[int, int]]
                    ) -> dict[int, list[tuple[int, tuple[str, ...], int]]]:
-    headings = _find_headings(pages)
+    headings = _find_headings(pages, running)
     styles = sorted({h.style for h in headings if isinstance(h.style, tuple)},
                     key=lambda s: (-s[0], not s[1]))
     level: dict[object, int] = {style: i + 1 for i, style in enumerate(styles)}
@@ -203,7 +203,9 @@ def _layout_starts(pages: Sequence[PageText]
     return starts
 
 
-def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
+def _find_headings(pages: Sequence[PageText], running: set[tuple[int, int]]
+                   ) -> list[_Heading]:
+    """The heading lines of ``pages``; ``running`` (``_running_lines``) are never ones."""
     sizes: Counter[float] = Counter()
     for page in pages:
         for line in page.lines:
@@ -212,7 +214,6 @@ def _find_headings(pages: Sequence[PageText]) -> list[_Heading]:
     if not sizes:
         return []
     body = sizes.most_common(1)[0][0]
-    running = _running_lines(pages)
     flat = [(p, i, line) for p, page in enumerate(pages) for i, line in enumerate(page.lines)]
     styles = [None if (p, i) in running else _line_style(line, body) for p, i, line in flat]
     headings: list[_Heading] = []
@@ -481,8 +482,12 @@ def split_pages(
     A piece holding only heading lines or running header lines goes with the next piece
     of its page, so every section has body text where the page has any.
     """
-    starts = _outline_starts(pages, outline) if len(outline) >= 2 else _layout_starts(pages)
     running = _running_lines(pages)
+    starts = _outline_starts(pages, outline) if len(outline) >= 2 else \
+        _layout_starts(pages, running)
+    by_page: dict[int, set[int]] = {}
+    for p, i in running:
+        by_page.setdefault(p, set()).add(i)
     first_read = next((p for p, page in enumerate(pages) if page.lines), len(pages))
     path: tuple[str, ...] = ()
     out: list[list[tuple[str, tuple[str, ...]]]] = []
@@ -499,8 +504,7 @@ def split_pages(
             else:
                 cuts.append((line, new_path, count))
             path = new_path
-        out.append(_pieces(page, cuts, {i for q, i in running if q == p},
-                           keep_top=p <= first_read))
+        out.append(_pieces(page, cuts, by_page.get(p, set()), keep_top=p <= first_read))
     return out
 
 
